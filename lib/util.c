@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Small helpers: see util.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "coldplug/log.h"
+#include "util.h"
+
+/**
+ * cp_assert_fail() - report a broken invariant of our own code and abort
+ * @expr:	the expression that was false
+ * @file:	source file
+ * @line:	source line
+ *
+ * Only for bugs: input, however bad, never reaches this.
+ */
+void cp_assert_fail(const char *expr, const char *file, int line)
+{
+	cp_log(CP_LOG_ERROR, "internal error: assertion '%s' failed at %s:%d", expr, file, line);
+	abort();
+}
+
+/**
+ * cp_strlcpy() - bounded copy that always terminates @dst
+ * @dst:	destination buffer
+ * @src:	source string
+ * @size:	size of @dst, at least 1
+ *
+ * Return: strlen(@src); a result >= @size means it was truncated
+ */
+size_t cp_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t len = strlen(src);
+	size_t n = len < size - 1 ? len : size - 1;
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return len;
+}
+
+/**
+ * cp_str_has_prefix() - whether @s starts with @prefix
+ * @s:		string, may be NULL
+ * @prefix:	prefix
+ *
+ * Return: true if it does
+ */
+bool cp_str_has_prefix(const char *s, const char *prefix)
+{
+	return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/**
+ * cp_streq() - string equality that accepts NULL on either side
+ * @a:	string or NULL
+ * @b:	string or NULL
+ *
+ * Return: true if both are NULL or both equal
+ */
+bool cp_streq(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/**
+ * cp_now_ms() - milliseconds on the monotonic clock
+ *
+ * Return: current CLOCK_MONOTONIC time in ms
+ */
+int64_t cp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/**
+ * cp_deadline_left() - milliseconds until @deadline_ms, for poll()
+ * @deadline_ms:	absolute cp_now_ms() time, or -1 for "no deadline"
+ *
+ * Return: -1 for no deadline, else remaining ms clamped to [0, INT_MAX]
+ */
+int cp_deadline_left(int64_t deadline_ms)
+{
+	int64_t left;
+
+	if (deadline_ms < 0)
+		return -1;
+	left = deadline_ms - cp_now_ms();
+	if (left < 0)
+		return 0;
+	return left > 0x7fffffff ? 0x7fffffff : (int)left;
+}
+
+/**
+ * cp_strdup() - strdup() that reports failure through @err
+ * @s:		string to copy
+ * @err:	filled on failure
+ *
+ * Return: new string (caller frees), or NULL
+ */
+char *cp_strdup(const char *s, struct cp_error *err)
+{
+	char *r = strdup(s);
+
+	if (!r)
+		cp_error_set(err, CP_ERR_NOMEM, "out of memory");
+	return r;
+}
+
+/**
+ * cp_calloc() - calloc() that reports failure through @err
+ * @n:		element count
+ * @size:	element size
+ * @err:	filled on failure
+ *
+ * Return: zeroed memory (caller frees), or NULL
+ */
+void *cp_calloc(size_t n, size_t size, struct cp_error *err)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		cp_error_set(err, CP_ERR_NOMEM, "out of memory");
+	return p;
+}
+
+/**
+ * cp_asprintf() - formatted allocation that reports failure through @err
+ * @err:	filled on failure
+ * @fmt:	printf format
+ *
+ * Return: new string (caller frees), or NULL
+ */
+char *cp_asprintf(struct cp_error *err, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		cp_error_set(err, CP_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	return s;
+}
+
+/**
+ * cp_parse_uint() - parse a whole decimal string as an unsigned integer
+ * @s:		text; no sign, no spaces, no suffix
+ * @max:	largest accepted value
+ * @out:	result
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1 if @s is not a number in [0, @max]
+ */
+int cp_parse_uint(const char *s, unsigned long long max, unsigned long long *out,
+		  struct cp_error *err)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return cp_error_set(err, CP_ERR_INVALID, "'%s' is not a number", s ? s : "");
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return cp_error_set(err, CP_ERR_INVALID, "'%s' is not a number", s);
+	if (v > max)
+		return cp_error_set(err, CP_ERR_INVALID, "%s is larger than %llu", s, max);
+	*out = v;
+	return 0;
+}

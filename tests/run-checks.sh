@@ -1,0 +1,72 @@
+#!/bin/sh
+# make check: build with gcc (warnings are errors), build with clang under
+# ASan+UBSan (warnings are errors), run every meson suite of the first and the
+# unit and fuzz-replay suites of the second, and print the totals. A build
+# that fails counts as one failed check; skipped tests are listed and never
+# counted as passed. The last line is "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+ASAN=${ASAN:-build-asan}
+passed=0
+failed=0
+skipped=0
+failures=""
+
+note_fail() {
+	failed=$((failed + 1))
+	failures="$failures
+  FAIL $1"
+}
+
+build() { # dir, label, setup-args...
+	dir=$1 label=$2
+	shift 2
+	if [ ! -f "$dir/build.ninja" ] && ! meson setup "$dir" "$@" >"$dir.setup.log" 2>&1; then
+		cat "$dir.setup.log"
+		note_fail "$label: meson setup (see $dir.setup.log)"
+		return 1
+	fi
+	if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
+		cat "$dir.build.log"
+		note_fail "$label: build"
+		return 1
+	fi
+	passed=$((passed + 1))
+	return 0
+}
+
+# Count meson's per-test results from its JSON log.
+count() { # dir
+	log="$1/meson-logs/testlog.json"
+	[ -f "$log" ] || return 0
+	ok=$(grep -c '"result": "OK"' "$log")
+	bad=$(grep -Ec '"result": "(FAIL|TIMEOUT|UNEXPECTEDPASS|ERROR)"' "$log")
+	skip=$(grep -c '"result": "SKIP"' "$log")
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+	skipped=$((skipped + skip))
+	for name in $(grep -E '"result": "(FAIL|TIMEOUT|UNEXPECTEDPASS|ERROR|SKIP)"' "$log" |
+		sed -n 's/.*"name": "\([^"]*\)".*"result": "\([A-Z]*\)".*/\2:\1/p' | tr ' ' '_'); do
+		failures="$failures
+  $name ($1)"
+	done
+}
+
+if build "$BUILD" "gcc" -Dwerror=true; then
+	meson test -C "$BUILD" --print-errorlogs --num-processes 2 || true
+	count "$BUILD"
+fi
+if CC=clang build "$ASAN" "clang+asan+ubsan" -Dwerror=true -Db_sanitize=address,undefined \
+	-Db_lundef=false -Dqemu_tests=false; then
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C "$ASAN" --print-errorlogs --suite unit --suite fuzz || true
+	count "$ASAN"
+fi
+
+echo
+echo "coldplug make check:"
+[ -n "$failures" ] && echo "Not passed:$failures"
+[ "$skipped" -gt 0 ] && echo "$skipped skipped (not counted as passed)"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
