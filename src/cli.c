@@ -14,6 +14,7 @@
 
 const struct cli_command *cli_current;
 static bool trace_on;
+static bool verbose_on;
 
 /**
  * log_to_stderr() - the program's log handler
@@ -57,6 +58,7 @@ enum cli_opt_result cli_common_option(int opt)
 		return CLI_OPT_EXIT;
 	case 'v':
 	case CLI_OPT_VERBOSE:
+		verbose_on = true;
 		cp_log_set_level(CP_LOG_DEBUG);
 		return CLI_OPT_DONE;
 	case CLI_OPT_TRACE:
@@ -111,6 +113,16 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
 			return opt;
 		}
 	}
+}
+
+/**
+ * cli_verbose() - whether --verbose (or --trace) was given
+ *
+ * Return: true if so
+ */
+bool cli_verbose(void)
+{
+	return verbose_on || trace_on;
 }
 
 /**
@@ -229,4 +241,39 @@ struct qmp_client *cli_connect(const char *path, int timeout_ms, struct cp_error
 	if (cli_trace())
 		o.trace = 1;
 	return qmp_client_connect(path, timeout_ms, &o, err);
+}
+
+/**
+ * cli_select_init() - the default selection: Incus's devices
+ * @s:	selection to initialise
+ */
+void cli_select_init(struct cli_select *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->sel.id_prefix = INV_INCUS_PREFIX;
+	s->sel.ids = s->ids;
+}
+
+/**
+ * cli_select_option() - handle --id-prefix / --device
+ * @s:		selection
+ * @opt:	the option
+ * @arg:	its value
+ *
+ * Return: 0, or CLI_USAGE
+ */
+int cli_select_option(struct cli_select *s, int opt, const char *arg)
+{
+	switch (opt) {
+	case CLI_OPT_ID_PREFIX:
+		s->sel.id_prefix = arg;
+		return 0;
+	case CLI_OPT_DEVICE:
+		if (s->sel.nids == CLI_MAX_DEVICES)
+			return cli_usage("at most %d --device options", CLI_MAX_DEVICES);
+		s->ids[s->sel.nids++] = arg;
+		return 0;
+	default:
+		return cli_usage("unhandled option");
+	}
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "coldplug/error.h"
+#include "coldplug/inventory.h"
 
 /**
  * enum cli_exit - exit codes, documented in --help and the README
@@ -82,11 +83,39 @@ enum cli_opt_result cli_common_option(int opt);
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
 	       int *rc);
 bool cli_trace(void);
+bool cli_verbose(void);
 int cli_usage(const char *fmt, ...) CP_PRINTF(1, 2);
 int cli_help(void);
 int cli_fail(const struct cp_error *err);
 int cli_parse_int(const char *opt, const char *arg, long min, long max, long *out);
 int cli_no_extra_args(int argc, char **argv);
+
+/* Which devices are the manager's (shared by inventory and rehome). */
+#define CLI_MAX_DEVICES 64
+struct cli_select {
+	struct inv_select sel;
+	const char *ids[CLI_MAX_DEVICES];
+};
+
+enum {
+	CLI_OPT_ID_PREFIX = 0x180,
+	CLI_OPT_DEVICE,
+};
+
+#define CLI_SELECT_OPTIONS                                                                         \
+	{ "id-prefix", required_argument, NULL, CLI_OPT_ID_PREFIX },                               \
+	{                                                                                          \
+		"device", required_argument, NULL, CLI_OPT_DEVICE                                  \
+	}
+
+#define CLI_SELECT_HELP                                                                            \
+	"\nWhich devices are the manager's (SELECTION):\n"                                         \
+	"  --id-prefix PREFIX qdev id prefix of the devices to re-home (default\n"                 \
+	"                     dev-incus_, Incus's; '' for none)\n"                                 \
+	"  --device ID        also re-home the device with this qdev id (repeat)\n"
+
+void cli_select_init(struct cli_select *s);
+int cli_select_option(struct cli_select *s, int opt, const char *arg);
 
 struct qmp_client;
 struct qmp_client *cli_connect(const char *path, int timeout_ms, struct cp_error *err);

@@ -9,10 +9,16 @@
 #include "cli.h"
 #include "config.h"
 
+extern const struct cli_command cmd_inventory;
+extern const struct cli_command cmd_qemu_conf;
 extern const struct cli_command cmd_qmp;
+extern const struct cli_command cmd_rehome;
 
 static const struct cli_command *const commands[] = {
+	&cmd_inventory,
+	&cmd_qemu_conf,
 	&cmd_qmp,
+	&cmd_rehome,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Rehome: the whole pipeline on one QEMU, in one direction:
+ *
+ *   inventory -> plan -> preflight (host taps) -> apply -> inventory -> verify
+ *
+ * and a report of every device (from, to, node, status). `coldplug rehome`
+ * runs it once; `coldplug serve` runs it from its event loop when Incus's
+ * scriptlet asks.
+ */
+#ifndef COLDPLUG_REHOME_H
+#define COLDPLUG_REHOME_H
+
+#include <stdbool.h>
+
+#include "coldplug/apply.h"
+#include "coldplug/error.h"
+#include "coldplug/inventory.h"
+#include "coldplug/json.h"
+#include "coldplug/plan.h"
+
+struct qmp_client;
+
+/**
+ * enum rehome_result - how the pipeline ended
+ * @REHOME_OK:		every managed device is on its frontend, verified
+ * @REHOME_DRY_RUN:	planned only (--dry-run)
+ * @REHOME_REFUSED:	refused before changing anything
+ * @REHOME_FAILED:	failed; the report says what moved and what did not
+ */
+enum rehome_result {
+	REHOME_OK,
+	REHOME_DRY_RUN,
+	REHOME_REFUSED,
+	REHOME_FAILED,
+};
+
+/**
+ * struct rehome_opts - everything the pipeline needs to know
+ * @sel:	which devices are the manager's
+ * @plan:	policy
+ * @apply:	apply options (pid and proc_root are filled from the client)
+ * @dry_run:	stop after planning and preflight
+ */
+struct rehome_opts {
+	struct inv_select sel;
+	struct plan_opts plan;
+	struct apply_opts apply;
+	bool dry_run;
+};
+
+/**
+ * struct rehome - one run of the pipeline, and its outcome
+ * @result:	enum rehome_result
+ * @err:	what went wrong (REHOME_REFUSED / REHOME_FAILED)
+ * @before:	the inventory the plan was made from
+ * @plan:	the plan
+ * @results:	per step of @plan
+ * @verified:	the fresh inventory after apply matched the plan
+ * @ms:		how long it took
+ */
+struct rehome {
+	enum rehome_result result;
+	struct cp_error err;
+	struct inventory before;
+	struct plan plan;
+	struct apply_result *results;
+	bool verified;
+	int64_t ms;
+};
+
+typedef void (*rehome_fn)(struct rehome *r, void *userdata);
+
+void rehome_opts_init(struct rehome_opts *o);
+int rehome_start(struct qmp_client *c, const struct rehome_opts *o, rehome_fn fn, void *userdata,
+		 struct cp_error *err);
+struct rehome *rehome_run(struct qmp_client *c, const struct rehome_opts *o, struct cp_error *err);
+void rehome_free(struct rehome *r);
+int rehome_verify(const struct plan *p, const struct apply_result *results,
+		  const struct inventory *after, struct cp_error *err);
+cp_json *rehome_report_json(const struct rehome *r, bool with_commands);
+const char *rehome_result_name(enum rehome_result r);
+
+#endif /* COLDPLUG_REHOME_H */

@@ -1,0 +1,584 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The apply runner: see coldplug/apply.h. It walks the plan's steps, runs
+ * each step's operation list (apply_ops.c) asynchronously on the QMP client,
+ * and on the first failure restores what it can and stops.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply_ops.h"
+#include "cleanup.h"
+#include "coldplug/apply.h"
+#include "coldplug/log.h"
+#include "coldplug/qmp.h"
+#include "tapq.h"
+#include "util.h"
+
+#define APPLY_DEFAULT_EVENT_TIMEOUT_MS 5000
+
+/**
+ * struct apply - one application of a plan in progress
+ * @c:			client
+ * @plan:		the plan (borrowed)
+ * @o:			options (copied)
+ * @res:		per-step results (borrowed, plan->n entries)
+ * @fn:			completion callback
+ * @userdata:		passed to @fn
+ * @step:		index of the current step
+ * @ops:		operations of the current step (or of its rollback)
+ * @cur:		index of the next operation
+ * @rolling_back:	@ops is the rollback of a failed step
+ * @committed:		the current step has reached its new frontend
+ * @mark:		event mark taken before the last command
+ * @tap_fd:		queue opened by OP_OPEN_TAP, until it is passed
+ * @step_start:		cp_now_ms() when the current step began
+ * @failure:		the error that stopped the run
+ */
+struct apply {
+	struct qmp_client *c;
+	const struct plan *plan;
+	struct apply_opts o;
+	struct apply_result *res;
+	apply_fn fn;
+	void *userdata;
+	size_t step;
+	struct op_list ops;
+	size_t cur;
+	bool rolling_back;
+	bool committed;
+	uint64_t mark;
+	int tap_fd;
+	int64_t step_start;
+	struct cp_error failure;
+};
+
+static void run_ops(struct apply *a);
+static void start_step(struct apply *a);
+
+/**
+ * apply_opts_init() - default options
+ * @o:	options to initialise
+ */
+void apply_opts_init(struct apply_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->event_timeout_ms = APPLY_DEFAULT_EVENT_TIMEOUT_MS;
+	o->proc_root = "/proc";
+}
+
+/**
+ * apply_status_name() - short name of a status, for reports
+ * @s:	enum apply_status
+ *
+ * Return: static string
+ */
+const char *apply_status_name(enum apply_status s)
+{
+	switch (s) {
+	case APPLY_NOT_ATTEMPTED:
+		return "not-attempted";
+	case APPLY_PLANNED:
+		return "planned";
+	case APPLY_ALREADY:
+		return "already";
+	case APPLY_MOVED:
+		return "moved";
+	case APPLY_FAILED:
+		return "failed";
+	case APPLY_ROLLED_BACK:
+		return "rolled-back";
+	}
+	return "?";
+}
+
+/**
+ * current() - the step being applied
+ * @a:	run
+ *
+ * Return: borrowed step
+ */
+static const struct plan_step *current(const struct apply *a)
+{
+	return &a->plan->steps[a->step];
+}
+
+/**
+ * tap_target() - where the current step's queue is opened
+ * @a:	run
+ * @t:	filled
+ */
+static void tap_target(const struct apply *a, struct tapq_target *t)
+{
+	const struct plan_step *st = current(a);
+
+	t->ifname = *st->ifname ? st->ifname : NULL;
+	t->tapdev = *st->tapdev ? st->tapdev : NULL;
+	t->pid = a->o.pid;
+	t->proc_root = a->o.proc_root;
+}
+
+/**
+ * finish() - report the run and free it
+ * @a:		run (freed)
+ * @failed:	whether it stopped on an error (in @a->failure)
+ */
+static void finish(struct apply *a, bool failed)
+{
+	size_t i;
+
+	for (i = a->step + (failed ? 1 : 0); failed && i < a->plan->n; i++)
+		if (a->res[i].status == APPLY_PLANNED)
+			a->res[i].status = APPLY_NOT_ATTEMPTED;
+	if (a->tap_fd >= 0)
+		close(a->tap_fd);
+	ops_free(&a->ops);
+	a->fn(a->res, a->plan->n, failed ? &a->failure : NULL, a->userdata);
+	free(a);
+}
+
+/**
+ * step_failed() - the current step (or its rollback) failed with @e
+ * @a:	run
+ * @e:	what went wrong
+ *
+ * A disk that lost its frontend and did not reach its slot gets the
+ * manager's frontend back; then the run stops.
+ */
+static void step_failed(struct apply *a, const struct cp_error *e)
+{
+	const struct plan_step *st = current(a);
+	struct apply_result *r = &a->res[a->step];
+	struct cp_error rb;
+
+	if (a->rolling_back) {
+		cp_error_prefix(&r->err, "%s could not be restored either (%s); it has no frontend",
+				st->dev_id, e->msg);
+		r->status = APPLY_FAILED;
+		cp_error_copy(&a->failure, &r->err);
+		finish(a, true);
+		return;
+	}
+	cp_error_copy(&r->err, e);
+	cp_error_prefix(&r->err, "%s: %s -> %s", st->name, st->dev_id, st->slot_name);
+	r->status = APPLY_FAILED;
+	r->ms = cp_now_ms() - a->step_start;
+	cp_error_copy(&a->failure, &r->err);
+	if (!r->changed || a->committed || st->kind == PLAN_NIC_PCI || st->kind == PLAN_NIC_USB) {
+		finish(a, true);
+		return;
+	}
+	ops_free(&a->ops);
+	if (ops_for_rollback(st, &a->ops, &rb) < 0 || !a->ops.n) {
+		finish(a, true);
+		return;
+	}
+	log_warn("%s: putting %s back on %s", st->name, st->dev_id, st->fe.bus);
+	a->rolling_back = true;
+	a->cur = 0;
+	run_ops(a);
+}
+
+/**
+ * op_done() - an operation succeeded: account for it and go on
+ * @a:	run
+ */
+static void op_done(struct apply *a)
+{
+	const struct op *op = &a->ops.ops[a->cur];
+
+	if (op->changes)
+		a->res[a->step].changed = true;
+	if (op->commits)
+		a->committed = true;
+	a->cur++;
+	run_ops(a);
+}
+
+/**
+ * on_reply() - qmp_reply_fn for an OP_CMD
+ * @c:		client
+ * @ret:	reply value, or NULL
+ * @e:		error, or NULL
+ * @userdata:	the run
+ */
+static void on_reply(struct qmp_client *c, cp_json *ret, const struct cp_error *e, void *userdata)
+{
+	struct apply *a = userdata;
+	const struct op *op = &a->ops.ops[a->cur];
+	struct cp_error ce;
+
+	(void)c;
+	if (op->with_tap && a->tap_fd >= 0) {
+		close(a->tap_fd);
+		a->tap_fd = -1;
+	}
+	if (e) {
+		step_failed(a, e);
+		return;
+	}
+	if (op->check && op->check(current(a), ret, &ce) < 0) {
+		cp_error_prefix(&ce, "check after %s", op->cmd);
+		step_failed(a, &ce);
+		return;
+	}
+	op_done(a);
+}
+
+/**
+ * deleted_hint() - the fix for a DEVICE_DELETED that never came
+ * @a:	run
+ * @id:	the device
+ * @e:	the timeout error, extended
+ */
+static void deleted_hint(const struct apply *a, const char *id, struct cp_error *e)
+{
+	const struct plan_step *st = current(a);
+	bool pci = st->fe.addr[0] || (st->kind != PLAN_DISK && st->kind != PLAN_CD &&
+				      strcmp(st->nic_driver, "usb-net"));
+
+	cp_error_set(e, CP_ERR_TIMEOUT, "%s did not finish unplugging within %d ms%s", id,
+		     a->o.event_timeout_ms,
+		     pci ? ": with ACPI PCI hotplug, QEMU waits for a guest that is not running; "
+			   "start QEMU with -global "
+			   "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off (coldplug qemu-conf "
+			   "writes it)"
+			 : "");
+}
+
+/**
+ * on_deleted() - qmp_await_fn for an OP_WAIT_DELETED
+ * @c:		client
+ * @ev:		the event, or NULL
+ * @e:		error, or NULL
+ * @userdata:	the run
+ */
+static void on_deleted(struct qmp_client *c, cp_json *ev, const struct cp_error *e, void *userdata)
+{
+	struct apply *a = userdata;
+	struct cp_error te;
+
+	(void)c;
+	(void)ev;
+	if (e && e->code == CP_ERR_TIMEOUT) {
+		deleted_hint(a, a->ops.ops[a->cur].wait_id, &te);
+		step_failed(a, &te);
+	} else if (e) {
+		step_failed(a, e);
+	} else {
+		op_done(a);
+	}
+}
+
+/**
+ * open_tap() - OP_OPEN_TAP: one new queue on the tap, once none is left
+ * @a:		run
+ * @err:	filled on failure
+ *
+ * After netdev_del every queue of the manager's netdev is closed, so the
+ * tap must show none. If it still shows some, something other than this
+ * QEMU holds queues of it (or it is not the tap we think): attaching would
+ * leave those queues stalling traffic, so refuse.
+ *
+ * Return: 0, or -1
+ */
+static int open_tap(struct apply *a, struct cp_error *err)
+{
+	struct tapq_target t;
+	struct tapq_info info;
+
+	tap_target(a, &t);
+	if (t.ifname) {
+		if (tapq_probe(&t, &info, err) < 0)
+			return -1;
+		if (info.queues + info.disabled)
+			return cp_error_set(err, CP_ERR_FAILED,
+					    "tap %s still has %u queue%s open after netdev_del %s: "
+					    "another process holds queues of it; not attaching",
+					    t.ifname, info.queues + info.disabled,
+					    info.queues + info.disabled == 1 ? "" : "s",
+					    current(a)->netdev);
+	}
+	return tapq_open(&t, &a->tap_fd, err);
+}
+
+/**
+ * run_op() - start the current operation
+ * @a:	run
+ *
+ * Return: true if it completes asynchronously (a callback will continue)
+ */
+static bool run_op(struct apply *a)
+{
+	const struct op *op = &a->ops.ops[a->cur];
+	struct qmp_event_match m = { "DEVICE_DELETED", "device", op->wait_id };
+	struct cp_error e;
+	int fd;
+
+	switch (op->kind) {
+	case OP_OPEN_TAP:
+		if (open_tap(a, &e) < 0) {
+			step_failed(a, &e);
+			return true;
+		}
+		a->cur++;
+		return false;
+	case OP_WAIT_DELETED:
+		if (qmp_client_await_event(a->c, &m, a->mark, a->o.event_timeout_ms, on_deleted, a,
+					   &e) < 0)
+			step_failed(a, &e);
+		return true;
+	case OP_CMD:
+		a->mark = qmp_client_event_mark(a->c);
+		fd = op->with_tap ? a->tap_fd : -1;
+		if (qmp_client_send(a->c, op->cmd, cp_json_ref(op->args), fd >= 0 ? &fd : NULL,
+				    fd >= 0 ? 1 : 0, 0, on_reply, a, &e) < 0)
+			step_failed(a, &e);
+		return true;
+	}
+	return true;
+}
+
+/**
+ * run_ops() - run operations until one goes asynchronous or the list ends
+ * @a:	run
+ */
+static void run_ops(struct apply *a)
+{
+	while (a->cur < a->ops.n)
+		if (run_op(a))
+			return;
+	if (a->rolling_back) {
+		struct apply_result *r = &a->res[a->step];
+
+		r->status = APPLY_ROLLED_BACK;
+		cp_error_prefix(&r->err, "%s was put back on %s", current(a)->dev_id,
+				current(a)->fe.bus);
+		cp_error_copy(&a->failure, &r->err);
+		finish(a, true);
+		return;
+	}
+	a->res[a->step].status = APPLY_MOVED;
+	a->res[a->step].ms = cp_now_ms() - a->step_start;
+	log_info("%s: %s -> %s (%lld ms)", current(a)->name, current(a)->dev_id,
+		 current(a)->slot_name, (long long)a->res[a->step].ms);
+	a->step++;
+	start_step(a);
+}
+
+/**
+ * start_step() - begin the next step that has something to do
+ * @a:	run
+ */
+static void start_step(struct apply *a)
+{
+	struct cp_error e;
+
+	while (a->step < a->plan->n && a->plan->steps[a->step].already)
+		a->step++;
+	if (a->step == a->plan->n) {
+		finish(a, false);
+		return;
+	}
+	ops_free(&a->ops);
+	a->cur = 0;
+	a->committed = false;
+	a->step_start = cp_now_ms();
+	if (ops_for_step(current(a), &a->ops, &e) < 0) {
+		step_failed(a, &e);
+		return;
+	}
+	run_ops(a);
+}
+
+/**
+ * apply_start() - apply a plan asynchronously
+ * @c:		ready client
+ * @p:		plan (must outlive the run)
+ * @o:		options, or NULL for the defaults
+ * @results:	p->n entries, filled as steps complete (must outlive the run)
+ * @fn:		called once at the end with NULL or the error that stopped it
+ * @userdata:	passed to @fn
+ * @err:	filled if it could not start (then @fn is not called)
+ *
+ * Return: 0, or -1
+ */
+int apply_start(struct qmp_client *c, const struct plan *p, const struct apply_opts *o,
+		struct apply_result *results, apply_fn fn, void *userdata, struct cp_error *err)
+{
+	struct apply *a = cp_calloc(1, sizeof(*a), err);
+	size_t i;
+
+	if (!a)
+		return -1;
+	a->c = c;
+	a->plan = p;
+	if (o)
+		a->o = *o;
+	else
+		apply_opts_init(&a->o);
+	a->res = results;
+	a->fn = fn;
+	a->userdata = userdata;
+	a->tap_fd = -1;
+	for (i = 0; i < p->n; i++) {
+		memset(&results[i], 0, sizeof(results[i]));
+		results[i].status = p->steps[i].already ? APPLY_ALREADY : APPLY_PLANNED;
+	}
+	start_step(a);
+	return 0;
+}
+
+/* The synchronous caller's end of apply_start(). */
+struct run_result {
+	bool done;
+	bool failed;
+	struct cp_error err;
+};
+
+/**
+ * run_done() - apply_fn for apply_run()
+ * @results:	per-step results
+ * @n:		their count
+ * @e:		error, or NULL
+ * @userdata:	struct run_result
+ */
+static void run_done(struct apply_result *results, size_t n, const struct cp_error *e,
+		     void *userdata)
+{
+	struct run_result *r = userdata;
+
+	(void)results;
+	(void)n;
+	r->done = true;
+	if (e) {
+		r->failed = true;
+		cp_error_copy(&r->err, e);
+	}
+}
+
+/**
+ * apply_run() - apply a plan, synchronously
+ * @c:		ready client
+ * @p:		plan
+ * @o:		options, or NULL
+ * @results:	p->n entries, filled
+ * @err:	filled on failure (CP_ERR_FAILED once QEMU was changed)
+ *
+ * Return: 0, or -1
+ */
+int apply_run(struct qmp_client *c, const struct plan *p, const struct apply_opts *o,
+	      struct apply_result *results, struct cp_error *err)
+{
+	struct run_result r = { 0 };
+	size_t i;
+
+	if (apply_start(c, p, o, results, run_done, &r, err) < 0)
+		return -1;
+	while (!r.done)
+		if (qmp_client_dispatch(c, -1, NULL) < 0 && !r.done)
+			CP_ASSERT(!"a failed client answers every pending command");
+	if (!r.failed)
+		return 0;
+	cp_error_copy(err, &r.err);
+	for (i = 0; i < p->n; i++)
+		if (results[i].changed)
+			err->code = CP_ERR_FAILED;
+	return -1;
+}
+
+/**
+ * apply_preflight() - host checks before anything changes
+ * @p:		plan
+ * @o:		options (QEMU's pid for the network namespace)
+ * @err:	filled on failure (CP_ERR_REFUSED)
+ *
+ * Each NIC's host tap must exist in QEMU's network namespace, be a tap that
+ * survives its queues closing (Incus creates them persistent), and have
+ * exactly as many queues open as QEMU's netdev holds.
+ *
+ * Return: 0, or -1
+ */
+int apply_preflight(const struct plan *p, const struct apply_opts *o, struct cp_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		const struct plan_step *st = &p->steps[i];
+		struct tapq_target t = { .pid = o->pid, .proc_root = o->proc_root };
+		struct tapq_info info;
+		unsigned open;
+
+		if (st->already || (st->kind != PLAN_NIC_PCI && st->kind != PLAN_NIC_USB) ||
+		    !*st->ifname)
+			continue;
+		t.ifname = st->ifname;
+		if (tapq_probe(&t, &info, err) < 0) {
+			err->code = CP_ERR_REFUSED;
+			return cp_error_prefix(err, "%s: host tap %s (in QEMU's network namespace)",
+					       st->dev_id, st->ifname);
+		}
+		open = info.queues + info.disabled;
+		if (!info.persistent)
+			return cp_error_set(
+				err, CP_ERR_REFUSED,
+				"%s: tap %s is not persistent: it would vanish when QEMU "
+				"closes its queues (create it with 'ip tuntap add ... "
+				"multi_queue' and pass it to QEMU, as Incus does)",
+				st->dev_id, st->ifname);
+		if (open != st->nqueues)
+			return cp_error_set(
+				err, CP_ERR_REFUSED,
+				"%s: tap %s has %u queue%s open but netdev %s holds %u: "
+				"something else holds queues of it",
+				st->dev_id, st->ifname, open, open == 1 ? "" : "s", st->netdev,
+				st->nqueues);
+	}
+	return 0;
+}
+
+/**
+ * apply_step_commands() - the QMP commands a step would send, for --dry-run
+ * @st:	step
+ *
+ * Return: new array of {"execute", "arguments"} (and {"wait"} / {"open-tap"})
+ * objects, or NULL when out of memory
+ */
+cp_json *apply_step_commands(const struct plan_step *st)
+{
+	cleanup_json cp_json *arr = cp_json_new_array();
+	struct op_list ops;
+	struct cp_error e;
+	size_t i;
+
+	if (!arr || st->already || ops_for_step(st, &ops, &e) < 0)
+		return st->already && arr ? steal_pointer(&arr) : NULL;
+	for (i = 0; i < ops.n; i++) {
+		const struct op *op = &ops.ops[i];
+		cp_json *o = cp_json_new_object();
+		int rc;
+
+		if (op->kind == OP_CMD) {
+			rc = cp_json_set_str(o, "execute", op->cmd);
+			if (op->args)
+				rc |= cp_json_set(o, "arguments", cp_json_ref(op->args));
+			if (op->with_tap)
+				rc |= cp_json_set_str(o, "fd", "new queue of the host tap");
+		} else if (op->kind == OP_WAIT_DELETED) {
+			rc = cp_json_set_str(o, "wait", "DEVICE_DELETED");
+			rc |= cp_json_set_str(o, "device", op->wait_id);
+		} else {
+			rc = cp_json_set_str(o, "open-queue",
+					     *st->ifname ? st->ifname : st->tapdev);
+		}
+		if (rc | cp_json_append(arr, o)) {
+			ops_free(&ops);
+			return NULL;
+		}
+	}
+	ops_free(&ops);
+	return steal_pointer(&arr);
+}

@@ -1,0 +1,610 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The operations of each step: see apply_ops.h.
+ *
+ * Disk:  device_del the manager's frontend, wait for DEVICE_DELETED (its
+ *        node is released only then), qom-set the slot's drive to the
+ *        manager's own node (no second open, no clone), give the slot the
+ *        frontend's boot order, and check with query-block.
+ * CD:    the same, but the medium goes in through the tray: qom-set on an
+ *        empty ide-cd crashes QEMU, and only insert-medium updates the
+ *        size the CD reports.
+ * NIC:   device_del, wait, netdev_del (all of the manager's queues close),
+ *        one new queue on the same tap, getfd, netdev_add a single-queue
+ *        tap under the manager's netdev id, then either a hub port into the
+ *        slot's hub or a usb-net under the manager's device id; check with
+ *        "info network". Never reuse a netdev virtio-net used (its vnet
+ *        header mode sticks) and never give a hub or usb-net more than one
+ *        queue (they only ever flush queue 0).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply_ops.h"
+#include "cleanup.h"
+#include "hmp_network.h"
+#include "names.h"
+#include "util.h"
+
+/**
+ * add_op() - append an operation
+ * @l:		list
+ * @kind:	its kind
+ * @cmd:	command name (OP_CMD), or NULL
+ * @args:	arguments, stolen; NULL for none
+ * @err:	filled when out of memory
+ *
+ * Return: the new operation, or NULL
+ */
+static struct op *add_op(struct op_list *l, enum op_kind kind, const char *cmd, cp_json *args,
+			 struct cp_error *err)
+{
+	struct op *n = realloc(l->ops, (l->n + 1) * sizeof(*n));
+
+	if (!n) {
+		cp_json_unref(args);
+		cp_error_set(err, CP_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	l->ops = n;
+	n = &l->ops[l->n++];
+	memset(n, 0, sizeof(*n));
+	n->kind = kind;
+	n->args = args;
+	if (cmd)
+		cp_strlcpy(n->cmd, cmd, sizeof(n->cmd));
+	return n;
+}
+
+/**
+ * add_cmd() - append a command whose arguments were just built
+ * @l:		list
+ * @cmd:	command name
+ * @args:	arguments, stolen; NULL means building them ran out of memory
+ * @err:	filled on failure
+ *
+ * Return: the operation, or NULL
+ */
+static struct op *add_cmd(struct op_list *l, const char *cmd, cp_json *args, struct cp_error *err)
+{
+	if (!args) {
+		cp_error_set(err, CP_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	return add_op(l, OP_CMD, cmd, args, err);
+}
+
+/**
+ * ops_free() - free a list's operations
+ * @l:	list
+ */
+void ops_free(struct op_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		cp_json_unref(l->ops[i].args);
+	free(l->ops);
+	l->ops = NULL;
+	l->n = 0;
+}
+
+/**
+ * args_id() - {"id": ID}
+ * @id:	device id
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *args_id(const char *id)
+{
+	cp_json *a = cp_json_new_object();
+
+	if (a && cp_json_set_str(a, "id", id) < 0) {
+		cp_json_unref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/**
+ * args_qom_set() - {"path": P, "property": K, "value": V}
+ * @path:	QOM path
+ * @prop:	property
+ * @value:	value, stolen
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *args_qom_set(const char *path, const char *prop, cp_json *value)
+{
+	cp_json *a = cp_json_new_object();
+
+	if (!a || cp_json_set_str(a, "path", path) < 0 ||
+	    cp_json_set_str(a, "property", prop) < 0 || cp_json_set(a, "value", value) < 0) {
+		cp_json_unref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/**
+ * add_unplug() - device_del of the manager's frontend, and the waits
+ * @l:		list
+ * @st:		step
+ * @err:	filled when out of memory
+ *
+ * Waits for the frontend that holds the node or netdev, and for the USB
+ * device around it when that is what was deleted.
+ *
+ * Return: 0, or -1
+ */
+static int add_unplug(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+{
+	struct op *o = add_cmd(l, "device_del", args_id(st->del_id), err);
+
+	if (!o)
+		return -1;
+	o->changes = true;
+	o = add_op(l, OP_WAIT_DELETED, NULL, NULL, err);
+	if (!o)
+		return -1;
+	cp_strlcpy(o->wait_id, st->dev_id, sizeof(o->wait_id));
+	if (!strcmp(st->del_id, st->dev_id))
+		return 0;
+	o = add_op(l, OP_WAIT_DELETED, NULL, NULL, err);
+	if (!o)
+		return -1;
+	cp_strlcpy(o->wait_id, st->del_id, sizeof(o->wait_id));
+	return 0;
+}
+
+/**
+ * add_bootindex() - give the slot the manager's boot order, if it had one
+ * @l:		list
+ * @st:		step
+ * @err:	filled when out of memory
+ *
+ * The old frontend's bootindex was freed when it was unplugged; the
+ * firmware reads the new order at the reset Incus does before cont.
+ *
+ * Return: 0, or -1
+ */
+static int add_bootindex(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+{
+	if (st->bootindex < 0)
+		return 0;
+	return add_cmd(l, "qom-set",
+		       args_qom_set(st->slot_path, "bootindex", cp_json_new_int(st->bootindex)),
+		       err)
+		       ? 0
+		       : -1;
+}
+
+/**
+ * check_block_slot() - query-block shows the node in the slot
+ * @st:		step
+ * @ret:	query-block's answer
+ * @err:	filled on mismatch
+ *
+ * Return: 0, or -1
+ */
+static int check_block_slot(const struct plan_step *st, const cp_json *ret, struct cp_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < cp_json_len(ret); i++) {
+		cp_json *e = cp_json_at(ret, i);
+		cp_json *ins = cp_json_get_object(e, "inserted");
+		bool open = false;
+
+		if (!cp_streq(cp_json_get_str(e, "device"), st->slot_name))
+			continue;
+		if (!cp_streq(cp_json_get_str(ins, "node-name"), st->node))
+			return cp_error_set(err, CP_ERR_FAILED, "%s holds %s, not %s",
+					    st->slot_name,
+					    cp_json_get_str(ins, "node-name")
+						    ? cp_json_get_str(ins, "node-name")
+						    : "nothing",
+					    st->node);
+		if (cp_json_get_bool(e, "tray_open", &open) && open)
+			return cp_error_set(err, CP_ERR_FAILED, "%s: the tray is still open",
+					    st->slot_name);
+		return 0;
+	}
+	return cp_error_set(err, CP_ERR_FAILED, "query-block does not list %s", st->slot_name);
+}
+
+/**
+ * ops_disk() - the operations that re-home a disk
+ * @l:		list to fill
+ * @st:		step
+ * @err:	filled when out of memory
+ *
+ * Return: 0, or -1
+ */
+static int ops_disk(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+{
+	struct op *o;
+
+	if (add_unplug(l, st, err) < 0)
+		return -1;
+	o = add_cmd(l, "qom-set",
+		    args_qom_set(st->slot_path, "drive", cp_json_new_string(st->node)), err);
+	if (!o)
+		return -1;
+	o->commits = true;
+	if (add_bootindex(l, st, err) < 0)
+		return -1;
+	o = add_op(l, OP_CMD, "query-block", NULL, err);
+	if (!o)
+		return -1;
+	o->check = check_block_slot;
+	return 0;
+}
+
+/**
+ * tray_args() - {"id": SLOT[, "force": true]} for the tray commands
+ * @st:		step
+ * @force:	add "force": true
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *tray_args(const struct plan_step *st, bool force)
+{
+	cp_json *a = args_id(st->slot_name);
+
+	if (a && force && cp_json_set_bool(a, "force", true) < 0) {
+		cp_json_unref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/**
+ * ops_cd() - the operations that move a CD-ROM medium into a CD slot
+ * @l:		list to fill
+ * @st:		step
+ * @err:	filled when out of memory
+ *
+ * Return: 0, or -1
+ */
+static int ops_cd(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+{
+	cp_json *ins = tray_args(st, false);
+	struct op *o;
+
+	if (!ins || cp_json_set_str(ins, "node-name", st->node) < 0) {
+		cp_json_unref(ins);
+		return cp_error_set(err, CP_ERR_NOMEM, "out of memory");
+	}
+	if (add_unplug(l, st, err) < 0 ||
+	    !add_cmd(l, "blockdev-open-tray", tray_args(st, true), err)) {
+		cp_json_unref(ins);
+		return -1;
+	}
+	o = add_cmd(l, "blockdev-insert-medium", ins, err);
+	if (!o)
+		return -1;
+	o->commits = true;
+	if (!add_cmd(l, "blockdev-close-tray", tray_args(st, false), err) ||
+	    add_bootindex(l, st, err) < 0)
+		return -1;
+	o = add_op(l, OP_CMD, "query-block", NULL, err);
+	if (!o)
+		return -1;
+	o->check = check_block_slot;
+	return 0;
+}
+
+/**
+ * ops_fdname() - the name the new tap queue is passed under (getfd)
+ * @st:		step
+ * @out:	buffer
+ * @size:	its size
+ */
+void ops_fdname(const struct plan_step *st, char *out, size_t size)
+{
+	snprintf(out, size, "coldplug-%s", st->netdev);
+}
+
+/**
+ * uplink_id() - id of the hub port that plugs the tap into the slot's hub
+ * @st:		step
+ * @out:	buffer
+ * @size:	its size
+ */
+static void uplink_id(const struct plan_step *st, char *out, size_t size)
+{
+	snprintf(out, size, "%s%s", st->slot_name, NAME_NIC_UPLINK_SUFFIX);
+}
+
+/**
+ * check_network() - "info network" shows the new single-queue netdev in place
+ * @st:		step
+ * @ret:	the HMP text
+ * @err:	filled on mismatch
+ *
+ * usb-net: the NIC @dev_id is peered with @netdev. PCI: the uplink port of
+ * the slot's hub is. Either way @netdev has exactly one queue.
+ *
+ * Return: 0, or -1
+ */
+static int check_network(const struct plan_step *st, const cp_json *ret, struct cp_error *err)
+{
+	const struct hmp_net_client *cl;
+	struct hmp_network net;
+	char uplink[INV_NAME_MAX + 8];
+	size_t queues;
+	int rc = 0;
+
+	if (!cp_json_as_str(ret) || hmp_network_parse(cp_json_as_str(ret), &net, err) < 0)
+		return cp_error_set(err, CP_ERR_FAILED, "no 'info network' text");
+	queues = hmp_network_queues(&net, st->netdev, &cl);
+	uplink_id(st, uplink, sizeof(uplink));
+	if (queues != 1)
+		rc = cp_error_set(err, CP_ERR_FAILED, "netdev %s has %zu queues, not 1", st->netdev,
+				  queues);
+	else if (strcmp(cl->peer, st->kind == PLAN_NIC_USB ? st->dev_id : uplink))
+		rc = cp_error_set(err, CP_ERR_FAILED, "netdev %s is peered with '%s', not %s",
+				  st->netdev, cl->peer,
+				  st->kind == PLAN_NIC_USB ? st->dev_id : uplink);
+	hmp_network_free(&net);
+	return rc;
+}
+
+/**
+ * netdev_tap_args() - {"fd": NAME, "id": NETDEV, "type": "tap", "vhost": false}
+ * @st:		step
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *netdev_tap_args(const struct plan_step *st)
+{
+	cp_json *a = cp_json_new_object();
+	char fdname[INV_NAME_MAX + 16];
+
+	ops_fdname(st, fdname, sizeof(fdname));
+	if (!a || cp_json_set_str(a, "fd", fdname) < 0 ||
+	    cp_json_set_str(a, "id", st->netdev) < 0 || cp_json_set_str(a, "type", "tap") < 0 ||
+	    cp_json_set_bool(a, "vhost", false) < 0) {
+		cp_json_unref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/**
+ * frontend_args() - the new frontend: usb-net, or a hub port into the slot
+ * @st:		step
+ * @cmd:	set to "device_add" or "netdev_add"
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *frontend_args(const struct plan_step *st, const char **cmd)
+{
+	cp_json *a = cp_json_new_object();
+	char uplink[INV_NAME_MAX + 8];
+	int rc;
+
+	if (!a)
+		return NULL;
+	if (st->kind == PLAN_NIC_USB) {
+		*cmd = "device_add";
+		rc = cp_json_set_str(a, "bus", st->usb_bus) |
+		     cp_json_set_str(a, "driver", "usb-net") |
+		     cp_json_set_str(a, "id", st->dev_id) | cp_json_set_str(a, "mac", st->mac) |
+		     cp_json_set_str(a, "netdev", st->netdev);
+	} else {
+		*cmd = "netdev_add";
+		uplink_id(st, uplink, sizeof(uplink));
+		rc = cp_json_set_int(a, "hubid", st->hubid) | cp_json_set_str(a, "id", uplink) |
+		     cp_json_set_str(a, "netdev", st->netdev) |
+		     cp_json_set_str(a, "type", "hubport");
+	}
+	if (rc) {
+		cp_json_unref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/**
+ * hmp_args() - {"command-line": LINE}
+ * @line:	HMP command line
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *hmp_args(const char *line)
+{
+	cp_json *a = cp_json_new_object();
+
+	if (a && cp_json_set_str(a, "command-line", line) < 0) {
+		cp_json_unref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/**
+ * getfd_args() - {"fdname": NAME} for the new queue
+ * @st:		step
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *getfd_args(const struct plan_step *st)
+{
+	char fdname[INV_NAME_MAX + 16];
+	cp_json *a = cp_json_new_object();
+
+	ops_fdname(st, fdname, sizeof(fdname));
+	if (a && cp_json_set_str(a, "fdname", fdname) < 0) {
+		cp_json_unref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/**
+ * ops_nic() - the operations that re-home a NIC (usb-net or PCI slot)
+ * @l:		list to fill
+ * @st:		step
+ * @err:	filled when out of memory
+ *
+ * Return: 0, or -1
+ */
+static int ops_nic(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+{
+	const char *fe_cmd = NULL;
+	cp_json *fe_args;
+	struct op *o;
+
+	if (add_unplug(l, st, err) < 0 || !add_cmd(l, "netdev_del", args_id(st->netdev), err) ||
+	    !add_op(l, OP_OPEN_TAP, NULL, NULL, err))
+		return -1;
+	o = add_cmd(l, "getfd", getfd_args(st), err);
+	if (!o)
+		return -1;
+	o->with_tap = true;
+	if (!add_cmd(l, "netdev_add", netdev_tap_args(st), err))
+		return -1;
+	fe_args = frontend_args(st, &fe_cmd);
+	o = add_cmd(l, fe_cmd ? fe_cmd : "device_add", fe_args, err);
+	if (!o)
+		return -1;
+	o->commits = true;
+	o = add_cmd(l, "human-monitor-command", hmp_args("info network"), err);
+	if (!o)
+		return -1;
+	o->check = check_network;
+	return 0;
+}
+
+/**
+ * ops_for_step() - the operations of one plan step
+ * @st:		step (not an "already" one)
+ * @out:	filled; free with ops_free()
+ * @err:	filled when out of memory
+ *
+ * Return: 0, or -1
+ */
+int ops_for_step(const struct plan_step *st, struct op_list *out, struct cp_error *err)
+{
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	cp_error_clear(err);
+	switch (st->kind) {
+	case PLAN_DISK:
+		rc = ops_disk(out, st, err);
+		break;
+	case PLAN_CD:
+		rc = ops_cd(out, st, err);
+		break;
+	case PLAN_NIC_PCI:
+	case PLAN_NIC_USB:
+		rc = ops_nic(out, st, err);
+		break;
+	}
+	if (rc < 0)
+		ops_free(out);
+	return rc;
+}
+
+/**
+ * frontend_readd_args() - device_add arguments that re-create the manager's
+ * disk frontend as it was
+ * @st:		step
+ * @bus:	the bus to put it on
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *frontend_readd_args(const struct plan_step *st, const char *bus)
+{
+	const struct inv_frontend *fe = &st->fe;
+	cp_json *a = cp_json_new_object();
+	int rc;
+
+	if (!a)
+		return NULL;
+	rc = cp_json_set_str(a, "bus", bus) | cp_json_set_str(a, "drive", st->node) |
+	     cp_json_set_str(a, "driver", fe->driver) | cp_json_set_str(a, "id", st->dev_id);
+	if (fe->addr[0])
+		rc |= cp_json_set_str(a, "addr", fe->addr);
+	if (st->bootindex >= 0)
+		rc |= cp_json_set_int(a, "bootindex", st->bootindex);
+	if (fe->serial[0])
+		rc |= cp_json_set_str(a, "serial", fe->serial);
+	if (fe->device_id[0])
+		rc |= cp_json_set_str(a, "device_id", fe->device_id);
+	if (fe->channel >= 0)
+		rc |= cp_json_set_int(a, "channel", fe->channel);
+	if (fe->scsi_id >= 0)
+		rc |= cp_json_set_int(a, "scsi-id", fe->scsi_id);
+	if (fe->lun >= 0)
+		rc |= cp_json_set_int(a, "lun", fe->lun);
+	if (rc) {
+		cp_json_unref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/**
+ * usb_readd_args() - device_add arguments for the manager's USB storage
+ * device (usb-bot) that held the frontend
+ * @st:		step
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *usb_readd_args(const struct plan_step *st)
+{
+	cp_json *a = cp_json_new_object();
+	int rc;
+
+	if (!a)
+		return NULL;
+	rc = cp_json_set_str(a, "bus", st->fe.usb_bus) |
+	     cp_json_set_str(a, "driver", st->fe.usb_driver) |
+	     cp_json_set_str(a, "id", st->fe.usb_id);
+	if (st->fe.usb_port[0])
+		rc |= cp_json_set_str(a, "port", st->fe.usb_port);
+	if (rc) {
+		cp_json_unref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/**
+ * ops_for_rollback() - the operations that put the manager's disk frontend
+ * back after a failed step
+ * @st:		step
+ * @out:	filled (empty for NICs: they cannot be put back as they were);
+ *		free with ops_free()
+ * @err:	filled when out of memory
+ *
+ * Return: 0, or -1
+ */
+int ops_for_rollback(const struct plan_step *st, struct op_list *out, struct cp_error *err)
+{
+	char bus[INV_NAME_MAX + 4], path[INV_PATH_MAX];
+
+	memset(out, 0, sizeof(*out));
+	if (st->kind != PLAN_DISK && st->kind != PLAN_CD)
+		return 0;
+	if (!st->fe.usb_id[0]) {
+		if (!add_cmd(out, "device_add", frontend_readd_args(st, st->fe.bus), err))
+			goto fail;
+		return 0;
+	}
+	snprintf(bus, sizeof(bus), "%s.0", st->fe.usb_id);
+	snprintf(path, sizeof(path), "/machine/peripheral/%s", st->fe.usb_id);
+	if (!add_cmd(out, "device_add", usb_readd_args(st), err) ||
+	    !add_cmd(out, "device_add", frontend_readd_args(st, bus), err) ||
+	    !add_cmd(out, "qom-set", args_qom_set(path, "attached", cp_json_new_bool(true)), err))
+		goto fail;
+	return 0;
+fail:
+	ops_free(out);
+	return -1;
+}

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * HMP "info network" parser: see hmp_network.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "hmp_network.h"
+#include "util.h"
+
+/**
+ * parse_info() - fill @cl from "index=I,type=T,k=v,..." (the client info)
+ * @cl:		client to fill (name already set)
+ * @info:	the text after "NAME: "
+ *
+ * Return: true if it had at least index= and type=
+ */
+static bool parse_info(struct hmp_net_client *cl, const char *info)
+{
+	bool has_index = false, has_type = false;
+	const char *p = info;
+
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char item[256];
+		char *eq;
+
+		if (len < sizeof(item)) {
+			memcpy(item, p, len);
+			item[len] = '\0';
+			eq = strchr(item, '=');
+			if (eq) {
+				*eq++ = '\0';
+				if (!strcmp(item, "index")) {
+					cl->index = atoi(eq);
+					has_index = true;
+				} else if (!strcmp(item, "type")) {
+					cp_strlcpy(cl->type, eq, sizeof(cl->type));
+					has_type = true;
+				} else if (!strcmp(item, "model")) {
+					cp_strlcpy(cl->model, eq, sizeof(cl->model));
+				} else if (!strcmp(item, "macaddr")) {
+					cp_strlcpy(cl->mac, eq, sizeof(cl->mac));
+				} else if (!strcmp(item, "fd") && eq[0] >= '0' && eq[0] <= '9') {
+					cl->fd = atoi(eq);
+				} else if (!strcmp(item, "ifname")) {
+					cp_strlcpy(cl->ifname, eq, sizeof(cl->ifname));
+				}
+			}
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return has_index && has_type;
+}
+
+/**
+ * parse_client() - parse "NAME: index=..." into @cl
+ * @text:	the text
+ * @cl:		filled on success
+ *
+ * Return: true if @text is a client line
+ */
+static bool parse_client(const char *text, struct hmp_net_client *cl)
+{
+	const char *colon = strstr(text, ": ");
+	size_t len;
+
+	memset(cl, 0, sizeof(*cl));
+	cl->fd = -1;
+	cl->hubid = -1;
+	if (!colon || colon == text)
+		return false;
+	len = (size_t)(colon - text);
+	if (len >= sizeof(cl->name) || memchr(text, ' ', len))
+		return false;
+	memcpy(cl->name, text, len);
+	cl->name[len] = '\0';
+	return parse_info(cl, colon + 2);
+}
+
+/**
+ * add_client() - append a client to @net
+ * @net:	parse result
+ * @cl:		client, copied
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1 when out of memory
+ */
+static int add_client(struct hmp_network *net, const struct hmp_net_client *cl,
+		      struct cp_error *err)
+{
+	struct hmp_net_client *n = realloc(net->clients, (net->n + 1) * sizeof(*n));
+
+	if (!n)
+		return cp_error_set(err, CP_ERR_NOMEM, "out of memory");
+	net->clients = n;
+	net->clients[net->n++] = *cl;
+	return 0;
+}
+
+/**
+ * parse_hub_port() - " \ PORT: PEER: index=..." or " \ PORT" in a hub section
+ * @net:	parse result
+ * @text:	the text after " \ "
+ * @hubid:	the current hub
+ * @err:	filled on failure
+ *
+ * Records the hub port and, when printed, its peer.
+ *
+ * Return: 1 parsed, 0 not this shape, -1 out of memory
+ */
+static int parse_hub_port(struct hmp_network *net, const char *text, int hubid,
+			  struct cp_error *err)
+{
+	struct hmp_net_client port = { .index = 0, .fd = -1, .hubid = hubid };
+	struct hmp_net_client peer;
+	const char *colon = strstr(text, ": ");
+	size_t len = colon ? (size_t)(colon - text) : strlen(text);
+
+	if (!len || len >= sizeof(port.name) || memchr(text, ' ', len))
+		return 0;
+	memcpy(port.name, text, len);
+	port.name[len] = '\0';
+	cp_strlcpy(port.type, "hubport", sizeof(port.type));
+	if (colon && parse_client(colon + 2, &peer)) {
+		cp_strlcpy(port.peer, peer.name, sizeof(port.peer));
+		cp_strlcpy(peer.peer, port.name, sizeof(peer.peer));
+		if (add_client(net, &peer, err) < 0)
+			return -1;
+	}
+	return add_client(net, &port, err) < 0 ? -1 : 1;
+}
+
+/**
+ * parse_line() - parse one line, given what came before
+ * @net:	parse result so far
+ * @line:	the line, without its end
+ * @hubid:	in/out: current hub id, -1 outside a hub section
+ * @last_nic:	in/out: index in @net of the last NIC line, -1 if none
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1 when out of memory
+ */
+static int parse_line(struct hmp_network *net, const char *line, int *hubid, long *last_nic,
+		      struct cp_error *err)
+{
+	struct hmp_net_client cl;
+	int rc;
+
+	if (!strncmp(line, "hub ", 4) && line[4] >= '0' && line[4] <= '9') {
+		*hubid = atoi(line + 4);
+		*last_nic = -1;
+		return 0;
+	}
+	if (!strncmp(line, " \\ ", 3)) {
+		if (*hubid >= 0) {
+			rc = parse_hub_port(net, line + 3, *hubid, err);
+			if (rc)
+				return rc < 0 ? -1 : 0;
+		} else if (*last_nic >= 0 && parse_client(line + 3, &cl)) {
+			cp_strlcpy(cl.peer, net->clients[*last_nic].name, sizeof(cl.peer));
+			cp_strlcpy(net->clients[*last_nic].peer, cl.name, sizeof(cl.peer));
+			return add_client(net, &cl, err);
+		}
+		net->skipped++;
+		return 0;
+	}
+	if (!strcmp(line, "filters:") || !strncmp(line, "  - ", 4)) {
+		if (net->n)
+			net->clients[net->n - 1].filters = true;
+		return 0;
+	}
+	*hubid = -1;
+	*last_nic = -1;
+	if (!parse_client(line, &cl)) {
+		net->skipped += *line != '\0';
+		return 0;
+	}
+	if (!strcmp(cl.type, "nic"))
+		*last_nic = (long)net->n;
+	return add_client(net, &cl, err);
+}
+
+/**
+ * hmp_network_parse() - parse the text of "info network"
+ * @text:	the command's output (\r\n or \n line ends)
+ * @out:	filled on success; free with hmp_network_free()
+ * @err:	filled on failure
+ *
+ * Return: 0 (lines it does not understand are counted in @out->skipped), or
+ * -1 when out of memory
+ */
+int hmp_network_parse(const char *text, struct hmp_network *out, struct cp_error *err)
+{
+	cleanup_free char *copy = strdup(text);
+	long last_nic = -1;
+	int hubid = -1;
+	char *save = NULL, *line;
+
+	memset(out, 0, sizeof(*out));
+	if (!copy)
+		return cp_error_set(err, CP_ERR_NOMEM, "out of memory");
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		size_t len = strlen(line);
+
+		if (len && line[len - 1] == '\r')
+			line[len - 1] = '\0';
+		if (parse_line(out, line, &hubid, &last_nic, err) < 0) {
+			hmp_network_free(out);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/**
+ * hmp_network_free() - free a parse result
+ * @net:	parse result
+ */
+void hmp_network_free(struct hmp_network *net)
+{
+	free(net->clients);
+	memset(net, 0, sizeof(*net));
+}
+
+/**
+ * hmp_network_queues() - how many queues a netdev (or NIC) has
+ * @net:	parse result
+ * @name:	client name
+ * @first:	set to the first matching client, may be NULL
+ *
+ * Return: number of clients named @name
+ */
+size_t hmp_network_queues(const struct hmp_network *net, const char *name,
+			  const struct hmp_net_client **first)
+{
+	size_t i, n = 0;
+
+	if (first)
+		*first = NULL;
+	for (i = 0; i < net->n; i++) {
+		if (strcmp(net->clients[i].name, name))
+			continue;
+		if (!n && first)
+			*first = &net->clients[i];
+		n++;
+	}
+	return n;
+}

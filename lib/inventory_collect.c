@@ -1,0 +1,603 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Inventory collection: the QMP side. Three rounds of batched queries fill
+ * one raw JSON document, which inventory_build() turns into the inventory:
+ *
+ *   {"version": {"major":7,"minor":2,"micro":22,"package":"..."}, "pid": N,
+ *    "query-status": {...}, "query-block": [...],
+ *    "query-named-block-nodes": [...], "query-fdsets": [...],
+ *    "peripheral": [qom-list], "peripheral-anon": [qom-list],
+ *    "info-network": "text", "acpi-device": "/machine/unattached/device[N]",
+ *    "props": {"<QOM path>": {"@type": "scsi-hd", "drive": "incus_root", ...}}}
+ *
+ * Round 1: the fixed queries. Round 2: for every device, the properties
+ * that say what it is (parent_bus, drive, netdev, bootindex), and the q35
+ * hotplug mode. Round 3: for block, NIC and USB devices, what it takes to
+ * describe and re-create them.
+ *
+ * `coldplug inventory --raw` prints this document: a user can send it with a
+ * bug report and the planner can be replayed on it.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "coldplug/inventory.h"
+#include "coldplug/log.h"
+#include "coldplug/qmp.h"
+#include "coldplug/qmp_batch.h"
+#include "util.h"
+
+/* Round 1, in order. */
+enum {
+	R1_STATUS,
+	R1_BLOCK,
+	R1_NODES,
+	R1_FDSETS,
+	R1_PERIPHERAL,
+	R1_ANON,
+	R1_NETWORK,
+	R1_ACPI,
+	R1_COUNT,
+};
+
+static const char *const round2_props[] = { "parent_bus", "drive", "netdev", "bootindex" };
+static const char *const block_props[] = { "serial",  "addr",	 "device_id",
+					   "channel", "scsi-id", "lun" };
+static const char *const nic_props[] = { "mac", "addr" };
+static const char *const usb_props[] = { "port" };
+
+/**
+ * struct collect - one inventory collection in progress
+ * @c:		client
+ * @sel:	device selection (borrowed; must outlive the collection)
+ * @inv:	filled at the end
+ * @fn:		completion callback
+ * @userdata:	passed to @fn
+ * @raw:	the raw document being filled
+ * @batch:	the round in flight
+ * @round:	1, 2 or 3
+ * @paths:	for rounds 2 and 3, the QOM path of each batch item
+ * @names:	and the property each item reads
+ * @nitems:	count of @paths / @names
+ * @raw_out:	if set, receives the raw document and no inventory is built
+ */
+struct collect {
+	struct qmp_client *c;
+	const struct inv_select *sel;
+	struct inventory *inv;
+	inventory_fn fn;
+	void *userdata;
+	cp_json *raw;
+	struct qmp_batch *batch;
+	int round;
+	char (*paths)[INV_PATH_MAX];
+	const char **names;
+	size_t nitems;
+	cp_json **raw_out;
+};
+
+static void collect_round_done(struct qmp_batch *b, const struct cp_error *e, void *userdata);
+
+/**
+ * args_path() - {"path": PATH} for qom-list
+ * @path:	QOM path
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *args_path(const char *path)
+{
+	cp_json *a = cp_json_new_object();
+
+	if (a && cp_json_set_str(a, "path", path) < 0) {
+		cp_json_unref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/**
+ * round1_batch() - the fixed queries
+ *
+ * Return: new batch, or NULL when out of memory
+ */
+static struct qmp_batch *round1_batch(void)
+{
+	struct qmp_batch *b = qmp_batch_new();
+	cp_json *flat = cp_json_new_object(), *hmp = cp_json_new_object();
+	int rc = 0;
+
+	if (!b || !flat || !hmp || cp_json_set_bool(flat, "flat", true) < 0 ||
+	    cp_json_set_str(hmp, "command-line", "info network") < 0)
+		rc = -1;
+	rc |= b ? qmp_batch_add(b, "query-status", NULL) : -1;
+	rc |= b ? qmp_batch_add(b, "query-block", NULL) : -1;
+	rc |= b ? qmp_batch_add(b, "query-named-block-nodes", steal_pointer(&flat)) : -1;
+	rc |= b ? qmp_batch_add(b, "query-fdsets", NULL) : -1;
+	rc |= b ? qmp_batch_add(b, "qom-list", args_path("/machine/peripheral")) : -1;
+	rc |= b ? qmp_batch_add(b, "qom-list", args_path("/machine/peripheral-anon")) : -1;
+	rc |= b ? qmp_batch_add(b, "human-monitor-command", steal_pointer(&hmp)) : -1;
+	rc |= b ? qmp_batch_add_qom_get(b, "/machine", "acpi-device") : -1;
+	cp_json_unref(flat);
+	cp_json_unref(hmp);
+	if (rc) {
+		qmp_batch_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/**
+ * raw_set() - store a round-1 answer in the raw document
+ * @col:	collection
+ * @key:	document key
+ * @i:		batch index
+ *
+ * Return: 0, or -1 when out of memory
+ */
+static int raw_set(struct collect *col, const char *key, size_t i)
+{
+	cp_json *v = qmp_batch_result(col->batch, i);
+
+	if (!v)
+		return 0;
+	return cp_json_set(col->raw, key, cp_json_ref(v));
+}
+
+/**
+ * props_of() - the "props" entry of @path, created on first use
+ * @col:	collection
+ * @path:	QOM path
+ *
+ * Return: borrowed object, or NULL when out of memory
+ */
+static cp_json *props_of(struct collect *col, const char *path)
+{
+	cp_json *all = cp_json_get_object(col->raw, "props");
+	cp_json *p;
+
+	if (!all) {
+		if (cp_json_set(col->raw, "props", cp_json_new_object()) < 0)
+			return NULL;
+		all = cp_json_get_object(col->raw, "props");
+	}
+	p = cp_json_get_object(all, path);
+	if (p)
+		return p;
+	if (cp_json_set(all, path, cp_json_new_object()) < 0)
+		return NULL;
+	return cp_json_get_object(all, path);
+}
+
+/**
+ * add_item() - queue a qom-get for round 2 or 3 and remember what it reads
+ * @col:	collection
+ * @path:	QOM path
+ * @name:	property (static string)
+ *
+ * Return: 0, or -1 when out of memory
+ */
+static int add_item(struct collect *col, const char *path, const char *name)
+{
+	char(*np)[INV_PATH_MAX] = realloc(col->paths, (col->nitems + 1) * sizeof(*np));
+	const char **nn;
+
+	if (!np)
+		return -1;
+	col->paths = np;
+	nn = realloc(col->names, (col->nitems + 1) * sizeof(*nn));
+	if (!nn)
+		return -1;
+	col->names = nn;
+	cp_strlcpy(col->paths[col->nitems], path, INV_PATH_MAX);
+	col->names[col->nitems++] = name;
+	return qmp_batch_add_qom_get(col->batch, path, name);
+}
+
+/**
+ * add_items() - queue several properties of one object
+ * @col:	collection
+ * @path:	QOM path
+ * @names:	properties
+ * @n:		their count
+ *
+ * Return: 0, or -1 when out of memory
+ */
+static int add_items(struct collect *col, const char *path, const char *const *names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (add_item(col, path, names[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/**
+ * list_devices() - record each listed device's type, queue round-2 reads
+ * @col:	collection
+ * @key:	"peripheral" or "peripheral-anon"
+ * @base:	container QOM path
+ *
+ * Return: 0, or -1 when out of memory
+ */
+static int list_devices(struct collect *col, const char *key, const char *base)
+{
+	cp_json *list = cp_json_get_array(col->raw, key);
+	size_t i;
+
+	for (i = 0; i < cp_json_len(list); i++) {
+		cp_json *e = cp_json_at(list, i);
+		const char *name = cp_json_get_str(e, "name");
+		const char *t = cp_json_get_str(e, "type");
+		char path[INV_PATH_MAX], type[64];
+		cp_json *props;
+		size_t len;
+
+		if (!name || !cp_str_has_prefix(t, "child<"))
+			continue;
+		len = strlen(t);
+		if (len < 8 || len - 7 >= sizeof(type))
+			continue;
+		memcpy(type, t + 6, len - 7);
+		type[len - 7] = '\0';
+		snprintf(path, sizeof(path), "%s/%s", base, name);
+		props = props_of(col, path);
+		if (!props || cp_json_set_str(props, "@type", type) < 0)
+			return -1;
+		if (add_items(col, path, round2_props, CP_ARRAY_SIZE(round2_props)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/**
+ * start_round2() - store round 1, queue the per-device property reads
+ * @col:	collection
+ *
+ * Return: 0, or -1 when out of memory
+ */
+static int start_round2(struct collect *col)
+{
+	static const char *const keys[R1_COUNT] = {
+		[R1_STATUS] = "query-status",		[R1_BLOCK] = "query-block",
+		[R1_NODES] = "query-named-block-nodes", [R1_FDSETS] = "query-fdsets",
+		[R1_PERIPHERAL] = "peripheral",		[R1_ANON] = "peripheral-anon",
+		[R1_NETWORK] = "info-network",		[R1_ACPI] = "acpi-device",
+	};
+	const char *acpi;
+	size_t i;
+
+	for (i = 0; i < R1_COUNT; i++)
+		if (raw_set(col, keys[i], i) < 0)
+			return -1;
+	qmp_batch_free(col->batch);
+	col->batch = qmp_batch_new();
+	if (!col->batch)
+		return -1;
+	if (list_devices(col, "peripheral", "/machine/peripheral") < 0 ||
+	    list_devices(col, "peripheral-anon", "/machine/peripheral-anon") < 0)
+		return -1;
+	acpi = cp_json_get_str(col->raw, "acpi-device");
+	if (acpi && *acpi && add_item(col, acpi, "acpi-pci-hotplug-with-bridge-support") < 0)
+		return -1;
+	return 0;
+}
+
+/**
+ * store_props() - store the answers of round 2 or 3 under "props"
+ * @col:	collection
+ *
+ * A property QEMU answered with an error (the device has none) is left out.
+ *
+ * Return: 0, or -1 when out of memory
+ */
+static int store_props(struct collect *col)
+{
+	size_t i;
+
+	for (i = 0; i < col->nitems; i++) {
+		cp_json *v = qmp_batch_result(col->batch, i);
+		cp_json *props;
+
+		if (!v)
+			continue;
+		props = props_of(col, col->paths[i]);
+		if (!props || cp_json_set(props, col->names[i], cp_json_ref(v)) < 0)
+			return -1;
+	}
+	free(col->paths);
+	free(col->names);
+	col->paths = NULL;
+	col->names = NULL;
+	col->nitems = 0;
+	return 0;
+}
+
+/**
+ * queue_round3() - cp_json_object_each callback: detail reads for one device
+ * @path:	QOM path
+ * @props:	what round 2 found
+ * @userdata:	the collection
+ *
+ * Return: 0, or -1 when out of memory (stops the walk)
+ */
+static int queue_round3(const char *path, cp_json *props, void *userdata)
+{
+	struct collect *col = userdata;
+	const char *type = cp_json_get_str(props, "@type");
+
+	if (cp_json_get(props, "drive"))
+		return add_items(col, path, block_props, CP_ARRAY_SIZE(block_props));
+	if (cp_json_get_str(props, "netdev") && *cp_json_get_str(props, "netdev"))
+		return add_items(col, path, nic_props, CP_ARRAY_SIZE(nic_props));
+	if (cp_str_has_prefix(type, "usb-"))
+		return add_items(col, path, usb_props, CP_ARRAY_SIZE(usb_props));
+	return 0;
+}
+
+/**
+ * start_round3() - store round 2, queue the detail reads
+ * @col:	collection
+ *
+ * Return: 0, or -1 when out of memory
+ */
+static int start_round3(struct collect *col)
+{
+	if (store_props(col) < 0)
+		return -1;
+	qmp_batch_free(col->batch);
+	col->batch = qmp_batch_new();
+	if (!col->batch)
+		return -1;
+	return cp_json_object_each(cp_json_get_object(col->raw, "props"), queue_round3, col);
+}
+
+/**
+ * collect_free() - free a collection's state
+ * @col:	collection
+ */
+static void collect_free(struct collect *col)
+{
+	qmp_batch_free(col->batch);
+	cp_json_unref(col->raw);
+	free(col->paths);
+	free(col->names);
+	free(col);
+}
+
+/**
+ * collect_finish() - build the inventory (unless only the raw document was
+ * asked for) and report
+ * @col:	collection (freed)
+ * @e:		error so far, or NULL
+ */
+static void collect_finish(struct collect *col, const struct cp_error *e)
+{
+	struct cp_error be, pe;
+
+	if (!e && col->raw_out) {
+		*col->raw_out = cp_json_ref(col->raw);
+	} else if (!e) {
+		if (inventory_build(col->raw, col->sel, col->inv, &be) < 0) {
+			e = &be;
+		} else if (inventory_probe_taps(col->inv, "/proc", &be) < 0) {
+			inventory_free(col->inv);
+			e = &be;
+		}
+	}
+	if (e) {
+		cp_error_copy(&pe, e);
+		cp_error_prefix(&pe, "inventory");
+		e = &pe;
+	}
+	col->fn(col->inv, e, col->userdata);
+	collect_free(col);
+}
+
+/**
+ * collect_next() - send the round that was just queued
+ * @col:	collection
+ */
+static void collect_next(struct collect *col)
+{
+	struct cp_error e;
+
+	col->round++;
+	if (qmp_batch_send(col->batch, col->c, collect_round_done, col, &e) < 0)
+		collect_finish(col, &e);
+}
+
+/**
+ * collect_round_done() - qmp_batch_fn: one round is answered
+ * @b:		the batch
+ * @e:		connection error, or NULL
+ * @userdata:	the collection
+ */
+static void collect_round_done(struct qmp_batch *b, const struct cp_error *e, void *userdata)
+{
+	struct collect *col = userdata;
+	struct cp_error oom;
+	int rc = 0;
+
+	(void)b;
+	if (e) {
+		collect_finish(col, e);
+		return;
+	}
+	if (col->round == 1)
+		rc = start_round2(col);
+	else if (col->round == 2)
+		rc = start_round3(col);
+	else
+		rc = store_props(col);
+	if (rc < 0) {
+		cp_error_set(&oom, CP_ERR_NOMEM, "out of memory");
+		collect_finish(col, &oom);
+	} else if (col->round < 3) {
+		collect_next(col);
+	} else {
+		collect_finish(col, NULL);
+	}
+}
+
+/**
+ * raw_header() - the raw document with version and pid from the client
+ * @c:	client
+ *
+ * Return: new document, or NULL when out of memory
+ */
+static cp_json *raw_header(const struct qmp_client *c)
+{
+	cleanup_json cp_json *raw = cp_json_new_object();
+	cp_json *ver = cp_json_new_object();
+	int ma, mi, mc;
+
+	qmp_client_version(c, &ma, &mi, &mc);
+	if (!raw || !ver || cp_json_set_int(ver, "major", ma) < 0 ||
+	    cp_json_set_int(ver, "minor", mi) < 0 || cp_json_set_int(ver, "micro", mc) < 0 ||
+	    cp_json_set_str(ver, "package", qmp_client_package(c)) < 0 ||
+	    cp_json_set(raw, "version", steal_pointer(&ver)) < 0 ||
+	    cp_json_set_int(raw, "pid", qmp_client_peer_pid(c)) < 0) {
+		cp_json_unref(ver);
+		return NULL;
+	}
+	return steal_pointer(&raw);
+}
+
+/**
+ * collect_start() - start a collection
+ * @c:		ready client
+ * @sel:	selection (unused with @raw_out)
+ * @inv:	inventory to fill (unused with @raw_out)
+ * @raw_out:	receives the raw document instead, or NULL
+ * @fn:		completion callback
+ * @userdata:	passed to @fn
+ * @err:	filled if it could not start
+ *
+ * Return: 0, or -1
+ */
+static int collect_start(struct qmp_client *c, const struct inv_select *sel, struct inventory *inv,
+			 cp_json **raw_out, inventory_fn fn, void *userdata, struct cp_error *err)
+{
+	struct collect *col = cp_calloc(1, sizeof(*col), err);
+
+	if (!col)
+		return -1;
+	memset(inv, 0, sizeof(*inv));
+	col->c = c;
+	col->sel = sel;
+	col->inv = inv;
+	col->raw_out = raw_out;
+	col->fn = fn;
+	col->userdata = userdata;
+	col->raw = raw_header(c);
+	col->batch = round1_batch();
+	if (!col->raw || !col->batch) {
+		collect_free(col);
+		return cp_error_set(err, CP_ERR_NOMEM, "out of memory");
+	}
+	collect_next(col);
+	return 0;
+}
+
+/**
+ * inventory_collect() - collect an inventory asynchronously
+ * @c:		ready client
+ * @sel:	which devices are the manager's (must outlive the collection)
+ * @inv:	filled before @fn runs (must outlive the collection); on error
+ *		it is empty
+ * @fn:		called once, with NULL or the error
+ * @userdata:	passed to @fn
+ * @err:	filled if the collection could not start (then @fn is not called)
+ *
+ * Return: 0, or -1
+ */
+int inventory_collect(struct qmp_client *c, const struct inv_select *sel, struct inventory *inv,
+		      inventory_fn fn, void *userdata, struct cp_error *err)
+{
+	return collect_start(c, sel, inv, NULL, fn, userdata, err);
+}
+
+/* The synchronous caller's end of a collection. */
+struct read_result {
+	bool done;
+	struct cp_error err;
+};
+
+/**
+ * read_done() - inventory_fn for the synchronous calls
+ * @inv:	the inventory
+ * @e:		error, or NULL
+ * @userdata:	struct read_result
+ */
+static void read_done(struct inventory *inv, const struct cp_error *e, void *userdata)
+{
+	struct read_result *r = userdata;
+
+	(void)inv;
+	r->done = true;
+	if (e)
+		cp_error_copy(&r->err, e);
+}
+
+/**
+ * collect_sync() - run a collection to its end on one client
+ * @c:		ready client
+ * @sel:	selection
+ * @inv:	filled unless @raw_out
+ * @raw_out:	receives the raw document instead, or NULL
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+static int collect_sync(struct qmp_client *c, const struct inv_select *sel, struct inventory *inv,
+			cp_json **raw_out, struct cp_error *err)
+{
+	struct read_result r = { 0 };
+
+	if (collect_start(c, sel, inv, raw_out, read_done, &r, err) < 0)
+		return -1;
+	while (!r.done)
+		if (qmp_client_dispatch(c, -1, NULL) < 0 && !r.done)
+			CP_ASSERT(!"a failed client answers every pending command");
+	if (r.err.code != CP_ERR_NONE) {
+		cp_error_copy(err, &r.err);
+		return -1;
+	}
+	return 0;
+}
+
+/**
+ * inventory_read() - collect an inventory, synchronously
+ * @c:		ready client
+ * @sel:	which devices are the manager's
+ * @inv:	filled on success; free with inventory_free()
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+int inventory_read(struct qmp_client *c, const struct inv_select *sel, struct inventory *inv,
+		   struct cp_error *err)
+{
+	return collect_sync(c, sel, inv, NULL, err);
+}
+
+/**
+ * inventory_read_raw() - collect the raw document only, synchronously
+ * @c:		ready client
+ * @raw:	set to the document (new reference) on success
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+int inventory_read_raw(struct qmp_client *c, cp_json **raw, struct cp_error *err)
+{
+	struct inventory unused;
+
+	*raw = NULL;
+	return collect_sync(c, NULL, &unused, raw, err);
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The host side of the inventory: which host interface is behind each NIC
+ * queue. QEMU only knows descriptor numbers; the kernel knows the rest, in
+ * /proc/<qemu pid>/fdinfo/<fd> ("iff:\t<tap>") for /dev/net/tun queues and
+ * in the /proc/<pid>/fd/<fd> link ("/dev/tap<ifindex>") for macvtap.
+ *
+ * This is kernel truth, which QEMU cannot forge; reading it needs ptrace
+ * read access to QEMU (CAP_SYS_PTRACE when QEMU runs as another user). When
+ * it is denied, the NIC keeps an empty ifname and its errno, and the planner
+ * says what to do.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "coldplug/inventory.h"
+#include "util.h"
+
+/**
+ * read_fdinfo_iff() - the "iff:" line of one fdinfo file
+ * @path:	/proc/<pid>/fdinfo/<fd>
+ * @out:	set to the interface name
+ * @size:	size of @out
+ *
+ * Return: 0 found, 1 no iff line (not a tun queue), or -errno
+ */
+static int read_fdinfo_iff(const char *path, char *out, size_t size)
+{
+	char buf[1024];
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	char *p, *end;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	p = strstr(buf, "\niff:\t");
+	if (!p)
+		return 1;
+	p += 6;
+	end = strchr(p, '\n');
+	if (end)
+		*end = '\0';
+	if (!*p || strlen(p) >= size)
+		return 1;
+	cp_strlcpy(out, p, size);
+	return 0;
+}
+
+/**
+ * probe_nic() - find the host interface behind one NIC's first queue
+ * @nic:	NIC with at least one fd
+ * @proc_root:	"/proc", or a test tree
+ * @pid:	QEMU's pid
+ */
+static void probe_nic(struct inv_nic *nic, const char *proc_root, pid_t pid)
+{
+	char path[256], link[256];
+	unsigned tapno;
+	ssize_t n;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%d/fdinfo/%d", proc_root, (int)pid, nic->fds[0]);
+	rc = read_fdinfo_iff(path, nic->ifname, sizeof(nic->ifname));
+	if (rc < 0) {
+		nic->probe_errno = -rc;
+		return;
+	}
+	if (rc == 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%d/fd/%d", proc_root, (int)pid, nic->fds[0]);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		nic->probe_errno = errno;
+		return;
+	}
+	link[n] = '\0';
+	if (sscanf(link, "/dev/tap%u", &tapno) == 1) {
+		nic->macvtap = true;
+		cp_strlcpy(nic->tapdev, link, sizeof(nic->tapdev));
+	}
+}
+
+/**
+ * inventory_probe_taps() - fill in the host interface of each tap NIC
+ * @inv:	inventory with @pid and the NICs' fds
+ * @proc_root:	"/proc" (tests pass a tree of their own)
+ * @err:	unused: a probe that is denied is recorded per NIC, not failed
+ *
+ * Return: 0
+ */
+int inventory_probe_taps(struct inventory *inv, const char *proc_root, struct cp_error *err)
+{
+	size_t i;
+
+	(void)err;
+	for (i = 0; i < inv->nnics; i++) {
+		if (!inv->nics[i].nfds)
+			continue;
+		if (inv->pid <= 0) {
+			inv->nics[i].probe_errno = ESRCH;
+			continue;
+		}
+		probe_nic(&inv->nics[i], proc_root, inv->pid);
+	}
+	return 0;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Names: coldplug's own (slot drives, placeholder nodes, hub ports), which
+ * are documented for users and must never look like Incus's, and Incus's
+ * (dev-incus_<name>, incus_<name>, with "-" as "--" and "/" as "-").
+ */
+#ifndef COLDPLUG_NAMES_H
+#define COLDPLUG_NAMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Disk slot N: BlockBackend (drive id) and its placeholder node. */
+#define NAME_DISK_SLOT	      "coldplug-disk"
+#define NAME_DISK_PLACEHOLDER "coldplug-ph-disk"
+/* CD slot N: qdev id and BlockBackend. */
+#define NAME_CD_SLOT "coldplug-cd"
+/* NIC slot N: the hub port that feeds the cold NIC, and the port coldplug
+ * plugs the host tap into at run time. */
+#define NAME_NIC_SLOT	       "coldplug-nic"
+#define NAME_NIC_UPLINK_SUFFIX "-uplink"
+/* Status object the Incus scriptlet stub reads. */
+#define NAME_STATUS_OBJECT  "coldplug-status"
+#define NAME_REQUEST_OBJECT "coldplug-request"
+
+/* Highest slot counts qemu-conf generates: PCI slots 0x10..0x1b for disks,
+ * 0x1c..0x1e for NICs; CD slots on ide.2..ide.5 of the q35 AHCI. */
+#define NAMES_MAX_DISK_SLOTS 12
+#define NAMES_MAX_NIC_SLOTS  3
+#define NAMES_MAX_CD_SLOTS   4
+#define NAMES_DISK_SLOT_ADDR 0x10
+#define NAMES_NIC_SLOT_ADDR  0x1c
+#define NAMES_CD_SLOT_PORT   2
+
+bool names_parse_indexed(const char *name, const char *prefix, const char *suffix, unsigned *index);
+void names_manager_name(const char *id, const char *prefix, char *out, size_t size);
+bool names_is_placeholder(const char *node);
+
+#endif /* COLDPLUG_NAMES_H */

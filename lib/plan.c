@@ -1,0 +1,687 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The planner: see coldplug/plan.h. Pure: no I/O, no QMP.
+ *
+ * It walks the managed disks and NICs in inventory order (boot order, then
+ * name), checks each against what coldplug can do safely on this QEMU, and
+ * hands out free slots in index order. Every problem is collected, so one
+ * refusal tells the user everything to fix.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "coldplug/plan.h"
+#include "names.h"
+#include "util.h"
+
+#define PLAN_REASONS_MAX 6144
+
+/**
+ * struct plan_ctx - planner state
+ * @inv:	the inventory
+ * @o:		the policy
+ * @plan:	steps so far
+ * @taken:	per inventory slot: assigned by this plan
+ * @reasons:	refusal reasons, one "\n  - ..." each
+ * @nreasons:	their count
+ * @need_disk:	disk slots the plan needs (used + new)
+ * @need_cd:	CD slots it needs
+ * @need_nic:	NIC slots it needs
+ * @err:	for out-of-memory
+ */
+struct plan_ctx {
+	const struct inventory *inv;
+	const struct plan_opts *o;
+	struct plan *plan;
+	bool *taken;
+	char reasons[PLAN_REASONS_MAX];
+	unsigned nreasons;
+	size_t need_disk, need_cd, need_nic;
+	struct cp_error *err;
+};
+
+/**
+ * refuse() - record one reason the plan cannot go ahead
+ * @ctx:	planner state
+ * @fmt:	printf format of the reason and its fix
+ */
+static void refuse(struct plan_ctx *ctx, const char *fmt, ...) CP_PRINTF(2, 3);
+static void refuse(struct plan_ctx *ctx, const char *fmt, ...)
+{
+	size_t off = strlen(ctx->reasons);
+	va_list ap;
+
+	ctx->nreasons++;
+	if (off + 8 >= sizeof(ctx->reasons))
+		return;
+	memcpy(ctx->reasons + off, "\n  - ", 6);
+	off += 5;
+	va_start(ap, fmt);
+	vsnprintf(ctx->reasons + off, sizeof(ctx->reasons) - off, fmt, ap);
+	va_end(ap);
+}
+
+/**
+ * add_step() - append a zeroed step
+ * @ctx:	planner state
+ * @kind:	its kind
+ *
+ * Return: the step, or NULL when out of memory (@ctx->err is set)
+ */
+static struct plan_step *add_step(struct plan_ctx *ctx, enum plan_step_kind kind)
+{
+	struct plan *p = ctx->plan;
+	struct plan_step *n = realloc(p->steps, (p->n + 1) * sizeof(*n));
+
+	if (!n) {
+		cp_error_set(ctx->err, CP_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	p->steps = n;
+	memset(&n[p->n], 0, sizeof(*n));
+	n[p->n].kind = kind;
+	n[p->n].bootindex = -1;
+	return &p->steps[p->n++];
+}
+
+/**
+ * plan_usb_mac_is_fixed() - whether QEMU's usb-net shows the guest its MAC
+ * @major:	QEMU version
+ * @minor:	QEMU version
+ * @micro:	QEMU version
+ * @package:	QEMU package string from the QMP greeting
+ *
+ * Before "hw/usb/network: Remove hardcoded 0x40 prefix in STRING_ETHADDR
+ * response" (QEMU 10.2; stable 7.2.21; Debian 1:7.2+dfsg-7+deb12u18) a CDC
+ * ECM guest such as macOS reads a MAC whose first byte is 0x40.
+ *
+ * Return: true if this build is known to have the fix
+ */
+bool plan_usb_mac_is_fixed(int major, int minor, int micro, const char *package)
+{
+	const char *deb = package ? strstr(package, "+deb12u") : NULL;
+
+	if (major > 10 || (major == 10 && minor >= 2))
+		return true;
+	if (major == 7 && minor == 2 && (micro >= 21 || (deb && atoi(deb + 7) >= 18)))
+		return true;
+	return false;
+}
+
+/**
+ * describe_disk() - "dev-incus_root (scsi-hd on qemu_scsi.0)"
+ * @d:		disk
+ * @out:	buffer
+ * @size:	its size
+ */
+static void describe_disk(const struct inv_disk *d, char *out, size_t size)
+{
+	if (d->fe.usb_id[0])
+		snprintf(out, size, "%s (%s on %s %s on %s)", d->id, d->fe.driver, d->fe.usb_driver,
+			 d->fe.usb_id, d->fe.usb_bus);
+	else
+		snprintf(out, size, "%s (%s on %s)", d->id, d->fe.driver, d->fe.bus);
+}
+
+/**
+ * add_already() - report slots that an earlier run already filled
+ * @ctx:	planner state
+ *
+ * Return: 0, or -1 when out of memory
+ */
+static int add_already(struct plan_ctx *ctx)
+{
+	const struct inventory *inv = ctx->inv;
+	size_t i;
+
+	for (i = 0; i < inv->nslots; i++) {
+		const struct inv_slot *s = &inv->slots[i];
+		struct plan_step *st;
+
+		if (!s->used)
+			continue;
+		ctx->need_disk += s->kind == INV_SLOT_DISK;
+		ctx->need_cd += s->kind == INV_SLOT_CD;
+		ctx->need_nic += s->kind == INV_SLOT_NIC;
+		st = add_step(ctx, s->kind == INV_SLOT_DISK ? PLAN_DISK
+				   : s->kind == INV_SLOT_CD ? PLAN_CD
+							    : PLAN_NIC_PCI);
+		if (!st)
+			return -1;
+		st->already = true;
+		st->slot = s->index;
+		cp_strlcpy(st->slot_name, s->name, sizeof(st->slot_name));
+		cp_strlcpy(st->slot_path, s->path, sizeof(st->slot_path));
+		cp_strlcpy(st->node, s->node, sizeof(st->node));
+		cp_strlcpy(st->netdev, s->uplink, sizeof(st->netdev));
+		cp_strlcpy(st->name, s->kind == INV_SLOT_NIC ? s->uplink : s->node,
+			   sizeof(st->name));
+		snprintf(st->from, sizeof(st->from), "%s", st->name);
+		snprintf(st->to, sizeof(st->to), "%s (%s)", s->name, s->driver);
+	}
+	return 0;
+}
+
+/**
+ * disk_driver_ok() - whether coldplug can unplug a disk frontend of @d's kind
+ * @ctx:	planner state (a refusal is recorded otherwise)
+ * @d:		disk
+ *
+ * Return: true if supported
+ */
+static bool disk_driver_ok(struct plan_ctx *ctx, const struct inv_disk *d)
+{
+	static const char *const ok[] = { "scsi-hd", "scsi-cd", "virtio-blk-pci", "nvme",
+					  "usb-storage" };
+	size_t i;
+
+	for (i = 0; i < CP_ARRAY_SIZE(ok); i++)
+		if (!strcmp(d->fe.driver, ok[i]))
+			return true;
+	if (!strncmp(d->fe.driver, "ide-", 4))
+		refuse(ctx,
+		       "%s is an %s: QEMU cannot unplug IDE/SATA devices, so coldplug cannot move "
+		       "it (leave it out of the selection)",
+		       d->id, d->fe.driver);
+	else
+		refuse(ctx,
+		       "%s is a %s: coldplug re-homes scsi-hd, scsi-cd, virtio-blk-pci, nvme and "
+		       "USB storage (usb-bot/usb-storage) frontends",
+		       d->id, d->fe.driver);
+	return false;
+}
+
+/**
+ * disk_ok() - every check on one managed disk
+ * @ctx:	planner state
+ * @d:		disk
+ *
+ * Return: true if it can be re-homed
+ */
+static bool disk_ok(struct plan_ctx *ctx, const struct inv_disk *d)
+{
+	bool ok = disk_driver_ok(ctx, d);
+
+	if (!*d->node) {
+		refuse(ctx, "%s has no medium or node attached: nothing to re-home", d->id);
+		return false;
+	}
+	if (d->users > 1) {
+		refuse(ctx,
+		       "node %s of %s is attached to %u frontends: coldplug moves a node only "
+		       "when the manager's frontend is its one user",
+		       d->node, d->id, d->users);
+		ok = false;
+	}
+	if (d->read_only && !d->cdrom) {
+		refuse(ctx,
+		       "%s is read-only, and coldplug's disk slots are writable (QEMU fixes a "
+		       "frontend's read-only flag at start); attach it read-write, or as an "
+		       "ISO (CD-ROM)",
+		       d->id);
+		ok = false;
+	}
+	if (d->pci && ctx->inv->hotplug != INV_HOTPLUG_NATIVE) {
+		refuse(ctx,
+		       "%s is a PCI device, and with %s PCI hotplug its device_del would not "
+		       "complete before the guest runs; add "
+		       "-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off (coldplug "
+		       "qemu-conf writes it)",
+		       d->id, ctx->inv->hotplug == INV_HOTPLUG_ACPI ? "ACPI" : "this machine's");
+		ok = false;
+	}
+	return ok;
+}
+
+/**
+ * take_slot() - the first free, unassigned slot of a kind
+ * @ctx:	planner state
+ * @kind:	slot kind
+ *
+ * Return: the slot's index in the inventory, or -1 if none is left
+ */
+static long take_slot(struct plan_ctx *ctx, enum inv_slot_kind kind)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->inv->nslots; i++) {
+		const struct inv_slot *s = &ctx->inv->slots[i];
+
+		if (s->kind == kind && !s->used && !ctx->taken[i]) {
+			ctx->taken[i] = true;
+			return (long)i;
+		}
+	}
+	return -1;
+}
+
+/**
+ * plan_disk() - the step for one managed disk
+ * @ctx:	planner state
+ * @d:		disk
+ *
+ * Return: 0 (a problem is a refusal), or -1 when out of memory
+ */
+static int plan_disk(struct plan_ctx *ctx, const struct inv_disk *d)
+{
+	enum inv_slot_kind kind = d->cdrom ? INV_SLOT_CD : INV_SLOT_DISK;
+	const struct inv_slot *s;
+	struct plan_step *st;
+	long si;
+
+	if (kind == INV_SLOT_CD)
+		ctx->need_cd++;
+	else
+		ctx->need_disk++;
+	if (!disk_ok(ctx, d))
+		return 0;
+	si = take_slot(ctx, kind);
+	if (si < 0)
+		return 0; /* counted in need_*; refused with the numbers later */
+	s = &ctx->inv->slots[si];
+	st = add_step(ctx, kind == INV_SLOT_CD ? PLAN_CD : PLAN_DISK);
+	if (!st)
+		return -1;
+	cp_strlcpy(st->name, d->name, sizeof(st->name));
+	cp_strlcpy(st->dev_id, d->id, sizeof(st->dev_id));
+	cp_strlcpy(st->del_id, d->fe.usb_id[0] ? d->fe.usb_id : d->id, sizeof(st->del_id));
+	st->fe = d->fe;
+	describe_disk(d, st->from, sizeof(st->from));
+	st->slot = s->index;
+	cp_strlcpy(st->slot_name, s->name, sizeof(st->slot_name));
+	cp_strlcpy(st->slot_path, s->path, sizeof(st->slot_path));
+	snprintf(st->to, sizeof(st->to), "%s (%s)", s->name, s->driver);
+	cp_strlcpy(st->node, d->node, sizeof(st->node));
+	st->size = d->size;
+	st->bootindex = d->bootindex;
+	return 0;
+}
+
+/**
+ * tap_hint() - the host interface the user named for a NIC, if any
+ * @ctx:	planner state
+ * @n:		NIC
+ *
+ * Return: the interface, or NULL
+ */
+static const char *tap_hint(const struct plan_ctx *ctx, const struct inv_nic *n)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->o->ntaps; i++)
+		if (!strcmp(ctx->o->taps[i].name, n->name) || !strcmp(ctx->o->taps[i].name, n->id))
+			return ctx->o->taps[i].ifname;
+	return NULL;
+}
+
+/**
+ * nic_host_side() - fill a step's host interface, or refuse
+ * @ctx:	planner state
+ * @n:		NIC
+ * @st:		step to complete
+ *
+ * Return: true if the interface is known
+ */
+static bool nic_host_side(struct plan_ctx *ctx, const struct inv_nic *n, struct plan_step *st)
+{
+	const char *hint = tap_hint(ctx, n);
+
+	if (hint && cp_str_has_prefix(hint, "/dev/tap"))
+		cp_strlcpy(st->tapdev, hint, sizeof(st->tapdev));
+	else if (hint && strlen(hint) < sizeof(st->ifname))
+		cp_strlcpy(st->ifname, hint, sizeof(st->ifname));
+	else if (n->macvtap)
+		cp_strlcpy(st->tapdev, n->tapdev, sizeof(st->tapdev));
+	else
+		cp_strlcpy(st->ifname, n->ifname, sizeof(st->ifname));
+	if (*st->ifname || *st->tapdev)
+		return true;
+	if (n->probe_errno)
+		refuse(ctx,
+		       "cannot tell which host tap serves %s: reading /proc/%d/fdinfo failed (%s; "
+		       "coldplug needs CAP_SYS_PTRACE to read a QEMU that runs as another user); "
+		       "name it with --tap %s=TAPNAME",
+		       n->id, (int)ctx->inv->pid, strerror(n->probe_errno), n->name);
+	else
+		refuse(ctx, "cannot tell which host tap serves %s; name it with --tap %s=TAPNAME",
+		       n->id, n->name);
+	return false;
+}
+
+/**
+ * nic_ok() - checks on one managed NIC that do not depend on the path
+ * @ctx:	planner state
+ * @n:		NIC
+ *
+ * Return: true if it can be re-homed
+ */
+static bool nic_ok(struct plan_ctx *ctx, const struct inv_nic *n)
+{
+	if (!*n->netdev) {
+		refuse(ctx, "%s has no netdev: nothing to re-home", n->id);
+		return false;
+	}
+	if (strcmp(n->netdev_type, "tap")) {
+		refuse(ctx,
+		       "netdev %s of %s is of type '%s': coldplug re-homes tap netdevs (Incus's "
+		       "bridged, macvlan and physical-tap NICs)",
+		       n->netdev, n->id, *n->netdev_type ? n->netdev_type : "unknown");
+		return false;
+	}
+	if (n->netdev_users > 1) {
+		refuse(ctx,
+		       "netdev %s of %s is shared by %u devices: coldplug replaces a netdev only "
+		       "when one NIC uses it",
+		       n->netdev, n->id, n->netdev_users);
+		return false;
+	}
+	return true;
+}
+
+/**
+ * nic_slot_for_mac() - the free PCI NIC slot that carries MAC @mac
+ * @ctx:	planner state
+ * @mac:	the manager's MAC
+ *
+ * Return: index into the inventory's slots, or -1
+ */
+static long nic_slot_for_mac(struct plan_ctx *ctx, const char *mac)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->inv->nslots; i++) {
+		const struct inv_slot *s = &ctx->inv->slots[i];
+
+		if (s->kind == INV_SLOT_NIC && !s->used && !ctx->taken[i] &&
+		    !strcasecmp(s->mac, mac)) {
+			ctx->taken[i] = true;
+			return (long)i;
+		}
+	}
+	return -1;
+}
+
+/**
+ * list_nic_slots() - "coldplug-nic0 52:54:.., coldplug-nic1 .." for messages
+ * @inv:	inventory
+ * @out:	buffer
+ * @size:	its size
+ */
+static void list_nic_slots(const struct inventory *inv, char *out, size_t size)
+{
+	size_t i, off = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < inv->nslots && off < size; i++)
+		if (inv->slots[i].kind == INV_SLOT_NIC)
+			off += (size_t)snprintf(out + off, size - off, "%s%s %s%s", off ? ", " : "",
+						inv->slots[i].name, inv->slots[i].mac,
+						inv->slots[i].used ? " (used)" : "");
+	if (!off)
+		cp_strlcpy(out, "none", size);
+}
+
+/**
+ * nic_pci_target() - assign the PCI slot whose MAC is the NIC's, or refuse
+ * @ctx:	planner state
+ * @n:		NIC
+ * @st:		step to complete
+ *
+ * Return: true if a slot was assigned
+ */
+static bool nic_pci_target(struct plan_ctx *ctx, const struct inv_nic *n, struct plan_step *st)
+{
+	long si = nic_slot_for_mac(ctx, n->mac);
+	const struct inv_slot *s;
+	char slots[512];
+
+	if (si < 0) {
+		list_nic_slots(ctx->inv, slots, sizeof(slots));
+		refuse(ctx,
+		       "%s has MAC %s but no free NIC slot carries it (NIC slots: %s); a PCI "
+		       "slot's MAC is fixed when QEMU starts, so generate it with "
+		       "coldplug qemu-conf --nic-mac %s=%s, or use --nic-frontend usb",
+		       n->id, n->mac, slots, n->name, n->mac);
+		return false;
+	}
+	s = &ctx->inv->slots[si];
+	if (s->hubid < 0) {
+		refuse(ctx,
+		       "NIC slot %s is not fed by a net hub port: its netdev must be "
+		       "type=hubport (single queue); regenerate it with coldplug qemu-conf",
+		       s->name);
+		return false;
+	}
+	st->slot = s->index;
+	st->hubid = s->hubid;
+	cp_strlcpy(st->slot_name, s->name, sizeof(st->slot_name));
+	cp_strlcpy(st->slot_path, s->path, sizeof(st->slot_path));
+	snprintf(st->to, sizeof(st->to), "%s (%s, hub %d, mac %s)", s->name, s->driver, s->hubid,
+		 s->mac);
+	return true;
+}
+
+/**
+ * nic_usb_target() - check the usb-net path for one NIC, or refuse
+ * @ctx:	planner state
+ * @n:		NIC
+ * @st:		step to complete
+ *
+ * Return: true if usb-net can carry it
+ */
+static bool nic_usb_target(struct plan_ctx *ctx, const struct inv_nic *n, struct plan_step *st)
+{
+	const struct inventory *inv = ctx->inv;
+	bool ok = true;
+
+	if (!*inv->usb_bus) {
+		refuse(ctx,
+		       "%s: --nic-frontend usb needs an xHCI controller with an id (Incus has "
+		       "qemu_usb); this QEMU has none",
+		       n->id);
+		ok = false;
+	}
+	if (!ctx->o->usb_mac_fixed &&
+	    !plan_usb_mac_is_fixed(inv->ver_major, inv->ver_minor, inv->ver_micro, inv->package) &&
+	    strncasecmp(n->mac, "40:", 3)) {
+		refuse(ctx,
+		       "%s: QEMU %d.%d.%d's usb-net shows a CDC-ECM guest (macOS) the MAC "
+		       "40:%s instead of %s (fixed in QEMU 10.2); give the NIC a MAC that "
+		       "starts with 40: (incus config device set VM %s hwaddr=40:%s), use "
+		       "--nic-frontend pci, or --usb-mac-fixed if this build has the fix",
+		       n->id, inv->ver_major, inv->ver_minor, inv->ver_micro,
+		       strlen(n->mac) > 3 ? n->mac + 3 : "", n->mac, n->name,
+		       strlen(n->mac) > 3 ? n->mac + 3 : "");
+		ok = false;
+	}
+	cp_strlcpy(st->slot_name, n->id, sizeof(st->slot_name));
+	cp_strlcpy(st->usb_bus, inv->usb_bus, sizeof(st->usb_bus));
+	snprintf(st->to, sizeof(st->to), "%s (usb-net on %s, mac %s)", n->id, inv->usb_bus, n->mac);
+	return ok;
+}
+
+/**
+ * plan_nic() - the step for one managed NIC
+ * @ctx:	planner state
+ * @n:		NIC
+ *
+ * Return: 0 (a problem is a refusal), or -1 when out of memory
+ */
+static int plan_nic(struct plan_ctx *ctx, const struct inv_nic *n)
+{
+	bool pci = ctx->o->nic_frontend == PLAN_FRONTEND_PCI;
+	struct plan_step st;
+	struct plan_step *p;
+	bool ok;
+
+	memset(&st, 0, sizeof(st));
+	st.kind = pci ? PLAN_NIC_PCI : PLAN_NIC_USB;
+	st.bootindex = -1;
+	ctx->need_nic += pci;
+	if (!nic_ok(ctx, n))
+		return 0;
+	ok = nic_host_side(ctx, n, &st);
+	ok = (pci ? nic_pci_target(ctx, n, &st) : nic_usb_target(ctx, n, &st)) && ok;
+	if (!ok)
+		return 0;
+	cp_strlcpy(st.name, n->name, sizeof(st.name));
+	cp_strlcpy(st.dev_id, n->id, sizeof(st.dev_id));
+	cp_strlcpy(st.del_id, n->id, sizeof(st.del_id));
+	cp_strlcpy(st.netdev, n->netdev, sizeof(st.netdev));
+	cp_strlcpy(st.mac, n->mac, sizeof(st.mac));
+	cp_strlcpy(st.nic_driver, n->driver, sizeof(st.nic_driver));
+	st.nqueues = n->nqueues;
+	snprintf(st.from, sizeof(st.from), "%s (%s on %s, netdev %s, %u queue%s on %s)", n->id,
+		 n->driver, n->bus, n->netdev, n->nqueues, n->nqueues == 1 ? "" : "s",
+		 *st.tapdev ? st.tapdev : st.ifname);
+	p = add_step(ctx, st.kind);
+	if (!p)
+		return -1;
+	*p = st;
+	return 0;
+}
+
+/**
+ * refuse_slot_counts() - refuse when the QEMU has too few slots, with the
+ * qemu-conf line that adds them
+ * @ctx:	planner state
+ */
+static void refuse_slot_counts(struct plan_ctx *ctx)
+{
+	size_t have_d = inventory_count_slots(ctx->inv, INV_SLOT_DISK);
+	size_t have_c = inventory_count_slots(ctx->inv, INV_SLOT_CD);
+	size_t have_n = inventory_count_slots(ctx->inv, INV_SLOT_NIC);
+	bool pci = ctx->o->nic_frontend == PLAN_FRONTEND_PCI;
+
+	if (ctx->need_disk > have_d || ctx->need_cd > have_c || (pci && ctx->need_nic > have_n))
+		refuse(ctx,
+		       "this QEMU has %zu disk, %zu CD and %zu NIC slot%s, and the plan needs %zu, "
+		       "%zu and %zu; start it with the frontends of "
+		       "coldplug qemu-conf --disk-slots %zu --cd-slots %zu --nic-slots %zu "
+		       "(with your other options)",
+		       have_d, have_c, have_n, have_n == 1 ? "" : "s", ctx->need_disk, ctx->need_cd,
+		       pci ? ctx->need_nic : 0, ctx->need_disk > have_d ? ctx->need_disk : have_d,
+		       ctx->need_cd > have_c ? ctx->need_cd : have_c,
+		       pci && ctx->need_nic > have_n ? ctx->need_nic : have_n);
+}
+
+/**
+ * plan_walk() - plan every managed device
+ * @ctx:	planner state
+ *
+ * Return: 0, or -1 when out of memory
+ */
+static int plan_walk(struct plan_ctx *ctx)
+{
+	const struct inventory *inv = ctx->inv;
+	size_t i;
+
+	if (strcmp(inv->status, "prelaunch") && strcmp(inv->status, "paused"))
+		refuse(ctx,
+		       "QEMU is %s: coldplug re-homes devices before the guest starts (start "
+		       "QEMU with -S; under Incus, coldplug serve does it at pre-start)",
+		       inv->status);
+	if (add_already(ctx) < 0)
+		return -1;
+	for (i = 0; i < inv->ndisks; i++)
+		if (inv->disks[i].managed && plan_disk(ctx, &inv->disks[i]) < 0)
+			return -1;
+	for (i = 0; i < inv->nnics; i++)
+		if (inv->nics[i].managed && plan_nic(ctx, &inv->nics[i]) < 0)
+			return -1;
+	refuse_slot_counts(ctx);
+	return 0;
+}
+
+/**
+ * plan_opts_init() - the default policy: NICs onto PCI slots
+ * @o:	policy to initialise
+ */
+void plan_opts_init(struct plan_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->nic_frontend = PLAN_FRONTEND_PCI;
+}
+
+/**
+ * plan_build() - plan the re-homing of every managed device
+ * @inv:	inventory
+ * @o:		policy
+ * @out:	filled on success; free with plan_free()
+ * @err:	filled on failure: CP_ERR_REFUSED lists every reason and fix
+ *
+ * Return: 0, or -1
+ */
+int plan_build(const struct inventory *inv, const struct plan_opts *o, struct plan *out,
+	       struct cp_error *err)
+{
+	struct plan_ctx ctx = { .inv = inv, .o = o, .plan = out, .err = err };
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->qemu, sizeof(out->qemu), "%d.%d.%d", inv->ver_major, inv->ver_minor,
+		 inv->ver_micro);
+	ctx.taken = cp_calloc(inv->nslots, sizeof(*ctx.taken), err);
+	if (!ctx.taken)
+		return -1;
+	if (plan_walk(&ctx) < 0) {
+		free(ctx.taken);
+		plan_free(out);
+		return -1;
+	}
+	free(ctx.taken);
+	if (!ctx.nreasons)
+		return 0;
+	plan_free(out);
+	return cp_error_set(err, CP_ERR_REFUSED, "refusing to change anything (%u problem%s):%s",
+			    ctx.nreasons, ctx.nreasons == 1 ? "" : "s", ctx.reasons);
+}
+
+/**
+ * plan_free() - free a plan's steps
+ * @p:	plan, may be zeroed
+ */
+void plan_free(struct plan *p)
+{
+	free(p->steps);
+	p->steps = NULL;
+	p->n = 0;
+}
+
+/**
+ * plan_todo() - steps that will change something
+ * @p:	plan
+ *
+ * Return: count of steps that are not "already" done
+ */
+size_t plan_todo(const struct plan *p)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->n; i++)
+		n += !p->steps[i].already;
+	return n;
+}
+
+/**
+ * plan_step_kind_name() - short name of a step kind, for reports
+ * @kind:	enum plan_step_kind
+ *
+ * Return: static string
+ */
+const char *plan_step_kind_name(enum plan_step_kind kind)
+{
+	switch (kind) {
+	case PLAN_DISK:
+		return "disk";
+	case PLAN_CD:
+		return "cd";
+	case PLAN_NIC_PCI:
+		return "nic-pci";
+	case PLAN_NIC_USB:
+		return "nic-usb";
+	}
+	return "?";
+}

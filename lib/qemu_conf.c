@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The QEMU configuration generator: see coldplug/qemu_conf.h.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "coldplug/qemu_conf.h"
+#include "names.h"
+#include "qconf_section.h"
+#include "util.h"
+
+/* Incus's override syntax appends a section for a [name][idx] it does not
+ * have; anonymous sections get indexes from here so they never overwrite
+ * one of Incus's own (it has two [global] sections, for instance). */
+#define QCONF_INCUS_FIRST_INDEX 100
+
+/**
+ * qconf_fail() - latch the first error of a build
+ * @q:		configuration
+ * @code:	error kind
+ * @fmt:	printf format
+ */
+static void qconf_fail(struct qconf *q, enum cp_error_code code, const char *fmt, ...)
+	CP_PRINTF(3, 4);
+static void qconf_fail(struct qconf *q, enum cp_error_code code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (q->failed)
+		return;
+	q->failed = true;
+	cp_error_set(&q->err, code, "%s", "");
+	va_start(ap, fmt);
+	vsnprintf(q->err.msg, sizeof(q->err.msg), fmt, ap);
+	va_end(ap);
+}
+
+/**
+ * qconf_add() - append a section
+ * @q:		configuration
+ * @group:	section group
+ * @id:		id, or NULL / "" for anonymous
+ * @comment:	explanation for readconfig files, or NULL
+ *
+ * Return: the section, or NULL after a failure (latched in @q)
+ */
+struct qconf_section *qconf_add(struct qconf *q, const char *group, const char *id,
+				const char *comment)
+{
+	struct qconf_section *n;
+
+	if (q->failed)
+		return NULL;
+	n = realloc(q->s, (q->n + 1) * sizeof(*n));
+	if (!n) {
+		qconf_fail(q, CP_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	q->s = n;
+	n = &q->s[q->n++];
+	memset(n, 0, sizeof(*n));
+	cp_strlcpy(n->group, group, sizeof(n->group));
+	cp_strlcpy(n->id, id ? id : "", sizeof(n->id));
+	cp_strlcpy(n->comment, comment ? comment : "", sizeof(n->comment));
+	return n;
+}
+
+/**
+ * value_ok() - whether a value can be written between quotes in both formats
+ * @v:	value
+ *
+ * QEMU's -readconfig parser has no escapes, so '"', '\\' and control
+ * characters cannot appear.
+ *
+ * Return: true if it can
+ */
+static bool value_ok(const char *v)
+{
+	for (; *v; v++)
+		if (*v == '"' || *v == '\\' || (unsigned char)*v < 0x20 || *v == 0x7f)
+			return false;
+	return true;
+}
+
+/**
+ * qconf_set() - add key = "value" to a section
+ * @q:		configuration
+ * @s:		section, or NULL after an earlier failure (ignored then)
+ * @key:	key
+ * @fmt:	printf format of the value
+ */
+void qconf_set(struct qconf *q, struct qconf_section *s, const char *key, const char *fmt, ...)
+{
+	struct qconf_entry *n;
+	char value[sizeof(n->value) + 1];
+	va_list ap;
+	int len;
+
+	if (q->failed || !s)
+		return;
+	va_start(ap, fmt);
+	len = vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	if (len < 0 || (size_t)len >= sizeof(n->value) || !value_ok(value)) {
+		qconf_fail(q, CP_ERR_INVALID,
+			   "[%s] %s: the value cannot be written to a QEMU "
+			   "configuration file (too long, or it holds a quote, backslash or "
+			   "control character)",
+			   s->group, key);
+		return;
+	}
+	n = realloc(s->entries, (s->n + 1) * sizeof(*n));
+	if (!n) {
+		qconf_fail(q, CP_ERR_NOMEM, "out of memory");
+		return;
+	}
+	s->entries = n;
+	cp_strlcpy(n[s->n].key, key, sizeof(n[s->n].key));
+	cp_strlcpy(n[s->n].value, value, sizeof(n[s->n].value));
+	s->n++;
+}
+
+/**
+ * qconf_remove() - delete one of Incus's sections (Incus format only)
+ * @q:		configuration
+ * @group:	its group
+ * @id:		its id
+ * @comment:	why
+ */
+void qconf_remove(struct qconf *q, const char *group, const char *id, const char *comment)
+{
+	struct qconf_section *s = qconf_add(q, group, id, comment);
+
+	if (s)
+		s->remove = true;
+}
+
+/**
+ * qconf_opts_init() - defaults: 8 disk slots, 1 CD slot, the hotplug global
+ * @o:	options to initialise
+ */
+void qconf_opts_init(struct qconf_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->disk_slots = 8;
+	o->cd_slots = 1;
+	o->nic_model = "virtio-net-pci";
+	o->hotplug_global = true;
+}
+
+/**
+ * qconf_mac_valid() - a unicast MAC written aa:bb:cc:dd:ee:ff
+ * @mac:	text
+ *
+ * Return: true if valid
+ */
+bool qconf_mac_valid(const char *mac)
+{
+	unsigned first;
+	int i;
+
+	if (strlen(mac) != 17)
+		return false;
+	for (i = 0; i < 17; i++)
+		if (i % 3 == 2 ? mac[i] != ':' : !isxdigit((unsigned char)mac[i]))
+			return false;
+	sscanf(mac, "%2x", &first);
+	return !(first & 1);
+}
+
+/**
+ * qconf_validate() - check options, with a message that says what to change
+ * @o:		options
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+int qconf_validate(const struct qconf_opts *o, struct cp_error *err)
+{
+	static const char *const models[] = { "virtio-net-pci", "vmxnet3", "e1000-82545em" };
+	bool model_ok = false;
+	size_t i, j;
+
+	if (o->disk_slots > NAMES_MAX_DISK_SLOTS)
+		return cp_error_set(err, CP_ERR_INVALID,
+				    "at most %d disk slots (PCI slots 0x10-0x1b)",
+				    NAMES_MAX_DISK_SLOTS);
+	if (o->cd_slots > NAMES_MAX_CD_SLOTS)
+		return cp_error_set(err, CP_ERR_INVALID,
+				    "at most %d CD slots (ide.2-ide.5 of the "
+				    "q35 AHCI)",
+				    NAMES_MAX_CD_SLOTS);
+	if (o->nic_slots > NAMES_MAX_NIC_SLOTS || o->nmacs > o->nic_slots)
+		return cp_error_set(
+			err, CP_ERR_INVALID,
+			"at most %d NIC slots (PCI slots 0x1c-0x1e), and one per --nic-mac",
+			NAMES_MAX_NIC_SLOTS);
+	for (i = 0; i < CP_ARRAY_SIZE(models); i++)
+		model_ok |= !strcmp(o->nic_model, models[i]);
+	if (!model_ok)
+		return cp_error_set(err, CP_ERR_INVALID,
+				    "NIC model '%s': use virtio-net-pci (macOS 11+), vmxnet3 "
+				    "(macOS 10.11+) or e1000-82545em",
+				    o->nic_model);
+	for (i = 0; i < o->nmacs; i++) {
+		if (!qconf_mac_valid(o->macs[i].mac))
+			return cp_error_set(
+				err, CP_ERR_INVALID,
+				"--nic-mac %s=%s: not a unicast MAC like 10:66:6a:01:02:03",
+				o->macs[i].name, o->macs[i].mac);
+		for (j = 0; j < i; j++)
+			if (!strcasecmp(o->macs[i].mac, o->macs[j].mac))
+				return cp_error_set(err, CP_ERR_INVALID, "MAC %s given twice",
+						    o->macs[i].mac);
+	}
+	return 0;
+}
+
+/**
+ * add_hotplug_global() - native PCIe hotplug, so device_del completes while paused
+ * @q:	configuration
+ */
+static void add_hotplug_global(struct qconf *q)
+{
+	struct qconf_section *s = qconf_add(
+		q, "global", NULL,
+		"Native PCIe hotplug instead of ACPI: device_del of a hot-plugged PCI\n"
+		"device then completes while the VM is paused (ACPI hotplug waits for\n"
+		"a guest). OSX-KVM, quickemu and Proxmox macOS guides set it too.");
+
+	qconf_set(q, s, "driver", "ICH9-LPC");
+	qconf_set(q, s, "property", "acpi-pci-hotplug-with-bridge-support");
+	qconf_set(q, s, "value", "off");
+}
+
+/**
+ * add_disk_slot() - placeholder BlockBackend and virtio-blk frontend N
+ * @q:	configuration
+ * @i:	slot number
+ */
+static void add_disk_slot(struct qconf *q, unsigned i)
+{
+	char drive[32], comment[200];
+	struct qconf_section *s;
+
+	snprintf(drive, sizeof(drive), NAME_DISK_SLOT "%u", i);
+	snprintf(comment, sizeof(comment),
+		 "Disk slot %u: an empty, writable placeholder until coldplug attaches\n"
+		 "the manager's own block node to it.",
+		 i);
+	s = qconf_add(q, "drive", drive, comment);
+	qconf_set(q, s, "if", "none");
+	qconf_set(q, s, "driver", "null-co");
+	qconf_set(q, s, "size", "0");
+	qconf_set(q, s, "read-zeroes", "on");
+	qconf_set(q, s, "node-name", NAME_DISK_PLACEHOLDER "%u", i);
+	s = qconf_add(q, "device", NULL, NULL);
+	qconf_set(q, s, "driver", "virtio-blk-pci");
+	qconf_set(q, s, "drive", "%s", drive);
+	qconf_set(q, s, "serial", "%s", drive);
+	qconf_set(q, s, "bus", "pcie.0");
+	qconf_set(q, s, "addr", "%02x.0", NAMES_DISK_SLOT_ADDR + i);
+}
+
+/**
+ * add_cd_slot() - empty removable BlockBackend and ide-cd N on the AHCI
+ * @q:	configuration
+ * @i:	slot number
+ */
+static void add_cd_slot(struct qconf *q, unsigned i)
+{
+	char id[32], comment[160];
+	struct qconf_section *s;
+
+	snprintf(id, sizeof(id), NAME_CD_SLOT "%u", i);
+	snprintf(comment, sizeof(comment),
+		 "CD slot %u: an empty CD-ROM drive; coldplug inserts the manager's ISO\n"
+		 "node as its medium.",
+		 i);
+	s = qconf_add(q, "drive", id, comment);
+	qconf_set(q, s, "if", "none");
+	s = qconf_add(q, "device", id, NULL);
+	qconf_set(q, s, "driver", "ide-cd");
+	qconf_set(q, s, "drive", "%s", id);
+	qconf_set(q, s, "bus", "ide.%u", NAMES_CD_SLOT_PORT + i);
+}
+
+/**
+ * add_nic_slot() - hub port and PCI NIC N
+ * @q:	configuration
+ * @o:	options (model, MACs)
+ * @i:	slot number
+ */
+static void add_nic_slot(struct qconf *q, const struct qconf_opts *o, unsigned i)
+{
+	const struct qconf_nic_mac *m = i < o->nmacs ? &o->macs[i] : NULL;
+	char id[32], comment[320];
+	struct qconf_section *s;
+
+	snprintf(id, sizeof(id), NAME_NIC_SLOT "%u", i);
+	snprintf(comment, sizeof(comment),
+		 "NIC slot %u%s%s: a %s behind net hub %u; coldplug plugs a fresh\n"
+		 "single queue of the manager's tap into the hub. Its MAC must be the\n"
+		 "manager's (%s).",
+		 i, m ? " for " : "", m ? m->name : "", o->nic_model, i,
+		 m ? m->mac : "set one with --nic-mac");
+	s = qconf_add(q, "netdev", id, comment);
+	qconf_set(q, s, "type", "hubport");
+	qconf_set(q, s, "hubid", "%u", i);
+	s = qconf_add(q, "device", NULL, NULL);
+	qconf_set(q, s, "driver", "%s", o->nic_model);
+	qconf_set(q, s, "netdev", "%s", id);
+	if (m)
+		qconf_set(q, s, "mac", "%s", m->mac);
+	qconf_set(q, s, "bus", "pcie.0");
+	qconf_set(q, s, "addr", "%02x.0", NAMES_NIC_SLOT_ADDR + i);
+}
+
+/**
+ * add_monitor() - the second QMP monitor, QEMU as the client of the daemon
+ * @q:	configuration
+ * @m:	monitor options
+ */
+static void add_monitor(struct qconf *q, const struct qconf_monitor *m)
+{
+	struct qconf_section *s = qconf_add(
+		q, "chardev", "coldplug",
+		"A second QMP monitor that dials coldplug serve (QEMU is the client,\n"
+		"and retries while the daemon is not there).");
+
+	qconf_set(q, s, "backend", "socket");
+	qconf_set(q, s, "path", "%s", m->socket);
+	qconf_set(q, s, "server", "off");
+	if (m->use_reconnect_ms)
+		qconf_set(q, s, "reconnect-ms", "%u", m->reconnect_ms);
+	else
+		qconf_set(q, s, "reconnect", "%u", (m->reconnect_ms + 999) / 1000);
+	s = qconf_add(q, "mon", "coldplug", NULL);
+	qconf_set(q, s, "chardev", "coldplug");
+	qconf_set(q, s, "mode", "control");
+}
+
+/**
+ * qconf_build() - the section list for @o
+ * @o:		options
+ * @err:	filled on failure
+ *
+ * Return: new configuration (qconf_free()), or NULL
+ */
+struct qconf *qconf_build(const struct qconf_opts *o, struct cp_error *err)
+{
+	struct qconf *q;
+	unsigned i;
+
+	if (qconf_validate(o, err) < 0)
+		return NULL;
+	q = cp_calloc(1, sizeof(*q), err);
+	if (!q)
+		return NULL;
+	if (o->hotplug_global)
+		add_hotplug_global(q);
+	for (i = 0; i < o->disk_slots; i++)
+		add_disk_slot(q, i);
+	for (i = 0; i < o->cd_slots; i++)
+		add_cd_slot(q, i);
+	for (i = 0; i < o->nic_slots; i++)
+		add_nic_slot(q, o, i);
+	if (o->monitor)
+		add_monitor(q, o->monitor);
+	if (q->failed) {
+		cp_error_copy(err, &q->err);
+		qconf_free(q);
+		return NULL;
+	}
+	return q;
+}
+
+/**
+ * qconf_free() - free a configuration
+ * @q:	configuration, may be NULL
+ */
+void qconf_free(struct qconf *q)
+{
+	size_t i;
+
+	if (!q)
+		return;
+	for (i = 0; i < q->n; i++)
+		free(q->s[i].entries);
+	free(q->s);
+	free(q);
+}
+
+/**
+ * render_comment() - "# line" for each line of a comment
+ * @f:		output
+ * @comment:	text with \n between lines
+ */
+static void render_comment(FILE *f, const char *comment)
+{
+	const char *p = comment;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+
+		fprintf(f, "# %.*s\n", len, p);
+		p += len + (nl ? 1 : 0);
+	}
+}
+
+/**
+ * render_section() - one section in the chosen format
+ * @f:		output
+ * @s:		section
+ * @fmt:	format
+ * @anon:	per-group counters of anonymous sections (Incus indexes)
+ */
+static void render_section(FILE *f, const struct qconf_section *s, enum qconf_format fmt,
+			   unsigned *anon)
+{
+	const char *indent = fmt == QCONF_READCONFIG ? "  " : "";
+	size_t i;
+
+	if (fmt == QCONF_READCONFIG && s->remove)
+		return;
+	if (fmt == QCONF_READCONFIG) {
+		fprintf(f, "\n");
+		render_comment(f, s->comment);
+	}
+	if (*s->id)
+		fprintf(f, "[%s \"%s\"]\n", s->group, s->id);
+	else if (fmt == QCONF_INCUS)
+		fprintf(f, "[%s][%u]\n", s->group, QCONF_INCUS_FIRST_INDEX + (*anon)++);
+	else
+		fprintf(f, "[%s]\n", s->group);
+	for (i = 0; i < s->n; i++)
+		fprintf(f, "%s%s = \"%s\"\n", indent, s->entries[i].key, s->entries[i].value);
+}
+
+/**
+ * group_counter() - the anonymous-section counter of a group
+ * @counters:	array of 8 counters
+ * @names:	array of 8 group names seen so far
+ * @group:	the group
+ *
+ * Return: pointer to its counter
+ */
+static unsigned *group_counter(unsigned *counters, const char **names, const char *group)
+{
+	int i;
+
+	for (i = 0; i < 7 && names[i]; i++)
+		if (!strcmp(names[i], group))
+			return &counters[i];
+	names[i] = group;
+	return &counters[i];
+}
+
+/**
+ * qconf_render() - the configuration as text
+ * @q:		configuration
+ * @fmt:	format
+ * @err:	filled on failure
+ *
+ * Return: new string (caller frees), or NULL
+ */
+char *qconf_render(const struct qconf *q, enum qconf_format fmt, struct cp_error *err)
+{
+	unsigned counters[8] = { 0 };
+	const char *names[8] = { 0 };
+	char *text = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return cp_error_set(err, CP_ERR_NOMEM, "out of memory"), NULL;
+	if (fmt == QCONF_READCONFIG)
+		fprintf(f,
+			"# Generated by coldplug %s: cold-plugged frontends for the devices\n"
+			"# coldplug re-homes (coldplug rehome, coldplug serve). Load it with\n"
+			"# qemu-system-x86_64 -readconfig FILE. See 'coldplug qemu-conf --help'.\n",
+			COLDPLUG_VERSION);
+	for (i = 0; i < q->n; i++)
+		render_section(f, &q->s[i], fmt, group_counter(counters, names, q->s[i].group));
+	if (fclose(f) != 0 || !text) {
+		free(text);
+		return cp_error_set(err, CP_ERR_NOMEM, "out of memory"), NULL;
+	}
+	return text;
+}
+
+/**
+ * qconf_generate() - build and render in one call
+ * @o:		options
+ * @fmt:	format
+ * @err:	filled on failure
+ *
+ * Return: new string (caller frees), or NULL
+ */
+char *qconf_generate(const struct qconf_opts *o, enum qconf_format fmt, struct cp_error *err)
+{
+	struct qconf *q = qconf_build(o, err);
+	char *text;
+
+	if (!q)
+		return NULL;
+	text = qconf_render(q, fmt, err);
+	qconf_free(q);
+	return text;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Host taps: look at one (rtnetlink: is it a tap, persistent, multi-queue,
+ * how many queues are attached) and open one new queue on it with Incus's
+ * flags, so a fresh single-queue netdev can own every attached queue.
+ *
+ * Both happen in the network namespace of the QEMU process that holds the
+ * tap: TUNSETIFF with a name that does not exist in the caller's namespace
+ * silently creates a new tap there. So: enter QEMU's namespace (in a forked
+ * child, which hands the descriptor back over SCM_RIGHTS) when it differs
+ * from ours, check the interface exists and is a tap before TUNSETIFF, and
+ * check afterwards that the queue joined that same interface.
+ */
+#ifndef COLDPLUG_TAPQ_H
+#define COLDPLUG_TAPQ_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "coldplug/error.h"
+
+/**
+ * struct tapq_info - what the kernel says about a tap
+ * @ifindex:		interface index in its namespace
+ * @is_tap:		a tun/tap device in tap mode
+ * @persistent:		survives its last queue closing (Incus's taps do)
+ * @multi_queue:	created with IFF_MULTI_QUEUE
+ * @vnet_hdr:		IFF_VNET_HDR is set now
+ * @queues:		queues attached (numqueues)
+ * @disabled:		queues open but detached (numdisabled)
+ */
+struct tapq_info {
+	int ifindex;
+	bool is_tap;
+	bool persistent;
+	bool multi_queue;
+	bool vnet_hdr;
+	unsigned queues;
+	unsigned disabled;
+};
+
+/**
+ * struct tapq_target - which tap, and in whose network namespace
+ * @ifname:	tap name ("tap1234abcd"); NULL with @tapdev
+ * @tapdev:	macvtap character device ("/dev/tap42"); NULL for a tap
+ * @pid:	QEMU's pid: its network namespace is used; 0 for ours
+ * @proc_root:	"/proc" (tests may pass another)
+ */
+struct tapq_target {
+	const char *ifname;
+	const char *tapdev;
+	pid_t pid;
+	const char *proc_root;
+};
+
+int tapq_probe(const struct tapq_target *t, struct tapq_info *info, struct cp_error *err);
+int tapq_open(const struct tapq_target *t, int *fd, struct cp_error *err);
+
+#endif /* COLDPLUG_TAPQ_H */

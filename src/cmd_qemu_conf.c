@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * coldplug qemu-conf: print the -readconfig file with coldplug's frontends.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "coldplug/qemu_conf.h"
+
+static const char qemu_conf_help[] =
+	"Usage: coldplug qemu-conf [OPTIONS] > coldplug.conf\n"
+	"       qemu-system-x86_64 -S ... -readconfig coldplug.conf\n"
+	"\n"
+	"Print the QEMU configuration of the cold-plugged frontends coldplug moves\n"
+	"devices onto: disk slots, CD slots and PCI NIC slots that a guest without\n"
+	"PCI hotplug (macOS) sees at boot, plus the setting that lets PCI device_del\n"
+	"complete while the VM is paused. For Incus, use 'coldplug incus-profile',\n"
+	"which puts the same sections into a profile.\n"
+	"\n"
+	"Options:\n"
+	"  --disk-slots N       virtio-blk disk slots (default 8, at most 12); each\n"
+	"                       shows the guest an empty disk until it is used\n"
+	"  --cd-slots N         CD-ROM slots on the q35 AHCI (default 1, at most 4)\n"
+	"  --nic-slots N        PCI NIC slots behind net hubs (default: one per\n"
+	"                       --nic-mac; at most 3)\n"
+	"  --nic-mac NAME=MAC   the MAC of the next NIC slot: the hwaddr of the\n"
+	"                       manager's NIC NAME (a slot's MAC is fixed when QEMU\n"
+	"                       starts, and the guest must use the manager's MAC)\n"
+	"  --nic-model MODEL    virtio-net-pci (default; macOS 11+), vmxnet3 (macOS\n"
+	"                       10.11+) or e1000-82545em\n"
+	"  --no-hotplug-global  leave out\n"
+	"                       -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off\n"
+	"                       (then PCI disks and NICs cannot be re-homed while paused)\n"
+	"  --format FORMAT      readconfig (default): a file for -readconfig;\n"
+	"                       incus: Incus raw.qemu.conf override lines\n"
+	"\n"
+	"Names, as coldplug and QMP see them:\n"
+	"  coldplug-disk<N>         BlockBackend of disk slot N: virtio-blk-pci at\n"
+	"                           pcie.0 slot 0x10+N (no qdev id, on purpose: Incus\n"
+	"                           takes any PCI device with an id for a free port)\n"
+	"  coldplug-ph-disk<N>      its placeholder node (null-co, 0 bytes, writable)\n"
+	"  coldplug-cd<N>           CD slot N: ide-cd on ide.<2+N>, and its BlockBackend\n"
+	"  coldplug-nic<N>          hub port feeding NIC slot N (pcie.0 slot 0x1c+N,\n"
+	"                           net hub N); coldplug adds coldplug-nic<N>-uplink\n"
+	"\n"
+	"Example:\n"
+	"  coldplug qemu-conf --disk-slots 2 --nic-mac eth0=10:66:6a:12:34:56 > c.conf\n";
+
+enum {
+	OPT_DISK_SLOTS = CLI_OPT_FIRST_PRIVATE,
+	OPT_CD_SLOTS,
+	OPT_NIC_SLOTS,
+	OPT_NIC_MAC,
+	OPT_NIC_MODEL,
+	OPT_NO_HOTPLUG,
+	OPT_FORMAT,
+};
+
+/**
+ * add_mac() - parse --nic-mac NAME=MAC into @o
+ * @o:		options
+ * @arg:	the value (kept: argv outlives the options)
+ *
+ * Return: 0, or CLI_USAGE
+ */
+static int add_mac(struct qconf_opts *o, char *arg)
+{
+	char *eq = strchr(arg, '=');
+
+	if (!eq || eq == arg || !eq[1])
+		return cli_usage("--nic-mac wants NAME=MAC, like eth0=10:66:6a:12:34:56");
+	if (o->nmacs == QCONF_MAX_NIC_MACS)
+		return cli_usage("at most %d --nic-mac options", QCONF_MAX_NIC_MACS);
+	*eq = '\0';
+	o->macs[o->nmacs].name = arg;
+	o->macs[o->nmacs++].mac = eq + 1;
+	return 0;
+}
+
+/**
+ * qemu_conf_option() - handle one option
+ * @o:			options
+ * @opt:		the option
+ * @fmt:		--format
+ * @nic_slots_set:	--nic-slots was given
+ *
+ * Return: 0, or CLI_USAGE
+ */
+static int qemu_conf_option(struct qconf_opts *o, int opt, enum qconf_format *fmt,
+			    bool *nic_slots_set)
+{
+	long v;
+
+	switch (opt) {
+	case OPT_DISK_SLOTS:
+	case OPT_CD_SLOTS:
+	case OPT_NIC_SLOTS:
+		if (cli_parse_int(opt == OPT_DISK_SLOTS ? "--disk-slots"
+				  : opt == OPT_CD_SLOTS ? "--cd-slots"
+							: "--nic-slots",
+				  optarg, 0, 12, &v))
+			return CLI_USAGE;
+		*(opt == OPT_DISK_SLOTS ? &o->disk_slots
+		  : opt == OPT_CD_SLOTS ? &o->cd_slots
+					: &o->nic_slots) = (unsigned)v;
+		*nic_slots_set |= opt == OPT_NIC_SLOTS;
+		return 0;
+	case OPT_NIC_MAC:
+		return add_mac(o, optarg);
+	case OPT_NIC_MODEL:
+		o->nic_model = optarg;
+		return 0;
+	case OPT_NO_HOTPLUG:
+		o->hotplug_global = false;
+		return 0;
+	case OPT_FORMAT:
+		if (strcmp(optarg, "readconfig") && strcmp(optarg, "incus"))
+			return cli_usage("--format is readconfig or incus, not '%s'", optarg);
+		*fmt = strcmp(optarg, "incus") ? QCONF_READCONFIG : QCONF_INCUS;
+		return 0;
+	default:
+		return cli_usage("unhandled option");
+	}
+}
+
+/**
+ * qemu_conf_main() - coldplug qemu-conf
+ * @argc:	argument count
+ * @argv:	arguments
+ *
+ * Return: an enum cli_exit
+ */
+static int qemu_conf_main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "disk-slots", required_argument, NULL, OPT_DISK_SLOTS },
+		{ "cd-slots", required_argument, NULL, OPT_CD_SLOTS },
+		{ "nic-slots", required_argument, NULL, OPT_NIC_SLOTS },
+		{ "nic-mac", required_argument, NULL, OPT_NIC_MAC },
+		{ "nic-model", required_argument, NULL, OPT_NIC_MODEL },
+		{ "no-hotplug-global", no_argument, NULL, OPT_NO_HOTPLUG },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		CLI_COMMON_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	enum qconf_format fmt = QCONF_READCONFIG;
+	bool nic_slots_set = false;
+	struct qconf_opts o;
+	struct cp_error err;
+	char *text;
+	int opt, rc = 0;
+
+	qconf_opts_init(&o);
+	while (!rc && (opt = cli_getopt(argc, argv, "", options, &rc)) != -1) {
+		if (opt == CLI_GETOPT_STOP)
+			return rc;
+		rc = qemu_conf_option(&o, opt, &fmt, &nic_slots_set);
+	}
+	if (!rc)
+		rc = cli_no_extra_args(argc, argv);
+	if (rc)
+		return rc;
+	if (!nic_slots_set)
+		o.nic_slots = (unsigned)o.nmacs;
+	text = qconf_generate(&o, fmt, &err);
+	if (!text)
+		return err.code == CP_ERR_INVALID ? cli_usage("%s", err.msg) : cli_fail(&err);
+	fputs(text, stdout);
+	free(text);
+	return CLI_OK;
+}
+
+const struct cli_command cmd_qemu_conf = {
+	.name = "qemu-conf",
+	.summary = "print the QEMU config of coldplug's disk, CD and NIC slots",
+	.help = qemu_conf_help,
+	.run = qemu_conf_main,
+};
