@@ -32,6 +32,7 @@
  * @ops:		operations of the current step (or of its rollback)
  * @cur:		index of the next operation
  * @rolling_back:	@ops is the rollback of a failed step
+ * @gone:		DEVICE_DELETED confirmed the manager's frontend is gone
  * @committed:		the current step has reached its new frontend
  * @mark:		event mark taken before the last command
  * @tap_fd:		queue opened by OP_OPEN_TAP, until it is passed
@@ -49,6 +50,7 @@ struct apply {
 	struct op_list ops;
 	size_t cur;
 	bool rolling_back;
+	bool gone;
 	bool committed;
 	uint64_t mark;
 	int tap_fd;
@@ -167,7 +169,9 @@ static void step_failed(struct apply *a, const struct cp_error *e)
 	r->status = APPLY_FAILED;
 	r->ms = cp_now_ms() - a->step_start;
 	cp_error_copy(&a->failure, &r->err);
-	if (!r->changed || a->committed || st->kind == PLAN_NIC_PCI || st->kind == PLAN_NIC_USB) {
+	/* Only a frontend known to be gone is re-created: an unplug that did
+	 * not complete leaves the device (and its node) where it was. */
+	if (!a->gone || a->committed || st->kind == PLAN_NIC_PCI || st->kind == PLAN_NIC_USB) {
 		finish(a, true);
 		return;
 	}
@@ -194,6 +198,8 @@ static void op_done(struct apply *a)
 		a->res[a->step].changed = true;
 	if (op->commits)
 		a->committed = true;
+	if (op->kind == OP_WAIT_DELETED)
+		a->gone = true;
 	a->cur++;
 	run_ops(a);
 }
@@ -242,11 +248,11 @@ static void deleted_hint(const struct apply *a, const char *id, struct cp_error 
 
 	cp_error_set(e, CP_ERR_TIMEOUT, "%s did not finish unplugging within %d ms%s", id,
 		     a->o.event_timeout_ms,
-		     pci ? ": with ACPI PCI hotplug, QEMU waits for a guest that is not running; "
-			   "start QEMU with -global "
-			   "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off (coldplug qemu-conf "
-			   "writes it)"
-			 : "");
+		     pci ? ": with ACPI PCI hotplug, QEMU waits for a guest that is not running "
+			   "(the unplug stays pending and completes at the next reset); start QEMU "
+			   "with -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off "
+			   "(coldplug qemu-conf writes it)"
+			 : " (it keeps its frontend for now)");
 }
 
 /**
@@ -385,6 +391,7 @@ static void start_step(struct apply *a)
 	}
 	ops_free(&a->ops);
 	a->cur = 0;
+	a->gone = false;
 	a->committed = false;
 	a->step_start = cp_now_ms();
 	if (ops_for_step(current(a), &a->ops, &e) < 0) {

@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "coldplug/log.h"
 
@@ -51,14 +52,25 @@ bool cp_log_enabled(enum cp_log_level level)
 void cp_log(enum cp_log_level level, const char *fmt, ...)
 {
 	char msg[4096];
+	char *big = NULL;
 	va_list ap;
+	int n;
 
 	if (!cp_log_enabled(level))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_handler(level, msg, log_userdata);
+	/* A QMP trace line can be large (query-block): deliver it whole, and
+	 * only fall back to the truncated copy when memory is short. */
+	if (n >= (int)sizeof(msg)) {
+		va_start(ap, fmt);
+		if (vasprintf(&big, fmt, ap) < 0)
+			big = NULL;
+		va_end(ap);
+	}
+	log_handler(level, big ? big : msg, log_userdata);
+	free(big);
 }
 
 /**
