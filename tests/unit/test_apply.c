@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Tests for the apply runner against the fake QMP peer: a disk re-homed
+ * with events before or after the reply, a failed attach rolled back, an
+ * unplug that never completes (no rollback: the device is still there), a
+ * failure stopping later steps, and QEMU vanishing in the middle.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "coldplug/apply.h"
+#include "coldplug/qmp.h"
+#include "fakepeer.h"
+#include "tap.h"
+
+#define SLOT "/machine/peripheral-anon/device[0]"
+
+static const char deleted[] =
+	"{\"device\":\"dev-incus_root\",\"path\":\"/machine/peripheral/dev-incus_root\"}";
+
+/**
+ * root_plan() - one or two disk steps: root to slot 0 (and data to slot 1)
+ * @p:		plan to fill
+ * @steps:	storage for the steps
+ * @n:		1 or 2
+ */
+static void root_plan(struct plan *p, struct plan_step *steps, size_t n)
+{
+	size_t i;
+
+	memset(steps, 0, n * sizeof(*steps));
+	for (i = 0; i < n; i++) {
+		struct plan_step *st = &steps[i];
+
+		st->kind = PLAN_DISK;
+		strcpy(st->name, i ? "data" : "root");
+		strcpy(st->dev_id, i ? "dev-incus_data" : "dev-incus_root");
+		strcpy(st->del_id, st->dev_id);
+		strcpy(st->node, i ? "incus_data" : "incus_root");
+		snprintf(st->slot_name, sizeof(st->slot_name), "coldplug-disk%zu", i);
+		snprintf(st->slot_path, sizeof(st->slot_path),
+			 "/machine/peripheral-anon/device[%zu]", i);
+		st->slot = (unsigned)i;
+		st->bootindex = i ? -1 : 0;
+		strcpy(st->fe.driver, "scsi-hd");
+		strcpy(st->fe.bus, "qemu_scsi.0");
+		st->fe.channel = st->fe.scsi_id = st->fe.lun = -1;
+	}
+	p->steps = steps;
+	p->n = n;
+}
+
+/**
+ * connect_peer() - a client connected to a started fake peer
+ * @fp:		the peer (script already queued)
+ *
+ * Return: ready client
+ */
+static struct qmp_client *connect_peer(struct fakepeer *fp)
+{
+	struct qmp_client_opts o;
+	struct qmp_client *c;
+	struct cp_error err;
+
+	qmp_client_opts_init(&o);
+	o.cmd_timeout_ms = 2000;
+	fakepeer_start(fp);
+	c = qmp_client_new(fakepeer_client_fd(fp), &o, &err);
+	if (!c || qmp_client_handshake(c, 2000, &err) < 0)
+		bail_out("handshake: %s", err.msg);
+	return c;
+}
+
+/**
+ * new_peer() - a fake peer with the greeting and negotiation queued
+ *
+ * Return: the peer
+ */
+static struct fakepeer *new_peer(void)
+{
+	struct fakepeer *fp = fakepeer_new();
+
+	fakepeer_negotiate(fp);
+	return fp;
+}
+
+/**
+ * expect_attach() - the qom-set drive / bootindex / query-block of root
+ * @fp:		peer
+ */
+static void expect_attach(struct fakepeer *fp)
+{
+	fakepeer_expect(fp, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"" SLOT "\","
+			    "\"property\":\"drive\",\"value\":\"incus_root\"}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	fakepeer_expect(fp, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"" SLOT "\","
+			    "\"property\":\"bootindex\",\"value\":0}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	fakepeer_expect(fp, "{\"execute\":\"query-block\"}");
+	fakepeer_reply(fp, "{\"return\":[{\"device\":\"coldplug-disk0\",\"inserted\":"
+			   "{\"node-name\":\"incus_root\"}}]}");
+}
+
+/**
+ * test_moved() - a disk moves; DEVICE_DELETED before or after the reply
+ * @event_first:	send the event before device_del's reply
+ */
+static void test_moved(bool event_first)
+{
+	struct fakepeer *fp = new_peer();
+	struct apply_result res[1];
+	struct plan_step steps[1];
+	struct qmp_client *c;
+	struct cp_error err;
+	struct plan p;
+
+	root_plan(&p, steps, 1);
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_root\"}}");
+	if (event_first) {
+		fakepeer_event(fp, "DEVICE_DELETED", deleted);
+		fakepeer_reply(fp, "{\"return\":{}}");
+	} else {
+		fakepeer_reply(fp, "{\"return\":{}}");
+		fakepeer_event(fp, "DEVICE_DELETED",
+			       "{\"path\":\"/machine/peripheral/x/virtio-backend\"}");
+		fakepeer_event(fp, "DEVICE_DELETED", deleted);
+	}
+	expect_attach(fp);
+	c = connect_peer(fp);
+	ok(apply_run(c, &p, NULL, res, &err) == 0, "applied (event %s the reply)",
+	   event_first ? "before" : "after");
+	ok(res[0].status == APPLY_MOVED && res[0].changed, "the disk moved");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "the peer saw exactly the disk's commands");
+}
+
+/**
+ * test_rollback() - the attach fails: Incus's frontend is re-created
+ */
+static void test_rollback(void)
+{
+	struct fakepeer *fp = new_peer();
+	struct apply_result res[2];
+	struct plan_step steps[2];
+	struct qmp_client *c;
+	struct cp_error err;
+	struct plan p;
+
+	root_plan(&p, steps, 2);
+	strcpy(steps[0].fe.serial, "incus_root");
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_root\"}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	fakepeer_event(fp, "DEVICE_DELETED", deleted);
+	fakepeer_expect(fp, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"" SLOT "\","
+			    "\"property\":\"drive\",\"value\":\"incus_root\"}}");
+	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"Permission conflict "
+			   "on node 'incus_root'\"}}");
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_add\",\"arguments\":{\"bus\":\"qemu_scsi.0\","
+			"\"drive\":\"incus_root\",\"driver\":\"scsi-hd\",\"id\":\"dev-incus_root\","
+			"\"bootindex\":0,\"serial\":\"incus_root\"}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	c = connect_peer(fp);
+	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
+	   "a failed attach fails the run, as a partial change");
+	is_int(res[0].status, APPLY_ROLLED_BACK, "root was put back on its frontend");
+	like(res[0].err.msg, "Permission conflict", "the result keeps QEMU's reason");
+	like(res[0].err.msg, "put back on qemu_scsi.0", "and says where it is now");
+	is_int(res[1].status, APPLY_NOT_ATTEMPTED, "the next disk was not attempted");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "the peer saw device_del, qom-set, then the rollback device_add");
+}
+
+/**
+ * test_unplug_pending() - no DEVICE_DELETED: a clear error, no rollback
+ */
+static void test_unplug_pending(void)
+{
+	struct fakepeer *fp = new_peer();
+	struct apply_opts o;
+	struct apply_result res[1];
+	struct plan_step steps[1];
+	struct qmp_client *c;
+	struct cp_error err;
+	struct plan p;
+
+	root_plan(&p, steps, 1);
+	strcpy(steps[0].fe.addr, "00.0"); /* a PCI disk */
+	apply_opts_init(&o);
+	o.event_timeout_ms = 200;
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_root\"}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	c = connect_peer(fp);
+	ok(apply_run(c, &p, &o, res, &err) < 0, "an unplug that never completes fails");
+	like(err.msg, "did not finish unplugging within 200 ms", "the error says so");
+	like(err.msg, "acpi-pci-hotplug-with-bridge-support=off", "and names the fix");
+	is_int(res[0].status, APPLY_FAILED, "failed, with no rollback (the device is still there)");
+	ok(qmp_client_is_ready(c), "an event wait timing out does not latch the client");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "no command after device_del");
+}
+
+/**
+ * test_qemu_gone() - QEMU closes the socket in the middle
+ */
+static void test_qemu_gone(void)
+{
+	struct fakepeer *fp = new_peer();
+	struct apply_result res[1];
+	struct plan_step steps[1];
+	struct qmp_client *c;
+	struct cp_error err;
+	struct plan p;
+
+	root_plan(&p, steps, 1);
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_root\"}}");
+	fakepeer_close(fp);
+	c = connect_peer(fp);
+	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_EOF,
+	   "QEMU gone: the run fails with end of stream");
+	like(err.msg, "QEMU closed the connection", "and says so");
+	is_int(res[0].status, APPLY_FAILED, "the step failed");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "script done");
+}
+
+/**
+ * main() - run the tests
+ *
+ * Return: TAP exit status
+ */
+int main(void)
+{
+	test_moved(true);
+	test_moved(false);
+	test_rollback();
+	test_unplug_pending();
+	test_qemu_gone();
+	return done_testing();
+}

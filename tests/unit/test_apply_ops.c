@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Tests for the operation lists of each step kind (the QMP commands that
+ * re-home a disk, a CD, a NIC, and undo a disk), and for their checks.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply_ops.h"
+#include "tap.h"
+
+/**
+ * sequence() - the operation list as "cmd cmd wait:id open-tap ..."
+ * @l:		list
+ * @out:	buffer
+ * @size:	its size
+ */
+static void sequence(const struct op_list *l, char *out, size_t size)
+{
+	size_t i, off = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < l->n && off < size; i++) {
+		const struct op *o = &l->ops[i];
+
+		if (o->kind == OP_CMD)
+			off += (size_t)snprintf(out + off, size - off, "%s%s", i ? " " : "",
+						o->cmd);
+		else if (o->kind == OP_WAIT_DELETED)
+			off += (size_t)snprintf(out + off, size - off, "%swait:%s", i ? " " : "",
+						o->wait_id);
+		else
+			off += (size_t)snprintf(out + off, size - off, "%sopen-tap", i ? " " : "");
+	}
+}
+
+/**
+ * args_text() - an operation's arguments as compact JSON
+ * @o:	operation
+ *
+ * Return: new string
+ */
+static char *args_text(const struct op *o)
+{
+	char *t = cp_json_dump(o->args, 0);
+
+	return t ? t : strdup("");
+}
+
+/**
+ * disk_step() - a scsi-hd root disk going to disk slot 0
+ * @st:	filled
+ */
+static void disk_step(struct plan_step *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->kind = PLAN_DISK;
+	strcpy(st->name, "root");
+	strcpy(st->dev_id, "dev-incus_root");
+	strcpy(st->del_id, "dev-incus_root");
+	strcpy(st->node, "incus_root");
+	strcpy(st->slot_name, "coldplug-disk0");
+	strcpy(st->slot_path, "/machine/peripheral-anon/device[0]");
+	st->bootindex = 0;
+	strcpy(st->fe.driver, "scsi-hd");
+	strcpy(st->fe.bus, "qemu_scsi.0");
+	strcpy(st->fe.serial, "incus_root");
+	strcpy(st->fe.device_id, "incus_root");
+	st->fe.channel = 0;
+	st->fe.scsi_id = 0;
+	st->fe.lun = 1;
+}
+
+/**
+ * test_disk() - disk: unplug, wait, attach the node, boot order, check
+ */
+static void test_disk(void)
+{
+	struct plan_step st;
+	struct op_list l;
+	struct cp_error err;
+	char seq[512], *a;
+
+	disk_step(&st);
+	if (ops_for_step(&st, &l, &err) < 0)
+		bail_out("%s", err.msg);
+	sequence(&l, seq, sizeof(seq));
+	is_str(seq, "device_del wait:dev-incus_root qom-set qom-set query-block",
+	       "disk: device_del, DEVICE_DELETED, qom-set drive, qom-set bootindex, query-block");
+	a = args_text(&l.ops[2]);
+	is_str(a,
+	       "{\"path\":\"/machine/peripheral-anon/device[0]\",\"property\":\"drive\","
+	       "\"value\":\"incus_root\"}",
+	       "the slot's drive becomes Incus's own node (no clone)");
+	free(a);
+	ok(l.ops[0].changes && !l.ops[0].commits && l.ops[2].commits,
+	   "device_del changes QEMU; attaching the node is the point of no rollback");
+	ok(l.ops[4].check != NULL, "query-block is checked");
+	ops_free(&l);
+
+	st.bootindex = -1;
+	strcpy(st.del_id, "usb_dev-incus_root");
+	ops_for_step(&st, &l, &err);
+	sequence(&l, seq, sizeof(seq));
+	is_str(seq, "device_del wait:dev-incus_root wait:usb_dev-incus_root qom-set query-block",
+	       "usb disk: the usb-bot is deleted, both DEVICE_DELETED awaited, no boot order");
+	ops_free(&l);
+}
+
+/**
+ * test_cd() - CD: through the tray, never qom-set on the empty drive
+ */
+static void test_cd(void)
+{
+	struct plan_step st;
+	struct op_list l;
+	struct cp_error err;
+	char seq[512], *a;
+	size_t i;
+	bool qomset_drive = false;
+
+	disk_step(&st);
+	st.kind = PLAN_CD;
+	strcpy(st.slot_name, "coldplug-cd0");
+	strcpy(st.node, "incus_iso");
+	st.bootindex = -1;
+	ops_for_step(&st, &l, &err);
+	sequence(&l, seq, sizeof(seq));
+	is_str(seq,
+	       "device_del wait:dev-incus_root blockdev-open-tray blockdev-insert-medium "
+	       "blockdev-close-tray query-block",
+	       "cd: tray open, insert the ISO node, tray closed, check");
+	a = args_text(&l.ops[2]);
+	is_str(a, "{\"id\":\"coldplug-cd0\",\"force\":true}",
+	       "the tray is opened by qdev id, forced");
+	free(a);
+	a = args_text(&l.ops[3]);
+	is_str(a, "{\"id\":\"coldplug-cd0\",\"node-name\":\"incus_iso\"}",
+	       "insert-medium of the node");
+	free(a);
+	for (i = 0; i < l.n; i++)
+		qomset_drive |= !strcmp(l.ops[i].cmd, "qom-set");
+	ok(!qomset_drive, "no qom-set on the CD (it crashes QEMU on an empty drive)");
+	ops_free(&l);
+}
+
+/**
+ * nic_step() - eth0 from a 4-queue tap to a slot or usb-net
+ * @st:		filled
+ * @kind:	PLAN_NIC_PCI or PLAN_NIC_USB
+ */
+static void nic_step(struct plan_step *st, enum plan_step_kind kind)
+{
+	memset(st, 0, sizeof(*st));
+	st->kind = kind;
+	strcpy(st->name, "eth0");
+	strcpy(st->dev_id, "dev-incus_eth0");
+	strcpy(st->del_id, "dev-incus_eth0");
+	strcpy(st->netdev, "incus_eth0");
+	strcpy(st->mac, "10:66:6a:ab:cd:ef");
+	strcpy(st->ifname, "tap1234abcd");
+	st->nqueues = 4;
+	st->bootindex = -1;
+	strcpy(st->slot_name, kind == PLAN_NIC_PCI ? "coldplug-nic0" : "dev-incus_eth0");
+	strcpy(st->usb_bus, "qemu_usb.0");
+	st->hubid = 0;
+}
+
+/**
+ * test_nic() - NIC: unplug, netdev_del, fresh queue, single-queue netdev
+ */
+static void test_nic(void)
+{
+	struct plan_step st;
+	struct op_list l;
+	struct cp_error err;
+	char seq[512], *a;
+
+	nic_step(&st, PLAN_NIC_USB);
+	ops_for_step(&st, &l, &err);
+	sequence(&l, seq, sizeof(seq));
+	is_str(seq,
+	       "device_del wait:dev-incus_eth0 netdev_del open-tap getfd netdev_add device_add "
+	       "human-monitor-command",
+	       "usb: the old netdev goes before a new queue is opened");
+	ok(l.ops[4].with_tap, "getfd carries the new queue");
+	a = args_text(&l.ops[5]);
+	is_str(a,
+	       "{\"fd\":\"coldplug-incus_eth0\",\"id\":\"incus_eth0\",\"type\":\"tap\",\"vhost\":false}",
+	       "one fd, Incus's netdev id, no vhost");
+	free(a);
+	a = args_text(&l.ops[6]);
+	is_str(a,
+	       "{\"bus\":\"qemu_usb.0\",\"driver\":\"usb-net\",\"id\":\"dev-incus_eth0\","
+	       "\"mac\":\"10:66:6a:ab:cd:ef\",\"netdev\":\"incus_eth0\"}",
+	       "usb-net under Incus's device id and MAC");
+	ops_free(&l);
+
+	nic_step(&st, PLAN_NIC_PCI);
+	ops_for_step(&st, &l, &err);
+	a = args_text(&l.ops[6]);
+	is_str(a,
+	       "{\"hubid\":0,\"id\":\"coldplug-nic0-uplink\",\"netdev\":\"incus_eth0\","
+	       "\"type\":\"hubport\"}",
+	       "pci: a hub port into the slot's hub, peered with the new netdev");
+	free(a);
+	ok(!strcmp(l.ops[6].cmd, "netdev_add") && l.ops[6].commits, "netdev_add hubport commits");
+	ops_free(&l);
+}
+
+/**
+ * test_rollback() - what re-creates Incus's frontend
+ */
+static void test_rollback(void)
+{
+	struct plan_step st;
+	struct op_list l;
+	struct cp_error err;
+	char seq[256], *a;
+
+	disk_step(&st);
+	ops_for_rollback(&st, &l, &err);
+	a = l.n ? args_text(&l.ops[0]) : strdup("");
+	is_str(a,
+	       "{\"bus\":\"qemu_scsi.0\",\"drive\":\"incus_root\",\"driver\":\"scsi-hd\","
+	       "\"id\":\"dev-incus_root\",\"bootindex\":0,\"serial\":\"incus_root\","
+	       "\"device_id\":\"incus_root\",\"channel\":0,\"scsi-id\":0,\"lun\":1}",
+	       "scsi-hd is re-added as Incus made it");
+	free(a);
+	ops_free(&l);
+
+	strcpy(st.fe.driver, "virtio-blk-pci");
+	strcpy(st.fe.bus, "qemu_pcie5");
+	strcpy(st.fe.addr, "00.0");
+	st.fe.channel = st.fe.scsi_id = st.fe.lun = -1;
+	st.fe.device_id[0] = '\0';
+	ops_for_rollback(&st, &l, &err);
+	a = l.n ? args_text(&l.ops[0]) : strdup("");
+	like(a, "\"addr\":\"00.0\"", "virtio-blk goes back to its root port address");
+	free(a);
+	ops_free(&l);
+
+	strcpy(st.fe.driver, "scsi-hd");
+	strcpy(st.fe.usb_id, "usb_dev-incus_root");
+	strcpy(st.fe.usb_driver, "usb-bot");
+	strcpy(st.fe.usb_bus, "qemu_usb.0");
+	ops_for_rollback(&st, &l, &err);
+	sequence(&l, seq, sizeof(seq));
+	is_str(seq, "device_add device_add qom-set", "usb: usb-bot, its scsi-hd, attached=true");
+	ops_free(&l);
+
+	nic_step(&st, PLAN_NIC_USB);
+	ok(ops_for_rollback(&st, &l, &err) == 0 && l.n == 0, "NICs have no rollback");
+}
+
+/**
+ * test_checks() - the checks reject what did not happen
+ */
+static void test_checks(void)
+{
+	static const char *const block_ok =
+		"[{\"device\":\"coldplug-disk0\",\"inserted\":{\"node-name\":\"incus_root\"}}]";
+	static const char *const block_bad =
+		"[{\"device\":\"coldplug-disk0\",\"inserted\":{\"node-name\":\"coldplug-ph-disk0\"}}]";
+	static const char *const cd_open = "[{\"device\":\"coldplug-cd0\",\"tray_open\":true,"
+					   "\"inserted\":{\"node-name\":\"incus_iso\"}}]";
+	struct plan_step st;
+	struct op_list l;
+	struct cp_error err;
+	cp_json *v;
+	op_check_fn check;
+
+	disk_step(&st);
+	ops_for_step(&st, &l, &err);
+	check = l.ops[l.n - 1].check;
+	ops_free(&l);
+	v = cp_json_parse(block_ok, strlen(block_ok), &err);
+	ok(check(&st, v, &err) == 0, "query-block with the node in the slot passes");
+	cp_json_unref(v);
+	v = cp_json_parse(block_bad, strlen(block_bad), &err);
+	ok(check(&st, v, &err) < 0 && strstr(err.msg, "holds coldplug-ph-disk0"),
+	   "the placeholder still in the slot fails: %s", err.msg);
+	cp_json_unref(v);
+	strcpy(st.slot_name, "coldplug-cd0");
+	strcpy(st.node, "incus_iso");
+	v = cp_json_parse(cd_open, strlen(cd_open), &err);
+	ok(check(&st, v, &err) < 0 && strstr(err.msg, "tray"), "an open tray fails the check");
+	cp_json_unref(v);
+
+	nic_step(&st, PLAN_NIC_USB);
+	ops_for_step(&st, &l, &err);
+	check = l.ops[l.n - 1].check;
+	ops_free(&l);
+	v = cp_json_new_string("dev-incus_eth0: index=0,type=nic,model=usb-net,macaddr=x\r\n"
+			       " \\ incus_eth0: index=0,type=tap,fd=18\r\n");
+	ok(check(&st, v, &err) == 0, "usb-net on a one-queue incus_eth0 passes");
+	cp_json_unref(v);
+	v = cp_json_new_string("dev-incus_eth0: index=0,type=nic,model=usb-net,macaddr=x\r\n"
+			       " \\ incus_eth0: index=0,type=tap,fd=18\r\n"
+			       "dev-incus_eth0: index=1,type=nic,\r\n"
+			       " \\ incus_eth0: index=1,type=tap,fd=19\r\n");
+	ok(check(&st, v, &err) < 0 && strstr(err.msg, "2 queues"), "two queues fail the check");
+	cp_json_unref(v);
+}
+
+/**
+ * main() - run the tests
+ *
+ * Return: TAP exit status
+ */
+int main(void)
+{
+	test_disk();
+	test_cd();
+	test_nic();
+	test_rollback();
+	test_checks();
+	return done_testing();
+}

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Tests for the planner: slot assignment and order on recorded inventories,
+ * and every refusal (each with its fix in the message), made by editing the
+ * plain-data inventory.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coldplug/inventory.h"
+#include "coldplug/plan.h"
+#include "tap.h"
+
+/* The QEMU version whose recordings the current tests read. */
+static const char *qemu_ver;
+
+/**
+ * load() - build an inventory from a recording in tests/data/inventory
+ * @name:	recording, without the version and .json
+ * @inv:	result
+ */
+static void load(const char *name, struct inventory *inv)
+{
+	struct inv_select sel = { .id_prefix = INV_INCUS_PREFIX };
+	char path[512], *buf;
+	struct cp_error err;
+	cp_json *raw;
+	FILE *f;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/inventory/%s-%s.json", COLDPLUG_TEST_DATA, name, qemu_ver);
+	f = fopen(path, "r");
+	if (!f)
+		bail_out("cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n);
+	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
+		bail_out("cannot read %s", path);
+	fclose(f);
+	raw = cp_json_parse(buf, (size_t)n, &err);
+	free(buf);
+	if (!raw || inventory_build(raw, &sel, inv, &err) < 0)
+		bail_out("%s: %s", path, err.msg);
+	cp_json_unref(raw);
+}
+
+/**
+ * refusal() - plan and expect a refusal mentioning @needle
+ * @inv:	inventory
+ * @o:		policy
+ * @needle:	text the message must contain
+ * @what:	test name
+ */
+static void refusal(const struct inventory *inv, const struct plan_opts *o, const char *needle,
+		    const char *what)
+{
+	struct cp_error err;
+	struct plan p;
+	int rc = plan_build(inv, o, &p, &err);
+
+	ok(rc < 0 && err.code == CP_ERR_REFUSED, "%s: refused", what);
+	like(rc < 0 ? err.msg : "", needle, "%s: the message says '%s'", what, needle);
+	if (rc == 0)
+		plan_free(&p);
+}
+
+/**
+ * test_default_plan() - Incus's default layout: order, slots, descriptions
+ */
+static void test_default_plan(void)
+{
+	struct plan_opts o;
+	struct inventory inv;
+	struct cp_error err;
+	struct plan p;
+
+	plan_opts_init(&o);
+	load("incus-default", &inv);
+	if (plan_build(&inv, &o, &p, &err) < 0)
+		bail_out("plan: %s", err.msg);
+	is_int((long long)p.n, 4, "four steps");
+	is_int((long long)plan_todo(&p), 4, "all to do");
+	ok(p.steps[0].kind == PLAN_DISK && !strcmp(p.steps[0].name, "root") && p.steps[0].slot == 0,
+	   "root first, onto disk slot 0");
+	ok(p.steps[1].kind == PLAN_CD && !strcmp(p.steps[1].slot_name, "coldplug-cd0"),
+	   "the ISO onto the CD slot");
+	ok(p.steps[2].kind == PLAN_DISK && !strcmp(p.steps[2].name, "data") && p.steps[2].slot == 1,
+	   "data onto disk slot 1");
+	ok(p.steps[3].kind == PLAN_NIC_PCI && p.steps[3].hubid == 0 &&
+		   !strcmp(p.steps[3].ifname, "tapcp0") && p.steps[3].nqueues == 4,
+	   "eth0 onto the NIC slot carrying its MAC, from its 4-queue tap");
+	is_int(p.steps[0].bootindex, 0, "root keeps boot order 0");
+	is_str(p.steps[0].from, "dev-incus_root (scsi-hd on qemu_scsi.0)", "described source");
+	is_str(p.steps[2].del_id, "dev-incus_data", "device_del targets the frontend itself");
+	plan_free(&p);
+
+	o.nic_frontend = PLAN_FRONTEND_USB;
+	o.usb_mac_fixed = true; /* the 0x40 rule has its own tests below */
+	if (plan_build(&inv, &o, &p, &err) < 0)
+		bail_out("plan: %s", err.msg);
+	ok(p.steps[3].kind == PLAN_NIC_USB && !strcmp(p.steps[3].usb_bus, "qemu_usb.0") &&
+		   !strcmp(p.steps[3].slot_name, "dev-incus_eth0"),
+	   "--nic-frontend usb: a usb-net under Incus's id on qemu_usb.0");
+	plan_free(&p);
+	inventory_free(&inv);
+}
+
+/**
+ * test_rehomed_plan() - a second run has nothing to do
+ */
+static void test_rehomed_plan(void)
+{
+	struct plan_opts o;
+	struct inventory inv;
+	struct cp_error err;
+	struct plan p;
+	size_t i;
+	bool all = true;
+
+	plan_opts_init(&o);
+	load("incus-default-rehomed", &inv);
+	ok(plan_build(&inv, &o, &p, &err) == 0, "a re-homed VM plans without refusal");
+	is_int((long long)plan_todo(&p), 0, "nothing to do twice");
+	for (i = 0; i < p.n; i++)
+		all &= p.steps[i].already;
+	ok(p.n == 4 && all, "the four filled slots are reported as already done");
+	plan_free(&p);
+	inventory_free(&inv);
+}
+
+/**
+ * test_disk_refusals() - each disk refusal, and all of them at once
+ */
+static void test_disk_refusals(void)
+{
+	struct plan_opts o;
+	struct inventory inv;
+	struct cp_error err;
+	struct plan p;
+
+	plan_opts_init(&o);
+	load("incus-usb-nvme-acpi", &inv);
+	refusal(&inv, &o, "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
+		"NVMe under ACPI hotplug");
+	inventory_free(&inv);
+
+	load("incus-default", &inv);
+	inv.disks[2].read_only = true;
+	refusal(&inv, &o, "dev-incus_data is read-only", "read-only disk for a writable slot");
+	inv.disks[2].read_only = false;
+	inv.disks[0].users = 2;
+	refusal(&inv, &o, "attached to 2 frontends", "node in use elsewhere");
+	inv.disks[0].users = 1;
+	strcpy(inv.disks[0].fe.driver, "ide-hd");
+	refusal(&inv, &o, "QEMU cannot unplug IDE", "ide-hd cannot be unplugged");
+	strcpy(inv.disks[0].fe.driver, "vhost-user-blk-pci");
+	refusal(&inv, &o, "coldplug re-homes scsi-hd", "unsupported driver");
+	strcpy(inv.disks[0].fe.driver, "scsi-hd");
+	inv.nslots = 1; /* only coldplug-disk0 is left */
+	refusal(&inv, &o, "coldplug qemu-conf --disk-slots 2 --cd-slots 1 --nic-slots 1",
+		"too few slots, with the exact qemu-conf line");
+	strcpy(inv.status, "running");
+	ok(plan_build(&inv, &o, &p, &err) < 0 && strstr(err.msg, "3 problems") &&
+		   strstr(err.msg, "QEMU is running") && strstr(err.msg, "no free NIC slot") &&
+		   strstr(err.msg, "--disk-slots 2"),
+	   "every reason is listed at once");
+	inventory_free(&inv);
+}
+
+/**
+ * test_nic_refusals() - each NIC refusal
+ */
+static void test_nic_refusals(void)
+{
+	struct plan_opts o;
+	struct inventory inv;
+	struct plan_tap tap = { "eth0", "tapX" };
+	struct cp_error err;
+	struct plan p;
+
+	plan_opts_init(&o);
+	load("incus-default", &inv);
+	strcpy(inv.nics[0].mac, "10:66:6a:00:00:01");
+	refusal(&inv, &o, "coldplug qemu-conf --nic-mac eth0=10:66:6a:00:00:01",
+		"no NIC slot with the NIC's MAC, with the fix");
+	strcpy(inv.nics[0].mac, "10:66:6a:ab:cd:ef");
+	inv.nics[0].netdev_users = 2;
+	refusal(&inv, &o, "shared by 2 devices", "netdev shared by several devices");
+	inv.nics[0].netdev_users = 1;
+	strcpy(inv.nics[0].netdev_type, "user");
+	refusal(&inv, &o, "of type 'user'", "a netdev that is not a tap");
+	strcpy(inv.nics[0].netdev_type, "tap");
+	inv.nics[0].ifname[0] = '\0';
+	inv.nics[0].probe_errno = EACCES;
+	refusal(&inv, &o, "CAP_SYS_PTRACE", "tap unknown: /proc not readable");
+	refusal(&inv, &o, "--tap eth0=TAPNAME", "tap unknown: the fix is named");
+	o.taps = &tap;
+	o.ntaps = 1;
+	ok(plan_build(&inv, &o, &p, &err) == 0 && !strcmp(p.steps[3].ifname, "tapX"),
+	   "--tap eth0=tapX names the tap");
+	plan_free(&p);
+
+	o.nic_frontend = PLAN_FRONTEND_USB;
+	inv.ver_major = 10;
+	inv.ver_minor = 0;
+	strcpy(inv.package, "Debian 1:10.0.2+ds-2+deb13u1~bpo12+1");
+	refusal(&inv, &o, "hwaddr=40:66:6a:ab:cd:ef", "usb-net on QEMU 10.0: the 0x40 MAC");
+	o.usb_mac_fixed = true;
+	ok(plan_build(&inv, &o, &p, &err) == 0, "--usb-mac-fixed overrides the version check");
+	plan_free(&p);
+	o.usb_mac_fixed = false;
+	strcpy(inv.nics[0].mac, "40:66:6a:ab:cd:ef");
+	ok(plan_build(&inv, &o, &p, &err) == 0, "a MAC that starts with 40: is fine anywhere");
+	plan_free(&p);
+	inv.usb_bus[0] = '\0';
+	refusal(&inv, &o, "needs an xHCI", "usb-net without a USB bus");
+	inventory_free(&inv);
+}
+
+/**
+ * test_usb_mac_versions() - which builds show the real MAC
+ */
+static void test_usb_mac_versions(void)
+{
+	ok(!plan_usb_mac_is_fixed(7, 2, 0, ""), "7.2.0: 0x40");
+	ok(!plan_usb_mac_is_fixed(7, 2, 20, "Debian 1:7.2+dfsg-7+deb12u17"), "deb12u17: 0x40");
+	ok(plan_usb_mac_is_fixed(7, 2, 22, "Debian 1:7.2+dfsg-7+deb12u18+b3"), "deb12u18: fixed");
+	ok(plan_usb_mac_is_fixed(7, 2, 21, ""), "stable 7.2.21: fixed");
+	ok(!plan_usb_mac_is_fixed(10, 0, 2, "Debian 1:10.0.2+ds-2+deb13u1~bpo12+1"),
+	   "10.0.2 (measured): 0x40");
+	ok(!plan_usb_mac_is_fixed(10, 1, 0, ""), "10.1: 0x40");
+	ok(plan_usb_mac_is_fixed(10, 2, 0, ""), "10.2: fixed");
+	ok(plan_usb_mac_is_fixed(11, 0, 0, NULL), "11.0: fixed");
+}
+
+/**
+ * main() - run the tests
+ *
+ * Return: TAP exit status
+ */
+int main(void)
+{
+	static const char *const versions[] = { "7.2", "10.0" };
+	size_t i;
+
+	for (i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+		qemu_ver = versions[i];
+		diag("recordings of QEMU %s", qemu_ver);
+		test_default_plan();
+		test_rehomed_plan();
+		test_disk_refusals();
+		test_nic_refusals();
+	}
+	test_usb_mac_versions();
+	return done_testing();
+}

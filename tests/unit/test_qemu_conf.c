@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Tests for the QEMU configuration generator: the -readconfig file, Incus's
+ * override syntax, and validation. (That QEMU accepts the file is checked
+ * by the real-QEMU tests.)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coldplug/qemu_conf.h"
+#include "tap.h"
+
+/**
+ * count() - occurrences of @needle in @hay
+ * @hay:	text
+ * @needle:	substring
+ *
+ * Return: the count
+ */
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (; (hay = strstr(hay, needle)); hay += strlen(needle))
+		n++;
+	return n;
+}
+
+/**
+ * test_readconfig() - the default file
+ */
+static void test_readconfig(void)
+{
+	struct qconf_opts o;
+	struct cp_error err;
+	char *t;
+
+	qconf_opts_init(&o);
+	t = qconf_generate(&o, QCONF_READCONFIG, &err);
+	if (!t)
+		bail_out("%s", err.msg);
+	is_int(count(t, "driver = \"virtio-blk-pci\""), 8, "eight disk slots by default");
+	is_int(count(t, "driver = \"ide-cd\""), 1, "one CD slot by default");
+	is_int(count(t, "type = \"hubport\""), 0, "no NIC slot without --nic-mac");
+	like(t, "property = \"acpi-pci-hotplug-with-bridge-support\"", "the hotplug global");
+	like(t, "[drive \"coldplug-disk7\"]", "placeholder BlockBackend of slot 7");
+	like(t, "node-name = \"coldplug-ph-disk7\"", "...with its placeholder node name");
+	like(t, "addr = \"17.0\"", "slot 7 at PCI slot 0x17");
+	like(t, "[device \"coldplug-cd0\"]", "the CD slot has a qdev id (it is not on PCI)");
+	like(t, "bus = \"ide.2\"", "...on ide.2 of the q35 AHCI");
+	ok(!strstr(t, "[device \"coldplug-disk"), "no PCI frontend carries an id");
+	ok(t[0] == '#', "the file starts with an explanation");
+	free(t);
+}
+
+/**
+ * test_incus() - Incus's raw.qemu.conf override syntax
+ */
+static void test_incus(void)
+{
+	struct qconf_opts o;
+	struct cp_error err;
+	char *t;
+
+	qconf_opts_init(&o);
+	o.disk_slots = 2;
+	o.nic_slots = 1;
+	o.macs[0] = (struct qconf_nic_mac){ "eth0", "10:66:6a:ab:cd:ef" };
+	o.nmacs = 1;
+	t = qconf_generate(&o, QCONF_INCUS, &err);
+	if (!t)
+		bail_out("%s", err.msg);
+	ok(!strchr(t, '#'), "no comments (Incus's override syntax has none)");
+	like(t, "[global][100]\n", "the global is appended, never overwriting Incus's [global]");
+	like(t, "[device][100]\ndriver = \"virtio-blk-pci\"", "anonymous devices get new indexes");
+	like(t, "[device][101]\ndriver = \"virtio-blk-pci\"", "...one per section");
+	like(t, "[device][102]\ndriver = \"virtio-net-pci\"", "the NIC slot follows");
+	like(t, "mac = \"10:66:6a:ab:cd:ef\"", "with Incus's MAC");
+	like(t, "[netdev \"coldplug-nic0\"]\ntype = \"hubport\"\nhubid = \"0\"",
+	     "hub port of hub 0");
+	ok(!strstr(t, "  "), "no indentation");
+	free(t);
+}
+
+/**
+ * test_monitor() - the daemon's monitor, spelled for old and new QEMU
+ */
+static void test_monitor(void)
+{
+	struct qconf_monitor m = { "/run/coldplug/coldplug.sock", 1000, false };
+	struct qconf_opts o;
+	struct cp_error err;
+	char *t;
+
+	qconf_opts_init(&o);
+	o.disk_slots = 0;
+	o.cd_slots = 0;
+	o.monitor = &m;
+	t = qconf_generate(&o, QCONF_INCUS, &err);
+	like(t,
+	     "[chardev \"coldplug\"]\nbackend = \"socket\"\npath = \"/run/coldplug/coldplug.sock\"\n"
+	     "server = \"off\"\nreconnect = \"1\"",
+	     "QEMU < 9.2: reconnect in seconds");
+	like(t, "[mon \"coldplug\"]\nchardev = \"coldplug\"\nmode = \"control\"",
+	     "a control monitor");
+	free(t);
+	m.use_reconnect_ms = true;
+	t = qconf_generate(&o, QCONF_INCUS, &err);
+	like(t, "reconnect-ms = \"1000\"", "QEMU >= 9.2: reconnect-ms");
+	free(t);
+}
+
+/**
+ * test_invalid() - options that cannot be generated are refused
+ */
+static void test_invalid(void)
+{
+	struct qconf_opts o;
+	struct cp_error err;
+
+	qconf_opts_init(&o);
+	o.disk_slots = 13;
+	ok(!qconf_generate(&o, QCONF_READCONFIG, &err) && strstr(err.msg, "at most 12"),
+	   "13 disk slots: %s", err.msg);
+	qconf_opts_init(&o);
+	o.nic_model = "rtl8139";
+	ok(!qconf_generate(&o, QCONF_READCONFIG, &err) && strstr(err.msg, "vmxnet3"),
+	   "unknown NIC model names the choices");
+	qconf_opts_init(&o);
+	o.nic_slots = 1;
+	o.macs[0] = (struct qconf_nic_mac){ "eth0", "11:66:6a:ab:cd:ef" };
+	o.nmacs = 1;
+	ok(!qconf_generate(&o, QCONF_READCONFIG, &err) && strstr(err.msg, "unicast"),
+	   "a multicast MAC is refused");
+	o.macs[0].mac = "10:66:6a:ab:cd";
+	ok(!qconf_generate(&o, QCONF_READCONFIG, &err), "a short MAC is refused");
+	ok(qconf_mac_valid("10:66:6A:ab:CD:ef"), "MACs in any case are valid");
+	o.macs[0].mac = "10:66:6a:ab:cd:ef";
+	o.nmacs = 1;
+	o.nic_slots = 0;
+	ok(!qconf_generate(&o, QCONF_READCONFIG, &err), "more MACs than NIC slots is refused");
+}
+
+/**
+ * main() - run the tests
+ *
+ * Return: TAP exit status
+ */
+int main(void)
+{
+	test_readconfig();
+	test_incus();
+	test_monitor();
+	test_invalid();
+	return done_testing();
+}
