@@ -16,7 +16,7 @@
  * @fmt:	printf format of the context
  * @ap:		its arguments
  */
-static void error_vprefix(struct cp_error *err, const char *fmt, va_list ap)
+static void CP_PRINTF(2, 0) error_vprefix(struct cp_error *err, const char *fmt, va_list ap)
 {
 	char msg[CP_ERROR_MSG_MAX];
 	size_t off;

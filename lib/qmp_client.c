@@ -358,6 +358,25 @@ static int latched_error(const struct qmp_client *c, const char *cmd, struct cp_
 }
 
 /**
+ * peer_gone() - report a write or read error caused by QEMU closing as EOF
+ * @e:	error from fdpass_send() / fdpass_recv()
+ *
+ * A unix socket closed by QEMU fails a write with EPIPE, and a read with
+ * ECONNRESET when QEMU closed with our last command still unread (it quit or
+ * crashed meanwhile). Both mean "QEMU closed the connection": callers that
+ * test for CP_ERR_EOF must see them as such, not as a system error.
+ *
+ * Return: -1
+ */
+static int peer_gone(struct cp_error *e)
+{
+	if (e && e->code == CP_ERR_SYSTEM && (e->sys_errno == EPIPE || e->sys_errno == ECONNRESET))
+		cp_error_set(e, CP_ERR_EOF, "QEMU closed the connection (%s)",
+			     e->sys_errno == EPIPE ? "on a write" : "with our command unread");
+	return -1;
+}
+
+/**
  * write_all() - write a whole message, descriptors with the first byte
  * @c:		client
  * @buf:	bytes
@@ -380,7 +399,7 @@ static int write_all(struct qmp_client *c, const char *buf, size_t len, const in
 				     err);
 
 		if (n < 0)
-			return -1;
+			return peer_gone(err);
 		off += (size_t)n;
 		if (n > 0)
 			continue;
@@ -718,6 +737,8 @@ int qmp_client_process(struct qmp_client *c, struct cp_error *err)
 
 		if (n == -2)
 			return 0;
+		if (n == -1)
+			peer_gone(&e);
 		if (n == 0 && qmp_stream_pending(c->stream))
 			cp_error_set(&e, CP_ERR_EOF,
 				     "QEMU closed the connection in the middle of a message "

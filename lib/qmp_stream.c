@@ -18,6 +18,14 @@
  * @cur:		bytes of the current, incomplete message seen so far
  * @in_message:		whether a message has started (non-whitespace seen)
  * @failed:		set after a framing error: the stream cannot resync
+ * @u8_need:		continuation bytes still due in the current UTF-8 sequence
+ * @u8_lo:		smallest byte accepted as the next continuation byte
+ * @u8_hi:		largest byte accepted as the next continuation byte
+ *
+ * UTF-8 is validated here, not by json-c: json-c 0.16's
+ * JSON_TOKENER_VALIDATE_UTF8 keeps its sequence state in a local variable of
+ * json_tokener_parse_ex(), so a multi-byte character split across two reads
+ * is reported as invalid UTF-8. Our state survives between feeds.
  */
 struct qmp_stream {
 	struct json_tokener *tok;
@@ -25,6 +33,9 @@ struct qmp_stream {
 	size_t cur;
 	bool in_message;
 	bool failed;
+	unsigned char u8_need;
+	unsigned char u8_lo;
+	unsigned char u8_hi;
 };
 
 /**
@@ -45,8 +56,7 @@ struct qmp_stream *qmp_stream_new(size_t max_message, int max_depth)
 		free(s);
 		return NULL;
 	}
-	json_tokener_set_flags(s->tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
-					       JSON_TOKENER_VALIDATE_UTF8);
+	json_tokener_set_flags(s->tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
 	s->max_message = max_message ? max_message : QMP_STREAM_DEFAULT_MAX_MESSAGE;
 	return s;
 }
@@ -86,6 +96,63 @@ static int stream_fail(struct qmp_stream *s, struct cp_error *err, const char *w
 {
 	s->failed = true;
 	return cp_error_set(err, CP_ERR_PROTOCOL, "malformed QMP stream: %s", what);
+}
+
+/**
+ * utf8_lead() - start a UTF-8 sequence at lead byte @c
+ * @s:	framer, between sequences
+ * @c:	a byte >= 0x80
+ *
+ * Strict RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF.
+ *
+ * Return: true if @c may start a sequence
+ */
+static bool utf8_lead(struct qmp_stream *s, unsigned char c)
+{
+	s->u8_lo = 0x80;
+	s->u8_hi = 0xbf;
+	if (c >= 0xc2 && c <= 0xdf) {
+		s->u8_need = 1;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		s->u8_need = 2;
+		s->u8_lo = c == 0xe0 ? 0xa0 : 0x80;
+		s->u8_hi = c == 0xed ? 0x9f : 0xbf;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		s->u8_need = 3;
+		s->u8_lo = c == 0xf0 ? 0x90 : 0x80;
+		s->u8_hi = c == 0xf4 ? 0x8f : 0xbf;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/**
+ * utf8_valid() - check bytes of the stream, continuing the previous state
+ * @s:		framer
+ * @buf:	bytes, in stream order right after those checked before
+ * @len:	their count
+ *
+ * Return: true if no byte so far breaks UTF-8 (a sequence may be left open)
+ */
+static bool utf8_valid(struct qmp_stream *s, const char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (s->u8_need) {
+			if (c < s->u8_lo || c > s->u8_hi)
+				return false;
+			s->u8_need--;
+			s->u8_lo = 0x80;
+			s->u8_hi = 0xbf;
+		} else if (c >= 0x80 && !utf8_lead(s, c)) {
+			return false;
+		}
+	}
+	return true;
 }
 
 /**
@@ -136,6 +203,10 @@ static long stream_parse(struct qmp_stream *s, const char *buf, size_t len, cp_j
 		return stream_fail(s, err, json_tokener_error_desc(jerr));
 	else
 		used = json_tokener_get_parse_end(s->tok);
+	if (!utf8_valid(s, buf, used)) {
+		cp_json_unref(v);
+		return stream_fail(s, err, "invalid UTF-8");
+	}
 	s->cur += used;
 	if (s->cur > s->max_message) {
 		cp_json_unref(v);
