@@ -33,19 +33,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_CTL_PORT 5000
-#define DEFAULT_UDP_PORT 5001
-#define DEFAULT_TCP_PORT 5002 /* sink; the source listens on this + 1 */
-#define MAX_FLOWS_TRACKED 1024 /* server side; further flows are only summed */
-#define MAX_CLIENT_FLOWS 1024
-#define MAX_CONNS 64
-#define MAX_SOURCE_SECONDS 600 /* a TCP source never runs longer than this */
+#define DEFAULT_CTL_PORT       5000
+#define DEFAULT_UDP_PORT       5001
+#define DEFAULT_TCP_PORT       5002 /* sink; the source listens on this + 1 */
+#define MAX_FLOWS_TRACKED      1024 /* server side; further flows are only summed */
+#define MAX_CLIENT_FLOWS       1024
+#define MAX_CONNS	       64
+#define MAX_SOURCE_SECONDS     600 /* a TCP source never runs longer than this */
 #define DEFAULT_SOURCE_SECONDS 10
-#define SOURCE_LINE_WAIT 1.0 /* seconds a source waits for the client's duration line */
-#define CTL_LINE_MAX 256
-#define IO_CHUNK 65536
-#define PAYLOAD_MAGIC 0x43505431u /* "CPT1" */
-#define PATTERN_RECORD 64
+#define SOURCE_LINE_WAIT       1.0 /* seconds a source waits for the client's duration line */
+#define CTL_LINE_MAX	       256
+#define IO_CHUNK	       65536
+#define PAYLOAD_MAGIC	       0x43505431u /* "CPT1" */
+#define PATTERN_RECORD	       64
 
 /* ------------------------------------------------------------------ */
 /* errors and small utilities                                          */
@@ -55,7 +55,8 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 static const char *g_mode = "cptraffic";
 
-static void die_with(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+static void die_with(int code, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
 static void die_with(int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -68,7 +69,7 @@ static void die_with(int code, const char *fmt, ...)
 }
 
 #define usage_error(...) die_with(EXIT_USAGE, __VA_ARGS__)
-#define fatal(...) die_with(EXIT_RUNTIME, __VA_ARGS__)
+#define fatal(...)	 die_with(EXIT_RUNTIME, __VA_ARGS__)
 
 static double now_mono(void)
 {
@@ -93,7 +94,8 @@ static void sleep_until(double deadline)
 	double d = deadline - now_mono();
 	if (d <= 0)
 		return;
-	struct timespec ts = { .tv_sec = (time_t)d, .tv_nsec = (long)((d - (double)(time_t)d) * 1e9) };
+	struct timespec ts = { .tv_sec = (time_t)d,
+			       .tv_nsec = (long)((d - (double)(time_t)d) * 1e9) };
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
@@ -111,7 +113,8 @@ struct strbuf {
 	size_t len, cap;
 };
 
-static void sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct strbuf *sb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static void sb_printf(struct strbuf *sb, const char *fmt, ...)
 {
 	for (;;) {
@@ -153,7 +156,7 @@ enum opt_kind { OPT_U64, OPT_IPV4, OPT_DIR };
 struct opt {
 	const char *name; /* without the leading "--" */
 	enum opt_kind kind;
-	void *dst;        /* uint64_t*, struct in_addr*, or int* (OPT_DIR) */
+	void *dst; /* uint64_t*, struct in_addr*, or int* (OPT_DIR) */
 	uint64_t min, max;
 	bool required;
 	bool seen;
@@ -169,7 +172,8 @@ static uint64_t parse_u64(const char *name, const char *s, uint64_t min, uint64_
 	if (errno || *end)
 		usage_error("--%s: '%s' is not a valid decimal integer", name, s);
 	if (v < min || v > max)
-		usage_error("--%s: %llu is out of range [%" PRIu64 ", %" PRIu64 "]", name, v, min, max);
+		usage_error("--%s: %llu is out of range [%" PRIu64 ", %" PRIu64 "]", name, v, min,
+			    max);
 	return (uint64_t)v;
 }
 
@@ -256,7 +260,8 @@ static int listen_socket(int type, uint16_t port)
 		fatal("socket: %s", strerror(errno));
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(port),
 				  .sin_addr.s_addr = htonl(INADDR_ANY) };
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
 		fatal("bind to port %u: %s", (unsigned)port, strerror(errno));
@@ -301,7 +306,8 @@ static int connect_retry(struct in_addr ip, uint16_t port, double timeout)
 		if (fd >= 0)
 			return fd;
 		if (now_mono() >= deadline)
-			fatal("cannot connect to %s:%u within %.0f s", inet_ntoa(ip), (unsigned)port, timeout);
+			fatal("cannot connect to %s:%u within %.0f s", inet_ntoa(ip),
+			      (unsigned)port, timeout);
 		sleep_until(now_mono() + 0.2);
 	}
 }
@@ -364,7 +370,8 @@ static void count_udp(struct counters *c, const struct sockaddr_in *src, size_t 
 	c->udp_bytes += bytes;
 	for (size_t i = 0; i < c->nflows; i++) {
 		struct flow_count *f = &c->flows[i];
-		if (f->src.sin_addr.s_addr == src->sin_addr.s_addr && f->src.sin_port == src->sin_port) {
+		if (f->src.sin_addr.s_addr == src->sin_addr.s_addr &&
+		    f->src.sin_port == src->sin_port) {
 			f->packets++;
 			return;
 		}
@@ -384,7 +391,8 @@ static void drain_udp(struct server *s)
 	for (int i = 0; i < 256; i++) {
 		struct sockaddr_in src;
 		socklen_t len = sizeof src;
-		ssize_t n = recvfrom(s->udp_fd, s->buf, sizeof s->buf, 0, (struct sockaddr *)&src, &len);
+		ssize_t n = recvfrom(s->udp_fd, s->buf, sizeof s->buf, 0, (struct sockaddr *)&src,
+				     &len);
 		if (n < 0)
 			return;
 		count_udp(&s->c, &src, (size_t)n);
@@ -421,7 +429,9 @@ static void accept_conn(struct server *s, int lfd, enum conn_kind kind)
 		if (k->kind != CONN_FREE)
 			continue;
 		set_nonblocking(fd);
-		*k = (struct conn){ .fd = fd, .kind = kind, .deadline = now_mono() + SOURCE_LINE_WAIT };
+		*k = (struct conn){ .fd = fd,
+				    .kind = kind,
+				    .deadline = now_mono() + SOURCE_LINE_WAIT };
 		return;
 	}
 	close(fd); /* table full: refuse rather than grow without bound */
@@ -487,7 +497,8 @@ static void sink_readable(struct server *s, struct conn *k)
 	if (n > 0)
 		s->c.tcp_bytes += (uint64_t)n;
 	else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-		conn_close(k); /* client finished (or failed): closing tells a tx client all was read */
+		conn_close(
+			k); /* client finished (or failed): closing tells a tx client all was read */
 }
 
 static void source_start(struct conn *k, uint64_t seconds)
@@ -535,11 +546,18 @@ static void conn_ready(struct server *s, struct conn *k, short revents)
 {
 	if (revents & (POLLIN | POLLHUP | POLLERR)) {
 		switch (k->kind) {
-		case CONN_SINK: sink_readable(s, k); break;
-		case CONN_CTL: ctl_readable(s, k); break;
+		case CONN_SINK:
+			sink_readable(s, k);
+			break;
+		case CONN_CTL:
+			ctl_readable(s, k);
+			break;
 		case CONN_SOURCE_WAIT:
-		case CONN_SOURCE: source_readable(s, k); break;
-		case CONN_FREE: break;
+		case CONN_SOURCE:
+			source_readable(s, k);
+			break;
+		case CONN_FREE:
+			break;
 		}
 	}
 	if (k->kind == CONN_SOURCE && (revents & POLLOUT))
@@ -573,7 +591,8 @@ static void serve_once(struct server *s)
 		if (s->conns[i].kind == CONN_FREE)
 			continue;
 		owner[n] = &s->conns[i];
-		p[n++] = (struct pollfd){ .fd = s->conns[i].fd, .events = conn_events(&s->conns[i]) };
+		p[n++] = (struct pollfd){ .fd = s->conns[i].fd,
+					  .events = conn_events(&s->conns[i]) };
 	}
 	if (poll(p, n, nearest_timer_ms(s)) < 0 && errno != EINTR)
 		fatal("poll: %s", strerror(errno));
@@ -627,8 +646,10 @@ static int cmd_serve(int argc, char **argv)
 	if (setsockopt(s.udp_fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
 		setsockopt(s.udp_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 
-	fprintf(stderr, "cptraffic serve: udp %" PRIu64 ", tcp sink %" PRIu64 ", tcp source %" PRIu64
-		", ctl %" PRIu64 "\n", udp, tcp, tcp + 1, ctl);
+	fprintf(stderr,
+		"cptraffic serve: udp %" PRIu64 ", tcp sink %" PRIu64 ", tcp source %" PRIu64
+		", ctl %" PRIu64 "\n",
+		udp, tcp, tcp + 1, ctl);
 	double end = secs ? now_mono() + (double)secs : 0;
 	while (!end || now_mono() < end)
 		serve_once(&s);
@@ -728,11 +749,14 @@ static void open_flow(struct udp_job *j, uint64_t i)
 	f->fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (f->fd < 0)
 		fatal("socket: %s", strerror(errno));
-	struct sockaddr_in local = { .sin_family = AF_INET, .sin_port = htons((uint16_t)(j->src_port + i)),
+	struct sockaddr_in local = { .sin_family = AF_INET,
+				     .sin_port = htons((uint16_t)(j->src_port + i)),
 				     .sin_addr.s_addr = htonl(INADDR_ANY) };
 	if (bind(f->fd, (struct sockaddr *)&local, sizeof local) < 0)
 		fatal("bind UDP source port %" PRIu64 ": %s", j->src_port + i, strerror(errno));
-	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)j->port), .sin_addr = j->to };
+	struct sockaddr_in dst = { .sin_family = AF_INET,
+				   .sin_port = htons((uint16_t)j->port),
+				   .sin_addr = j->to };
 	if (connect(f->fd, (struct sockaddr *)&dst, sizeof dst) < 0)
 		fatal("connect UDP to %s: %s", inet_ntoa(j->to), strerror(errno));
 	/* After connect() the kernel has chosen the source address the server will see. */
@@ -741,7 +765,8 @@ static void open_flow(struct udp_job *j, uint64_t i)
 	format_addr(&local, f->key, sizeof f->key);
 }
 
-static void fill_payload(unsigned char *buf, uint64_t size, uint32_t flow, uint32_t seq, uint32_t total)
+static void fill_payload(unsigned char *buf, uint64_t size, uint32_t flow, uint32_t seq,
+			 uint32_t total)
 {
 	uint32_t words[4] = { htonl(PAYLOAD_MAGIC), htonl(flow), htonl(seq), htonl(total) };
 	memset(buf, 0, size);
@@ -759,11 +784,14 @@ static void send_packets(struct udp_job *j)
 		if (j->rate)
 			sleep_until(t0 + (double)i / (double)j->rate);
 		if (now_mono() >= stop) {
-			fprintf(stderr, "cptraffic udp: --max-seconds reached after %" PRIu64 " packets\n", i);
+			fprintf(stderr,
+				"cptraffic udp: --max-seconds reached after %" PRIu64 " packets\n",
+				i);
 			break;
 		}
 		struct udp_flow *f = &j->f[i % j->flows];
-		fill_payload(buf, j->size, (uint32_t)(i % j->flows), (uint32_t)(i / j->flows), (uint32_t)j->count);
+		fill_payload(buf, j->size, (uint32_t)(i % j->flows), (uint32_t)(i / j->flows),
+			     (uint32_t)j->count);
 		if (send(f->fd, buf, j->size, 0) == (ssize_t)j->size)
 			f->sent++;
 		else
@@ -817,12 +845,13 @@ static void print_udp_result(const struct udp_job *j)
 		recv += j->f[i].received;
 		complete += j->f[i].received >= j->f[i].sent;
 	}
-	printf("{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"flows\":%" PRIu64
-	       ",\"flows_complete\":%" PRIu64 ",\"send_errors\":%" PRIu64 ",\"per_flow\":[",
+	printf("{\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"lost\":%" PRIu64
+	       ",\"flows\":%" PRIu64 ",\"flows_complete\":%" PRIu64 ",\"send_errors\":%" PRIu64
+	       ",\"per_flow\":[",
 	       sent, recv, recv < sent ? sent - recv : 0, j->flows, complete, j->send_errors);
 	for (uint64_t i = 0; i < j->flows; i++)
-		printf("%s{\"src\":\"%s\",\"sent\":%" PRIu64 ",\"received\":%" PRIu64 "}", i ? "," : "",
-		       j->f[i].key, j->f[i].sent, j->f[i].received);
+		printf("%s{\"src\":\"%s\",\"sent\":%" PRIu64 ",\"received\":%" PRIu64 "}",
+		       i ? "," : "", j->f[i].key, j->f[i].sent, j->f[i].received);
 	printf("]}\n");
 }
 
@@ -840,8 +869,14 @@ static const char udp_usage[] =
 
 static int cmd_udp(int argc, char **argv)
 {
-	struct udp_job j = { .port = DEFAULT_UDP_PORT, .ctl_port = DEFAULT_CTL_PORT, .flows = 16,
-			     .rate = 1000, .size = 64, .timeout = 10, .wait = 2, .src_port = 40000,
+	struct udp_job j = { .port = DEFAULT_UDP_PORT,
+			     .ctl_port = DEFAULT_CTL_PORT,
+			     .flows = 16,
+			     .rate = 1000,
+			     .size = 64,
+			     .timeout = 10,
+			     .wait = 2,
+			     .src_port = 40000,
 			     .max_seconds = 60 };
 	struct opt opts[] = {
 		{ "to", OPT_IPV4, &j.to, 0, 0, true, false },
@@ -858,7 +893,8 @@ static int cmd_udp(int argc, char **argv)
 	};
 	parse_opts(argc, argv, 2, opts, sizeof opts / sizeof opts[0], udp_usage, NULL, 0);
 	if (j.src_port + j.flows - 1 > 65535)
-		usage_error("--src-port %" PRIu64 " + --flows %" PRIu64 " exceeds port 65535", j.src_port, j.flows);
+		usage_error("--src-port %" PRIu64 " + --flows %" PRIu64 " exceeds port 65535",
+			    j.src_port, j.flows);
 
 	free(ctl_request(j.to, (uint16_t)j.ctl_port, "reset", (double)j.timeout));
 	j.f = calloc(j.flows, sizeof *j.f);
@@ -933,7 +969,8 @@ static uint64_t tcp_rx(int fd, uint64_t seconds, double timeout)
 		if (errno != EAGAIN && errno != EINTR)
 			fatal("recv: %s", strerror(errno));
 		if (now_mono() >= deadline) {
-			fprintf(stderr, "cptraffic tcp: source still sending after %.0f s; stopping\n",
+			fprintf(stderr,
+				"cptraffic tcp: source still sending after %.0f s; stopping\n",
 				(double)seconds + timeout);
 			return bytes;
 		}
@@ -968,8 +1005,9 @@ static int cmd_tcp(int argc, char **argv)
 			     : tcp_tx(fd, (double)seconds, (double)timeout);
 	double elapsed = now_mono() - t0;
 	close(fd);
-	printf("{\"dir\":\"%s\",\"bytes\":%" PRIu64 ",\"seconds\":%.3f,\"mbit_s\":%.2f}\n", dir ? "rx" : "tx",
-	       bytes, elapsed, elapsed > 0 ? (double)bytes * 8.0 / elapsed / 1e6 : 0.0);
+	printf("{\"dir\":\"%s\",\"bytes\":%" PRIu64 ",\"seconds\":%.3f,\"mbit_s\":%.2f}\n",
+	       dir ? "rx" : "tx", bytes, elapsed,
+	       elapsed > 0 ? (double)bytes * 8.0 / elapsed / 1e6 : 0.0);
 	return 0;
 }
 
@@ -987,7 +1025,8 @@ static int cmd_tcp(int argc, char **argv)
 static void pattern_record(uint64_t seed, uint64_t k, char rec[PATTERN_RECORD])
 {
 	char text[PATTERN_RECORD + 1];
-	int n = snprintf(text, sizeof text, "CP seed=%" PRIu64 " off=%020" PRIu64, seed, k * PATTERN_RECORD);
+	int n = snprintf(text, sizeof text, "CP seed=%" PRIu64 " off=%020" PRIu64, seed,
+			 k * PATTERN_RECORD);
 	memset(rec, '.', PATTERN_RECORD - 1);
 	memcpy(rec, text, (size_t)n);
 	rec[PATTERN_RECORD - 1] = '\n';
@@ -1047,8 +1086,8 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} modes[] = {
-		{ "serve", cmd_serve }, { "udp", cmd_udp }, { "tcp", cmd_tcp },
-		{ "ctl", cmd_ctl },     { "pattern", cmd_pattern },
+		{ "serve", cmd_serve }, { "udp", cmd_udp },	    { "tcp", cmd_tcp },
+		{ "ctl", cmd_ctl },	{ "pattern", cmd_pattern },
 	};
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(main_usage, argc < 2 ? stderr : stdout);
