@@ -10,15 +10,44 @@
 #include "util.h"
 
 /**
+ * parse_item() - one key=value of a client's info
+ * @cl:		client to fill
+ * @key:	key
+ * @value:	value
+ *
+ * Return: 1 for index=, 2 for type=, 0 for anything else
+ */
+static int parse_item(struct hmp_net_client *cl, const char *key, const char *value)
+{
+	unsigned long long v;
+
+	if (!strcmp(key, "index"))
+		return cp_parse_uint(value, 1 << 16, &v, NULL) == 0 ? (cl->index = (int)v, 1) : 0;
+	if (!strcmp(key, "type")) {
+		cp_strlcpy(cl->type, value, sizeof(cl->type));
+		return 2;
+	}
+	if (!strcmp(key, "model"))
+		cp_strlcpy(cl->model, value, sizeof(cl->model));
+	else if (!strcmp(key, "macaddr"))
+		cp_strlcpy(cl->mac, value, sizeof(cl->mac));
+	else if (!strcmp(key, "ifname"))
+		cp_strlcpy(cl->ifname, value, sizeof(cl->ifname));
+	else if (!strcmp(key, "fd") && cp_parse_uint(value, 0x7fffffff, &v, NULL) == 0)
+		cl->fd = (int)v;
+	return 0;
+}
+
+/**
  * parse_info() - fill @cl from "index=I,type=T,k=v,..." (the client info)
  * @cl:		client to fill (name already set)
  * @info:	the text after "NAME: "
  *
- * Return: true if it had at least index= and type=
+ * Return: true if it had at least a valid index= and a type=
  */
 static bool parse_info(struct hmp_net_client *cl, const char *info)
 {
-	bool has_index = false, has_type = false;
+	unsigned seen = 0;
 	const char *p = info;
 
 	while (*p) {
@@ -32,29 +61,13 @@ static bool parse_info(struct hmp_net_client *cl, const char *info)
 			item[len] = '\0';
 			eq = strchr(item, '=');
 			if (eq) {
-				*eq++ = '\0';
-				if (!strcmp(item, "index")) {
-					cl->index = atoi(eq);
-					has_index = true;
-				} else if (!strcmp(item, "type")) {
-					cp_strlcpy(cl->type, eq, sizeof(cl->type));
-					has_type = true;
-				} else if (!strcmp(item, "model")) {
-					cp_strlcpy(cl->model, eq, sizeof(cl->model));
-				} else if (!strcmp(item, "macaddr")) {
-					cp_strlcpy(cl->mac, eq, sizeof(cl->mac));
-				} else if (!strcmp(item, "fd") && eq[0] >= '0' && eq[0] <= '9') {
-					cl->fd = atoi(eq);
-				} else if (!strcmp(item, "ifname")) {
-					cp_strlcpy(cl->ifname, eq, sizeof(cl->ifname));
-				}
+				*eq = '\0';
+				seen |= (unsigned)parse_item(cl, item, eq + 1);
 			}
 		}
-		p += len;
-		if (*p == ',')
-			p++;
+		p += len + (*(p + len) == ',');
 	}
-	return has_index && has_type;
+	return seen == 3;
 }
 
 /**
@@ -149,10 +162,11 @@ static int parse_line(struct hmp_network *net, const char *line, int *hubid, lon
 		      struct cp_error *err)
 {
 	struct hmp_net_client cl;
+	unsigned long long v;
 	int rc;
 
-	if (!strncmp(line, "hub ", 4) && line[4] >= '0' && line[4] <= '9') {
-		*hubid = atoi(line + 4);
+	if (!strncmp(line, "hub ", 4) && cp_parse_uint(line + 4, 1 << 30, &v, NULL) == 0) {
+		*hubid = (int)v;
 		*last_nic = -1;
 		return 0;
 	}

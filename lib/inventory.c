@@ -579,8 +579,9 @@ static int add_device(struct build_ctx *ctx, const char *path, const char *type,
 
 	if (strstr(type, "xhci") && !ctx->inv->usb_bus[0] &&
 	    !strncmp(path, "/machine/peripheral/", 20) && strlen(path + 20) < INV_NAME_MAX - 2) {
-		cp_strlcpy(ctx->inv->usb_bus, path + 20, sizeof(ctx->inv->usb_bus));
-		strcat(ctx->inv->usb_bus, ".0");
+		size_t len = cp_strlcpy(ctx->inv->usb_bus, path + 20, sizeof(ctx->inv->usb_bus));
+
+		cp_strlcpy(ctx->inv->usb_bus + len, ".0", sizeof(ctx->inv->usb_bus) - len);
 	}
 	if (*drive || prop(ctx, path, "drive"))
 		return add_block_device(ctx, path, type, drive, err);

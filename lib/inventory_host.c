@@ -63,7 +63,7 @@ static int read_fdinfo_iff(const char *path, char *out, size_t size)
 static void probe_nic(struct inv_nic *nic, const char *proc_root, pid_t pid)
 {
 	char path[256], link[256];
-	unsigned tapno;
+	unsigned long long tapno;
 	ssize_t n;
 	int rc;
 
@@ -82,7 +82,8 @@ static void probe_nic(struct inv_nic *nic, const char *proc_root, pid_t pid)
 		return;
 	}
 	link[n] = '\0';
-	if (sscanf(link, "/dev/tap%u", &tapno) == 1) {
+	if (cp_str_has_prefix(link, "/dev/tap") &&
+	    cp_parse_uint(link + 8, 1u << 30, &tapno, NULL) == 0) {
 		nic->macvtap = true;
 		cp_strlcpy(nic->tapdev, link, sizeof(nic->tapdev));
 	}

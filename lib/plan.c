@@ -103,12 +103,11 @@ static struct plan_step *add_step(struct plan_ctx *ctx, enum plan_step_kind kind
 bool plan_usb_mac_is_fixed(int major, int minor, int micro, const char *package)
 {
 	const char *deb = package ? strstr(package, "+deb12u") : NULL;
+	unsigned long debrev = deb ? strtoul(deb + 7, NULL, 10) : 0;
 
 	if (major > 10 || (major == 10 && minor >= 2))
 		return true;
-	if (major == 7 && minor == 2 && (micro >= 21 || (deb && atoi(deb + 7) >= 18)))
-		return true;
-	return false;
+	return major == 7 && minor == 2 && (micro >= 21 || debrev >= 18);
 }
 
 /**

@@ -162,7 +162,6 @@ void qconf_opts_init(struct qconf_opts *o)
  */
 bool qconf_mac_valid(const char *mac)
 {
-	unsigned first;
 	int i;
 
 	if (strlen(mac) != 17)
@@ -170,8 +169,8 @@ bool qconf_mac_valid(const char *mac)
 	for (i = 0; i < 17; i++)
 		if (i % 3 == 2 ? mac[i] != ':' : !isxdigit((unsigned char)mac[i]))
 			return false;
-	sscanf(mac, "%2x", &first);
-	return !(first & 1);
+	/* The group bit is the low bit of the first octet's second digit. */
+	return !(strtoul((char[]){ mac[1], '\0' }, NULL, 16) & 1);
 }
 
 /**

@@ -348,8 +348,8 @@ static void reap_child(pid_t pid)
 static int run_in_child(const struct tapq_target *t, tapq_op op, int nsfd, struct tapq_info *info,
 			int *fd, struct cp_error *err)
 {
-	struct child_reply r;
-	int sv[2], got[1];
+	struct child_reply r = { 0 };
+	int sv[2], got[1] = { -1 };
 	size_t ngot = 1;
 	struct pollfd pfd;
 	pid_t pid;
@@ -369,15 +369,18 @@ static int run_in_child(const struct tapq_target *t, tapq_op op, int nsfd, struc
 	}
 	close(sv[1]);
 	pfd = (struct pollfd){ .fd = sv[0], .events = POLLIN };
-	n = poll(&pfd, 1, TAPQ_CHILD_TIMEOUT_MS) > 0
-		    ? fdpass_recv(sv[0], &r, sizeof(r), got, &ngot, err)
-		    : cp_error_set(err, CP_ERR_TIMEOUT, "namespace helper did not answer");
+	if (poll(&pfd, 1, TAPQ_CHILD_TIMEOUT_MS) > 0)
+		n = fdpass_recv(sv[0], &r, sizeof(r), got, &ngot, err);
+	else
+		n = cp_error_set(err, CP_ERR_TIMEOUT, "namespace helper did not answer");
 	close(sv[0]);
 	reap_child(pid);
 	if (n != (long)sizeof(r)) {
 		if (n >= 0 && ngot)
 			close(got[0]);
-		return n < 0 ? -1 : cp_error_set(err, CP_ERR_SYSTEM, "namespace helper failed");
+		if (n == -1)
+			return -1;
+		return cp_error_set(err, CP_ERR_SYSTEM, "namespace helper failed");
 	}
 	*info = r.info;
 	*fd = ngot ? got[0] : -1;

@@ -11,6 +11,7 @@
 #include "coldplug/json.h"
 #include "coldplug/qmp.h"
 #include "coldplug/rehome.h"
+#include "util.h"
 
 #define REHOME_MAX_TAPS 16
 
@@ -104,7 +105,7 @@ static int add_tap(struct rehome_args *a, const char *arg)
 		return cli_usage("at most %d --tap options", REHOME_MAX_TAPS);
 	if (strlen(arg) >= sizeof(a->tapbuf[0]) || !strchr(arg, '=') || arg[0] == '=')
 		return cli_usage("--tap wants NAME=IFNAME, like eth0=tap1a2b3c4d");
-	strcpy(a->tapbuf[n], arg);
+	cp_strlcpy(a->tapbuf[n], arg, sizeof(a->tapbuf[n]));
 	eq = strchr(a->tapbuf[n], '=');
 	*eq = '\0';
 	if (!eq[1])

@@ -12,6 +12,7 @@
 #include "coldplug/qmp.h"
 #include "fakepeer.h"
 #include "tap.h"
+#include "util.h"
 
 #define SLOT "/machine/peripheral-anon/device[0]"
 
@@ -33,17 +34,17 @@ static void root_plan(struct plan *p, struct plan_step *steps, size_t n)
 		struct plan_step *st = &steps[i];
 
 		st->kind = PLAN_DISK;
-		strcpy(st->name, i ? "data" : "root");
-		strcpy(st->dev_id, i ? "dev-incus_data" : "dev-incus_root");
-		strcpy(st->del_id, st->dev_id);
-		strcpy(st->node, i ? "incus_data" : "incus_root");
+		cp_strlcpy(st->name, i ? "data" : "root", sizeof(st->name));
+		cp_strlcpy(st->dev_id, i ? "dev-incus_data" : "dev-incus_root", sizeof(st->dev_id));
+		cp_strlcpy(st->del_id, st->dev_id, sizeof(st->del_id));
+		cp_strlcpy(st->node, i ? "incus_data" : "incus_root", sizeof(st->node));
 		snprintf(st->slot_name, sizeof(st->slot_name), "coldplug-disk%zu", i);
 		snprintf(st->slot_path, sizeof(st->slot_path),
 			 "/machine/peripheral-anon/device[%zu]", i);
 		st->slot = (unsigned)i;
 		st->bootindex = i ? -1 : 0;
-		strcpy(st->fe.driver, "scsi-hd");
-		strcpy(st->fe.bus, "qemu_scsi.0");
+		cp_strlcpy(st->fe.driver, "scsi-hd", sizeof(st->fe.driver));
+		cp_strlcpy(st->fe.bus, "qemu_scsi.0", sizeof(st->fe.bus));
 		st->fe.channel = st->fe.scsi_id = st->fe.lun = -1;
 	}
 	p->steps = steps;
@@ -148,7 +149,7 @@ static void test_rollback(void)
 	struct plan p;
 
 	root_plan(&p, steps, 2);
-	strcpy(steps[0].fe.serial, "incus_root");
+	cp_strlcpy(steps[0].fe.serial, "incus_root", sizeof(steps[0].fe.serial));
 	fakepeer_expect(fp,
 			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_root\"}}");
 	fakepeer_reply(fp, "{\"return\":{}}");
@@ -187,7 +188,7 @@ static void test_unplug_pending(void)
 	struct plan p;
 
 	root_plan(&p, steps, 1);
-	strcpy(steps[0].fe.addr, "00.0"); /* a PCI disk */
+	cp_strlcpy(steps[0].fe.addr, "00.0", sizeof(steps[0].fe.addr)); /* a PCI disk */
 	apply_opts_init(&o);
 	o.event_timeout_ms = 200;
 	fakepeer_expect(fp,

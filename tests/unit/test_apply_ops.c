@@ -9,6 +9,7 @@
 
 #include "apply_ops.h"
 #include "tap.h"
+#include "util.h"
 
 /**
  * sequence() - the operation list as "cmd cmd wait:id open-tap ..."
@@ -56,17 +57,17 @@ static void disk_step(struct plan_step *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->kind = PLAN_DISK;
-	strcpy(st->name, "root");
-	strcpy(st->dev_id, "dev-incus_root");
-	strcpy(st->del_id, "dev-incus_root");
-	strcpy(st->node, "incus_root");
-	strcpy(st->slot_name, "coldplug-disk0");
-	strcpy(st->slot_path, "/machine/peripheral-anon/device[0]");
+	cp_strlcpy(st->name, "root", sizeof(st->name));
+	cp_strlcpy(st->dev_id, "dev-incus_root", sizeof(st->dev_id));
+	cp_strlcpy(st->del_id, "dev-incus_root", sizeof(st->del_id));
+	cp_strlcpy(st->node, "incus_root", sizeof(st->node));
+	cp_strlcpy(st->slot_name, "coldplug-disk0", sizeof(st->slot_name));
+	cp_strlcpy(st->slot_path, "/machine/peripheral-anon/device[0]", sizeof(st->slot_path));
 	st->bootindex = 0;
-	strcpy(st->fe.driver, "scsi-hd");
-	strcpy(st->fe.bus, "qemu_scsi.0");
-	strcpy(st->fe.serial, "incus_root");
-	strcpy(st->fe.device_id, "incus_root");
+	cp_strlcpy(st->fe.driver, "scsi-hd", sizeof(st->fe.driver));
+	cp_strlcpy(st->fe.bus, "qemu_scsi.0", sizeof(st->fe.bus));
+	cp_strlcpy(st->fe.serial, "incus_root", sizeof(st->fe.serial));
+	cp_strlcpy(st->fe.device_id, "incus_root", sizeof(st->fe.device_id));
 	st->fe.channel = 0;
 	st->fe.scsi_id = 0;
 	st->fe.lun = 1;
@@ -100,7 +101,7 @@ static void test_disk(void)
 	ops_free(&l);
 
 	st.bootindex = -1;
-	strcpy(st.del_id, "usb_dev-incus_root");
+	cp_strlcpy(st.del_id, "usb_dev-incus_root", sizeof(st.del_id));
 	ops_for_step(&st, &l, &err);
 	sequence(&l, seq, sizeof(seq));
 	is_str(seq, "device_del wait:dev-incus_root wait:usb_dev-incus_root qom-set query-block",
@@ -122,8 +123,8 @@ static void test_cd(void)
 
 	disk_step(&st);
 	st.kind = PLAN_CD;
-	strcpy(st.slot_name, "coldplug-cd0");
-	strcpy(st.node, "incus_iso");
+	cp_strlcpy(st.slot_name, "coldplug-cd0", sizeof(st.slot_name));
+	cp_strlcpy(st.node, "incus_iso", sizeof(st.node));
 	st.bootindex = -1;
 	ops_for_step(&st, &l, &err);
 	sequence(&l, seq, sizeof(seq));
@@ -154,16 +155,17 @@ static void nic_step(struct plan_step *st, enum plan_step_kind kind)
 {
 	memset(st, 0, sizeof(*st));
 	st->kind = kind;
-	strcpy(st->name, "eth0");
-	strcpy(st->dev_id, "dev-incus_eth0");
-	strcpy(st->del_id, "dev-incus_eth0");
-	strcpy(st->netdev, "incus_eth0");
-	strcpy(st->mac, "10:66:6a:ab:cd:ef");
-	strcpy(st->ifname, "tap1234abcd");
+	cp_strlcpy(st->name, "eth0", sizeof(st->name));
+	cp_strlcpy(st->dev_id, "dev-incus_eth0", sizeof(st->dev_id));
+	cp_strlcpy(st->del_id, "dev-incus_eth0", sizeof(st->del_id));
+	cp_strlcpy(st->netdev, "incus_eth0", sizeof(st->netdev));
+	cp_strlcpy(st->mac, "10:66:6a:ab:cd:ef", sizeof(st->mac));
+	cp_strlcpy(st->ifname, "tap1234abcd", sizeof(st->ifname));
 	st->nqueues = 4;
 	st->bootindex = -1;
-	strcpy(st->slot_name, kind == PLAN_NIC_PCI ? "coldplug-nic0" : "dev-incus_eth0");
-	strcpy(st->usb_bus, "qemu_usb.0");
+	cp_strlcpy(st->slot_name, kind == PLAN_NIC_PCI ? "coldplug-nic0" : "dev-incus_eth0",
+		   sizeof(st->slot_name));
+	cp_strlcpy(st->usb_bus, "qemu_usb.0", sizeof(st->usb_bus));
 	st->hubid = 0;
 }
 
@@ -230,9 +232,9 @@ static void test_rollback(void)
 	free(a);
 	ops_free(&l);
 
-	strcpy(st.fe.driver, "virtio-blk-pci");
-	strcpy(st.fe.bus, "qemu_pcie5");
-	strcpy(st.fe.addr, "00.0");
+	cp_strlcpy(st.fe.driver, "virtio-blk-pci", sizeof(st.fe.driver));
+	cp_strlcpy(st.fe.bus, "qemu_pcie5", sizeof(st.fe.bus));
+	cp_strlcpy(st.fe.addr, "00.0", sizeof(st.fe.addr));
 	st.fe.channel = st.fe.scsi_id = st.fe.lun = -1;
 	st.fe.device_id[0] = '\0';
 	ops_for_rollback(&st, &l, &err);
@@ -241,10 +243,10 @@ static void test_rollback(void)
 	free(a);
 	ops_free(&l);
 
-	strcpy(st.fe.driver, "scsi-hd");
-	strcpy(st.fe.usb_id, "usb_dev-incus_root");
-	strcpy(st.fe.usb_driver, "usb-bot");
-	strcpy(st.fe.usb_bus, "qemu_usb.0");
+	cp_strlcpy(st.fe.driver, "scsi-hd", sizeof(st.fe.driver));
+	cp_strlcpy(st.fe.usb_id, "usb_dev-incus_root", sizeof(st.fe.usb_id));
+	cp_strlcpy(st.fe.usb_driver, "usb-bot", sizeof(st.fe.usb_driver));
+	cp_strlcpy(st.fe.usb_bus, "qemu_usb.0", sizeof(st.fe.usb_bus));
 	ops_for_rollback(&st, &l, &err);
 	sequence(&l, seq, sizeof(seq));
 	is_str(seq, "device_add device_add qom-set", "usb: usb-bot, its scsi-hd, attached=true");
@@ -282,8 +284,8 @@ static void test_checks(void)
 	ok(check(&st, v, &err) < 0 && strstr(err.msg, "holds coldplug-ph-disk0"),
 	   "the placeholder still in the slot fails: %s", err.msg);
 	cp_json_unref(v);
-	strcpy(st.slot_name, "coldplug-cd0");
-	strcpy(st.node, "incus_iso");
+	cp_strlcpy(st.slot_name, "coldplug-cd0", sizeof(st.slot_name));
+	cp_strlcpy(st.node, "incus_iso", sizeof(st.node));
 	v = cp_json_parse(cd_open, strlen(cd_open), &err);
 	ok(check(&st, v, &err) < 0 && strstr(err.msg, "tray"), "an open tray fails the check");
 	cp_json_unref(v);

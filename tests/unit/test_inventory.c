@@ -73,7 +73,8 @@ static void test_default(void)
 
 	build("incus-default", &sel, &inv);
 	is_str(inv.status, "prelaunch", "run state from query-status");
-	ok(inv.ver_major == atoi(qemu_ver) && inv.ver_minor == atoi(strchr(qemu_ver, '.') + 1),
+	ok(inv.ver_major == strtol(qemu_ver, NULL, 10) &&
+		   inv.ver_minor == strtol(strchr(qemu_ver, '.') + 1, NULL, 10),
 	   "QEMU version from the greeting");
 	is_int(inv.hotplug, INV_HOTPLUG_NATIVE, "the ICH9-LPC global read back: native hotplug");
 	is_str(inv.usb_bus, "qemu_usb.0", "Incus's xHCI bus found for usb-net");

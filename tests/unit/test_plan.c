@@ -12,6 +12,7 @@
 #include "coldplug/inventory.h"
 #include "coldplug/plan.h"
 #include "tap.h"
+#include "util.h"
 
 /* The QEMU version whose recordings the current tests read. */
 static const char *qemu_ver;
@@ -155,15 +156,15 @@ static void test_disk_refusals(void)
 	inv.disks[0].users = 2;
 	refusal(&inv, &o, "attached to 2 frontends", "node in use elsewhere");
 	inv.disks[0].users = 1;
-	strcpy(inv.disks[0].fe.driver, "ide-hd");
+	cp_strlcpy(inv.disks[0].fe.driver, "ide-hd", sizeof(inv.disks[0].fe.driver));
 	refusal(&inv, &o, "QEMU cannot unplug IDE", "ide-hd cannot be unplugged");
-	strcpy(inv.disks[0].fe.driver, "vhost-user-blk-pci");
+	cp_strlcpy(inv.disks[0].fe.driver, "vhost-user-blk-pci", sizeof(inv.disks[0].fe.driver));
 	refusal(&inv, &o, "coldplug re-homes scsi-hd", "unsupported driver");
-	strcpy(inv.disks[0].fe.driver, "scsi-hd");
+	cp_strlcpy(inv.disks[0].fe.driver, "scsi-hd", sizeof(inv.disks[0].fe.driver));
 	inv.nslots = 1; /* only coldplug-disk0 is left */
 	refusal(&inv, &o, "coldplug qemu-conf --disk-slots 2 --cd-slots 1 --nic-slots 1",
 		"too few slots, with the exact qemu-conf line");
-	strcpy(inv.status, "running");
+	cp_strlcpy(inv.status, "running", sizeof(inv.status));
 	ok(plan_build(&inv, &o, &p, &err) < 0 && strstr(err.msg, "3 problems") &&
 		   strstr(err.msg, "QEMU is running") && strstr(err.msg, "no free NIC slot") &&
 		   strstr(err.msg, "--disk-slots 2"),
@@ -184,16 +185,16 @@ static void test_nic_refusals(void)
 
 	plan_opts_init(&o);
 	load("incus-default", &inv);
-	strcpy(inv.nics[0].mac, "10:66:6a:00:00:01");
+	cp_strlcpy(inv.nics[0].mac, "10:66:6a:00:00:01", sizeof(inv.nics[0].mac));
 	refusal(&inv, &o, "coldplug qemu-conf --nic-mac eth0=10:66:6a:00:00:01",
 		"no NIC slot with the NIC's MAC, with the fix");
-	strcpy(inv.nics[0].mac, "10:66:6a:ab:cd:ef");
+	cp_strlcpy(inv.nics[0].mac, "10:66:6a:ab:cd:ef", sizeof(inv.nics[0].mac));
 	inv.nics[0].netdev_users = 2;
 	refusal(&inv, &o, "shared by 2 devices", "netdev shared by several devices");
 	inv.nics[0].netdev_users = 1;
-	strcpy(inv.nics[0].netdev_type, "user");
+	cp_strlcpy(inv.nics[0].netdev_type, "user", sizeof(inv.nics[0].netdev_type));
 	refusal(&inv, &o, "of type 'user'", "a netdev that is not a tap");
-	strcpy(inv.nics[0].netdev_type, "tap");
+	cp_strlcpy(inv.nics[0].netdev_type, "tap", sizeof(inv.nics[0].netdev_type));
 	inv.nics[0].ifname[0] = '\0';
 	inv.nics[0].probe_errno = EACCES;
 	refusal(&inv, &o, "CAP_SYS_PTRACE", "tap unknown: /proc not readable");
@@ -207,13 +208,13 @@ static void test_nic_refusals(void)
 	o.nic_frontend = PLAN_FRONTEND_USB;
 	inv.ver_major = 10;
 	inv.ver_minor = 0;
-	strcpy(inv.package, "Debian 1:10.0.2+ds-2+deb13u1~bpo12+1");
+	cp_strlcpy(inv.package, "Debian 1:10.0.2+ds-2+deb13u1~bpo12+1", sizeof(inv.package));
 	refusal(&inv, &o, "hwaddr=40:66:6a:ab:cd:ef", "usb-net on QEMU 10.0: the 0x40 MAC");
 	o.usb_mac_fixed = true;
 	ok(plan_build(&inv, &o, &p, &err) == 0, "--usb-mac-fixed overrides the version check");
 	plan_free(&p);
 	o.usb_mac_fixed = false;
-	strcpy(inv.nics[0].mac, "40:66:6a:ab:cd:ef");
+	cp_strlcpy(inv.nics[0].mac, "40:66:6a:ab:cd:ef", sizeof(inv.nics[0].mac));
 	ok(plan_build(&inv, &o, &p, &err) == 0, "a MAC that starts with 40: is fine anywhere");
 	plan_free(&p);
 	inv.usb_bus[0] = '\0';
