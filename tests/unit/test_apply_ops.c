@@ -197,6 +197,7 @@ static void test_nic(void)
 	       "{\"bus\":\"qemu_usb.0\",\"driver\":\"usb-net\",\"id\":\"dev-incus_eth0\","
 	       "\"mac\":\"10:66:6a:ab:cd:ef\",\"netdev\":\"incus_eth0\"}",
 	       "usb-net under Incus's device id and MAC");
+	free(a);
 	ops_free(&l);
 
 	nic_step(&st, PLAN_NIC_PCI);
