@@ -369,8 +369,8 @@ static void run_ops(struct apply *a)
 	}
 	a->res[a->step].status = APPLY_MOVED;
 	a->res[a->step].ms = cp_now_ms() - a->step_start;
-	log_info("%s: %s -> %s (%lld ms)", current(a)->name, current(a)->dev_id,
-		 current(a)->slot_name, (long long)a->res[a->step].ms);
+	log_debug("%s: %s -> %s (%lld ms)", current(a)->name, current(a)->dev_id,
+		  current(a)->slot_name, (long long)a->res[a->step].ms);
 	a->step++;
 	start_step(a);
 }

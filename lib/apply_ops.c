@@ -480,6 +480,91 @@ static int ops_nic(struct op_list *l, const struct plan_step *st, struct cp_erro
 }
 
 /**
+ * check_released() - query-block shows the slot back on its placeholder
+ * @st:		release step
+ * @ret:	query-block's answer
+ * @err:	filled on mismatch
+ *
+ * Return: 0, or -1
+ */
+static int check_released(const struct plan_step *st, const cp_json *ret, struct cp_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < cp_json_len(ret); i++) {
+		cp_json *e = cp_json_at(ret, i);
+		const char *node = cp_json_get_str(cp_json_get_object(e, "inserted"), "node-name");
+
+		if (!cp_streq(cp_json_get_str(e, "device"), st->slot_name))
+			continue;
+		if (cp_streq(node ? node : "", st->placeholder))
+			return 0;
+		return cp_error_set(err, CP_ERR_FAILED, "%s still holds %s", st->slot_name,
+				    node ? node : "nothing");
+	}
+	return cp_error_set(err, CP_ERR_FAILED, "query-block does not list %s", st->slot_name);
+}
+
+/**
+ * placeholder_args() - blockdev-add of a slot's empty, writable placeholder
+ * @st:	release step
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *placeholder_args(const struct plan_step *st)
+{
+	cp_json *a = cp_json_new_object();
+
+	if (!a || cp_json_set_str(a, "driver", "null-co") < 0 ||
+	    cp_json_set_str(a, "node-name", st->placeholder) < 0 ||
+	    cp_json_set_bool(a, "read-zeroes", true) < 0 || cp_json_set_int(a, "size", 0) < 0) {
+		cp_json_unref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/**
+ * ops_release() - the operations that free the manager's node from a slot
+ * @l:		list to fill
+ * @st:		release step
+ * @err:	filled when out of memory
+ *
+ * Disk: a fresh placeholder node (the first was freed when it was
+ * replaced), then qom-set the slot's drive to it. CD: the medium comes out
+ * through the tray.
+ *
+ * Return: 0, or -1
+ */
+static int ops_release(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+{
+	struct op *o;
+
+	if (st->kind == PLAN_RELEASE_DISK) {
+		if (!st->placeholder_exists &&
+		    !add_cmd(l, "blockdev-add", placeholder_args(st), err))
+			return -1;
+		o = add_cmd(
+			l, "qom-set",
+			args_qom_set(st->slot_path, "drive", cp_json_new_string(st->placeholder)),
+			err);
+	} else {
+		if (!add_cmd(l, "blockdev-open-tray", tray_args(st, true), err) ||
+		    !add_cmd(l, "blockdev-remove-medium", tray_args(st, false), err))
+			return -1;
+		o = add_cmd(l, "blockdev-close-tray", tray_args(st, false), err);
+	}
+	if (!o)
+		return -1;
+	o->changes = o->commits = true;
+	o = add_op(l, OP_CMD, "query-block", NULL, err);
+	if (!o)
+		return -1;
+	o->check = check_released;
+	return 0;
+}
+
+/**
  * ops_for_step() - the operations of one plan step
  * @st:		step (not an "already" one)
  * @out:	filled; free with ops_free()
@@ -503,6 +588,10 @@ int ops_for_step(const struct plan_step *st, struct op_list *out, struct cp_erro
 	case PLAN_NIC_PCI:
 	case PLAN_NIC_USB:
 		rc = ops_nic(out, st, err);
+		break;
+	case PLAN_RELEASE_DISK:
+	case PLAN_RELEASE_CD:
+		rc = ops_release(out, st, err);
 		break;
 	}
 	if (rc < 0)

@@ -301,6 +301,53 @@ static void *grow(void *arr, size_t n, size_t elem, struct cp_error *err)
 }
 
 /**
+ * inventory_fdset_names_node() - whether an fdset's opaque names @node
+ * @opaque:	"rdwr:incus_root", "rdonly:incus_iso", "rdwr:incus_root_raw"
+ * @node:	node-name
+ *
+ * Incus names each fdset after the node it opens, with "_raw" for a qcow2
+ * data file and "_backing<N>" / "_overlay<N>" for chain members.
+ *
+ * Return: true if the part after the colon is @node or @node_...
+ */
+bool inventory_fdset_names_node(const char *opaque, const char *node)
+{
+	const char *colon = opaque ? strchr(opaque, ':') : NULL;
+	size_t len = strlen(node);
+
+	if (!colon || strncmp(colon + 1, node, len))
+		return false;
+	return colon[1 + len] == '\0' || colon[1 + len] == '_';
+}
+
+/**
+ * fill_slot_fdsets() - the fdsets behind the node a slot holds
+ * @ctx:	build context
+ * @s:		slot with @node set
+ */
+static void fill_slot_fdsets(const struct build_ctx *ctx, struct inv_slot *s)
+{
+	cp_json *sets = cp_json_get_array(ctx->raw, "query-fdsets");
+	size_t i, j;
+
+	for (i = 0; i < cp_json_len(sets) && s->nfdsets < INV_MAX_FDSETS; i++) {
+		cp_json *set = cp_json_at(sets, i);
+		cp_json *fds = cp_json_get_array(set, "fds");
+		int64_t id;
+
+		if (!cp_json_get_int(set, "fdset-id", &id))
+			continue;
+		for (j = 0; j < cp_json_len(fds); j++) {
+			if (inventory_fdset_names_node(
+				    cp_json_get_str(cp_json_at(fds, j), "opaque"), s->node)) {
+				s->fdsets[s->nfdsets++] = id;
+				break;
+			}
+		}
+	}
+}
+
+/**
  * add_block_slot() - record a disk or CD slot
  * @ctx:	build context
  * @path:	frontend QOM path
@@ -333,6 +380,8 @@ static int add_block_slot(struct build_ctx *ctx, const char *path, const char *t
 	s->used = node && !names_is_placeholder(node);
 	s->bootindex = prop_int(ctx, path, "bootindex", -1);
 	s->hubid = -1;
+	if (s->used)
+		fill_slot_fdsets(ctx, s);
 	return 0;
 }
 
@@ -714,6 +763,31 @@ static void fill_machine(struct build_ctx *ctx)
 }
 
 /**
+ * fill_nodes() - the names of every named block node
+ * @ctx:	build context
+ * @err:	filled when out of memory
+ *
+ * Return: 0, or -1
+ */
+static int fill_nodes(struct build_ctx *ctx, struct cp_error *err)
+{
+	cp_json *nodes = cp_json_get_array(ctx->raw, "query-named-block-nodes");
+	struct inventory *inv = ctx->inv;
+	size_t i, n = cp_json_len(nodes);
+
+	inv->nodes = n ? calloc(n, sizeof(*inv->nodes)) : NULL;
+	if (n && !inv->nodes)
+		return cp_error_set(err, CP_ERR_NOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		const char *name = cp_json_get_str(cp_json_at(nodes, i), "node-name");
+
+		if (name && *name)
+			cp_strlcpy(inv->nodes[inv->nnodes++], name, INV_NAME_MAX);
+	}
+	return 0;
+}
+
+/**
  * inventory_build() - build the inventory from the raw QMP answers
  * @raw:	raw document (see inventory_collect.c)
  * @sel:	which devices are the manager's
@@ -737,7 +811,8 @@ int inventory_build(const cp_json *raw, const struct inv_select *sel, struct inv
 	if (hmp_network_parse(net ? net : "", &ctx.net, err) < 0)
 		return -1;
 	fill_machine(&ctx);
-	if (add_devices_under(&ctx, "peripheral", "/machine/peripheral", err) < 0 ||
+	if (fill_nodes(&ctx, err) < 0 ||
+	    add_devices_under(&ctx, "peripheral", "/machine/peripheral", err) < 0 ||
 	    add_devices_under(&ctx, "peripheral-anon", "/machine/peripheral-anon", err) < 0) {
 		hmp_network_free(&ctx.net);
 		inventory_free(inv);
@@ -762,6 +837,7 @@ void inventory_free(struct inventory *inv)
 	free(inv->disks);
 	free(inv->slots);
 	free(inv->nics);
+	free(inv->nodes);
 	memset(inv, 0, sizeof(*inv));
 }
 
@@ -832,6 +908,23 @@ const struct inv_nic *inventory_find_nic(const struct inventory *inv, const char
 		if (!strcmp(inv->nics[i].id, id))
 			return &inv->nics[i];
 	return NULL;
+}
+
+/**
+ * inventory_has_node() - whether a named block node exists
+ * @inv:	inventory
+ * @node:	node-name
+ *
+ * Return: true if query-named-block-nodes listed it
+ */
+bool inventory_has_node(const struct inventory *inv, const char *node)
+{
+	size_t i;
+
+	for (i = 0; i < inv->nnodes; i++)
+		if (!strcmp(inv->nodes[i], node))
+			return true;
+	return false;
 }
 
 /**

@@ -19,9 +19,6 @@
  * plugs the host tap into at run time. */
 #define NAME_NIC_SLOT	       "coldplug-nic"
 #define NAME_NIC_UPLINK_SUFFIX "-uplink"
-/* Status object the Incus scriptlet stub reads. */
-#define NAME_STATUS_OBJECT  "coldplug-status"
-#define NAME_REQUEST_OBJECT "coldplug-request"
 
 /* Highest slot counts qemu-conf generates: PCI slots 0x10..0x1b for disks,
  * 0x1c..0x1e for NICs; CD slots on ide.2..ide.5 of the q35 AHCI. */

@@ -639,6 +639,47 @@ int plan_build(const struct inventory *inv, const struct plan_opts *o, struct pl
 }
 
 /**
+ * plan_release() - the one-step plan that frees a slot's node
+ * @inv:	inventory (for the placeholder's existence)
+ * @slot:	a used disk or CD slot
+ * @out:	filled on success; free with plan_free()
+ * @err:	filled on failure
+ *
+ * When the manager detaches a disk that sits on a slot, its blockdev-del
+ * fails while the slot holds the node ("is in use") and Incus retries
+ * forever; giving the slot its placeholder back lets the detach finish.
+ *
+ * Return: 0, or -1
+ */
+int plan_release(const struct inventory *inv, const struct inv_slot *slot, struct plan *out,
+		 struct cp_error *err)
+{
+	struct plan_ctx ctx = { .inv = inv, .plan = out, .err = err };
+	struct plan_step *st;
+
+	memset(out, 0, sizeof(*out));
+	if (slot->kind == INV_SLOT_NIC || !slot->used)
+		return cp_error_set(err, CP_ERR_INVALID, "%s holds no node to release", slot->name);
+	st = add_step(&ctx, slot->kind == INV_SLOT_CD ? PLAN_RELEASE_CD : PLAN_RELEASE_DISK);
+	if (!st)
+		return -1;
+	cp_strlcpy(st->name, slot->node, sizeof(st->name));
+	cp_strlcpy(st->node, slot->node, sizeof(st->node));
+	st->slot = slot->index;
+	cp_strlcpy(st->slot_name, slot->name, sizeof(st->slot_name));
+	cp_strlcpy(st->slot_path, slot->path, sizeof(st->slot_path));
+	if (slot->kind == INV_SLOT_DISK) {
+		snprintf(st->placeholder, sizeof(st->placeholder), NAME_DISK_PLACEHOLDER "%u",
+			 slot->index);
+		st->placeholder_exists = inventory_has_node(inv, st->placeholder);
+	}
+	snprintf(st->from, sizeof(st->from), "%s (%s, holds %s)", slot->name, slot->driver,
+		 slot->node);
+	snprintf(st->to, sizeof(st->to), "%s", *st->placeholder ? st->placeholder : "no medium");
+	return 0;
+}
+
+/**
  * plan_free() - free a plan's steps
  * @p:	plan, may be zeroed
  */
@@ -681,6 +722,10 @@ const char *plan_step_kind_name(enum plan_step_kind kind)
 		return "nic-pci";
 	case PLAN_NIC_USB:
 		return "nic-usb";
+	case PLAN_RELEASE_DISK:
+		return "release-disk";
+	case PLAN_RELEASE_CD:
+		return "release-cd";
 	}
 	return "?";
 }

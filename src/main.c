@@ -10,15 +10,14 @@
 #include "config.h"
 
 extern const struct cli_command cmd_inventory;
+extern const struct cli_command cmd_kext;
 extern const struct cli_command cmd_qemu_conf;
 extern const struct cli_command cmd_qmp;
 extern const struct cli_command cmd_rehome;
+extern const struct cli_command cmd_serve;
 
 static const struct cli_command *const commands[] = {
-	&cmd_inventory,
-	&cmd_qemu_conf,
-	&cmd_qmp,
-	&cmd_rehome,
+	&cmd_inventory, &cmd_kext, &cmd_qemu_conf, &cmd_qmp, &cmd_rehome, &cmd_serve,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -28,6 +28,7 @@
 #define INV_MAC_MAX    18
 #define INV_MAX_QUEUES 64
 #define INV_IFNAME_MAX 16
+#define INV_MAX_FDSETS 8
 
 struct qmp_client;
 
@@ -134,6 +135,10 @@ enum inv_slot_kind {
  * @mac:	nic: the MAC the guest sees
  * @uplink:	nic: id of the netdev plugged into the hub, "" if none
  * @hubid:	nic: the hub's id
+ * @fdsets:	disk/cd: monitor fdsets whose opaque names @node (or a node
+ *		of its chain, @node_raw / @node_backingN), as the manager added
+ *		them (add-fd); the manager removes them first when it detaches
+ * @nfdsets:	their count
  */
 struct inv_slot {
 	enum inv_slot_kind kind;
@@ -147,6 +152,8 @@ struct inv_slot {
 	char mac[INV_MAC_MAX];
 	char uplink[INV_NAME_MAX];
 	int hubid;
+	int64_t fdsets[INV_MAX_FDSETS];
+	unsigned nfdsets;
 };
 
 /**
@@ -210,6 +217,8 @@ struct inv_nic {
  * @nslots:		their count
  * @nics:		NIC frontends that are not slots, sorted like @disks
  * @nnics:		their count
+ * @nodes:		every named block node (query-named-block-nodes)
+ * @nnodes:		their count
  */
 struct inventory {
 	int ver_major;
@@ -226,6 +235,8 @@ struct inventory {
 	size_t nslots;
 	struct inv_nic *nics;
 	size_t nnics;
+	char (*nodes)[INV_NAME_MAX];
+	size_t nnodes;
 };
 
 /**
@@ -261,5 +272,7 @@ const struct inv_nic *inventory_find_nic(const struct inventory *inv, const char
 size_t inventory_count_slots(const struct inventory *inv, enum inv_slot_kind kind);
 cp_json *inventory_to_json(const struct inventory *inv);
 bool inventory_version_at_least(const struct inventory *inv, int major, int minor, int micro);
+bool inventory_has_node(const struct inventory *inv, const char *node);
+bool inventory_fdset_names_node(const char *opaque, const char *node);
 
 #endif /* COLDPLUG_INVENTORY_H */

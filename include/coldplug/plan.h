@@ -61,12 +61,17 @@ struct plan_opts {
  * @PLAN_CD:		a CD-ROM medium into a CD slot (tray + insert-medium)
  * @PLAN_NIC_PCI:	a NIC onto a PCI NIC slot through its hub
  * @PLAN_NIC_USB:	a NIC onto a new usb-net
+ * @PLAN_RELEASE_DISK:	give a disk slot its placeholder back (the manager is
+ *			detaching the disk and waits for its node to be free)
+ * @PLAN_RELEASE_CD:	take the medium out of a CD slot, for the same reason
  */
 enum plan_step_kind {
 	PLAN_DISK,
 	PLAN_CD,
 	PLAN_NIC_PCI,
 	PLAN_NIC_USB,
+	PLAN_RELEASE_DISK,
+	PLAN_RELEASE_CD,
 };
 
 /**
@@ -86,6 +91,8 @@ enum plan_step_kind {
  * @slot_path:	QOM path of the slot's frontend
  * @hubid:	nic-pci: the slot's net hub
  * @node:	disk/cd: the manager's node-name
+ * @placeholder: release: the node the slot gets back ("" for a CD)
+ * @placeholder_exists: release: that node exists already (no blockdev-add)
  * @size:	disk/cd: its size in bytes
  * @bootindex:	boot order to give the slot, -1 for none
  * @netdev:	nic: the manager's netdev id, reused for the new netdev
@@ -110,6 +117,8 @@ struct plan_step {
 	char slot_path[INV_PATH_MAX];
 	int hubid;
 	char node[INV_NAME_MAX];
+	char placeholder[INV_NAME_MAX];
+	bool placeholder_exists;
 	uint64_t size;
 	int64_t bootindex;
 	char netdev[INV_NAME_MAX];
@@ -136,6 +145,8 @@ struct plan {
 void plan_opts_init(struct plan_opts *o);
 int plan_build(const struct inventory *inv, const struct plan_opts *o, struct plan *out,
 	       struct cp_error *err);
+int plan_release(const struct inventory *inv, const struct inv_slot *slot, struct plan *out,
+		 struct cp_error *err);
 void plan_free(struct plan *p);
 size_t plan_todo(const struct plan *p);
 const char *plan_step_kind_name(enum plan_step_kind kind);

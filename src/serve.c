@@ -1,0 +1,497 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * coldplug serve's event loop: see serve.h. One thread, one epoll set: the
+ * listening socket, a signalfd, and every VM's QMP socket, each tagged with
+ * its kind (and table slot) in the epoll data, after passt. Deadlines (QMP
+ * replies, polls) become the epoll_wait timeout.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "coldplug/log.h"
+#include "fdpass.h"
+#include "serve.h"
+#include "util.h"
+
+#define SERVE_EVENTS 64
+
+/* What an epoll event is about. */
+enum serve_kind {
+	SERVE_LISTEN = 1,
+	SERVE_SIGNAL,
+	SERVE_VM,
+};
+
+/**
+ * struct serve - the daemon
+ * @o:		options
+ * @lfd:	listening socket
+ * @sfd:	signalfd
+ * @efd:	epoll
+ * @vms:	table of VMs (NULL for free slots), o.max_vms entries
+ * @group:	gid allowed to connect (with @has_group)
+ * @has_group:	whether @group is set
+ * @sock_ino:	inode of the socket we bound, to remove only ours at exit
+ * @stop:	a signal asked to stop
+ */
+struct serve {
+	struct serve_opts o;
+	int lfd;
+	int sfd;
+	int efd;
+	struct vm **vms;
+	gid_t group;
+	bool has_group;
+	ino_t sock_ino;
+	bool stop;
+};
+
+/**
+ * serve_opts_init() - the defaults
+ * @o:	options to initialise
+ */
+void serve_opts_init(struct serve_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->socket = "/run/coldplug/coldplug.sock";
+	rehome_opts_init(&o->rehome);
+	o->poll_ms = 100;
+	o->watch_ms = 1000;
+	o->handshake_ms = 5000;
+	o->max_vms = 256;
+}
+
+/**
+ * serve_opts_of() - the daemon's options
+ * @s:	daemon
+ *
+ * Return: borrowed options
+ */
+const struct serve_opts *serve_opts_of(const struct serve *s)
+{
+	return &s->o;
+}
+
+/**
+ * ref() - epoll data for an event source
+ * @kind:	enum serve_kind
+ * @idx:	table slot (SERVE_VM)
+ *
+ * Return: the packed value
+ */
+static uint64_t ref(enum serve_kind kind, size_t idx)
+{
+	return ((uint64_t)kind << 32) | (uint32_t)idx;
+}
+
+/**
+ * epoll_add() - watch @fd for input
+ * @s:		daemon
+ * @fd:		descriptor
+ * @data:	ref()
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+static int epoll_add(struct serve *s, int fd, uint64_t data, struct cp_error *err)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = data };
+
+	if (epoll_ctl(s->efd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return cp_error_set_errno(err, errno, "epoll_ctl");
+	return 0;
+}
+
+/**
+ * notify_systemd() - tell systemd (Type=notify) how we are, if it asked
+ * @state:	"READY=1", "STOPPING=1", ...
+ */
+static void notify_systemd(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	cleanup_close int fd = -1;
+	socklen_t len;
+
+	if (!path || !*path || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0)
+		sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, len);
+}
+
+/**
+ * clear_stale() - remove a socket file no daemon listens on any more
+ * @path:	socket path
+ * @err:	filled if another daemon is listening
+ *
+ * Return: 0, or -1
+ */
+static int clear_stale(const char *path, struct cp_error *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode))
+		return cp_error_set(err, CP_ERR_INVALID, "%s exists and is not a socket", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return cp_error_set(err, CP_ERR_INVALID,
+				    "another coldplug serve is listening on %s", path);
+	unlink(path);
+	return 0;
+}
+
+/**
+ * resolve_group() - the gid behind --socket-group
+ * @s:		daemon
+ * @err:	filled if the group does not exist
+ *
+ * Return: 0, or -1
+ */
+static int resolve_group(struct serve *s, struct cp_error *err)
+{
+	struct group *g;
+
+	if (!s->o.socket_group)
+		return 0;
+	g = getgrnam(s->o.socket_group);
+	if (!g)
+		return cp_error_set(err, CP_ERR_INVALID,
+				    "group '%s' does not exist (--socket-group names the group of "
+				    "the user QEMU runs as, e.g. incus)",
+				    s->o.socket_group);
+	s->group = g->gr_gid;
+	s->has_group = true;
+	return 0;
+}
+
+/**
+ * set_socket_access() - mode 0660, group: QEMU's user can connect, nobody else
+ * @s:		daemon
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+static int set_socket_access(struct serve *s, struct cp_error *err)
+{
+	const char *path = s->o.socket;
+	struct stat st;
+
+	if (s->has_group && getegid() != s->group && chown(path, (uid_t)-1, s->group) < 0)
+		return cp_error_set_errno(err, errno,
+					  "give %s to group %s (run the daemon with that group, "
+					  "as coldplug.service does with Group=, or with "
+					  "CAP_CHOWN)",
+					  path, s->o.socket_group);
+	if (chmod(path, s->has_group ? 0660 : 0600) < 0 || stat(path, &st) < 0)
+		return cp_error_set_errno(err, errno, "chmod %s", path);
+	s->sock_ino = st.st_ino;
+	return 0;
+}
+
+/**
+ * open_listener() - bind and listen on the socket QEMU dials
+ * @s:		daemon
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+static int open_listener(struct serve *s, struct cp_error *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = s->o.socket;
+	cleanup_free char *dir = cp_strdup(path, err);
+	char *slash;
+
+	if (!dir)
+		return -1;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return cp_error_set(err, CP_ERR_INVALID, "socket path too long: %s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return cp_error_set_errno(err, errno, "create %s", dir);
+	}
+	if (clear_stale(path, err) < 0)
+		return -1;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(s->lfd, 128) < 0)
+		return cp_error_set_errno(err, errno, "listen on %s", path);
+	return set_socket_access(s, err);
+}
+
+/**
+ * open_signals() - SIGTERM, SIGINT and SIGHUP through a signalfd
+ * @s:		daemon
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+static int open_signals(struct serve *s, struct cp_error *err)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return cp_error_set_errno(err, errno, "sigprocmask");
+	signal(SIGPIPE, SIG_IGN);
+	s->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (s->sfd < 0)
+		return cp_error_set_errno(err, errno, "signalfd");
+	return 0;
+}
+
+/**
+ * peer_allowed() - whether a connecting process may use the daemon
+ * @s:	daemon
+ * @fd:	accepted connection
+ *
+ * Return: true for root, our own user, or a member of --socket-group
+ */
+static bool peer_allowed(const struct serve *s, int fd)
+{
+	struct fdpass_cred cred;
+
+	if (fdpass_peer_cred(fd, &cred, NULL) < 0)
+		return false;
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	return s->has_group && cred.gid == s->group;
+}
+
+/**
+ * free_slot() - a free entry in the VM table
+ * @s:	daemon
+ *
+ * Return: its index, or -1 when the table is full
+ */
+static long free_slot(const struct serve *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->o.max_vms; i++)
+		if (!s->vms[i])
+			return (long)i;
+	return -1;
+}
+
+/**
+ * accept_one() - take one pending connection
+ * @s:	daemon
+ *
+ * Return: true if one was accepted (or refused), false when none is pending
+ */
+static bool accept_one(struct serve *s)
+{
+	struct cp_error err;
+	struct vm *vm;
+	long slot;
+	int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return errno == EINTR || errno == ECONNABORTED;
+	slot = free_slot(s);
+	if (!peer_allowed(s, fd) || slot < 0) {
+		log_warn("refused a connection: %s",
+			 slot < 0 ? "too many VMs (--max-vms)" : "its user may not use coldplug");
+		close(fd);
+		return true;
+	}
+	vm = vm_new(s, fd, &err);
+	if (!vm || epoll_add(s, fd, ref(SERVE_VM, (size_t)slot), &err) < 0) {
+		log_err("new connection: %s", err.msg);
+		vm_free(vm);
+		return true;
+	}
+	s->vms[slot] = vm;
+	log_debug("new connection from %s", vm_name(vm));
+	return true;
+}
+
+/**
+ * read_signals() - act on SIGTERM / SIGINT (stop) and SIGHUP (ignored)
+ * @s:	daemon
+ */
+static void read_signals(struct serve *s)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info(
+				"SIGHUP: nothing to reload (restart the service to change options)");
+			continue;
+		}
+		log_info("signal %u: stopping; QEMUs will reconnect to the next daemon",
+			 si.ssi_signo);
+		s->stop = true;
+	}
+}
+
+/**
+ * loop_timeout() - ms until the earliest VM deadline, for epoll_wait
+ * @s:	daemon
+ *
+ * Return: -1 for none
+ */
+static int loop_timeout(const struct serve *s)
+{
+	int64_t d = -1, v;
+	size_t i;
+
+	for (i = 0; i < s->o.max_vms; i++) {
+		if (!s->vms[i])
+			continue;
+		v = vm_next_deadline(s->vms[i]);
+		if (v >= 0 && (d < 0 || v < d))
+			d = v;
+	}
+	return cp_deadline_left(d);
+}
+
+/**
+ * reap_vms() - run due timers, then free VMs whose connection is over
+ * @s:	daemon
+ */
+static void reap_vms(struct serve *s)
+{
+	int64_t now = cp_now_ms();
+	size_t i;
+
+	for (i = 0; i < s->o.max_vms; i++) {
+		if (!s->vms[i])
+			continue;
+		vm_timers(s->vms[i], now);
+		if (!vm_dead(s->vms[i]))
+			continue;
+		epoll_ctl(s->efd, EPOLL_CTL_DEL, vm_fd(s->vms[i]), NULL);
+		vm_free(s->vms[i]);
+		s->vms[i] = NULL;
+	}
+}
+
+/**
+ * dispatch() - handle one epoll event
+ * @s:	daemon
+ * @ev:	the event
+ */
+static void dispatch(struct serve *s, const struct epoll_event *ev)
+{
+	enum serve_kind kind = (enum serve_kind)(ev->data.u64 >> 32);
+	size_t idx = (uint32_t)ev->data.u64;
+
+	switch (kind) {
+	case SERVE_LISTEN:
+		while (accept_one(s))
+			;
+		break;
+	case SERVE_SIGNAL:
+		read_signals(s);
+		break;
+	case SERVE_VM:
+		if (idx < s->o.max_vms && s->vms[idx])
+			vm_readable(s->vms[idx]);
+		break;
+	}
+}
+
+/**
+ * serve_loop() - run until a signal asks to stop
+ * @s:		daemon, set up
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+static int serve_loop(struct serve *s, struct cp_error *err)
+{
+	struct epoll_event evs[SERVE_EVENTS];
+	int n, i;
+
+	while (!s->stop) {
+		n = epoll_wait(s->efd, evs, SERVE_EVENTS, loop_timeout(s));
+		if (n < 0 && errno != EINTR)
+			return cp_error_set_errno(err, errno, "epoll_wait");
+		for (i = 0; i < n; i++)
+			dispatch(s, &evs[i]);
+		reap_vms(s);
+	}
+	return 0;
+}
+
+/**
+ * serve_cleanup() - close everything; remove our socket file
+ * @s:	daemon
+ */
+static void serve_cleanup(struct serve *s)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; s->vms && i < s->o.max_vms; i++)
+		vm_free(s->vms[i]);
+	free(s->vms);
+	if (s->lfd >= 0) {
+		close(s->lfd);
+		if (s->sock_ino && stat(s->o.socket, &st) == 0 && st.st_ino == s->sock_ino)
+			unlink(s->o.socket);
+	}
+	if (s->sfd >= 0)
+		close(s->sfd);
+	if (s->efd >= 0)
+		close(s->efd);
+}
+
+/**
+ * serve_run() - the daemon: listen, serve, stop on SIGTERM
+ * @o:		options
+ * @err:	filled on failure
+ *
+ * Return: 0 after a clean stop, or -1
+ */
+int serve_run(const struct serve_opts *o, struct cp_error *err)
+{
+	struct serve s = { .o = *o, .lfd = -1, .sfd = -1, .efd = -1 };
+	int rc = -1;
+
+	s.vms = cp_calloc(o->max_vms ? o->max_vms : 1, sizeof(*s.vms), err);
+	s.efd = epoll_create1(EPOLL_CLOEXEC);
+	if (s.vms && s.efd < 0)
+		cp_error_set_errno(err, errno, "epoll_create1");
+	else if (s.vms && resolve_group(&s, err) == 0 && open_signals(&s, err) == 0 &&
+		 open_listener(&s, err) == 0 &&
+		 epoll_add(&s, s.lfd, ref(SERVE_LISTEN, 0), err) == 0 &&
+		 epoll_add(&s, s.sfd, ref(SERVE_SIGNAL, 0), err) == 0) {
+		log_info("listening on %s (%s may connect)", o->socket,
+			 s.has_group ? o->socket_group : "root");
+		notify_systemd("READY=1");
+		rc = serve_loop(&s, err);
+		notify_systemd("STOPPING=1");
+	}
+	serve_cleanup(&s);
+	return rc;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * coldplug serve: one single-threaded event loop (epoll, signalfd, deadlines
+ * from the QMP clients and per-VM timers) serving every QEMU whose second
+ * monitor dials the daemon's socket.
+ *
+ * serve.c owns the loop, the listening socket and the VM list; serve_vm.c
+ * is one VM's state machine:
+ *
+ *   HANDSHAKE -> IDENTIFY -> WAITING (poll for the stub's request while the
+ *   VM is paused) -> REHOMING (the pipeline) -> WATCHING (for Incus detaching
+ *   a disk that sits on a slot) <-> RELEASING
+ *
+ * and IDLE for a VM that runs without having asked. Every state ends on EOF:
+ * QEMU exited, and the VM's state is dropped.
+ */
+#ifndef COLDPLUG_SERVE_H
+#define COLDPLUG_SERVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "coldplug/error.h"
+#include "coldplug/rehome.h"
+
+/**
+ * struct serve_opts - the daemon's configuration
+ * @socket:		listening socket path
+ * @socket_group:	group whose members (QEMU's user) may connect, or NULL
+ *			for root only
+ * @rehome:		pipeline defaults for every VM (the stub's request can
+ *			override the NIC frontend and name taps)
+ * @poll_ms:		how often to look for the stub's request
+ * @watch_ms:		how often to look for a detach (query-fdsets)
+ * @handshake_ms:	deadline for a new connection's QMP greeting
+ * @max_vms:		connections served at once
+ * @trace:		log every QMP message
+ */
+struct serve_opts {
+	const char *socket;
+	const char *socket_group;
+	struct rehome_opts rehome;
+	int poll_ms;
+	int watch_ms;
+	int handshake_ms;
+	unsigned max_vms;
+	bool trace;
+};
+
+struct serve;
+struct vm;
+
+void serve_opts_init(struct serve_opts *o);
+int serve_run(const struct serve_opts *o, struct cp_error *err);
+
+/* serve.c, for serve_vm.c */
+const struct serve_opts *serve_opts_of(const struct serve *s);
+
+/* serve_vm.c, for serve.c */
+struct vm *vm_new(struct serve *srv, int fd, struct cp_error *err);
+void vm_free(struct vm *vm);
+int vm_fd(const struct vm *vm);
+bool vm_dead(const struct vm *vm);
+void vm_readable(struct vm *vm);
+void vm_timers(struct vm *vm, int64_t now);
+int64_t vm_next_deadline(const struct vm *vm);
+const char *vm_name(const struct vm *vm);
+
+#endif /* COLDPLUG_SERVE_H */

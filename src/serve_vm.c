@@ -1,0 +1,956 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * One VM served by coldplug serve: see serve.h for the states. Everything
+ * here is asynchronous: each QMP answer's callback moves the VM on, and the
+ * loop calls vm_timers() for the polls. A VM never blocks the others.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "coldplug/log.h"
+#include "coldplug/qmp.h"
+#include "coldplug/qmp_batch.h"
+#include "coldplug/stub.h"
+#include "serve.h"
+#include "util.h"
+
+#define VM_MAX_WATCH 32
+
+enum vm_state {
+	VM_HANDSHAKE,
+	VM_IDENTIFY,
+	VM_WAITING,
+	VM_REQUEST,
+	VM_REHOMING,
+	VM_WATCHING,
+	VM_RELEASING,
+	VM_IDLE,
+	VM_DEAD,
+};
+
+/**
+ * struct watch - a slot holding a node its manager opened through fdsets
+ * @kind:	INV_SLOT_DISK or INV_SLOT_CD
+ * @index:	slot number
+ * @node:	the node it holds
+ */
+struct watch {
+	enum inv_slot_kind kind;
+	unsigned index;
+	char node[INV_NAME_MAX];
+};
+
+/**
+ * struct vm - one connected QEMU
+ * @srv:	the daemon
+ * @c:		its QMP client
+ * @state:	enum vm_state
+ * @busy:	a QMP exchange or pipeline is in flight
+ * @next_tick:	cp_now_ms() of the next poll, -1 for none
+ * @name:	"name (pid N)" for logs
+ * @opts:	this VM's pipeline options
+ * @req:	the stub's request
+ * @taps:	the request's taps, as plan_opts wants them
+ * @inv:	the inventory watching and releasing work from
+ * @watch:	slots to watch
+ * @nwatch:	their count
+ * @release:	a release plan in flight
+ * @release_res: its result
+ */
+struct vm {
+	struct serve *srv;
+	struct qmp_client *c;
+	enum vm_state state;
+	bool busy;
+	int64_t next_tick;
+	char name[192];
+	struct rehome_opts opts;
+	struct stub_request req;
+	struct plan_tap taps[STUB_MAX_TAPS];
+	struct inventory inv;
+	struct watch watch[VM_MAX_WATCH];
+	size_t nwatch;
+	struct plan release;
+	struct apply_result release_res[1];
+};
+
+static void start_watch(struct vm *vm);
+
+/**
+ * vm_fd() - the VM's socket, for epoll
+ * @vm:	VM
+ *
+ * Return: descriptor
+ */
+int vm_fd(const struct vm *vm)
+{
+	return qmp_client_fd(vm->c);
+}
+
+/**
+ * vm_dead() - whether the VM is over and can be freed
+ * @vm:	VM
+ *
+ * Return: true once its connection failed or closed, and nothing is in flight
+ */
+bool vm_dead(const struct vm *vm)
+{
+	return vm->state == VM_DEAD && !vm->busy;
+}
+
+/**
+ * vm_name() - the VM's name for logs
+ * @vm:	VM
+ *
+ * Return: borrowed string
+ */
+const char *vm_name(const struct vm *vm)
+{
+	return vm->name;
+}
+
+/**
+ * die() - the VM's connection is over (QEMU exited, or a protocol error)
+ * @vm:		VM
+ * @e:		why, or NULL
+ */
+static void die(struct vm *vm, const struct cp_error *e)
+{
+	if (vm->state == VM_DEAD)
+		return;
+	if (e && e->code != CP_ERR_EOF)
+		log_warn("vm %s: dropped: %s", vm->name, e->msg);
+	else
+		log_info("vm %s: QEMU closed its monitor; state dropped", vm->name);
+	vm->state = VM_DEAD;
+	vm->next_tick = -1;
+}
+
+/**
+ * failed_qmp() - handle an error answer; true if the VM must stop
+ * @vm:		VM
+ * @e:		error
+ * @what:	what was being done
+ *
+ * Return: true if the connection is gone (the VM is dead now)
+ */
+static bool failed_qmp(struct vm *vm, const struct cp_error *e, const char *what)
+{
+	if (qmp_client_error(vm->c)) {
+		die(vm, qmp_client_error(vm->c));
+		return true;
+	}
+	log_warn("vm %s: %s: %s", vm->name, what, e->msg);
+	return false;
+}
+
+/**
+ * schedule() - poll again after @ms
+ * @vm:		VM
+ * @ms:		delay
+ */
+static void schedule(struct vm *vm, int ms)
+{
+	vm->next_tick = cp_now_ms() + ms;
+}
+
+/**
+ * idle() - nothing more to do for this VM until it goes away
+ * @vm:		VM
+ * @why:	logged at info level, or NULL
+ */
+static void idle(struct vm *vm, const char *why)
+{
+	if (why)
+		log_info("vm %s: %s", vm->name, why);
+	vm->state = VM_IDLE;
+	vm->next_tick = -1;
+}
+
+/**
+ * has_object() - whether qom-list of /objects lists @id
+ * @list:	qom-list answer
+ * @id:		object id
+ *
+ * Return: true if present
+ */
+static bool has_object(const cp_json *list, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < cp_json_len(list); i++)
+		if (cp_streq(cp_json_get_str(cp_json_at(list, i), "name"), id))
+			return true;
+	return false;
+}
+
+/**
+ * obj_args() - {"qom-type":"authz-simple","id":ID,"identity":TEXT}
+ * @id:		object id
+ * @text:	identity
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *obj_args(const char *id, const char *text)
+{
+	cp_json *a = cp_json_new_object();
+
+	if (!a || cp_json_set_str(a, "qom-type", "authz-simple") < 0 ||
+	    cp_json_set_str(a, "id", id) < 0 || cp_json_set_str(a, "identity", text) < 0) {
+		cp_json_unref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/**
+ * status_args() - qom-set of the status object's identity
+ * @text:	the new status
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *status_args(const char *text)
+{
+	cp_json *a = cp_json_new_object();
+
+	if (!a || cp_json_set_str(a, "path", "/objects/" STUB_STATUS_OBJECT) < 0 ||
+	    cp_json_set_str(a, "property", "identity") < 0 ||
+	    cp_json_set_str(a, "value", text) < 0) {
+		cp_json_unref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/**
+ * on_status_set() - the final status is in place: watch from now on
+ * @c:		client
+ * @ret:	answer
+ * @e:		error, or NULL
+ * @userdata:	the VM
+ */
+static void on_status_set(struct qmp_client *c, cp_json *ret, const struct cp_error *e,
+			  void *userdata)
+{
+	struct vm *vm = userdata;
+
+	(void)c;
+	(void)ret;
+	vm->busy = false;
+	if (e && failed_qmp(vm, e, "setting the status for the scriptlet"))
+		return;
+	start_watch(vm);
+}
+
+/**
+ * set_status() - publish a status for the stub
+ * @vm:		VM
+ * @text:	"done: ...", "failed: ..."
+ */
+static void set_status(struct vm *vm, const char *text)
+{
+	struct cp_error e;
+
+	vm->busy = true;
+	if (qmp_client_send(vm->c, "qom-set", status_args(text), NULL, 0, 0, on_status_set, vm,
+			    &e) < 0) {
+		vm->busy = false;
+		die(vm, &e);
+	}
+}
+
+/**
+ * summarise() - "done: 3 devices re-homed (root -> coldplug-disk0, ...)"
+ * @r:		outcome
+ * @out:	buffer
+ * @size:	its size
+ */
+static void summarise(const struct rehome *r, char *out, size_t size)
+{
+	size_t i, moved = 0, off;
+
+	for (i = 0; i < r->plan.n; i++)
+		moved += r->results[i].status == APPLY_MOVED;
+	off = (size_t)snprintf(out, size, STUB_STATUS_DONE ": %zu device%s re-homed", moved,
+			       moved == 1 ? "" : "s");
+	for (i = 0; i < r->plan.n && off < size; i++)
+		if (r->results[i].status == APPLY_MOVED)
+			off += (size_t)snprintf(out + off, size - off, "%s%s -> %s",
+						off > 30 && out[off - 1] != '(' ? ", " : " (",
+						r->plan.steps[i].name, r->plan.steps[i].slot_name);
+	if (moved && off < size)
+		snprintf(out + off, size - off, ") in %lld ms", (long long)r->ms);
+}
+
+/**
+ * log_outcome() - one line per device, and the result
+ * @vm:	VM
+ * @r:	outcome
+ */
+static void log_outcome(const struct vm *vm, const struct rehome *r)
+{
+	size_t i;
+
+	for (i = 0; r->results && i < r->plan.n; i++)
+		log_info("vm %s: %s: %s -> %s: %s", vm->name, r->plan.steps[i].name,
+			 r->plan.steps[i].from, r->plan.steps[i].to,
+			 apply_status_name(r->results[i].status));
+	if (r->result == REHOME_OK)
+		log_info("vm %s: re-homed and verified in %lld ms", vm->name, (long long)r->ms);
+	else
+		log_err("vm %s: %s: %s", vm->name, rehome_result_name(r->result), r->err.msg);
+}
+
+/**
+ * on_rehomed() - rehome_fn: report to the stub, then watch
+ * @r:		outcome (freed here)
+ * @userdata:	the VM
+ */
+static void on_rehomed(struct rehome *r, void *userdata)
+{
+	struct vm *vm = userdata;
+	char status[STUB_STATUS_MAX];
+
+	vm->busy = false;
+	log_outcome(vm, r);
+	if (r->result == REHOME_OK)
+		summarise(r, status, sizeof(status));
+	else
+		stub_status_failed(r->err.msg, status, sizeof(status));
+	rehome_free(r);
+	if (qmp_client_error(vm->c)) {
+		die(vm, qmp_client_error(vm->c));
+		return;
+	}
+	set_status(vm, status);
+}
+
+/**
+ * apply_request() - this VM's options: the daemon's, as the stub asks
+ * @vm:	VM with @req parsed
+ */
+static void apply_request(struct vm *vm)
+{
+	const struct serve_opts *so = serve_opts_of(vm->srv);
+	size_t i;
+
+	vm->opts = so->rehome;
+	if (vm->req.has_frontend)
+		vm->opts.plan.nic_frontend = vm->req.frontend;
+	vm->opts.plan.usb_mac_fixed |= vm->req.usb_mac_fixed;
+	for (i = 0; i < vm->req.ntaps; i++) {
+		vm->taps[i].name = vm->req.taps[i].name;
+		vm->taps[i].ifname = vm->req.taps[i].ifname;
+	}
+	vm->opts.plan.taps = vm->taps;
+	vm->opts.plan.ntaps = vm->req.ntaps;
+	if (*vm->req.instance) {
+		char pid[32];
+
+		snprintf(pid, sizeof(pid), " (pid %d)", (int)qmp_client_peer_pid(vm->c));
+		snprintf(vm->name, sizeof(vm->name), "%s%s%s%s", vm->req.project,
+			 *vm->req.project ? "/" : "", vm->req.instance, pid);
+	}
+}
+
+/**
+ * on_claimed() - status "running" created, request deleted: run the pipeline
+ * @b:		the batch
+ * @e:		connection error, or NULL
+ * @userdata:	the VM
+ */
+static void on_claimed(struct qmp_batch *b, const struct cp_error *e, void *userdata)
+{
+	struct vm *vm = userdata;
+	const struct cp_error *oe = qmp_batch_error(b, 0);
+	struct cp_error se;
+
+	qmp_batch_free(b);
+	vm->busy = false;
+	if (e) {
+		die(vm, e);
+		return;
+	}
+	if (oe) {
+		log_err("vm %s: cannot create the status object: %s", vm->name, oe->msg);
+		idle(vm, NULL);
+		return;
+	}
+	log_info("vm %s: the scriptlet asks to re-home; starting", vm->name);
+	vm->state = VM_REHOMING;
+	vm->busy = true;
+	if (rehome_start(vm->c, &vm->opts, on_rehomed, vm, &se) < 0) {
+		char status[STUB_STATUS_MAX];
+
+		vm->busy = false;
+		stub_status_failed(se.msg, status, sizeof(status));
+		set_status(vm, status);
+	}
+}
+
+/**
+ * claim() - create the status object with @status and delete the request
+ * @vm:		VM
+ * @status:	initial status ("running", or "failed: ..." for a bad request)
+ * @fn:		batch callback
+ */
+static void claim(struct vm *vm, const char *status, qmp_batch_fn fn)
+{
+	struct qmp_batch *b = qmp_batch_new();
+	cp_json *del = cp_json_new_object();
+	struct cp_error e;
+
+	if (!b || !del || cp_json_set_str(del, "id", STUB_REQUEST_OBJECT) < 0 ||
+	    qmp_batch_add(b, "object-add", obj_args(STUB_STATUS_OBJECT, status)) < 0 ||
+	    qmp_batch_add(b, "object-del", steal_pointer(&del)) < 0) {
+		cp_json_unref(del);
+		qmp_batch_free(b);
+		cp_error_set(&e, CP_ERR_NOMEM, "out of memory");
+		die(vm, &e);
+		return;
+	}
+	vm->busy = true;
+	if (qmp_batch_send(b, vm->c, fn, vm, &e) < 0) {
+		vm->busy = false;
+		qmp_batch_free(b);
+		die(vm, &e);
+	}
+}
+
+/**
+ * on_refused_request() - a bad request was answered with a failed status
+ * @b:		the batch
+ * @e:		connection error, or NULL
+ * @userdata:	the VM
+ */
+static void on_refused_request(struct qmp_batch *b, const struct cp_error *e, void *userdata)
+{
+	struct vm *vm = userdata;
+
+	qmp_batch_free(b);
+	vm->busy = false;
+	if (e)
+		die(vm, e);
+	else
+		idle(vm, NULL);
+}
+
+/**
+ * on_request() - the stub's request, read
+ * @c:		client
+ * @ret:	its identity (a string), or NULL
+ * @e:		error, or NULL
+ * @userdata:	the VM
+ */
+static void on_request(struct qmp_client *c, cp_json *ret, const struct cp_error *e, void *userdata)
+{
+	struct vm *vm = userdata;
+	char status[STUB_STATUS_MAX];
+	struct cp_error pe;
+
+	(void)c;
+	vm->busy = false;
+	if (e) {
+		if (!failed_qmp(vm, e, "reading the scriptlet's request"))
+			idle(vm, NULL);
+		return;
+	}
+	if (stub_request_parse(cp_json_as_str(ret) ? cp_json_as_str(ret) : "", &vm->req, &pe) < 0) {
+		log_err("vm %s: %s", vm->name, pe.msg);
+		stub_status_failed(pe.msg, status, sizeof(status));
+		claim(vm, status, on_refused_request);
+		return;
+	}
+	apply_request(vm);
+	claim(vm, STUB_STATUS_RUNNING, on_claimed);
+}
+
+/**
+ * read_request() - fetch the stub's request object
+ * @vm:	VM
+ */
+static void read_request(struct vm *vm)
+{
+	cp_json *a = cp_json_new_object();
+	struct cp_error e;
+
+	vm->state = VM_REQUEST;
+	vm->next_tick = -1;
+	if (!a || cp_json_set_str(a, "path", "/objects/" STUB_REQUEST_OBJECT) < 0 ||
+	    cp_json_set_str(a, "property", "identity") < 0) {
+		cp_json_unref(a);
+		cp_error_set(&e, CP_ERR_NOMEM, "out of memory");
+		die(vm, &e);
+		return;
+	}
+	vm->busy = true;
+	if (qmp_client_send(vm->c, "qom-get", a, NULL, 0, 0, on_request, vm, &e) < 0) {
+		vm->busy = false;
+		die(vm, &e);
+	}
+}
+
+/**
+ * paused() - whether a run state is before the guest starts
+ * @status:	query-status "status"
+ *
+ * Return: true for prelaunch and paused
+ */
+static bool paused(const char *status)
+{
+	return cp_streq(status, "prelaunch") || cp_streq(status, "paused");
+}
+
+/**
+ * on_poll() - qom-list /objects and query-status answered
+ * @b:		the batch
+ * @e:		connection error, or NULL
+ * @userdata:	the VM
+ */
+static void on_poll(struct qmp_batch *b, const struct cp_error *e, void *userdata)
+{
+	struct vm *vm = userdata;
+	bool request = has_object(qmp_batch_result(b, 0), STUB_REQUEST_OBJECT);
+	const char *status = cp_json_get_str(qmp_batch_result(b, 1), "status");
+
+	vm->busy = false;
+	if (e) {
+		qmp_batch_free(b);
+		die(vm, e);
+		return;
+	}
+	if (request)
+		read_request(vm);
+	else if (status && !paused(status))
+		idle(vm, "the VM started without asking coldplug (is coldplug's scriptlet in its "
+			 "profile?); nothing to do");
+	else
+		schedule(vm, serve_opts_of(vm->srv)->poll_ms);
+	qmp_batch_free(b);
+}
+
+/**
+ * args_path() - {"path": PATH}
+ * @path:	QOM path
+ *
+ * Return: new object, or NULL
+ */
+static cp_json *args_path(const char *path)
+{
+	cp_json *a = cp_json_new_object();
+
+	if (a && cp_json_set_str(a, "path", path) < 0) {
+		cp_json_unref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/**
+ * send_poll() - look for the request and at the run state
+ * @vm:	VM
+ */
+static void send_poll(struct vm *vm)
+{
+	struct qmp_batch *b = qmp_batch_new();
+	struct cp_error e;
+
+	if (!b || qmp_batch_add(b, "qom-list", args_path("/objects")) < 0 ||
+	    qmp_batch_add(b, "query-status", NULL) < 0) {
+		qmp_batch_free(b);
+		cp_error_set(&e, CP_ERR_NOMEM, "out of memory");
+		die(vm, &e);
+		return;
+	}
+	vm->busy = true;
+	if (qmp_batch_send(b, vm->c, on_poll, vm, &e) < 0) {
+		vm->busy = false;
+		qmp_batch_free(b);
+		die(vm, &e);
+	}
+}
+
+/**
+ * on_identified() - who the VM is and what state it is in
+ * @b:		batch: query-name, query-uuid, query-status, qom-list /objects
+ * @e:		connection error, or NULL
+ * @userdata:	the VM
+ */
+static void on_identified(struct qmp_batch *b, const struct cp_error *e, void *userdata)
+{
+	struct vm *vm = userdata;
+	const char *name = cp_json_get_str(qmp_batch_result(b, 0), "name");
+	const char *uuid = cp_json_get_str(qmp_batch_result(b, 1), "UUID");
+	const char *status = cp_json_get_str(qmp_batch_result(b, 2), "status");
+	cp_json *objects = qmp_batch_result(b, 3);
+
+	vm->busy = false;
+	if (e) {
+		qmp_batch_free(b);
+		die(vm, e);
+		return;
+	}
+	snprintf(vm->name, sizeof(vm->name), "%s (pid %d)", name && *name ? name : "unnamed",
+		 (int)qmp_client_peer_pid(vm->c));
+	log_info("vm %s: connected, QEMU %s, %s, uuid %s", vm->name, qmp_client_package(vm->c),
+		 status ? status : "?", uuid ? uuid : "?");
+	if (has_object(objects, STUB_STATUS_OBJECT))
+		start_watch(vm);
+	else if (has_object(objects, STUB_REQUEST_OBJECT))
+		read_request(vm);
+	else if (paused(status)) {
+		vm->state = VM_WAITING;
+		schedule(vm, 0);
+	} else
+		idle(vm, "the VM runs and was not re-homed by coldplug; nothing to do");
+	qmp_batch_free(b);
+}
+
+/**
+ * on_ready() - qmp_ready_fn: the handshake is done
+ * @c:		client
+ * @e:		error, or NULL
+ * @userdata:	the VM
+ */
+static void on_ready(struct qmp_client *c, const struct cp_error *e, void *userdata)
+{
+	struct vm *vm = userdata;
+	struct qmp_batch *b;
+	struct cp_error be;
+
+	(void)c;
+	vm->busy = false;
+	if (e) {
+		die(vm, e);
+		return;
+	}
+	vm->state = VM_IDENTIFY;
+	b = qmp_batch_new();
+	if (!b || qmp_batch_add(b, "query-name", NULL) < 0 ||
+	    qmp_batch_add(b, "query-uuid", NULL) < 0 ||
+	    qmp_batch_add(b, "query-status", NULL) < 0 ||
+	    qmp_batch_add(b, "qom-list", args_path("/objects")) < 0) {
+		qmp_batch_free(b);
+		cp_error_set(&be, CP_ERR_NOMEM, "out of memory");
+		die(vm, &be);
+		return;
+	}
+	vm->busy = true;
+	if (qmp_batch_send(b, vm->c, on_identified, vm, &be) < 0) {
+		vm->busy = false;
+		qmp_batch_free(b);
+		die(vm, &be);
+	}
+}
+
+/**
+ * collect_watch() - remember every slot that holds a node the manager opened
+ * through an fdset
+ * @vm:	VM with a fresh @inv
+ */
+static void collect_watch(struct vm *vm)
+{
+	size_t i;
+
+	vm->nwatch = 0;
+	for (i = 0; i < vm->inv.nslots && vm->nwatch < VM_MAX_WATCH; i++) {
+		const struct inv_slot *s = &vm->inv.slots[i];
+		struct watch *w = &vm->watch[vm->nwatch];
+
+		if (s->kind == INV_SLOT_NIC || !s->used || !s->nfdsets)
+			continue;
+		w->kind = s->kind;
+		w->index = s->index;
+		cp_strlcpy(w->node, s->node, sizeof(w->node));
+		vm->nwatch++;
+	}
+}
+
+/**
+ * on_watch_inventory() - inventory_fn: start or refresh the watch list
+ * @inv:	inventory
+ * @e:		error, or NULL
+ * @userdata:	the VM
+ */
+static void on_watch_inventory(struct inventory *inv, const struct cp_error *e, void *userdata)
+{
+	struct vm *vm = userdata;
+
+	(void)inv;
+	vm->busy = false;
+	if (e) {
+		if (qmp_client_error(vm->c))
+			die(vm, e);
+		else
+			idle(vm, e->msg);
+		return;
+	}
+	collect_watch(vm);
+	inventory_free(&vm->inv);
+	if (!vm->nwatch) {
+		idle(vm, NULL);
+		return;
+	}
+	log_debug("vm %s: watching %zu slot%s for detaches", vm->name, vm->nwatch,
+		  vm->nwatch == 1 ? "" : "s");
+	vm->state = VM_WATCHING;
+	schedule(vm, serve_opts_of(vm->srv)->watch_ms);
+}
+
+/**
+ * start_watch() - take an inventory and watch the slots it shows in use
+ * @vm:	VM
+ */
+static void start_watch(struct vm *vm)
+{
+	struct cp_error e;
+
+	vm->state = VM_WATCHING;
+	vm->next_tick = -1;
+	vm->busy = true;
+	if (inventory_collect(vm->c, &serve_opts_of(vm->srv)->rehome.sel, &vm->inv,
+			      on_watch_inventory, vm, &e) < 0) {
+		vm->busy = false;
+		die(vm, &e);
+	}
+}
+
+/**
+ * on_released() - apply_fn: the slot is back on its placeholder
+ * @results:	the one result
+ * @n:		1
+ * @e:		error, or NULL
+ * @userdata:	the VM
+ */
+static void on_released(struct apply_result *results, size_t n, const struct cp_error *e,
+			void *userdata)
+{
+	struct vm *vm = userdata;
+
+	(void)results;
+	(void)n;
+	vm->busy = false;
+	if (e)
+		log_err("vm %s: releasing %s failed: %s", vm->name, vm->release.steps[0].slot_name,
+			e->msg);
+	else
+		log_info("vm %s: %s released %s: the manager's detach can finish", vm->name,
+			 vm->release.steps[0].slot_name, vm->release.steps[0].node);
+	plan_free(&vm->release);
+	inventory_free(&vm->inv);
+	if (qmp_client_error(vm->c))
+		die(vm, qmp_client_error(vm->c));
+	else
+		start_watch(vm);
+}
+
+/**
+ * on_release_inventory() - inventory_fn: plan and apply the release
+ * @inv:	inventory
+ * @e:		error, or NULL
+ * @userdata:	the VM (vm->watch[0] is the entry being released)
+ */
+static void on_release_inventory(struct inventory *inv, const struct cp_error *e, void *userdata)
+{
+	struct vm *vm = userdata;
+	const struct watch *w = &vm->watch[0];
+	const struct inv_slot *s;
+	struct cp_error pe;
+
+	vm->busy = false;
+	if (e) {
+		if (qmp_client_error(vm->c))
+			die(vm, e);
+		else
+			start_watch(vm);
+		return;
+	}
+	s = inventory_find_slot(inv, w->kind, w->index);
+	if (!s || strcmp(s->node, w->node) || plan_release(inv, s, &vm->release, &pe) < 0) {
+		inventory_free(inv);
+		start_watch(vm);
+		return;
+	}
+	log_info("vm %s: the manager removed the fds of %s: giving %s its placeholder back",
+		 vm->name, w->node, s->name);
+	vm->busy = true;
+	if (apply_start(vm->c, &vm->release, NULL, vm->release_res, on_released, vm, &pe) < 0) {
+		vm->busy = false;
+		plan_free(&vm->release);
+		inventory_free(inv);
+		die(vm, &pe);
+	}
+}
+
+/**
+ * node_has_fd() - whether any monitor fd still opens a node for its manager
+ * @sets:	query-fdsets' answer
+ * @node:	node-name
+ *
+ * After remove-fd, QEMU drops the fd from its fdset once the VM runs, but
+ * keeps the fdset itself while the node holds a duplicate: so the test is
+ * on each fd's opaque, not on the fdset ids. (QEMU 7.2 drops it only while
+ * the VM runs; 10.x also while it is paused.)
+ *
+ * Return: true if an fd whose opaque names @node is left
+ */
+static bool node_has_fd(const cp_json *sets, const char *node)
+{
+	size_t i, j;
+
+	for (i = 0; i < cp_json_len(sets); i++) {
+		cp_json *fds = cp_json_get_array(cp_json_at(sets, i), "fds");
+
+		for (j = 0; j < cp_json_len(fds); j++)
+			if (inventory_fdset_names_node(
+				    cp_json_get_str(cp_json_at(fds, j), "opaque"), node))
+				return true;
+	}
+	return false;
+}
+
+/**
+ * on_fdsets() - query-fdsets answered: release a slot whose node is going
+ * @c:		client
+ * @ret:	the fdsets
+ * @e:		error, or NULL
+ * @userdata:	the VM
+ */
+static void on_fdsets(struct qmp_client *c, cp_json *ret, const struct cp_error *e, void *userdata)
+{
+	struct vm *vm = userdata;
+	struct cp_error ie;
+	size_t i;
+
+	(void)c;
+	vm->busy = false;
+	if (e) {
+		if (!failed_qmp(vm, e, "query-fdsets"))
+			schedule(vm, serve_opts_of(vm->srv)->watch_ms);
+		return;
+	}
+	for (i = 0; i < vm->nwatch && node_has_fd(ret, vm->watch[i].node); i++)
+		;
+	if (i == vm->nwatch) {
+		schedule(vm, serve_opts_of(vm->srv)->watch_ms);
+		return;
+	}
+	vm->watch[0] = vm->watch[i];
+	vm->state = VM_RELEASING;
+	vm->busy = true;
+	if (inventory_collect(vm->c, &serve_opts_of(vm->srv)->rehome.sel, &vm->inv,
+			      on_release_inventory, vm, &ie) < 0) {
+		vm->busy = false;
+		die(vm, &ie);
+	}
+}
+
+/**
+ * vm_timers() - run the VM's poll if it is due
+ * @vm:		VM
+ * @now:	cp_now_ms()
+ */
+void vm_timers(struct vm *vm, int64_t now)
+{
+	struct cp_error e;
+
+	qmp_client_expire(vm->c);
+	if (qmp_client_error(vm->c)) {
+		die(vm, qmp_client_error(vm->c));
+		return;
+	}
+	if (vm->busy || vm->next_tick < 0 || vm->next_tick > now)
+		return;
+	vm->next_tick = -1;
+	if (vm->state == VM_WAITING) {
+		send_poll(vm);
+	} else if (vm->state == VM_WATCHING) {
+		vm->busy = true;
+		if (qmp_client_send(vm->c, "query-fdsets", NULL, NULL, 0, 0, on_fdsets, vm, &e) <
+		    0) {
+			vm->busy = false;
+			die(vm, &e);
+		}
+	}
+}
+
+/**
+ * vm_next_deadline() - when the loop must call vm_timers() next
+ * @vm:	VM
+ *
+ * Return: cp_now_ms() time, or -1
+ */
+int64_t vm_next_deadline(const struct vm *vm)
+{
+	int64_t q = qmp_client_next_deadline(vm->c);
+
+	if (vm->busy || vm->next_tick < 0)
+		return q;
+	return q < 0 || vm->next_tick < q ? vm->next_tick : q;
+}
+
+/**
+ * vm_readable() - the VM's socket has data (or closed)
+ * @vm:	VM
+ */
+void vm_readable(struct vm *vm)
+{
+	if (qmp_client_process(vm->c, NULL) < 0)
+		die(vm, qmp_client_error(vm->c));
+}
+
+/**
+ * vm_new() - a QEMU connected to the daemon's socket
+ * @srv:	the daemon
+ * @fd:		the accepted connection (owned from now on)
+ * @err:	filled on failure
+ *
+ * Return: new VM, or NULL
+ */
+struct vm *vm_new(struct serve *srv, int fd, struct cp_error *err)
+{
+	const struct serve_opts *so = serve_opts_of(srv);
+	struct qmp_client_opts o;
+	struct vm *vm = cp_calloc(1, sizeof(*vm), err);
+	char label[48];
+
+	if (!vm) {
+		close(fd);
+		return NULL;
+	}
+	snprintf(label, sizeof(label), "fd %d", fd);
+	qmp_client_opts_init(&o);
+	o.label = label;
+	o.trace = so->trace ? 1 : -1;
+	vm->c = qmp_client_new(fd, &o, err);
+	if (!vm->c) {
+		free(vm);
+		return NULL;
+	}
+	vm->srv = srv;
+	vm->next_tick = -1;
+	snprintf(vm->name, sizeof(vm->name), "pid %d", (int)qmp_client_peer_pid(vm->c));
+	vm->busy = true;
+	if (qmp_client_handshake_async(vm->c, so->handshake_ms, on_ready, vm, err) < 0) {
+		vm_free(vm);
+		return NULL;
+	}
+	return vm;
+}
+
+/**
+ * vm_free() - close the connection and free the VM
+ * @vm:	VM, may be NULL
+ */
+void vm_free(struct vm *vm)
+{
+	if (!vm)
+		return;
+	qmp_client_free(vm->c);
+	inventory_free(&vm->inv);
+	plan_free(&vm->release);
+	free(vm);
+}
