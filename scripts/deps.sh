@@ -5,7 +5,7 @@
 # names them and fails. Nothing else is ever downloaded by this script.
 set -eu
 
-pkgs_build="meson ninja-build pkg-config gcc libc6-dev libjson-c-dev"
+pkgs_build="meson ninja-build pkg-config gcc libc6-dev libjson-c-dev libyaml-dev"
 # check: a clang build with sanitizers, style checks, the real-QEMU lab (QEMU,
 # the tools that build the test guest and its network), the plist parser, and
 # Go with the Starlark interpreter Incus uses (for the scriptlet stub tests).

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "config.h"
 
+extern const struct cli_command cmd_incus_profile;
 extern const struct cli_command cmd_inventory;
 extern const struct cli_command cmd_kext;
 extern const struct cli_command cmd_qemu_conf;
@@ -17,7 +18,8 @@ extern const struct cli_command cmd_rehome;
 extern const struct cli_command cmd_serve;
 
 static const struct cli_command *const commands[] = {
-	&cmd_inventory, &cmd_kext, &cmd_qemu_conf, &cmd_qmp, &cmd_rehome, &cmd_serve,
+	&cmd_incus_profile, &cmd_inventory, &cmd_kext,	&cmd_qemu_conf,
+	&cmd_qmp,	    &cmd_rehome,    &cmd_serve,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
