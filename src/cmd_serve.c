@@ -41,6 +41,8 @@ static const char serve_help[] =
 	"  --poll-ms MS         how often to look for a VM's request (default 100)\n"
 	"  --watch-ms MS        how often to look for a disk detach (default 1000)\n"
 	"  --max-vms N          connections served at once (default 256)\n"
+	"  --handshake-timeout MS  how long a new connection may take to greet\n"
+	"                       (default 5000); a silent one is closed\n"
 	"\n"
 	"Logs go to stderr (the journal under systemd); --verbose for each step,\n"
 	"--trace for every QMP message. SIGTERM stops the daemon; QEMUs reconnect\n"
@@ -60,6 +62,7 @@ enum {
 	OPT_POLL_MS,
 	OPT_WATCH_MS,
 	OPT_MAX_VMS,
+	OPT_HANDSHAKE_TIMEOUT,
 };
 
 static const struct option serve_options[] = {
@@ -71,6 +74,7 @@ static const struct option serve_options[] = {
 	{ "poll-ms", required_argument, NULL, OPT_POLL_MS },
 	{ "watch-ms", required_argument, NULL, OPT_WATCH_MS },
 	{ "max-vms", required_argument, NULL, OPT_MAX_VMS },
+	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
 	{ "id-prefix", required_argument, NULL, CLI_OPT_ID_PREFIX },
 	CLI_COMMON_OPTIONS,
 	{ NULL, 0, NULL, 0 },
@@ -155,6 +159,8 @@ static int serve_option(struct serve_args *a, int opt, const char *v)
 		return set_ms("poll-ms", v, &a->o.poll_ms);
 	case OPT_WATCH_MS:
 		return set_ms("watch-ms", v, &a->o.watch_ms);
+	case OPT_HANDSHAKE_TIMEOUT:
+		return set_ms("handshake-timeout", v, &a->o.handshake_ms);
 	case OPT_MAX_VMS:
 		if (cli_parse_int("max-vms", v, 1, 4096, &n))
 			return CLI_USAGE;

@@ -69,6 +69,7 @@ struct fakepeer {
 	int fd;
 	int client_fd;
 	int stop[2];
+	int done[2];
 	char *listen_path;
 	int listen_delay;
 	int timeout_ms;
@@ -127,6 +128,8 @@ static struct fakepeer *fp_alloc(void)
 	fp->timeout_ms = FP_DEFAULT_TIMEOUT_MS;
 	if (pipe2(fp->stop, O_CLOEXEC) < 0)
 		bail_out("pipe: %s", strerror(errno));
+	if (pipe2(fp->done, O_CLOEXEC) < 0)
+		bail_out("pipe2: %s", strerror(errno));
 	fp->tok = json_tokener_new_ex(256);
 	if (!fp->tok)
 		bail_out("out of memory");
@@ -148,6 +151,21 @@ struct fakepeer *fakepeer_new(void)
 		bail_out("socketpair: %s", strerror(errno));
 	fp->fd = sv[0];
 	fp->client_fd = sv[1];
+	return fp;
+}
+
+/**
+ * fakepeer_new_fd() - a peer on a socket the test already connected
+ * @fd:	the peer's end (owned by the peer from now on); e.g. a connection to
+ *	coldplug serve, which expects QEMU to dial it
+ *
+ * Return: new peer
+ */
+struct fakepeer *fakepeer_new_fd(int fd)
+{
+	struct fakepeer *fp = fp_alloc();
+
+	fp->fd = fd;
 	return fp;
 }
 
@@ -930,7 +948,26 @@ static void *peer_thread(void *arg)
 	}
 	if (fp->fd >= 0 && !fp->eof)
 		check_unexpected(fp);
+	if (write(fp->done[1], "x", 1) < 0)
+		fp_error(fp, "cannot signal the end of the script");
 	return NULL;
+}
+
+/**
+ * fakepeer_wait() - wait until the script has run to its end (or failed)
+ * @fp:		peer, started
+ * @timeout_ms:	how long to wait
+ *
+ * For tests whose client runs elsewhere (another process), so that
+ * fakepeer_finish() does not stop the script early.
+ *
+ * Return: true if it ended in time
+ */
+bool fakepeer_wait(struct fakepeer *fp, int timeout_ms)
+{
+	struct pollfd p = { .fd = fp->done[0], .events = POLLIN };
+
+	return poll(&p, 1, timeout_ms) > 0;
 }
 
 /**
@@ -1041,6 +1078,8 @@ void fakepeer_free(struct fakepeer *fp)
 		close(fp->client_fd);
 	close(fp->stop[0]);
 	close(fp->stop[1]);
+	close(fp->done[0]);
+	close(fp->done[1]);
 	json_tokener_free(fp->tok);
 	cp_json_unref(fp->last_id);
 	free(fp->listen_path);

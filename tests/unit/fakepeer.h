@@ -28,6 +28,7 @@
 struct fakepeer;
 
 struct fakepeer *fakepeer_new(void);
+struct fakepeer *fakepeer_new_fd(int fd);
 struct fakepeer *fakepeer_new_listen(const char *path, int delay_ms);
 int fakepeer_client_fd(struct fakepeer *fp);
 void fakepeer_set_timeout(struct fakepeer *fp, int ms);
@@ -46,6 +47,7 @@ void fakepeer_close(struct fakepeer *fp);
 int fakepeer_load(struct fakepeer *fp, const char *path, struct cp_error *err);
 
 void fakepeer_start(struct fakepeer *fp);
+bool fakepeer_wait(struct fakepeer *fp, int timeout_ms);
 size_t fakepeer_join(struct fakepeer *fp, char **errors);
 bool fakepeer_finish(struct fakepeer *fp, const char *fmt, ...) CP_PRINTF(2, 3);
 void fakepeer_free(struct fakepeer *fp);

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * coldplug serve against junk on its socket: a table of connections that
+ * misbehave (silence, garbage, truncated or oversized JSON, a wrong first
+ * message, a peer that vanishes), each of which the daemon must close while
+ * it keeps serving; then a well-behaved fake QEMU that it identifies and
+ * leaves alone (a VM that runs without asking), and a peer whose user may
+ * not connect. The daemon is the real program, started on a private socket.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fakepeer.h"
+#include "proc.h"
+#include "tap.h"
+
+#ifndef COLDPLUG_BINARY
+#error "COLDPLUG_BINARY must name the coldplug program"
+#endif
+
+static char sock_path[108];
+static char log_path[256];
+
+/**
+ * dial() - connect to the daemon's socket
+ *
+ * Return: connected socket; bails out on failure
+ */
+static int dial(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		bail_out("connect %s: %s", sock_path, strerror(errno));
+	return fd;
+}
+
+/**
+ * closed_by_daemon() - whether the daemon closes @fd within @ms
+ * @fd:	connection
+ * @ms:	deadline
+ *
+ * Return: true on end of stream (bytes the daemon sent are skipped)
+ */
+static bool closed_by_daemon(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[4096];
+
+	while (poll(&p, 1, ms) > 0) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n <= 0)
+			return true;
+	}
+	return false;
+}
+
+/**
+ * write_all() - send junk
+ * @fd:		connection
+ * @buf:	bytes
+ * @len:	count
+ */
+static void write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			return;
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* The junk table: what a connection sends, and whether it closes first. */
+static const struct {
+	const char *name;
+	const char *bytes;
+	size_t len;
+} junk[] = {
+	{ "silence (no greeting)", "", 0 },
+	{ "garbage", "\x01\x02not json at all\xff\xfe", 21 },
+	{ "a JSON array", "[1,2,3]\r\n", 9 },
+	{ "truncated greeting", "{\"QMP\": {\"version\": {\"qemu\"", 28 },
+	{ "a reply before the greeting", "{\"return\": {}, \"id\": 1}\r\n", 25 },
+	{ "a greeting without a version", "{\"QMP\": {\"capabilities\": []}}\r\n", 31 },
+	{ "invalid UTF-8", "{\"QMP\": \"\xc3\x28\"}\r\n", 17 },
+	{ "NUL in the stream", "{\"QMP\"\0:{}}\r\n", 13 },
+	{ "nesting 5000 deep", NULL, 5000 },
+};
+
+/**
+ * test_junk() - every row of the table is closed, the daemon lives on
+ * @daemon:	the daemon process
+ */
+static void test_junk(const struct lab_proc *daemon)
+{
+	char deep[5001];
+	size_t i;
+
+	memset(deep, '[', sizeof(deep) - 1);
+	deep[sizeof(deep) - 1] = '\0';
+	for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		int fd = dial();
+
+		write_all(fd, junk[i].bytes ? junk[i].bytes : deep, junk[i].len);
+		ok(closed_by_daemon(fd, 3000), "%s: the daemon closes the connection",
+		   junk[i].name);
+		close(fd);
+		ok(kill(daemon->pid, 0) == 0, "%s: the daemon still runs", junk[i].name);
+	}
+}
+
+/**
+ * test_vanish() - a peer that greets and vanishes mid-handshake
+ * @daemon:	the daemon process
+ */
+static void test_vanish(const struct lab_proc *daemon)
+{
+	static const char greeting[] =
+		"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2,"
+		" \"major\": 7}, \"package\": \"\"}, \"capabilities\": [\"oob\"]}}\r\n";
+	int fd = dial();
+
+	write_all(fd, greeting, sizeof(greeting) - 1);
+	usleep(100 * 1000);
+	close(fd);
+	usleep(200 * 1000);
+	ok(kill(daemon->pid, 0) == 0,
+	   "a peer that vanishes after its greeting: the daemon runs on");
+}
+
+/**
+ * test_running_vm() - a well-behaved QEMU that runs without asking
+ */
+static void test_running_vm(void)
+{
+	struct fakepeer *fp = fakepeer_new_fd(dial());
+
+	fakepeer_negotiate(fp);
+	fakepeer_expect(fp, "{\"execute\":\"query-name\"}");
+	fakepeer_reply(fp, "{\"return\":{\"name\":\"junkvm\"}}");
+	fakepeer_expect(fp, "{\"execute\":\"query-uuid\"}");
+	fakepeer_reply(fp, "{\"return\":{\"UUID\":\"8e4a0b2c-0000-4000-8000-000000000001\"}}");
+	fakepeer_expect(fp, "{\"execute\":\"query-status\"}");
+	fakepeer_reply(fp, "{\"return\":{\"status\":\"running\",\"running\":true,"
+			   "\"singlestep\":false}}");
+	fakepeer_expect(fp, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}");
+	fakepeer_reply(fp, "{\"return\":[]}");
+	fakepeer_delay(fp, 300);
+	fakepeer_close(fp);
+	fakepeer_start(fp);
+	ok(fakepeer_wait(fp, 5000), "the fake QEMU's script ran to its end");
+	fakepeer_finish(fp, "a running VM is identified, then left alone (no poll, no change)");
+}
+
+/**
+ * log_has() - whether the daemon's log contains @text
+ * @text:	substring
+ *
+ * Return: true if found
+ */
+static bool log_has(const char *text)
+{
+	char buf[65536];
+	FILE *f = fopen(log_path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, text) != NULL;
+}
+
+/**
+ * test_refused_user() - a process of another user may not connect
+ */
+static void test_refused_user(void)
+{
+	int st, fd;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		skip(1, "needs root to connect as another user");
+		return;
+	}
+	/* Open the socket's mode, so that the daemon's own check is what
+	 * stands in the way. */
+	chmod(sock_path, 0666);
+	pid = fork();
+	if (pid == 0) {
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		fd = dial();
+		_exit(closed_by_daemon(fd, 2000) ? 0 : 1);
+	}
+	ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	   "a process of another user (nobody) is closed");
+	ok(log_has("its user may not use coldplug"),
+	   "...by the daemon's peer check, which says so");
+	chmod(sock_path, 0600);
+}
+
+/**
+ * main() - start the daemon, run the tests, stop it
+ *
+ * Return: TAP exit status
+ */
+int main(void)
+{
+	char dir[] = "/tmp/cp-serve-XXXXXX";
+	struct lab_proc daemon;
+	struct cp_error err;
+	struct stat st;
+	int i;
+
+	if (!mkdtemp(dir))
+		bail_out("mkdtemp: %s", strerror(errno));
+	chmod(dir, 0755);
+	snprintf(sock_path, sizeof(sock_path), "%s/d.sock", dir);
+	snprintf(log_path, sizeof(log_path), "%s/serve.log", dir);
+	{
+		const char *const argv[] = { COLDPLUG_BINARY,	    "serve", "--socket",  sock_path,
+					     "--handshake-timeout", "300",   "--poll-ms", "20",
+					     "--verbose",	    NULL };
+
+		if (lab_proc_start(&daemon, argv, log_path, &err) < 0)
+			bail_out("start the daemon: %s", err.msg);
+	}
+	for (i = 0; i < 200 && stat(sock_path, &st) < 0; i++)
+		usleep(10 * 1000);
+	ok(S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0600,
+	   "the daemon listens; its socket is 0600 without --socket-group");
+	test_junk(&daemon);
+	test_vanish(&daemon);
+	test_running_vm();
+	test_refused_user();
+	ok(lab_proc_stop(&daemon, 2000, &err) == 0 && lab_proc_exited_ok(&daemon),
+	   "SIGTERM stops the daemon cleanly (exit 0)");
+	ok(stat(sock_path, &st) < 0, "...and it removes its socket");
+	unlink(log_path);
+	rmdir(dir);
+	return done_testing();
+}
