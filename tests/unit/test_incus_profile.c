@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Tests for the Incus profile (generation and --check) and for the stub
+ * protocol's request parser. The stub's behaviour under Incus's Starlark is
+ * tested by test_stub (through the Starlark runner); that the profile's
+ * raw.qemu.conf makes a working QEMU is tested in the lab.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coldplug/incus_profile.h"
+#include "coldplug/stub.h"
+#include "tap.h"
+
+/**
+ * generate() - a profile with the defaults and @frontend
+ * @frontend:	NIC frontend
+ *
+ * Return: YAML text (caller frees)
+ */
+static char *generate(enum plan_nic_frontend frontend)
+{
+	struct incus_profile_opts o;
+	struct cp_error err;
+	char *t;
+
+	incus_profile_opts_init(&o);
+	o.frontend = frontend;
+	o.monitor.use_reconnect_ms = true;
+	t = incus_profile_generate(&o, &err);
+	if (!t)
+		bail_out("generate: %s", err.msg);
+	return t;
+}
+
+/**
+ * check() - run the checker on @yaml
+ * @yaml:	text
+ * @socket:	expected socket, or NULL
+ * @rep:	report
+ * @err:	error
+ *
+ * Return: incus_profile_check()'s result
+ */
+static int check(const char *yaml, const char *socket, struct incus_profile_report *rep,
+		 struct cp_error *err)
+{
+	return incus_profile_check(yaml, strlen(yaml), socket, rep, err);
+}
+
+/**
+ * replace() - @text with the first @from replaced by @to
+ * @text:	original
+ * @from:	substring (must be present)
+ * @to:		replacement
+ *
+ * Return: new string (caller frees)
+ */
+static char *replace(const char *text, const char *from, const char *to)
+{
+	const char *hit = strstr(text, from);
+	size_t pre = hit ? (size_t)(hit - text) : 0;
+	char *out;
+
+	if (!hit)
+		bail_out("'%s' is not in the profile", from);
+	out = malloc(strlen(text) + strlen(to) + 1);
+	if (!out)
+		bail_out("out of memory");
+	memcpy(out, text, pre);
+	memcpy(out + pre, to, strlen(to));
+	memcpy(out + pre + strlen(to), hit + strlen(from), strlen(hit + strlen(from)) + 1);
+	return out;
+}
+
+/**
+ * test_generated() - the profile's content, and that it passes its own check
+ */
+static void test_generated(void)
+{
+	struct incus_profile_report rep;
+	struct cp_error err;
+	char *t = generate(PLAN_FRONTEND_PCI);
+
+	like(t, "  raw.apparmor: |-\n    /run/coldplug/coldplug.sock rw,\n", "the AppArmor rule");
+	like(t,
+	     "    [chardev \"coldplug\"]\n    backend = \"socket\"\n    path = "
+	     "\"/run/coldplug/coldplug.sock\"\n    server = \"off\"\n    reconnect-ms = \"1000\"\n",
+	     "the monitor dials the daemon, QEMU as client, with reconnect-ms");
+	like(t, "    [mon \"coldplug\"]\n    chardev = \"coldplug\"\n    mode = \"control\"\n",
+	     "a control monitor on it");
+	like(t, "    def qemu_hook(instance, stage):\n", "the stub's hook");
+	like(t, "    COLDPLUG_NIC_FRONTEND = \"pci\"\n", "the frontend filled in");
+	ok(!strstr(t, "@NIC_") && !strstr(t, "@SOCKET@") && !strstr(t, "@VERSION@"),
+	   "no placeholder is left");
+	ok(!strstr(t, "\t"), "no tabs (YAML, Starlark)");
+	ok(check(t, "/run/coldplug/coldplug.sock", &rep, &err) == 0, "the profile passes --check");
+	ok(rep.disk_slots == 8 && rep.cd_slots == 1 && rep.hotplug_global &&
+		   !strcmp(rep.frontend, "pci") && !*rep.warnings,
+	   "the report: 8 disk slots, 1 CD slot, the global, pci, no warnings");
+	free(t);
+	t = generate(PLAN_FRONTEND_USB);
+	ok(check(t, NULL, &rep, &err) == 0 && !strcmp(rep.frontend, "usb"), "usb frontend");
+	free(t);
+}
+
+/**
+ * test_check_problems() - edits a user could make, each caught
+ */
+static void test_check_problems(void)
+{
+	static const struct {
+		const char *from, *to, *needle;
+	} cases[] = {
+		{ "    [global][100]\n", "    # my comment\n    [global][100]\n", "no comments" },
+		{ "    [drive \"coldplug-disk0\"]\n", "    [drive \"coldplug-disk0\"\n",
+		  "square brackets" },
+		{ "[device][100]", "[device][x]", "section index is an integer" },
+		{ "server = \"off\"", "server = \"on\"", "[chardev \"coldplug\"]" },
+		{ "mode = \"control\"", "mode = \"readline\"", "[mon \"coldplug\"]" },
+		{ "    /run/coldplug/coldplug.sock rw,\n", "    /tmp/x rw,\n",
+		  "raw.apparmor needs" },
+		{ "def qemu_hook(instance, stage):", "def qemu_hook(inst, stage):",
+		  "not coldplug's stub" },
+		{ "serial = \"coldplug-disk0\"", "serial = \"coldplug-disk0",
+		  "invalid quoted value" },
+		{ "    [device][100]\n", "    [device \"mine\"]\n", "Incus's hot-plug allocator" },
+		{ "config:\n", "config: [\n", "not valid YAML" },
+	};
+	struct incus_profile_report rep;
+	struct cp_error err;
+	char *t = generate(PLAN_FRONTEND_PCI);
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *bad = replace(t, cases[i].from, cases[i].to);
+
+		ok(check(bad, NULL, &rep, &err) < 0 && strstr(err.msg, cases[i].needle),
+		   "--check catches: %s", cases[i].needle);
+		free(bad);
+	}
+	ok(check(t, "/run/other.sock", &rep, &err) < 0 && strstr(err.msg, "the daemon listens"),
+	   "a socket that differs from the daemon's is caught");
+	{
+		char *nog = replace(t, "    value = \"off\"\n", "    value = \"on\"\n");
+
+		ok(check(nog, NULL, &rep, &err) == 0 && strstr(rep.warnings, "cannot be re-homed"),
+		   "without the hotplug global: a warning, not a failure");
+		free(nog);
+	}
+	free(t);
+}
+
+/**
+ * test_refused_options() - options a profile cannot carry
+ */
+static void test_refused_options(void)
+{
+	struct incus_profile_opts o;
+	struct cp_error err;
+
+	incus_profile_opts_init(&o);
+	o.conf.nic_slots = 1;
+	ok(!incus_profile_generate(&o, &err) && strstr(err.msg, "come from its scriptlet"),
+	   "static NIC slots are refused: the stub makes them per VM");
+	incus_profile_opts_init(&o);
+	o.monitor.socket = "/run/with space.sock";
+	ok(!incus_profile_generate(&o, &err) && strstr(err.msg, "AppArmor"),
+	   "a socket path that would break the AppArmor rule is refused");
+}
+
+/**
+ * test_request() - the stub's request, parsed strictly
+ */
+static void test_request(void)
+{
+	static const char good[] = "{\"v\":1,\"instance\":\"vm1\",\"project\":\"p\","
+				   "\"nic-frontend\":\"usb\",\"taps\":{\"eth0\":\"tap1a2b3c4d\","
+				   "\"eth1\":\"mac0011\"},\"future-key\":7}";
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"{\"v\":2}",
+		"{\"instance\":\"x\"}",
+		"{\"v\":1,\"nic-frontend\":\"pcie\"}",
+		"{\"v\":1,\"taps\":{\"eth0\":\"tap 1\"}}",
+		"{\"v\":1,\"taps\":{\"eth0\":\"a-name-that-is-too-long\"}}",
+		"{\"v\":1,\"taps\":[\"tap0\"]}",
+		"{\"v\":1,\"usb-mac-fixed\":\"yes\"}",
+	};
+	struct stub_request r;
+	struct cp_error err;
+	size_t i;
+
+	ok(stub_request_parse(good, &r, &err) == 0, "a request from the stub parses");
+	ok(!strcmp(r.instance, "vm1") && !strcmp(r.project, "p") && r.has_frontend &&
+		   r.frontend == PLAN_FRONTEND_USB,
+	   "instance, project and frontend (unknown keys ignored)");
+	ok(r.ntaps == 2 && !strcmp(r.taps[0].name, "eth0") &&
+		   !strcmp(r.taps[0].ifname, "tap1a2b3c4d"),
+	   "taps map NIC names to interfaces");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ok(stub_request_parse(bad[i], &r, &err) < 0 && strstr(err.msg, "Incus scriptlet"),
+		   "bad request %zu is refused with a message", i);
+	{
+		char buf[64];
+
+		stub_status_failed("a long reason that does not fit", buf, 20);
+		is_str(buf, "failed: a long reas", "a failed status is bounded");
+	}
+}
+
+/**
+ * main() - run the tests
+ *
+ * Return: TAP exit status
+ */
+int main(void)
+{
+	test_generated();
+	test_check_problems();
+	test_refused_options();
+	test_request();
+	return done_testing();
+}
