@@ -15,7 +15,8 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 FUZZ=${FUZZ:?set FUZZ to a build directory configured with -Dfuzzing=true}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-[ $# -gt 0 ] || set -- fuzz_qmp_stream fuzz_qmp_classify
+[ $# -gt 0 ] || set -- fuzz_qmp_stream fuzz_qmp_classify fuzz_hmp_network fuzz_stub_request \
+	fuzz_profile_check fuzz_inventory
 status=0
 for t in "$@"; do
 	exe=$FUZZ/fuzz/$t
