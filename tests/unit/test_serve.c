@@ -87,20 +87,25 @@ static void write_all(int fd, const void *buf, size_t len)
 	}
 }
 
-/* The junk table: what a connection sends, and whether it closes first. */
+/* The junk table: what a misbehaving connection sends (sizeof, so that an
+ * embedded NUL counts). */
+#define JUNK(name, bytes)                                                                          \
+	{                                                                                          \
+		name, bytes, sizeof(bytes) - 1                                                     \
+	}
 static const struct {
 	const char *name;
 	const char *bytes;
 	size_t len;
 } junk[] = {
-	{ "silence (no greeting)", "", 0 },
-	{ "garbage", "\x01\x02not json at all\xff\xfe", 21 },
-	{ "a JSON array", "[1,2,3]\r\n", 9 },
-	{ "truncated greeting", "{\"QMP\": {\"version\": {\"qemu\"", 28 },
-	{ "a reply before the greeting", "{\"return\": {}, \"id\": 1}\r\n", 25 },
-	{ "a greeting without a version", "{\"QMP\": {\"capabilities\": []}}\r\n", 31 },
-	{ "invalid UTF-8", "{\"QMP\": \"\xc3\x28\"}\r\n", 17 },
-	{ "NUL in the stream", "{\"QMP\"\0:{}}\r\n", 13 },
+	JUNK("silence (no greeting)", ""),
+	JUNK("garbage", "\x01\x02not json at all\xff\xfe"),
+	JUNK("a JSON array", "[1,2,3]\r\n"),
+	JUNK("truncated greeting", "{\"QMP\": {\"version\": {\"qemu\""),
+	JUNK("a reply before the greeting", "{\"return\": {}, \"id\": 1}\r\n"),
+	JUNK("a greeting without a version", "{\"QMP\": {\"capabilities\": []}}\r\n"),
+	JUNK("invalid UTF-8", "{\"QMP\": \"\xc3\x28\"}\r\n"),
+	JUNK("NUL in the stream", "{\"QMP\"\0:{}}\r\n"),
 	{ "nesting 5000 deep", NULL, 5000 },
 };
 
