@@ -10,6 +10,7 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "coldplug/macos.h"
 #include "coldplug/qemu_conf.h"
 #include "names.h"
 #include "qconf_section.h"
@@ -150,8 +151,21 @@ void qconf_opts_init(struct qconf_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->disk_slots = 8;
 	o->cd_slots = 1;
-	o->nic_model = "virtio-net-pci";
 	o->hotplug_global = true;
+}
+
+/**
+ * qconf_nic_model() - the NIC slots' model
+ * @o:	options
+ *
+ * Return: @o->nic_model if set, else the macOS version's model with
+ * @o->macos, else virtio-net-pci (borrowed or static)
+ */
+const char *qconf_nic_model(const struct qconf_opts *o)
+{
+	if (o->nic_model)
+		return o->nic_model;
+	return o->macos ? macos_nic_model(o->macos) : "virtio-net-pci";
 }
 
 /**
@@ -183,6 +197,7 @@ bool qconf_mac_valid(const char *mac)
 int qconf_validate(const struct qconf_opts *o, struct cp_error *err)
 {
 	static const char *const models[] = { "virtio-net-pci", "vmxnet3", "e1000-82545em" };
+	const char *model = qconf_nic_model(o);
 	bool model_ok = false;
 	size_t i, j;
 
@@ -201,12 +216,12 @@ int qconf_validate(const struct qconf_opts *o, struct cp_error *err)
 			"at most %d NIC slots (PCI slots 0x1c-0x1e), and one per --nic-mac",
 			NAMES_MAX_NIC_SLOTS);
 	for (i = 0; i < CP_ARRAY_SIZE(models); i++)
-		model_ok |= !strcmp(o->nic_model, models[i]);
+		model_ok |= !strcmp(model, models[i]);
 	if (!model_ok)
 		return cp_error_set(err, CP_ERR_INVALID,
 				    "NIC model '%s': use virtio-net-pci (macOS 11+), vmxnet3 "
 				    "(macOS 10.11+) or e1000-82545em",
-				    o->nic_model);
+				    model);
 	for (i = 0; i < o->nmacs; i++) {
 		if (!qconf_mac_valid(o->macs[i].mac))
 			return cp_error_set(
@@ -218,7 +233,7 @@ int qconf_validate(const struct qconf_opts *o, struct cp_error *err)
 				return cp_error_set(err, CP_ERR_INVALID, "MAC %s given twice",
 						    o->macs[i].mac);
 	}
-	return 0;
+	return o->macos ? macos_validate(o->macos, o, err) : 0;
 }
 
 /**
@@ -307,13 +322,13 @@ static void add_nic_slot(struct qconf *q, const struct qconf_opts *o, unsigned i
 		 "NIC slot %u%s%s: a %s behind net hub %u; coldplug plugs a fresh\n"
 		 "single queue of the manager's tap into the hub. Its MAC must be the\n"
 		 "manager's (%s).",
-		 i, m ? " for " : "", m ? m->name : "", o->nic_model, i,
+		 i, m ? " for " : "", m ? m->name : "", qconf_nic_model(o), i,
 		 m ? m->mac : "set one with --nic-mac");
 	s = qconf_add(q, "netdev", id, comment);
 	qconf_set(q, s, "type", "hubport");
 	qconf_set(q, s, "hubid", "%u", i);
 	s = qconf_add(q, "device", NULL, NULL);
-	qconf_set(q, s, "driver", "%s", o->nic_model);
+	qconf_set(q, s, "driver", "%s", qconf_nic_model(o));
 	qconf_set(q, s, "netdev", "%s", id);
 	if (m)
 		qconf_set(q, s, "mac", "%s", m->mac);
@@ -362,8 +377,12 @@ struct qconf *qconf_build(const struct qconf_opts *o, struct cp_error *err)
 	q = cp_calloc(1, sizeof(*q), err);
 	if (!q)
 		return NULL;
+	if (o->macos)
+		macos_conf_remove(q, o->macos);
 	if (o->hotplug_global)
 		add_hotplug_global(q);
+	if (o->macos)
+		macos_conf_add(q, o->macos);
 	for (i = 0; i < o->disk_slots; i++)
 		add_disk_slot(q, i);
 	for (i = 0; i < o->cd_slots; i++)
@@ -505,9 +524,14 @@ char *qconf_render(const struct qconf *q, enum qconf_format fmt, struct cp_error
  */
 char *qconf_generate(const struct qconf_opts *o, enum qconf_format fmt, struct cp_error *err)
 {
-	struct qconf *q = qconf_build(o, err);
+	struct qconf *q;
 	char *text;
 
+	if (o->macos && o->macos->format != fmt)
+		return cp_error_set(err, CP_ERR_INVALID,
+				    "the macOS options were made for the other format"),
+		       NULL;
+	q = qconf_build(o, err);
 	if (!q)
 		return NULL;
 	text = qconf_render(q, fmt, err);

@@ -64,11 +64,14 @@ struct qconf_monitor {
  * @disk_slots:	virtio-blk disk slots (0..12)
  * @cd_slots:	CD slots (0..4)
  * @nic_slots:	PCI NIC slots (0..3); at least one per entry of @macs
- * @nic_model:	virtio-net-pci, vmxnet3 or e1000-82545em
+ * @nic_model:	virtio-net-pci, vmxnet3 or e1000-82545em; NULL for the
+ *		default (qconf_nic_model()): virtio-net-pci, or with @macos the
+ *		model its macOS version drives
  * @macs:	MAC of NIC slot 0, 1, ...
  * @nmacs:	their count
  * @hotplug_global: add ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
  * @monitor:	the daemon's monitor, or NULL
+ * @macos:	the macOS machine (coldplug/macos.h), or NULL for none
  */
 struct qconf_opts {
 	unsigned disk_slots;
@@ -79,9 +82,11 @@ struct qconf_opts {
 	size_t nmacs;
 	bool hotplug_global;
 	const struct qconf_monitor *monitor;
+	const struct macos_opts *macos;
 };
 
 struct qconf;
+struct macos_opts;
 
 void qconf_opts_init(struct qconf_opts *o);
 int qconf_validate(const struct qconf_opts *o, struct cp_error *err);
@@ -90,5 +95,6 @@ char *qconf_render(const struct qconf *q, enum qconf_format fmt, struct cp_error
 void qconf_free(struct qconf *q);
 char *qconf_generate(const struct qconf_opts *o, enum qconf_format fmt, struct cp_error *err);
 bool qconf_mac_valid(const char *mac);
+const char *qconf_nic_model(const struct qconf_opts *o);
 
 #endif /* COLDPLUG_QEMU_CONF_H */
