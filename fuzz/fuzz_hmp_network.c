@@ -30,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (hmp_network_parse(text, &net, NULL) == 0) {
 		for (i = 0; i < net.n; i++) {
 			FUZZ_CHECK(strlen(net.clients[i].name) > 0);
-			FUZZ_CHECK(memchr(net.clients[i].name, ' ', strlen(net.clients[i].name)) == NULL);
+			FUZZ_CHECK(memchr(net.clients[i].name, ' ', strlen(net.clients[i].name)) ==
+				   NULL);
 			FUZZ_CHECK(net.clients[i].fd >= -1);
 			FUZZ_CHECK(net.clients[i].index >= 0);
 		}

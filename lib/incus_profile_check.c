@@ -56,7 +56,7 @@ struct check_ctx {
  * @fmt:	printf format
  * @ap:		arguments
  */
-static void note(char *buf, size_t size, const char *fmt, va_list ap)
+static void CP_PRINTF(3, 0) note(char *buf, size_t size, const char *fmt, va_list ap)
 {
 	size_t off = strlen(buf);
 

@@ -4,9 +4,12 @@
  * coldplug serve, or check one a user edited.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "cli.h"
@@ -86,6 +89,49 @@ static bool parse_version(const char *text, int *major, int *minor)
 }
 
 /**
+ * version_of() - run "@prog --version" and parse QEMU's answer
+ * @prog:	program, a path or a name looked up in $PATH
+ * @major:	set on success
+ * @minor:	set on success
+ *
+ * Run directly (no shell), with stdout on a pipe and stderr dropped.
+ *
+ * Return: true if it answered like QEMU
+ */
+static bool version_of(const char *prog, int *major, int *minor)
+{
+	char line[256] = "";
+	bool found = false;
+	int fds[2], st;
+	FILE *out;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return false;
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(fds[1], 1);
+		dup2(null, 2);
+		execlp(prog, prog, "--version", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	out = fdopen(fds[0], "r");
+	while (out && fgets(line, sizeof(line), out))
+		if (!found && !strncmp(line, "QEMU emulator version ", 22))
+			found = parse_version(line + 22, major, minor);
+	if (out)
+		fclose(out);
+	else
+		close(fds[0]);
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	return pid > 0 && found;
+}
+
+/**
  * detect_qemu_version() - ask the QEMU Incus would run
  * @major:	set on success
  * @minor:	set on success
@@ -96,27 +142,8 @@ static bool parse_version(const char *text, int *major, int *minor)
  */
 static bool detect_qemu_version(int *major, int *minor)
 {
-	static const char *const cmds[] = {
-		"/opt/incus/bin/qemu-system-x86_64 --version 2>/dev/null",
-		"qemu-system-x86_64 --version 2>/dev/null",
-	};
-	char line[256];
-	size_t i;
-
-	for (i = 0; i < CP_ARRAY_SIZE(cmds); i++) {
-		FILE *p = popen(cmds[i], "r");
-		bool found = false;
-
-		if (!p)
-			continue;
-		while (fgets(line, sizeof(line), p))
-			if (!found && !strncmp(line, "QEMU emulator version ", 22))
-				found = parse_version(line + 22, major, minor);
-		pclose(p);
-		if (found)
-			return true;
-	}
-	return false;
+	return version_of("/opt/incus/bin/qemu-system-x86_64", major, minor) ||
+	       version_of("qemu-system-x86_64", major, minor);
 }
 
 /**

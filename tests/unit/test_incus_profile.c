@@ -60,17 +60,15 @@ static int check(const char *yaml, const char *socket, struct incus_profile_repo
 static char *replace(const char *text, const char *from, const char *to)
 {
 	const char *hit = strstr(text, from);
-	size_t pre = hit ? (size_t)(hit - text) : 0;
+	size_t size = strlen(text) + strlen(to) + 1;
 	char *out;
 
 	if (!hit)
 		bail_out("'%s' is not in the profile", from);
-	out = malloc(strlen(text) + strlen(to) + 1);
+	out = malloc(size);
 	if (!out)
 		bail_out("out of memory");
-	memcpy(out, text, pre);
-	memcpy(out + pre, to, strlen(to));
-	memcpy(out + pre + strlen(to), hit + strlen(from), strlen(hit + strlen(from)) + 1);
+	snprintf(out, size, "%.*s%s%s", (int)(hit - text), text, to, hit + strlen(from));
 	return out;
 }
 
