@@ -159,6 +159,8 @@ char *incus_profile_generate(const struct incus_profile_opts *o, struct cp_error
 		"config:\n",
 		COLDPLUG_VERSION);
 	block(f, "raw.apparmor", apparmor);
+	if (o->conf.macos)
+		fprintf(f, "  security.secureboot: \"false\"\n");
 	block(f, "raw.qemu.conf", conf);
 	block(f, "raw.qemu.scriptlet", stub);
 	fprintf(f, "devices: {}\n");

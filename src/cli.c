@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "coldplug/log.h"
+#include "coldplug/macos.h"
 #include "coldplug/qmp.h"
 
 const struct cli_command *cli_current;
@@ -276,4 +277,65 @@ int cli_select_option(struct cli_select *s, int opt, const char *arg)
 	default:
 		return cli_usage("unhandled option");
 	}
+}
+
+/**
+ * cli_macos_option() - record one macOS option
+ * @c:		the options so far
+ * @opt:	the option
+ * @arg:	its value (NULL for flags)
+ *
+ * Return: true if @opt was a macOS option
+ */
+bool cli_macos_option(struct cli_macos *c, int opt, char *arg)
+{
+	static const char *const names[] = { "--macos",		"--osk",     "--osk-file",
+					     "--macos-version", "--display", "--usb-bus",
+					     "--add-xhci" };
+
+	if (opt < CLI_OPT_MACOS || opt > CLI_OPT_ADD_XHCI)
+		return false;
+	if (opt != CLI_OPT_MACOS && !c->given)
+		c->given = names[opt - CLI_OPT_MACOS];
+	c->on |= opt == CLI_OPT_MACOS;
+	c->osk = opt == CLI_OPT_OSK ? arg : c->osk;
+	c->osk_file = opt == CLI_OPT_OSK_FILE ? arg : c->osk_file;
+	c->version = opt == CLI_OPT_MACOS_VERSION ? arg : c->version;
+	c->display = opt == CLI_OPT_DISPLAY ? arg : c->display;
+	c->usb_bus = opt == CLI_OPT_USB_BUS ? arg : c->usb_bus;
+	c->add_xhci |= opt == CLI_OPT_ADD_XHCI;
+	return true;
+}
+
+/**
+ * cli_macos_apply() - turn the macOS options into @m
+ * @c:		the options as typed
+ * @fmt:	--format
+ * @m:		filled (the OSK included)
+ *
+ * Return: 0, or CLI_USAGE (the message never contains the OSK)
+ */
+int cli_macos_apply(struct cli_macos *c, enum qconf_format fmt, struct macos_opts *m)
+{
+	struct cp_error err;
+	int rc = 0;
+
+	if (c->given && !c->on)
+		return cli_usage("%s goes with --macos", c->given);
+	if (c->osk && c->osk_file)
+		return cli_usage("give --osk or --osk-file, not both");
+	macos_opts_init(m, fmt);
+	m->usb_bus = c->usb_bus;
+	m->add_xhci = c->add_xhci;
+	if (c->osk) {
+		rc = macos_set_osk(m, c->osk, &err);
+		explicit_bzero(c->osk, strlen(c->osk));
+	} else if (c->osk_file) {
+		rc = macos_read_osk_file(m, c->osk_file, &err);
+	}
+	if (!rc && c->version)
+		rc = macos_parse_version(c->version, &m->version, &err);
+	if (!rc && c->display)
+		rc = macos_parse_display(c->display, &m->display, &err);
+	return rc ? cli_usage("%s", err.msg) : 0;
 }

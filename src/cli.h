@@ -12,6 +12,7 @@
 
 #include "coldplug/error.h"
 #include "coldplug/inventory.h"
+#include "coldplug/qemu_conf.h"
 
 /**
  * enum cli_exit - exit codes, documented in --help and the README
@@ -116,6 +117,83 @@ enum {
 
 void cli_select_init(struct cli_select *s);
 int cli_select_option(struct cli_select *s, int opt, const char *arg);
+
+/* The macOS options qemu-conf and incus-profile share (CLI_MACOS_OPTIONS). */
+enum {
+	CLI_OPT_MACOS = 0x1a0,
+	CLI_OPT_OSK,
+	CLI_OPT_OSK_FILE,
+	CLI_OPT_MACOS_VERSION,
+	CLI_OPT_DISPLAY,
+	CLI_OPT_USB_BUS,
+	CLI_OPT_ADD_XHCI,
+};
+
+#define CLI_MACOS_OPTIONS                                                                          \
+	{ "macos", no_argument, NULL, CLI_OPT_MACOS },                                             \
+		{ "osk", required_argument, NULL, CLI_OPT_OSK },                                   \
+		{ "osk-file", required_argument, NULL, CLI_OPT_OSK_FILE },                         \
+		{ "macos-version", required_argument, NULL, CLI_OPT_MACOS_VERSION },               \
+		{ "display", required_argument, NULL, CLI_OPT_DISPLAY },                           \
+		{ "usb-bus", required_argument, NULL, CLI_OPT_USB_BUS },                           \
+	{                                                                                          \
+		"add-xhci", no_argument, NULL, CLI_OPT_ADD_XHCI                                    \
+	}
+
+#define CLI_MACOS_HELP                                                                             \
+	"macOS (see doc/macos.md):\n"                                                              \
+	"  --macos              add what macOS needs: isa-applesmc with the OSK, a USB\n"          \
+	"                       keyboard and tablet on the xHCI, a VGA display (no id,\n"          \
+	"                       pcie.0 slot 0x0f); in incus format also delete\n"                  \
+	"                       Incus's virtio keyboard, tablet and GPU and SPICE's\n"             \
+	"                       USB redirection, which macOS cannot drive\n"                       \
+	"  --osk-file FILE      Apple's OSK (64 characters, the SMC keys OSK0+OSK1 of\n"           \
+	"                       a Mac), optionally followed by a newline; it goes into\n"          \
+	"                       the output only, so keep that private\n"                           \
+	"  --osk KEY            the same on the command line (visible to other users\n"            \
+	"                       in ps while coldplug runs: prefer --osk-file)\n"                   \
+	"  --macos-version V    the macOS to run (10.13 ... 10.15, 11 ... 15, 26):\n"              \
+	"                       disk slots (virtio-blk) need 10.15+, virtio-net 11+,\n"            \
+	"                       vmxnet3 10.11+; impossible choices are refused\n"                  \
+	"  --display vga|vmware-svga  the display (default vga)\n"                                 \
+	"  --usb-bus BUS        the xHCI bus for keyboard and tablet (incus format:\n"             \
+	"                       default qemu_usb.0, Incus's; readconfig: an xHCI your\n"           \
+	"                       command line creates BEFORE -readconfig, e.g. xhci.0)\n"           \
+	"  --add-xhci           readconfig only: add a qemu-xhci, coldplug-xhci\n"                 \
+	"                       (pcie.0 slot 0x0e), and use it\n"                                  \
+	"  The CPU model is not part of a configuration file: Incus passes\n"                      \
+	"  -cpu host itself. On Intel hosts that is what quickemu uses for macOS; on\n"            \
+	"  AMD hosts, or for an older macOS, give Incus raw.qemu: -cpu with an Intel\n"            \
+	"  model (OSX-KVM: Penryn,kvm=on,vendor=GenuineIntel,+invtsc,\n"                           \
+	"  vmware-cpuid-freq=on,+ssse3,+sse4.2,+popcnt,+avx,+aes,+xsave,+xsaveopt,check;\n"        \
+	"  Haswell-noTSX for macOS 14+). Details in doc/macos.md.\n"
+
+/**
+ * struct cli_macos - the macOS options as typed (applied once --format is
+ *		      known, by cli_macos_apply())
+ * @on:		--macos
+ * @osk:	--osk (its argv copy is wiped once read)
+ * @osk_file:	--osk-file
+ * @version:	--macos-version
+ * @display:	--display
+ * @usb_bus:	--usb-bus
+ * @add_xhci:	--add-xhci
+ * @given:	the first macOS option given, for the "needs --macos" message
+ */
+struct cli_macos {
+	bool on;
+	char *osk;
+	const char *osk_file;
+	const char *version;
+	const char *display;
+	const char *usb_bus;
+	bool add_xhci;
+	const char *given;
+};
+
+struct macos_opts;
+bool cli_macos_option(struct cli_macos *c, int opt, char *arg);
+int cli_macos_apply(struct cli_macos *c, enum qconf_format fmt, struct macos_opts *m);
 
 struct qmp_client;
 struct qmp_client *cli_connect(const char *path, int timeout_ms, struct cp_error *err);

@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "cli.h"
 #include "coldplug/incus_profile.h"
+#include "coldplug/macos.h"
 #include "util.h"
 
 static const char profile_help[] =
@@ -48,6 +49,9 @@ static const char profile_help[] =
 	"  --check FILE          check a profile (FILE, or - for stdin) instead: the\n"
 	"                        override syntax as Incus parses it, the monitor, the\n"
 	"                        AppArmor rule, the stub; exit 1 with every problem\n"
+	"\n" CLI_MACOS_HELP
+	"  With --macos the profile also sets security.secureboot=false (OpenCore is\n"
+	"  not signed for Secure Boot).\n"
 	"\n"
 	"Example:\n"
 	"  coldplug incus-profile | incus profile create coldplug\n"
@@ -285,12 +289,15 @@ static int profile_main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "no-hotplug-global", no_argument, NULL, OPT_NO_HOTPLUG },
 		{ "check", required_argument, NULL, OPT_CHECK },
+		CLI_MACOS_OPTIONS,
 		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *qver = NULL, *check = NULL;
+	struct cli_macos mc = { .on = false };
 	bool socket_given = false;
 	struct incus_profile_opts o;
+	struct macos_opts m;
 	struct cp_error err;
 	char *text;
 	int opt, rc = 0;
@@ -300,10 +307,13 @@ static int profile_main(int argc, char **argv)
 		if (opt == CLI_GETOPT_STOP)
 			return rc;
 		socket_given |= opt == OPT_SOCKET;
-		rc = profile_option(&o, opt, &qver, &check);
+		if (!cli_macos_option(&mc, opt, optarg))
+			rc = profile_option(&o, opt, &qver, &check);
 	}
 	if (!rc)
 		rc = cli_no_extra_args(argc, argv);
+	if (!rc && !check)
+		rc = cli_macos_apply(&mc, QCONF_INCUS, &m);
 	if (rc)
 		return rc;
 	if (check)
@@ -311,10 +321,14 @@ static int profile_main(int argc, char **argv)
 	rc = choose_reconnect(&o, qver);
 	if (rc)
 		return rc;
+	o.conf.macos = mc.on ? &m : NULL;
 	text = incus_profile_generate(&o, &err);
+	if (mc.on)
+		macos_opts_wipe(&m);
 	if (!text)
 		return err.code == CP_ERR_INVALID ? cli_usage("%s", err.msg) : cli_fail(&err);
 	fputs(text, stdout);
+	explicit_bzero(text, strlen(text)); /* it may hold the OSK */
 	free(text);
 	return CLI_OK;
 }

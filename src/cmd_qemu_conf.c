@@ -37,34 +37,7 @@ static const char qemu_conf_help[] =
 	"                       (then PCI disks and NICs cannot be re-homed while paused)\n"
 	"  --format FORMAT      readconfig (default): a file for -readconfig;\n"
 	"                       incus: Incus raw.qemu.conf override lines\n"
-	"\n"
-	"macOS (see doc/macos.md):\n"
-	"  --macos              add what macOS needs: isa-applesmc with the OSK, a USB\n"
-	"                       keyboard and tablet on the xHCI, a VGA display (no id,\n"
-	"                       pcie.0 slot 0x0f); in incus format also delete\n"
-	"                       Incus's virtio keyboard, tablet and GPU and SPICE's\n"
-	"                       USB redirection, which macOS cannot drive\n"
-	"  --osk-file FILE      Apple's OSK (64 characters, the SMC keys OSK0+OSK1 of\n"
-	"                       a Mac), optionally followed by a newline; it goes into\n"
-	"                       the output only, so keep that private\n"
-	"  --osk KEY            the same on the command line (visible to other users\n"
-	"                       in ps while coldplug runs: prefer --osk-file)\n"
-	"  --macos-version V    the macOS to run (10.13 ... 10.15, 11 ... 15, 26):\n"
-	"                       disk slots (virtio-blk) need 10.15+, virtio-net 11+,\n"
-	"                       vmxnet3 10.11+; impossible choices are refused\n"
-	"  --display vga|vmware-svga  the display (default vga)\n"
-	"  --usb-bus BUS        the xHCI bus for keyboard and tablet (incus format:\n"
-	"                       default qemu_usb.0, Incus's; readconfig: an xHCI your\n"
-	"                       command line creates BEFORE -readconfig, e.g. xhci.0)\n"
-	"  --add-xhci           readconfig only: add a qemu-xhci, coldplug-xhci\n"
-	"                       (pcie.0 slot 0x0e), and use it\n"
-	"  The CPU model is not part of a configuration file: Incus passes\n"
-	"  -cpu host itself. On Intel hosts that is what quickemu uses for macOS; on\n"
-	"  AMD hosts, or for an older macOS, give Incus raw.qemu: -cpu with an Intel\n"
-	"  model (OSX-KVM: Penryn,kvm=on,vendor=GenuineIntel,+invtsc,\n"
-	"  vmware-cpuid-freq=on,+ssse3,+sse4.2,+popcnt,+avx,+aes,+xsave,+xsaveopt,check;\n"
-	"  Haswell-noTSX for macOS 14+). Details in doc/macos.md.\n"
-	"\n"
+	"\n" CLI_MACOS_HELP "\n"
 	"Names, as coldplug and QMP see them:\n"
 	"  coldplug-disk<N>         BlockBackend of disk slot N: virtio-blk-pci at\n"
 	"                           pcie.0 slot 0x10+N (no qdev id, on purpose: Incus\n"
@@ -87,98 +60,7 @@ enum {
 	OPT_NIC_MODEL,
 	OPT_NO_HOTPLUG,
 	OPT_FORMAT,
-	OPT_MACOS,
-	OPT_OSK,
-	OPT_OSK_FILE,
-	OPT_MACOS_VERSION,
-	OPT_DISPLAY,
-	OPT_USB_BUS,
-	OPT_ADD_XHCI,
 };
-
-/**
- * struct macos_cli - the macOS options as typed (applied once --format is
- *		      known, by macos_cli_apply())
- * @on:		--macos
- * @osk:	--osk (its argv copy is wiped once read)
- * @osk_file:	--osk-file
- * @version:	--macos-version
- * @display:	--display
- * @usb_bus:	--usb-bus
- * @add_xhci:	--add-xhci
- * @given:	the first macOS option given, for the "needs --macos" message
- */
-struct macos_cli {
-	bool on;
-	char *osk;
-	const char *osk_file;
-	const char *version;
-	const char *display;
-	const char *usb_bus;
-	bool add_xhci;
-	const char *given;
-};
-
-/**
- * macos_cli_option() - record one macOS option
- * @c:		the options so far
- * @opt:	the option
- * @arg:	its value (NULL for flags)
- *
- * Return: true if @opt was a macOS option
- */
-static bool macos_cli_option(struct macos_cli *c, int opt, char *arg)
-{
-	static const char *const names[] = { "--macos",		"--osk",     "--osk-file",
-					     "--macos-version", "--display", "--usb-bus",
-					     "--add-xhci" };
-
-	if (opt < OPT_MACOS || opt > OPT_ADD_XHCI)
-		return false;
-	if (opt != OPT_MACOS && !c->given)
-		c->given = names[opt - OPT_MACOS];
-	c->on |= opt == OPT_MACOS;
-	c->osk = opt == OPT_OSK ? arg : c->osk;
-	c->osk_file = opt == OPT_OSK_FILE ? arg : c->osk_file;
-	c->version = opt == OPT_MACOS_VERSION ? arg : c->version;
-	c->display = opt == OPT_DISPLAY ? arg : c->display;
-	c->usb_bus = opt == OPT_USB_BUS ? arg : c->usb_bus;
-	c->add_xhci |= opt == OPT_ADD_XHCI;
-	return true;
-}
-
-/**
- * macos_cli_apply() - turn the macOS options into @m
- * @c:		the options as typed
- * @fmt:	--format
- * @m:		filled (the OSK included)
- *
- * Return: 0, or CLI_USAGE (the message never contains the OSK)
- */
-static int macos_cli_apply(struct macos_cli *c, enum qconf_format fmt, struct macos_opts *m)
-{
-	struct cp_error err;
-	int rc = 0;
-
-	if (c->given && !c->on)
-		return cli_usage("%s goes with --macos", c->given);
-	if (c->osk && c->osk_file)
-		return cli_usage("give --osk or --osk-file, not both");
-	macos_opts_init(m, fmt);
-	m->usb_bus = c->usb_bus;
-	m->add_xhci = c->add_xhci;
-	if (c->osk) {
-		rc = macos_set_osk(m, c->osk, &err);
-		explicit_bzero(c->osk, strlen(c->osk));
-	} else if (c->osk_file) {
-		rc = macos_read_osk_file(m, c->osk_file, &err);
-	}
-	if (!rc && c->version)
-		rc = macos_parse_version(c->version, &m->version, &err);
-	if (!rc && c->display)
-		rc = macos_parse_display(c->display, &m->display, &err);
-	return rc ? cli_usage("%s", err.msg) : 0;
-}
 
 /**
  * add_mac() - parse --nic-mac NAME=MAC into @o
@@ -264,18 +146,12 @@ static int qemu_conf_main(int argc, char **argv)
 		{ "nic-model", required_argument, NULL, OPT_NIC_MODEL },
 		{ "no-hotplug-global", no_argument, NULL, OPT_NO_HOTPLUG },
 		{ "format", required_argument, NULL, OPT_FORMAT },
-		{ "macos", no_argument, NULL, OPT_MACOS },
-		{ "osk", required_argument, NULL, OPT_OSK },
-		{ "osk-file", required_argument, NULL, OPT_OSK_FILE },
-		{ "macos-version", required_argument, NULL, OPT_MACOS_VERSION },
-		{ "display", required_argument, NULL, OPT_DISPLAY },
-		{ "usb-bus", required_argument, NULL, OPT_USB_BUS },
-		{ "add-xhci", no_argument, NULL, OPT_ADD_XHCI },
+		CLI_MACOS_OPTIONS,
 		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	enum qconf_format fmt = QCONF_READCONFIG;
-	struct macos_cli mc = { .on = false };
+	struct cli_macos mc = { .on = false };
 	bool nic_slots_set = false;
 	struct macos_opts m;
 	struct qconf_opts o;
@@ -287,13 +163,13 @@ static int qemu_conf_main(int argc, char **argv)
 	while (!rc && (opt = cli_getopt(argc, argv, "", options, &rc)) != -1) {
 		if (opt == CLI_GETOPT_STOP)
 			return rc;
-		if (!macos_cli_option(&mc, opt, optarg))
+		if (!cli_macos_option(&mc, opt, optarg))
 			rc = qemu_conf_option(&o, opt, &fmt, &nic_slots_set);
 	}
 	if (!rc)
 		rc = cli_no_extra_args(argc, argv);
 	if (!rc)
-		rc = macos_cli_apply(&mc, fmt, &m);
+		rc = cli_macos_apply(&mc, fmt, &m);
 	if (rc)
 		return rc;
 	if (!nic_slots_set)
