@@ -1,7 +1,8 @@
 #!/bin/sh
-# make check: build with gcc (warnings are errors), build with clang under
-# ASan+UBSan (warnings are errors), run every meson suite of the first and the
-# unit and fuzz-replay suites of the second, and print the totals. A build
+# make check: build with gcc (warnings are errors), prepare the real-QEMU lab,
+# build with clang under ASan+UBSan (warnings are errors), run every meson
+# suite of the first and the unit and fuzz-replay suites of the second, and
+# print the totals. A build
 # that fails counts as one failed check; skipped tests are listed and never
 # counted as passed. The last line is "N passed, N failed".
 set -u
@@ -54,6 +55,13 @@ count() { # dir
 }
 
 if build "$BUILD" "gcc" -Dwerror=true; then
+	# The real-QEMU lab: QEMU 10.0, the test guest, the traffic tool. Without
+	# it the qemu suite fails (never skips), so a failure here counts once.
+	if tests/qemu/prepare.sh "$BUILD"; then
+		passed=$((passed + 1))
+	else
+		note_fail "lab: tests/qemu/prepare.sh (the qemu suite cannot run)"
+	fi
 	meson test -C "$BUILD" --print-errorlogs --num-processes 2 || true
 	count "$BUILD"
 fi
