@@ -87,6 +87,8 @@ static char *stub_text(const struct incus_profile_opts *o, struct cp_error *err)
 	t = t ? subst(t, "@TIMEOUT@", timeout) : NULL;
 	t = t ? subst(t, "@CONNECT_TIMEOUT@", connect) : NULL;
 	t = t ? subst(t, "@MONITOR@", STUB_MONITOR) : NULL;
+	t = t ? subst(t, "@STATUS@", STUB_STATUS_CHARDEV) : NULL;
+	t = t ? subst(t, "@REQUEST@", STUB_REQUEST_OBJECT) : NULL;
 	t = t ? subst(t, "@SOCKET@", o->monitor.socket) : NULL;
 	if (!t)
 		cp_error_set(err, CP_ERR_NOMEM, "out of memory");

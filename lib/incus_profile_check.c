@@ -300,6 +300,7 @@ static void check_monitor(struct check_ctx *ctx, const char *socket)
 {
 	const struct check_section *c = find(ctx, "chardev \"" STUB_MONITOR "\"");
 	const struct check_section *m = find(ctx, "mon \"" STUB_MONITOR "\"");
+	const struct check_section *r = find(ctx, "chardev \"" STUB_STATUS_CHARDEV "\"");
 
 	if (!c || strcmp(get(c, "backend"), "socket") || strcmp(get(c, "server"), "off"))
 		problem_ret(ctx, "raw.qemu.conf needs [chardev \"" STUB_MONITOR "\"] with backend "
@@ -307,6 +308,10 @@ static void check_monitor(struct check_ctx *ctx, const char *socket)
 	if (!m || strcmp(get(m, "chardev"), STUB_MONITOR) || strcmp(get(m, "mode"), "control"))
 		problem(ctx, "raw.qemu.conf needs [mon \"" STUB_MONITOR
 			     "\"] with chardev = \"" STUB_MONITOR "\" and mode = \"control\"");
+	if (!r || strcmp(get(r, "backend"), "ringbuf"))
+		problem(ctx, "raw.qemu.conf needs [chardev \"" STUB_STATUS_CHARDEV
+			     "\"] with backend = \"ringbuf\": the scriptlet reads coldplug's "
+			     "answer there (regenerate the profile with 'coldplug incus-profile')");
 	if (!*get(c, "reconnect") && !*get(c, "reconnect-ms"))
 		warning(ctx,
 			"the monitor has no reconnect: QEMU will not start while coldplug serve "

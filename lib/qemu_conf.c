@@ -12,6 +12,7 @@
 #include "config.h"
 #include "coldplug/macos.h"
 #include "coldplug/qemu_conf.h"
+#include "coldplug/stub.h"
 #include "names.h"
 #include "qconf_section.h"
 #include "util.h"
@@ -344,7 +345,7 @@ static void add_nic_slot(struct qconf *q, const struct qconf_opts *o, unsigned i
 static void add_monitor(struct qconf *q, const struct qconf_monitor *m)
 {
 	struct qconf_section *s = qconf_add(
-		q, "chardev", "coldplug",
+		q, "chardev", STUB_MONITOR,
 		"A second QMP monitor that dials coldplug serve (QEMU is the client,\n"
 		"and retries while the daemon is not there).");
 
@@ -355,9 +356,14 @@ static void add_monitor(struct qconf *q, const struct qconf_monitor *m)
 		qconf_set(q, s, "reconnect-ms", "%u", m->reconnect_ms);
 	else
 		qconf_set(q, s, "reconnect", "%u", (m->reconnect_ms + 999) / 1000);
-	s = qconf_add(q, "mon", "coldplug", NULL);
-	qconf_set(q, s, "chardev", "coldplug");
+	s = qconf_add(q, "mon", STUB_MONITOR, NULL);
+	qconf_set(q, s, "chardev", STUB_MONITOR);
 	qconf_set(q, s, "mode", "control");
+	s = qconf_add(q, "chardev", STUB_STATUS_CHARDEV,
+		      "Where coldplug serve writes its status lines (\"running\", \"done: ...\",\n"
+		      "\"failed: ...\") for the Incus scriptlet to read.");
+	qconf_set(q, s, "backend", "ringbuf");
+	qconf_set(q, s, "size", "%u", STUB_STATUS_RINGBUF);
 }
 
 /**

@@ -169,11 +169,15 @@ static int clear_stale(const char *path, struct cp_error *err)
  */
 static int resolve_group(struct serve *s, struct cp_error *err)
 {
-	struct group *g;
+	struct group gr, *g = NULL;
+	char buf[4096];
+	int rc;
 
 	if (!s->o.socket_group)
 		return 0;
-	g = getgrnam(s->o.socket_group);
+	rc = getgrnam_r(s->o.socket_group, &gr, buf, sizeof(buf), &g);
+	if (rc)
+		return cp_error_set_errno(err, rc, "looking up group '%s'", s->o.socket_group);
 	if (!g)
 		return cp_error_set(err, CP_ERR_INVALID,
 				    "group '%s' does not exist (--socket-group names the group of "

@@ -226,22 +226,92 @@ static cp_json *status_args(const char *text)
 }
 
 /**
+ * add_status_line() - add the ringbuf-write of "@text\n" to @b
+ * @b:		batch
+ * @text:	status
+ *
+ * Return: 0, or -1 when out of memory
+ */
+static int add_status_line(struct qmp_batch *b, const char *text)
+{
+	cp_json *a = cp_json_new_object();
+	cleanup_free char *line = cp_asprintf(NULL, "%s\n", text);
+
+	if (!a || !line || cp_json_set_str(a, "device", STUB_STATUS_CHARDEV) < 0 ||
+	    cp_json_set_str(a, "data", line) < 0 || cp_json_set_str(a, "format", "utf8") < 0) {
+		cp_json_unref(a);
+		return -1;
+	}
+	return qmp_batch_add(b, "ringbuf-write", a);
+}
+
+/**
+ * status_line_written() - log a ringbuf-write that failed (the last in @b)
+ * @vm:	VM
+ * @b:	batch
+ *
+ * A profile from before the ringbuf has a stub that reads the status
+ * object, so the VM still starts; say how to bring the profile up to date.
+ */
+static void status_line_written(const struct vm *vm, struct qmp_batch *b)
+{
+	const struct cp_error *e = qmp_batch_error(b, qmp_batch_count(b) - 1);
+
+	if (e)
+		log_warn("vm %s: cannot write to the %s ringbuf (%s); regenerate the Incus "
+			 "profile with 'coldplug incus-profile'",
+			 vm->name, STUB_STATUS_CHARDEV, e->msg);
+}
+
+/**
+ * send_batch() - send @b, or give up on the VM
+ * @vm:		VM
+ * @b:		batch (NULL when building it ran out of memory; freed on failure)
+ * @fn:		callback
+ */
+static void send_batch(struct vm *vm, struct qmp_batch *b, qmp_batch_fn fn)
+{
+	struct cp_error e;
+
+	if (!b) {
+		cp_error_set(&e, CP_ERR_NOMEM, "out of memory");
+		die(vm, &e);
+		return;
+	}
+	vm->busy = true;
+	if (qmp_batch_send(b, vm->c, fn, vm, &e) < 0) {
+		vm->busy = false;
+		qmp_batch_free(b);
+		die(vm, &e);
+	}
+}
+
+/**
  * on_status_set() - the final status is in place: watch from now on
- * @c:		client
- * @ret:	answer
- * @e:		error, or NULL
+ * @b:		qom-set, ringbuf-write
+ * @e:		connection error, or NULL
  * @userdata:	the VM
  */
-static void on_status_set(struct qmp_client *c, cp_json *ret, const struct cp_error *e,
-			  void *userdata)
+static void on_status_set(struct qmp_batch *b, const struct cp_error *e, void *userdata)
 {
 	struct vm *vm = userdata;
+	struct cp_error se;
 
-	(void)c;
-	(void)ret;
 	vm->busy = false;
-	if (e && failed_qmp(vm, e, "setting the status for the scriptlet"))
+	if (e) {
+		qmp_batch_free(b);
+		die(vm, e);
 		return;
+	}
+	status_line_written(vm, b);
+	if (qmp_batch_error(b, 0)) {
+		cp_error_copy(&se, qmp_batch_error(b, 0));
+		qmp_batch_free(b);
+		if (failed_qmp(vm, &se, "setting the status for the scriptlet"))
+			return;
+	} else {
+		qmp_batch_free(b);
+	}
 	start_watch(vm);
 }
 
@@ -252,14 +322,14 @@ static void on_status_set(struct qmp_client *c, cp_json *ret, const struct cp_er
  */
 static void set_status(struct vm *vm, const char *text)
 {
-	struct cp_error e;
+	struct qmp_batch *b = qmp_batch_new();
 
-	vm->busy = true;
-	if (qmp_client_send(vm->c, "qom-set", status_args(text), NULL, 0, 0, on_status_set, vm,
-			    &e) < 0) {
-		vm->busy = false;
-		die(vm, &e);
+	if (b &&
+	    (qmp_batch_add(b, "qom-set", status_args(text)) < 0 || add_status_line(b, text) < 0)) {
+		qmp_batch_free(b);
+		b = NULL;
 	}
+	send_batch(vm, b, on_status_set);
 }
 
 /**
@@ -365,17 +435,22 @@ static void apply_request(struct vm *vm)
 static void on_claimed(struct qmp_batch *b, const struct cp_error *e, void *userdata)
 {
 	struct vm *vm = userdata;
-	const struct cp_error *oe = qmp_batch_error(b, 0);
 	struct cp_error se;
+	bool created;
 
-	qmp_batch_free(b);
 	vm->busy = false;
 	if (e) {
+		qmp_batch_free(b);
 		die(vm, e);
 		return;
 	}
-	if (oe) {
-		log_err("vm %s: cannot create the status object: %s", vm->name, oe->msg);
+	status_line_written(vm, b);
+	created = !qmp_batch_error(b, 0);
+	if (!created)
+		log_err("vm %s: cannot create the status object: %s", vm->name,
+			qmp_batch_error(b, 0)->msg);
+	qmp_batch_free(b);
+	if (!created) {
 		idle(vm, NULL);
 		return;
 	}
@@ -392,7 +467,8 @@ static void on_claimed(struct qmp_batch *b, const struct cp_error *e, void *user
 }
 
 /**
- * claim() - create the status object with @status and delete the request
+ * claim() - create the status object with @status, delete the request and
+ * write @status to the ringbuf
  * @vm:		VM
  * @status:	initial status ("running", or "failed: ..." for a bad request)
  * @fn:		batch callback
@@ -401,23 +477,16 @@ static void claim(struct vm *vm, const char *status, qmp_batch_fn fn)
 {
 	struct qmp_batch *b = qmp_batch_new();
 	cp_json *del = cp_json_new_object();
-	struct cp_error e;
 
-	if (!b || !del || cp_json_set_str(del, "id", STUB_REQUEST_OBJECT) < 0 ||
-	    qmp_batch_add(b, "object-add", obj_args(STUB_STATUS_OBJECT, status)) < 0 ||
-	    qmp_batch_add(b, "object-del", steal_pointer(&del)) < 0) {
-		cp_json_unref(del);
+	if (b && (!del || cp_json_set_str(del, "id", STUB_REQUEST_OBJECT) < 0 ||
+		  qmp_batch_add(b, "object-add", obj_args(STUB_STATUS_OBJECT, status)) < 0 ||
+		  qmp_batch_add(b, "object-del", steal_pointer(&del)) < 0 ||
+		  add_status_line(b, status) < 0)) {
 		qmp_batch_free(b);
-		cp_error_set(&e, CP_ERR_NOMEM, "out of memory");
-		die(vm, &e);
-		return;
+		b = NULL;
 	}
-	vm->busy = true;
-	if (qmp_batch_send(b, vm->c, fn, vm, &e) < 0) {
-		vm->busy = false;
-		qmp_batch_free(b);
-		die(vm, &e);
-	}
+	cp_json_unref(del);
+	send_batch(vm, b, fn);
 }
 
 /**
@@ -430,8 +499,10 @@ static void on_refused_request(struct qmp_batch *b, const struct cp_error *e, vo
 {
 	struct vm *vm = userdata;
 
-	qmp_batch_free(b);
 	vm->busy = false;
+	if (!e)
+		status_line_written(vm, b);
+	qmp_batch_free(b);
 	if (e)
 		die(vm, e);
 	else

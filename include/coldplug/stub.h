@@ -2,8 +2,8 @@
 /*
  * The protocol between the Incus scriptlet stub and coldplug serve. Incus's
  * scriptlets can only talk QMP on Incus's own monitor, and events are the
- * only thing all monitors share; so the two meet in QOM objects, which both
- * monitors see:
+ * only thing all monitors share; so the two meet in things both monitors
+ * see, a QOM object one way and a ring-buffer chardev the other:
  *
  *   1. At pre-start the stub creates /objects/coldplug-request, an
  *      authz-simple whose identity is a JSON request:
@@ -11,12 +11,16 @@
  *         "nic-frontend":"pci","taps":{"eth0":"tap1a2b3c4d"}}
  *   2. The daemon (polling its own monitor) reads it, creates
  *      /objects/coldplug-status with identity "running", deletes the
- *      request, and runs the pipeline.
+ *      request, writes "running\n" to the coldplug-status ringbuf chardev,
+ *      and runs the pipeline.
  *   3. It sets the status identity to "done: <summary>" or
- *      "failed: <message>"; the stub, polling, returns or fail()s with it.
+ *      "failed: <message>" and writes that line to the ringbuf; the stub,
+ *      polling the ringbuf with ringbuf-read, returns or fail()s with it.
  *
- * The status object stays: a daemon that reconnects to a running VM knows
- * from it that the VM was re-homed already.
+ * The stub polls ringbuf-read because it is the one command Incus leaves
+ * out of the instance's QMP log (qmp.ExcludedCommands); polling QOM would
+ * log every poll. The status object stays: a daemon that reconnects to a
+ * running VM knows from it that the VM was re-homed already.
  */
 #ifndef COLDPLUG_STUB_H
 #define COLDPLUG_STUB_H
@@ -33,6 +37,8 @@
 #define STUB_STATUS_DONE    "done"
 #define STUB_STATUS_FAILED  "failed"
 #define STUB_MONITOR	    "coldplug"
+#define STUB_STATUS_CHARDEV "coldplug-status"
+#define STUB_STATUS_RINGBUF 65536
 #define STUB_MAX_TAPS	    16
 #define STUB_STATUS_MAX	    1800
 

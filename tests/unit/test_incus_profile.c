@@ -117,6 +117,8 @@ static void test_check_problems(void)
 		{ "[device][100]", "[device][x]", "section index is an integer" },
 		{ "server = \"off\"", "server = \"on\"", "[chardev \"coldplug\"]" },
 		{ "mode = \"control\"", "mode = \"readline\"", "[mon \"coldplug\"]" },
+		{ "backend = \"ringbuf\"", "backend = \"memory\"",
+		  "[chardev \"coldplug-status\"] with backend = \"ringbuf\"" },
 		{ "    /run/coldplug/coldplug.sock rw,\n", "    /tmp/x rw,\n",
 		  "raw.apparmor needs" },
 		{ "def qemu_hook(instance, stage):", "def qemu_hook(inst, stage):",

@@ -104,6 +104,8 @@ static void test_monitor(void)
 	     "QEMU < 9.2: reconnect in seconds");
 	like(t, "[mon \"coldplug\"]\nchardev = \"coldplug\"\nmode = \"control\"",
 	     "a control monitor");
+	like(t, "[chardev \"coldplug-status\"]\nbackend = \"ringbuf\"\nsize = \"65536\"",
+	     "the ringbuf the daemon writes its status lines to");
 	free(t);
 	m.use_reconnect_ms = true;
 	t = qconf_generate(&o, QCONF_INCUS, &err);
