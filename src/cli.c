@@ -81,7 +81,7 @@ enum cli_opt_result cli_common_option(int opt)
  * @argv:	arguments (argv[0] is the subcommand)
  * @shortopts:	the subcommand's short options ("hvq" are added)
  * @longopts:	its long options, ending with CLI_COMMON_OPTIONS and a zero entry
- * @rc:		exit code when CLI_GETOPT_STOP is returned
+ * @rc:		exit code when CLI_GETOPT_STOP is returned (CLI_DONE after --help)
  *
  * Handles the common options and reports unknown ones.
  *
@@ -108,7 +108,7 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
 		case CLI_OPT_DONE:
 			continue;
 		case CLI_OPT_EXIT:
-			*rc = CLI_OK;
+			*rc = CLI_DONE;
 			return CLI_GETOPT_STOP;
 		case CLI_OPT_UNKNOWN:
 			return opt;

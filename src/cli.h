@@ -21,8 +21,12 @@
  * @CLI_USAGE:		bad command line
  * @CLI_REFUSED:	refused before changing anything (the VM is untouched)
  * @CLI_PARTIAL:	failed after changing something; the report says what
+ * @CLI_DONE:		not an exit code: --help was printed, stop with CLI_OK
+ *			(non-zero, so "if (rc) return rc;" stops every caller;
+ *			main() turns it into CLI_OK)
  */
 enum cli_exit {
+	CLI_DONE = -1,
 	CLI_OK = 0,
 	CLI_ERROR = 1,
 	CLI_USAGE = 2,

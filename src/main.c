@@ -74,6 +74,7 @@ static const struct cli_command *find_command(const char *name)
 int main(int argc, char **argv)
 {
 	const struct cli_command *cmd;
+	int rc;
 
 	cli_setup_logging();
 	if (argc < 2) {
@@ -102,5 +103,6 @@ int main(int argc, char **argv)
 	if (!cmd)
 		return cli_usage("no command '%s' (see 'coldplug --help')", argv[1]);
 	cli_current = cmd;
-	return cmd->run(argc - 1, argv + 1);
+	rc = cmd->run(argc - 1, argv + 1);
+	return rc == CLI_DONE ? CLI_OK : rc;
 }
