@@ -117,14 +117,23 @@ int stub_request_parse(const char *text, struct stub_request *out, struct cp_err
 }
 
 /**
- * stub_status_failed() - the status text of a failure
+ * stub_status_failed() - the status text of a failure, on one line
  * @msg:	what went wrong
  * @out:	buffer, at least 16 bytes
  * @size:	its size (at most STUB_STATUS_MAX is used)
+ *
+ * The stub reads the ringbuf line by line, so a newline in @msg (a QEMU
+ * error text, say) would cut the message, and a next line starting "done"
+ * would read as success: control characters become spaces.
  */
 void stub_status_failed(const char *msg, char *out, size_t size)
 {
+	char *p;
+
 	if (size > STUB_STATUS_MAX)
 		size = STUB_STATUS_MAX;
 	snprintf(out, size, STUB_STATUS_FAILED ": %s", msg);
+	for (p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
 }

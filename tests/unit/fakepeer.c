@@ -34,12 +34,15 @@ enum fp_kind {
 	FP_RAW,
 	FP_DELAY,
 	FP_CLOSE,
+	FP_REPEAT,
 };
 
 /**
  * struct fp_step - one step of the script
  * @kind:	enum fp_kind
- * @json:	FP_EXPECT: the command; FP_SEND / FP_REPLY: the message
+ * @json:	FP_EXPECT / FP_REPEAT: the command; FP_SEND / FP_REPLY: the message
+ * @reply:	FP_REPEAT: the reply to each of the commands
+ * @count:	FP_REPEAT: how many times the command comes in a row
  * @raw:	FP_RAW: bytes (owned)
  * @rawlen:	their count
  * @split:	FP_REPLY: write the first @split bytes, wait @ms, then the rest
@@ -51,6 +54,8 @@ enum fp_kind {
 struct fp_step {
 	enum fp_kind kind;
 	cp_json *json;
+	cp_json *reply;
+	size_t count;
 	char *raw;
 	size_t rawlen;
 	size_t split;
@@ -341,6 +346,30 @@ void fakepeer_reply_split(struct fakepeer *fp, const char *json, size_t at, int 
 	st->json = parse_script_json(json);
 	st->split = at;
 	st->ms = delay_ms;
+}
+
+/**
+ * fakepeer_expect_repeat() - expect the same command @count times in a row,
+ * replying @reply (with the command's id) to each
+ * @fp:		peer
+ * @json:	the command, compared as fakepeer_expect() compares it
+ * @reply:	{"return": ...} or {"error": {...}}
+ * @count:	how many times, at least 1
+ *
+ * One step however large @count is: for a client that polls. The first
+ * command that differs fails the test and stops the script there (one
+ * failure, not one per repetition left).
+ */
+void fakepeer_expect_repeat(struct fakepeer *fp, const char *json, const char *reply, size_t count)
+{
+	struct fp_step *st;
+
+	if (!count)
+		bail_out("fake peer script: a repeated expectation of 0 commands");
+	st = add_step(fp, FP_REPEAT);
+	st->json = parse_script_json(json);
+	st->reply = parse_script_json(reply);
+	st->count = count;
 }
 
 /**
@@ -753,10 +782,12 @@ static void check_fds(struct fakepeer *fp, const struct fp_step *st)
 /**
  * compare_command() - match a received command against the expected one
  * @fp:		peer
- * @st:		the expect step
+ * @st:		the expect or repeat step
  * @got:	the command received
+ * @where:	the step (and repetition), for messages
  */
-static void compare_command(struct fakepeer *fp, const struct fp_step *st, cp_json *got)
+static void compare_command(struct fakepeer *fp, const struct fp_step *st, cp_json *got,
+			    const char *where)
 {
 	cleanup_json cp_json *a = cp_json_copy(got);
 	cleanup_json cp_json *b = cp_json_copy(st->json);
@@ -766,14 +797,42 @@ static void compare_command(struct fakepeer *fp, const struct fp_step *st, cp_js
 	cp_json_unref(fp->last_id);
 	fp->last_id = cp_json_copy(id);
 	if (!id)
-		fp_error(fp, "%s: command without an id: %s", st->where,
+		fp_error(fp, "%s: command without an id: %s", where,
 			 json_text(got, tg, sizeof(tg)));
 	cp_json_del(a, "id");
 	cp_json_del(b, "id");
 	if (!cp_json_equal(a, b))
-		fp_error(fp, "%s: unexpected command\n     got: %s\nexpected: %s", st->where,
+		fp_error(fp, "%s: unexpected command\n     got: %s\nexpected: %s", where,
 			 json_text(got, tg, sizeof(tg)), json_text(st->json, te, sizeof(te)));
 	check_fds(fp, st);
+}
+
+/**
+ * expect_command() - wait for the command of an expect or repeat step
+ * @fp:		peer
+ * @st:		the step
+ * @where:	the step (and repetition), for messages
+ *
+ * Return: 0, or -1 when the script cannot go on
+ */
+static int expect_command(struct fakepeer *fp, const struct fp_step *st, const char *where)
+{
+	cleanup_json cp_json *got = NULL;
+	char te[1024];
+	int rc = read_message(fp, fp->timeout_ms, &got);
+
+	if (rc == 1) {
+		compare_command(fp, st, got, where);
+		return 0;
+	}
+	json_text(st->json, te, sizeof(te));
+	if (rc == 0)
+		fp_error(fp, "%s: the client closed the connection; expected %s", where, te);
+	else if (rc == -1 && fp->stopping)
+		fp_error(fp, "%s: the test finished; the command never came: %s", where, te);
+	else if (rc == -1)
+		fp_error(fp, "%s: no command within %d ms; expected %s", where, fp->timeout_ms, te);
+	return -1;
 }
 
 /**
@@ -785,23 +844,40 @@ static void compare_command(struct fakepeer *fp, const struct fp_step *st, cp_js
  */
 static int step_expect(struct fakepeer *fp, const struct fp_step *st)
 {
-	cleanup_json cp_json *got = NULL;
-	char te[1024];
-	int rc = read_message(fp, fp->timeout_ms, &got);
+	return expect_command(fp, st, st->where);
+}
 
-	if (rc == 1) {
-		compare_command(fp, st, got);
-		return 0;
+/**
+ * send_message() - send @json; as a reply, with the last command's id
+ * @fp:		peer
+ * @st:		the step (its split and pause)
+ * @json:	the message (borrowed)
+ * @reply:	put the last command's id in
+ *
+ * Return: 0, or -1
+ */
+static int send_message(struct fakepeer *fp, const struct fp_step *st, const cp_json *json,
+			bool reply)
+{
+	cleanup_json cp_json *msg = cp_json_copy(json);
+	cleanup_free char *dump = NULL;
+	cleanup_free char *text = NULL;
+	size_t len;
+
+	if (reply && fp->last_id)
+		cp_json_set(msg, "id", cp_json_copy(fp->last_id));
+	dump = cp_json_dump(msg, 0);
+	text = dump ? cp_asprintf(NULL, "%s\r\n", dump) : NULL; /* QEMU ends lines with CRLF */
+	if (!text)
+		bail_out("out of memory");
+	len = strlen(text);
+	if (st->split && st->split < len) {
+		if (write_bytes(fp, text, st->split, st->where) < 0)
+			return -1;
+		wait_stop(fp, st->ms);
+		return write_bytes(fp, text + st->split, len - st->split, st->where);
 	}
-	json_text(st->json, te, sizeof(te));
-	if (rc == 0)
-		fp_error(fp, "%s: the client closed the connection; expected %s", st->where, te);
-	else if (rc == -1 && fp->stopping)
-		fp_error(fp, "%s: the test finished; the command never came: %s", st->where, te);
-	else if (rc == -1)
-		fp_error(fp, "%s: no command within %d ms; expected %s", st->where, fp->timeout_ms,
-			 te);
-	return -1;
+	return write_bytes(fp, text, len, st->where);
 }
 
 /**
@@ -813,25 +889,30 @@ static int step_expect(struct fakepeer *fp, const struct fp_step *st)
  */
 static int step_send(struct fakepeer *fp, const struct fp_step *st)
 {
-	cleanup_json cp_json *msg = cp_json_copy(st->json);
-	cleanup_free char *json = NULL;
-	cleanup_free char *text = NULL;
-	size_t len;
+	return send_message(fp, st, st->json, st->kind == FP_REPLY);
+}
 
-	if (st->kind == FP_REPLY && fp->last_id)
-		cp_json_set(msg, "id", cp_json_copy(fp->last_id));
-	json = cp_json_dump(msg, 0);
-	text = json ? cp_asprintf(NULL, "%s\r\n", json) : NULL; /* QEMU ends lines with CRLF */
-	if (!text)
-		bail_out("out of memory");
-	len = strlen(text);
-	if (st->split && st->split < len) {
-		if (write_bytes(fp, text, st->split, st->where) < 0)
+/**
+ * step_repeat() - the same command @st->count times, each one answered
+ * @fp:	peer
+ * @st:	the step
+ *
+ * Return: 0, or -1 when a command was missing or different (recorded once)
+ */
+static int step_repeat(struct fakepeer *fp, const struct fp_step *st)
+{
+	char where[sizeof(st->where) + 48];
+	size_t i, before;
+
+	for (i = 0; i < st->count; i++) {
+		snprintf(where, sizeof(where), "%s (%zu of %zu)", st->where, i + 1, st->count);
+		before = fp->nerrors;
+		if (expect_command(fp, st, where) < 0 || fp->nerrors != before)
 			return -1;
-		wait_stop(fp, st->ms);
-		return write_bytes(fp, text + st->split, len - st->split, st->where);
+		if (send_message(fp, st, st->reply, true) < 0)
+			return -1;
 	}
-	return write_bytes(fp, text, len, st->where);
+	return 0;
 }
 
 /**
@@ -858,6 +939,8 @@ static int run_step(struct fakepeer *fp, const struct fp_step *st)
 		close(fp->fd);
 		fp->fd = -1;
 		return -1;
+	case FP_REPEAT:
+		return step_repeat(fp, st);
 	}
 	return -1;
 }
@@ -997,6 +1080,9 @@ static void report_unused(struct fakepeer *fp)
 			fp_error(fp, "%s: step left unused: %s %s", st->where,
 				 st->kind == FP_EXPECT ? "expect" : "send",
 				 json_text(st->json, te, sizeof(te)));
+		else if (st->kind == FP_REPEAT)
+			fp_error(fp, "%s: step left unused: expect %zu times %s", st->where,
+				 st->count, json_text(st->json, te, sizeof(te)));
 		else
 			fp_error(fp, "%s: step left unused (%s)", st->where,
 				 st->kind == FP_RAW	? "raw bytes"
@@ -1065,6 +1151,7 @@ void fakepeer_free(struct fakepeer *fp)
 	fakepeer_join(fp, NULL);
 	for (i = 0; i < fp->nsteps; i++) {
 		cp_json_unref(fp->steps[i].json);
+		cp_json_unref(fp->steps[i].reply);
 		free(fp->steps[i].raw);
 		free(fp->steps[i].same_as);
 	}

@@ -6,6 +6,8 @@
  * expect a command, compared semantically with the expected one (JSON
  * equality ignoring "id"), optionally with descriptors received with it
  * (SCM_RIGHTS). A reply carries the id of the command matched just before.
+ * A client that polls is scripted with one repeated step: the same command
+ * N times in a row, each answered with the same reply.
  *
  * The peer fails the test (a TAP failure with the details, from
  * fakepeer_finish()) on anything unexpected: a command other than the one
@@ -40,6 +42,7 @@ void fakepeer_expect_fds(struct fakepeer *fp, const char *json, size_t nfds, con
 void fakepeer_send(struct fakepeer *fp, const char *json);
 void fakepeer_reply(struct fakepeer *fp, const char *json);
 void fakepeer_reply_split(struct fakepeer *fp, const char *json, size_t at, int delay_ms);
+void fakepeer_expect_repeat(struct fakepeer *fp, const char *json, const char *reply, size_t count);
 void fakepeer_event(struct fakepeer *fp, const char *name, const char *data);
 void fakepeer_raw(struct fakepeer *fp, const void *bytes, size_t len);
 void fakepeer_delay(struct fakepeer *fp, int ms);

@@ -208,6 +208,9 @@ static void test_request(void)
 
 		stub_status_failed("a long reason that does not fit", buf, 20);
 		is_str(buf, "failed: a long reas", "a failed status is bounded");
+		stub_status_failed("line one\ndone: line two\r\t", buf, sizeof(buf));
+		is_str(buf, "failed: line one done: line two  ",
+		       "a failed status is one line: the stub cannot read a \"done\" in it");
 	}
 }
 
