@@ -125,6 +125,7 @@ static cp_json *device_json(const struct plan_step *st, const struct apply_resul
 	rc = cp_json_set_str(o, "name", st->name) |
 	     cp_json_set_str(o, "kind", plan_step_kind_name(st->kind)) |
 	     cp_json_set_str(o, "from", st->from) | cp_json_set_str(o, "to", st->to) |
+	     cp_json_set_str(o, "slot", st->slot_name) |
 	     cp_json_set_str(o, "status", apply_status_name(res->status));
 	if (st->kind == PLAN_DISK || st->kind == PLAN_CD)
 		rc |= cp_json_set_str(o, "node", st->node) |

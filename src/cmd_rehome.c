@@ -35,7 +35,7 @@ static const char rehome_help[] =
 	"  --dry-run             print the plan and change nothing; with --verbose,\n"
 	"                        also the QMP commands each step would send\n"
 	"  --json                print a machine-readable report: every device with\n"
-	"                        from, to, node or netdev, and status\n"
+	"                        from, to, slot, node or netdev, and status\n"
 	"  --nic-frontend pci|usb  where NICs go (default pci: the slot whose MAC is\n"
 	"                        the NIC's; usb: a usb-net on the xHCI bus)\n"
 	"  --tap NAME=IFNAME     the host tap behind NIC NAME (eth0 or its qdev id),\n"
