@@ -83,23 +83,6 @@ struct collect {
 static void collect_round_done(struct qmp_batch *b, const struct cp_error *e, void *userdata);
 
 /**
- * args_path() - {"path": PATH} for qom-list
- * @path:	QOM path
- *
- * Return: new object, or NULL when out of memory
- */
-static cp_json *args_path(const char *path)
-{
-	cp_json *a = cp_json_new_object();
-
-	if (a && cp_json_set_str(a, "path", path) < 0) {
-		cp_json_unref(a);
-		return NULL;
-	}
-	return a;
-}
-
-/**
  * round1_batch() - the fixed queries
  *
  * Return: new batch, or NULL when out of memory
@@ -117,8 +100,8 @@ static struct qmp_batch *round1_batch(void)
 	rc |= b ? qmp_batch_add(b, "query-block", NULL) : -1;
 	rc |= b ? qmp_batch_add(b, "query-named-block-nodes", steal_pointer(&flat)) : -1;
 	rc |= b ? qmp_batch_add(b, "query-fdsets", NULL) : -1;
-	rc |= b ? qmp_batch_add(b, "qom-list", args_path("/machine/peripheral")) : -1;
-	rc |= b ? qmp_batch_add(b, "qom-list", args_path("/machine/peripheral-anon")) : -1;
+	rc |= b ? qmp_batch_add_qom_list(b, "/machine/peripheral") : -1;
+	rc |= b ? qmp_batch_add_qom_list(b, "/machine/peripheral-anon") : -1;
 	rc |= b ? qmp_batch_add(b, "human-monitor-command", steal_pointer(&hmp)) : -1;
 	rc |= b ? qmp_batch_add_qom_get(b, "/machine", "acpi-device") : -1;
 	cp_json_unref(flat);

@@ -120,6 +120,24 @@ int qmp_batch_add(struct qmp_batch *b, const char *cmd, cp_json *args)
 }
 
 /**
+ * qmp_batch_add_qom_list() - append qom-list of @path
+ * @b:		batch
+ * @path:	QOM path
+ *
+ * Return: 0, or -1 when out of memory
+ */
+int qmp_batch_add_qom_list(struct qmp_batch *b, const char *path)
+{
+	cp_json *args = cp_json_new_object();
+
+	if (!args || cp_json_set_str(args, "path", path) < 0) {
+		cp_json_unref(args);
+		return -1;
+	}
+	return qmp_batch_add(b, "qom-list", args);
+}
+
+/**
  * qmp_batch_add_qom_get() - append qom-get of @property on @path
  * @b:		batch
  * @path:	QOM path

@@ -604,44 +604,19 @@ static void on_poll(struct qmp_batch *b, const struct cp_error *e, void *userdat
 }
 
 /**
- * args_path() - {"path": PATH}
- * @path:	QOM path
- *
- * Return: new object, or NULL
- */
-static cp_json *args_path(const char *path)
-{
-	cp_json *a = cp_json_new_object();
-
-	if (a && cp_json_set_str(a, "path", path) < 0) {
-		cp_json_unref(a);
-		return NULL;
-	}
-	return a;
-}
-
-/**
  * send_poll() - look for the request and at the run state
  * @vm:	VM
  */
 static void send_poll(struct vm *vm)
 {
 	struct qmp_batch *b = qmp_batch_new();
-	struct cp_error e;
 
-	if (!b || qmp_batch_add(b, "qom-list", args_path("/objects")) < 0 ||
-	    qmp_batch_add(b, "query-status", NULL) < 0) {
+	if (b && (qmp_batch_add_qom_list(b, "/objects") < 0 ||
+		  qmp_batch_add(b, "query-status", NULL) < 0)) {
 		qmp_batch_free(b);
-		cp_error_set(&e, CP_ERR_NOMEM, "out of memory");
-		die(vm, &e);
-		return;
+		b = NULL;
 	}
-	vm->busy = true;
-	if (qmp_batch_send(b, vm->c, on_poll, vm, &e) < 0) {
-		vm->busy = false;
-		qmp_batch_free(b);
-		die(vm, &e);
-	}
+	send_batch(vm, b, on_poll);
 }
 
 /**
@@ -690,7 +665,6 @@ static void on_ready(struct qmp_client *c, const struct cp_error *e, void *userd
 {
 	struct vm *vm = userdata;
 	struct qmp_batch *b;
-	struct cp_error be;
 
 	(void)c;
 	vm->busy = false;
@@ -700,21 +674,14 @@ static void on_ready(struct qmp_client *c, const struct cp_error *e, void *userd
 	}
 	vm->state = VM_IDENTIFY;
 	b = qmp_batch_new();
-	if (!b || qmp_batch_add(b, "query-name", NULL) < 0 ||
-	    qmp_batch_add(b, "query-uuid", NULL) < 0 ||
-	    qmp_batch_add(b, "query-status", NULL) < 0 ||
-	    qmp_batch_add(b, "qom-list", args_path("/objects")) < 0) {
+	if (b &&
+	    (qmp_batch_add(b, "query-name", NULL) < 0 || qmp_batch_add(b, "query-uuid", NULL) < 0 ||
+	     qmp_batch_add(b, "query-status", NULL) < 0 ||
+	     qmp_batch_add_qom_list(b, "/objects") < 0)) {
 		qmp_batch_free(b);
-		cp_error_set(&be, CP_ERR_NOMEM, "out of memory");
-		die(vm, &be);
-		return;
+		b = NULL;
 	}
-	vm->busy = true;
-	if (qmp_batch_send(b, vm->c, on_identified, vm, &be) < 0) {
-		vm->busy = false;
-		qmp_batch_free(b);
-		die(vm, &be);
-	}
+	send_batch(vm, b, on_identified);
 }
 
 /**
