@@ -2,8 +2,9 @@
 /*
  * incus-emu: the lab's Incus emulator as a command, for humans and for
  * `make demo`. Starts a VM over real QEMU exactly as Incus would (see
- * incus.h), optionally runs a pre-start command while it is paused, boots
- * the test guest and prints what it sees, measures traffic, and stops.
+ * incus.h), with a profile's raw.qemu.conf and raw.qemu.scriptlet if given,
+ * optionally runs a pre-start command while it is paused, boots the test
+ * guest and prints what it sees, measures traffic, and stops.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -43,7 +44,20 @@ static const char usage_text[] =
 	"  --raw WORD               one raw.qemu word, appended last (repeatable)\n"
 	"  --pre-start CMD          run CMD (sh -c, in the VM's network namespace) while the VM\n"
 	"                           is paused with every device hot-plugged; it finds the second\n"
-	"                           QMP monitor in $COLDPLUG_LAB_QMP\n"
+	"                           QMP monitor in $COLDPLUG_LAB_QMP (before the scriptlet's\n"
+	"                           pre-start stage)\n"
+	"\n"
+	"Incus configuration\n"
+	"  --profile FILE           an Incus profile (YAML, e.g. from coldplug incus-profile):\n"
+	"                           its raw.qemu.conf and raw.qemu.scriptlet are applied as\n"
+	"                           Incus applies them (raw.apparmor is ignored: no AppArmor)\n"
+	"  --raw-qemu-conf FILE     raw.qemu.conf (Incus's override syntax), instead of the\n"
+	"                           profile's\n"
+	"  --scriptlet FILE         raw.qemu.scriptlet (Starlark), instead of the profile's; it\n"
+	"                           runs at config, early, pre-start and post-start through\n"
+	"                           incus-scriptlet ($COLDPLUG_SCRIPTLET_RUNNER overrides the\n"
+	"                           built one) and its log is printed\n"
+	"  --project NAME           the instance's project (default default)\n"
 	"\n"
 	"What to do with it\n"
 	"  --boot                   boot the test guest (else QEMU runs SeaBIOS only)\n"
@@ -52,7 +66,8 @@ static const char usage_text[] =
 	"  --ping N                 ping the guest's first NIC N times, 10 ms apart\n"
 	"  --udp N                  send N UDP packets in 16 flows to it, count on the guest\n"
 	"  --conf                   print the generated qemu.conf\n"
-	"  --trace                  print every QMP message Incus's connection carried\n"
+	"  --trace                  print every QMP message Incus's connection carried (the\n"
+	"                           scriptlet's included)\n"
 	"  --hold                   keep the VM running until Enter is pressed\n"
 	"  --keep                   keep the scratch directory\n"
 	"  -v, --verbose            library logs on stderr\n"
@@ -74,6 +89,9 @@ static const char usage_text[] =
  * @conf:	print qemu.conf
  * @trace:	print the QMP trace
  * @hold:	wait for Enter
+ * @raw_conf:	raw.qemu.conf text (owned)
+ * @script:	raw.qemu.scriptlet text (owned)
+ * @profile:	the profile's name (owned)
  */
 struct cli {
 	struct lab_incus_opts o;
@@ -84,6 +102,7 @@ struct cli {
 	size_t nconf, nraw;
 	bool report, conf, trace, hold;
 	unsigned ping, udp;
+	char *raw_conf, *script, *profile;
 };
 
 /**
@@ -190,6 +209,61 @@ static int opt_nic(struct cli *c, char *arg)
 	return 0;
 }
 
+/**
+ * replace_text() - set *@dst to @text, freeing what it held
+ * @dst:	owned string
+ * @text:	new value (stolen), may be NULL
+ */
+static void replace_text(char **dst, char *text)
+{
+	free(*dst);
+	*dst = text;
+}
+
+/**
+ * opt_profile() - --profile FILE: the profile's name and raw.qemu.* keys
+ * @c:		options
+ * @path:	the YAML file
+ *
+ * Return: 0, or -1 with a message on stderr
+ */
+static int opt_profile(struct cli *c, const char *path)
+{
+	struct cp_error err = { 0 };
+	cleanup_free char *yaml = lab_read_file(path, 16 << 20, &err);
+	char *name, *conf, *script;
+
+	if (!yaml || lab_incus_profile_read(yaml, strlen(yaml), &name, &conf, &script, &err) < 0)
+		return fprintf(stderr, "incus-emu: --profile %s: %s\n", path, err.msg), -1;
+	if (!conf && !script)
+		fprintf(stderr,
+			"incus-emu: note: %s sets neither raw.qemu.conf nor "
+			"raw.qemu.scriptlet\n",
+			path);
+	replace_text(&c->profile, name);
+	replace_text(&c->raw_conf, conf);
+	replace_text(&c->script, script);
+	return 0;
+}
+
+/**
+ * opt_text_file() - --raw-qemu-conf / --scriptlet FILE
+ * @dst:	where the text goes (owned)
+ * @path:	the file
+ *
+ * Return: 0, or -1 with a message on stderr
+ */
+static int opt_text_file(char **dst, const char *path)
+{
+	struct cp_error err = { 0 };
+	char *text = lab_read_file(path, 16 << 20, &err);
+
+	if (!text)
+		return fprintf(stderr, "incus-emu: %s\n", err.msg), -1;
+	replace_text(dst, text);
+	return 0;
+}
+
 enum {
 	OPT_QEMU = 256,
 	OPT_INCUS,
@@ -211,6 +285,10 @@ enum {
 	OPT_TRACE,
 	OPT_HOLD,
 	OPT_KEEP,
+	OPT_PROFILE,
+	OPT_RAW_QEMU_CONF,
+	OPT_SCRIPTLET,
+	OPT_PROJECT,
 };
 
 static const struct option long_opts[] = {
@@ -234,6 +312,10 @@ static const struct option long_opts[] = {
 	{ "trace", no_argument, NULL, OPT_TRACE },
 	{ "hold", no_argument, NULL, OPT_HOLD },
 	{ "keep", no_argument, NULL, OPT_KEEP },
+	{ "profile", required_argument, NULL, OPT_PROFILE },
+	{ "raw-qemu-conf", required_argument, NULL, OPT_RAW_QEMU_CONF },
+	{ "scriptlet", required_argument, NULL, OPT_SCRIPTLET },
+	{ "project", required_argument, NULL, OPT_PROJECT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -313,6 +395,15 @@ static int opt_one(struct cli *c, int opt, char *arg)
 	case OPT_KEEP:
 		c->o.keep_dir = true;
 		return 0;
+	case OPT_PROFILE:
+		return opt_profile(c, arg);
+	case OPT_RAW_QEMU_CONF:
+		return opt_text_file(&c->raw_conf, arg);
+	case OPT_SCRIPTLET:
+		return opt_text_file(&c->script, arg);
+	case OPT_PROJECT:
+		c->o.project = arg;
+		return 0;
 	case 'v':
 		cp_log_set_level(CP_LOG_DEBUG);
 		return 0;
@@ -346,7 +437,21 @@ static int parse_args(struct cli *c, int argc, char **argv)
 	if (optind < argc)
 		return fprintf(stderr, "incus-emu: unexpected '%s' (see --help)\n", argv[optind]),
 		       -1;
+	c->o.raw_qemu_conf = c->raw_conf;
+	c->o.scriptlet = c->script;
+	c->o.profile = c->profile;
 	return 0;
+}
+
+/**
+ * cli_free() - release what parse_args() read
+ * @c:	options
+ */
+static void cli_free(struct cli *c)
+{
+	free(c->raw_conf);
+	free(c->script);
+	free(c->profile);
 }
 
 /**
@@ -451,6 +556,9 @@ static int run(struct cli *c, struct cp_error *err)
 		rc = exercise_guest(c, vm, err);
 	if (c->trace)
 		print_trace(vm);
+	if (c->script)
+		printf("scriptlet log (also in %s/scriptlet.log):\n%s", lab_incus_dir(vm),
+		       lab_incus_scriptlet_log(vm));
 	if (rc == 0 && c->hold) {
 		printf("second QMP monitor: %s\npress Enter to stop the VM\n",
 		       lab_incus_coldplug_qmp(vm));
@@ -468,10 +576,14 @@ int main(int argc, char **argv)
 	struct cli c;
 	int rc = parse_args(&c, argc, argv);
 
-	if (rc)
+	if (rc) {
+		cli_free(&c);
 		return rc > 0 ? 0 : 2;
+	}
 	cp_log_set_handler(log_stderr, NULL);
-	if (run(&c, &err) < 0) {
+	rc = run(&c, &err);
+	cli_free(&c);
+	if (rc < 0) {
 		fprintf(stderr, "incus-emu: %s\n", err.msg);
 		return 1;
 	}

@@ -77,36 +77,42 @@ static int random_uuid(char out[40])
  * @vm:		emulator
  * @err:	filled on failure
  *
+ * Every string pointer in vm->opts is a copy or NULL afterwards, also on
+ * failure (free_opt_strings() frees them).
+ *
  * Return: 0, or -1
  */
 static int copy_opt_strings(struct lab_incus *vm, struct cp_error *err)
 {
-	struct lab_incus_opts *o = &vm->opts;
+	struct lab_incus_opts *o = &vm->opts, in = vm->opts;
+	const char **fields[] = { &o->pre_start_cmd,	&o->raw_qemu_conf, &o->scriptlet,
+				  &o->scriptlet_runner, &o->profile,	   &o->project };
+	const char *const orig[] = {
+		in.pre_start_cmd, in.raw_qemu_conf,
+		in.scriptlet,	  in.scriptlet_runner,
+		in.profile,	  in.project && in.project[0] ? in.project : "default"
+	};
 	size_t i;
+	int rc = 0;
 
-	for (i = 0; i + 1 < CP_ARRAY_SIZE(o->extra_conf) && o->extra_conf[i]; i++)
-		if (!(o->extra_conf[i] = cp_strdup(o->extra_conf[i], err)))
-			return -1;
-	o->extra_conf[i] = NULL;
-	for (i = 0; i + 1 < LAB_INCUS_MAX_EXTRA && o->extra_args[i]; i++)
-		if (!(o->extra_args[i] = cp_strdup(o->extra_args[i], err)))
-			return -1;
-	o->extra_args[i] = NULL;
-	if (o->pre_start_cmd && !(o->pre_start_cmd = cp_strdup(o->pre_start_cmd, err)))
-		return -1;
-	if (o->raw_qemu_conf && !(o->raw_qemu_conf = cp_strdup(o->raw_qemu_conf, err)))
-		return -1;
-	if (o->scriptlet && !(o->scriptlet = cp_strdup(o->scriptlet, err)))
-		return -1;
-	if (o->scriptlet_runner && !(o->scriptlet_runner = cp_strdup(o->scriptlet_runner, err)))
-		return -1;
-	if (!(o->project = cp_strdup(o->project && *o->project ? o->project : "default", err)))
-		return -1;
-	cp_strlcpy(vm->name, o->name ? o->name : "cplab", sizeof(vm->name));
-	cp_strlcpy(vm->cpu_model, o->cpu_model ? o->cpu_model : "max", sizeof(vm->cpu_model));
-	cp_strlcpy(vm->append, o->append ? o->append : "", sizeof(vm->append));
+	memset(o->extra_conf, 0, sizeof(o->extra_conf));
+	memset(o->extra_args, 0, sizeof(o->extra_args));
+	for (i = 0; i < CP_ARRAY_SIZE(fields); i++)
+		*fields[i] = NULL;
 	o->name = o->cpu_model = o->append = o->qemu = NULL;
-	return 0;
+	for (i = 0; rc == 0 && i + 1 < CP_ARRAY_SIZE(o->extra_conf) && in.extra_conf[i]; i++)
+		if (!(o->extra_conf[i] = cp_strdup(in.extra_conf[i], err)))
+			rc = -1;
+	for (i = 0; rc == 0 && i + 1 < LAB_INCUS_MAX_EXTRA && in.extra_args[i]; i++)
+		if (!(o->extra_args[i] = cp_strdup(in.extra_args[i], err)))
+			rc = -1;
+	for (i = 0; rc == 0 && i < CP_ARRAY_SIZE(fields); i++)
+		if (orig[i] && !(*fields[i] = cp_strdup(orig[i], err)))
+			rc = -1;
+	cp_strlcpy(vm->name, in.name ? in.name : "cplab", sizeof(vm->name));
+	cp_strlcpy(vm->cpu_model, in.cpu_model ? in.cpu_model : "max", sizeof(vm->cpu_model));
+	cp_strlcpy(vm->append, in.append ? in.append : "", sizeof(vm->append));
+	return rc;
 }
 
 /**
@@ -125,6 +131,7 @@ static void free_opt_strings(struct lab_incus *vm)
 	free((char *)vm->opts.raw_qemu_conf);
 	free((char *)vm->opts.scriptlet);
 	free((char *)vm->opts.scriptlet_runner);
+	free((char *)vm->opts.profile);
 	free((char *)vm->opts.project);
 }
 

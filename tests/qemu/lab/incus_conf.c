@@ -589,11 +589,12 @@ static int push(cp_json *args, const char *word)
 int incus_cmdline(struct lab_incus *vm, struct cp_error *err)
 {
 	char qmp[PATH_MAX + 32], pid[PATH_MAX + 16], dlog[PATH_MAX + 16], append[1100];
-	const char *words[] = { "-S",	       "-name",		 vm->name,	 "-uuid",
-				vm->uuid,      "-cpu",		 vm->cpu_model,	 "-nographic",
-				"-serial",     "chardev:console", "-nodefaults",	 "-no-user-config",
-				"-sandbox",    INCUS_SANDBOX,	 "-readconfig",	 vm->conf_path,
-				"-pidfile",    pid,		 "-D",		 dlog };
+	const char *words[] = {
+		"-S",	       "-name",		  vm->name,	"-uuid",       vm->uuid,
+		"-cpu",	       vm->cpu_model,	  "-nographic", "-serial",     "chardev:console",
+		"-nodefaults", "-no-user-config", "-sandbox",	INCUS_SANDBOX, "-readconfig",
+		vm->conf_path, "-pidfile",	  pid,		"-D",	       dlog
+	};
 	cleanup_json cp_json *args = cp_json_new_array();
 	size_t i;
 	int rc = args ? 0 : -1;

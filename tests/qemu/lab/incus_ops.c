@@ -345,6 +345,45 @@ const char *lab_incus_conf_path(const struct lab_incus *vm)
 }
 
 /**
+ * lab_incus_conf_sections() - the qemu.conf sections QEMU was given
+ * @vm:	emulator
+ *
+ * Return: borrowed [{"name","comment","entries"}] after raw.qemu.conf and
+ * the config stage, or NULL before the launch; valid until lab_incus_free()
+ */
+const cp_json *lab_incus_conf_sections(const struct lab_incus *vm)
+{
+	return vm->sections;
+}
+
+/**
+ * lab_incus_cmdline() - QEMU's arguments after the binary (Incus's cmdArgs)
+ * @vm:	emulator
+ *
+ * Return: borrowed list of strings after the config stage, or NULL before
+ * the launch; valid until lab_incus_free()
+ */
+const cp_json *lab_incus_cmdline(const struct lab_incus *vm)
+{
+	return vm->cmdline;
+}
+
+/**
+ * lab_incus_scriptlet_log() - what the scriptlet's runs logged
+ * @vm:	emulator
+ *
+ * Every stage's log_info/log_warn/log_error lines (logrus text, as incusd
+ * writes them), its QMP commands and replies ("QUERY:", "REPLY:") and the
+ * runner's error lines, in order; also in DIR/scriptlet.log.
+ *
+ * Return: borrowed text ("" if none)
+ */
+const char *lab_incus_scriptlet_log(const struct lab_incus *vm)
+{
+	return vm->scriptlet_log ? vm->scriptlet_log : "";
+}
+
+/**
  * lab_incus_qemu_log() - QEMU's stdout and stderr
  * @vm:	emulator
  *

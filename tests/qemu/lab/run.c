@@ -11,6 +11,7 @@
 #include <ftw.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +121,7 @@ static int exit_code(const struct lab_proc *p)
 int lab_run(const char *const argv[], const struct lab_run_opts *o, char **output,
 	    struct cp_error *err)
 {
-	static unsigned counter;
+	static atomic_uint counter; /* lab_run() may run on several threads at once */
 	const char *full[LAB_RUN_MAX_ARGS];
 	char nsarg[300], log[512];
 	struct lab_proc p;
@@ -129,7 +130,7 @@ int lab_run(const char *const argv[], const struct lab_run_opts *o, char **outpu
 	if (build_argv(argv, o->netns, full, nsarg, sizeof(nsarg), err) < 0)
 		return -1;
 	snprintf(log, sizeof(log), "%s/cplab-run-%d-%u.log", o->log_dir ? o->log_dir : "/tmp",
-		 (int)getpid(), counter++);
+		 (int)getpid(), atomic_fetch_add(&counter, 1));
 	if (lab_proc_start(&p, full, log, err) < 0)
 		return -1;
 	if (lab_proc_reap(&p, o->timeout_ms, err) < 0) {

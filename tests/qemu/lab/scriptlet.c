@@ -556,7 +556,10 @@ static cp_json *forward(struct run *r, const cp_json *cmd, const char *line)
 	if (!name)
 		return error_reply("GenericError",
 				   cmd ? "QMP input lacks member 'execute'" : "JSON parse error");
-	ret = qmp_client_call(r->a->qmp, name, args ? cp_json_copy(args) : NULL, &e);
+	if (r->a->call)
+		ret = r->a->call(r->a->call_arg, name, args ? cp_json_copy(args) : NULL, &e);
+	else
+		ret = qmp_client_call(r->a->qmp, name, args ? cp_json_copy(args) : NULL, &e);
 	if (ret) {
 		reply = cp_json_new_object();
 		if (reply && cp_json_set(reply, "return", steal_pointer(&ret)) == 0)

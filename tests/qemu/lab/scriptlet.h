@@ -30,6 +30,14 @@
 
 struct qmp_client;
 
+/*
+ * How a command reaches QEMU when the caller routes it itself (the Incus
+ * emulator, so that its trace records it): like qmp_client_call(), @args
+ * stolen, the "return" value or NULL with @err set.
+ */
+typedef cp_json *(*lab_scriptlet_call_fn)(void *arg, const char *cmd, cp_json *args,
+					  struct cp_error *err);
+
 /* Default deadline of a whole run: the stub may wait minutes for the daemon. */
 #define LAB_SCRIPTLET_TIMEOUT_MS (10 * 60 * 1000)
 
@@ -46,6 +54,9 @@ struct qmp_client;
  *		or NULL for none
  * @cmdline:	QEMU's arguments, a list of strings (borrowed), or NULL
  * @timeout_ms:	deadline of the whole run; 0 for LAB_SCRIPTLET_TIMEOUT_MS
+ * @call:	if not NULL, sends each command instead of qmp_client_call() on
+ *		@qmp (which must still be the client it uses)
+ * @call_arg:	its first argument
  */
 struct lab_scriptlet_args {
 	struct qmp_client *qmp;
@@ -56,6 +67,8 @@ struct lab_scriptlet_args {
 	const cp_json *conf;
 	const cp_json *cmdline;
 	int timeout_ms;
+	lab_scriptlet_call_fn call;
+	void *call_arg;
 };
 
 /**
