@@ -545,7 +545,7 @@ static int plan_nic(struct plan_ctx *ctx, const struct inv_nic *n)
 
 /**
  * refuse_slot_counts() - refuse when the QEMU has too few slots, with the
- * qemu-conf line that adds them
+ * command line that adds them
  * @ctx:	planner state
  */
 static void refuse_slot_counts(struct plan_ctx *ctx)
@@ -554,17 +554,39 @@ static void refuse_slot_counts(struct plan_ctx *ctx)
 	size_t have_c = inventory_count_slots(ctx->inv, INV_SLOT_CD);
 	size_t have_n = inventory_count_slots(ctx->inv, INV_SLOT_NIC);
 	bool pci = ctx->o->nic_frontend == PLAN_FRONTEND_PCI;
+	size_t want_d = ctx->need_disk > have_d ? ctx->need_disk : have_d;
+	size_t want_c = ctx->need_cd > have_c ? ctx->need_cd : have_c;
+	size_t want_n = pci && ctx->need_nic > have_n ? ctx->need_nic : have_n;
 
-	if (ctx->need_disk > have_d || ctx->need_cd > have_c || (pci && ctx->need_nic > have_n))
+	if (ctx->need_disk <= have_d && ctx->need_cd <= have_c && (!pci || ctx->need_nic <= have_n))
+		return;
+	if (ctx->o->incus_profile) {
+		char disks[200] = "";
+
+		if (want_d > have_d || want_c > have_c)
+			snprintf(disks, sizeof(disks),
+				 "regenerate the profile with 'coldplug incus-profile --disk-slots "
+				 "%zu --cd-slots %zu' (with your other options) and load it with "
+				 "'incus profile edit'%s",
+				 want_d, want_c, want_n > have_n ? "; " : "");
 		refuse(ctx,
-		       "this QEMU has %zu disk, %zu CD and %zu NIC slot%s, and the plan needs %zu, "
-		       "%zu and %zu; start it with the frontends of "
-		       "coldplug qemu-conf --disk-slots %zu --cd-slots %zu --nic-slots %zu "
-		       "(with your other options)",
+		       "this VM has %zu disk, %zu CD and %zu NIC slot%s, and needs %zu, %zu and "
+		       "%zu; %s%s",
 		       have_d, have_c, have_n, have_n == 1 ? "" : "s", ctx->need_disk, ctx->need_cd,
-		       pci ? ctx->need_nic : 0, ctx->need_disk > have_d ? ctx->need_disk : have_d,
-		       ctx->need_cd > have_c ? ctx->need_cd : have_c,
-		       pci && ctx->need_nic > have_n ? ctx->need_nic : have_n);
+		       pci ? ctx->need_nic : 0, disks,
+		       want_n > have_n ? "the profile's stub adds one PCI NIC slot per NIC, at "
+					 "most 3: for more NICs, regenerate the profile with "
+					 "'coldplug incus-profile --nic-frontend usb'"
+				       : "");
+		return;
+	}
+	refuse(ctx,
+	       "this QEMU has %zu disk, %zu CD and %zu NIC slot%s, and the plan needs %zu, "
+	       "%zu and %zu; start it with the frontends of "
+	       "coldplug qemu-conf --disk-slots %zu --cd-slots %zu --nic-slots %zu "
+	       "(with your other options)",
+	       have_d, have_c, have_n, have_n == 1 ? "" : "s", ctx->need_disk, ctx->need_cd,
+	       pci ? ctx->need_nic : 0, want_d, want_c, want_n);
 }
 
 /**

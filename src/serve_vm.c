@@ -411,6 +411,7 @@ static void apply_request(struct vm *vm)
 	if (vm->req.has_frontend)
 		vm->opts.plan.nic_frontend = vm->req.frontend;
 	vm->opts.plan.usb_mac_fixed |= vm->req.usb_mac_fixed;
+	vm->opts.plan.incus_profile = true;
 	for (i = 0; i < vm->req.ntaps; i++) {
 		vm->taps[i].name = vm->req.taps[i].name;
 		vm->taps[i].ifname = vm->req.taps[i].ifname;

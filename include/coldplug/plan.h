@@ -47,12 +47,16 @@ struct plan_tap {
  * @ntaps:		their count
  * @usb_mac_fixed:	trust that this QEMU's usb-net shows the guest the
  *			real MAC even though its version says otherwise
+ * @incus_profile:	the slots come from coldplug's Incus profile (disk and
+ *			CD slots from its raw.qemu.conf, NIC slots from its
+ *			stub): a refusal names `coldplug incus-profile` as the fix
  */
 struct plan_opts {
 	enum plan_nic_frontend nic_frontend;
 	const struct plan_tap *taps;
 	size_t ntaps;
 	bool usb_mac_fixed;
+	bool incus_profile;
 };
 
 /**

@@ -164,6 +164,12 @@ static void test_disk_refusals(void)
 	inv.nslots = 1; /* only coldplug-disk0 is left */
 	refusal(&inv, &o, "coldplug qemu-conf --disk-slots 2 --cd-slots 1 --nic-slots 1",
 		"too few slots, with the exact qemu-conf line");
+	o.incus_profile = true;
+	refusal(&inv, &o,
+		"regenerate the profile with 'coldplug incus-profile --disk-slots 2 "
+		"--cd-slots 1'",
+		"too few slots under the Incus profile: the incus-profile line");
+	o.incus_profile = false;
 	cp_strlcpy(inv.status, "running", sizeof(inv.status));
 	ok(plan_build(&inv, &o, &p, &err) < 0 && strstr(err.msg, "3 problems") &&
 		   strstr(err.msg, "QEMU is running") && strstr(err.msg, "no free NIC slot") &&

@@ -1,0 +1,714 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The Incus set-up end to end (issue 6): `coldplug serve` running, the
+ * profile `coldplug incus-profile` prints applied by the Incus emulator
+ * (raw.qemu.conf override, and raw.qemu.scriptlet run by Incus's Starlark at
+ * config and pre-start), real QEMU.
+ *
+ *   test-rehome-serve --qemu 7.2|10.0
+ *
+ *  1. Two VMs in turn, each with a root disk, a data disk, an ISO and a NIC:
+ *     the guest sees them on coldplug's frontends, and 1000 pings lose
+ *     nothing. In the second, Incus detaches the data disk while the guest
+ *     runs: Incus's detach completes, the guest loses the disk, and the host
+ *     image holds what the guest wrote.
+ *  2. 20 VMs starting at once (no guest), all served.
+ *  3. Failures, each a failed start with the stub's message, within the
+ *     stub's bound, and QEMU gone: the daemon not running; the daemon killed
+ *     during apply; a plan refusal (too few disk slots).
+ *  4. The daemon as the shipped unit runs it: CAP_NET_ADMIN only.
+ *
+ * The daemon runs in the VMs' network namespace, as it shares the host's
+ * with Incus's QEMUs and taps on a real host.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "coldplug/incus_profile.h"
+#include "digest.h"
+#include "guest.h"
+#include "incus.h"
+#include "netns.h"
+#include "proc.h"
+#include "run.h"
+#include "tap.h"
+#include "util.h"
+
+#ifndef COLDPLUG_BINARY /* meson passes the built program's path */
+#define COLDPLUG_BINARY "build/src/coldplug"
+#endif
+
+#define MIB		  ((uint64_t)1 << 20)
+#define REPORT_TIMEOUT_MS 120000
+#define CMD_TIMEOUT_MS	  60000
+#define MANY		  20
+#define STUB_TIMEOUT_S	  60
+
+static const char *qemu = "7.2";
+static char dir[512];
+static struct lab_net *net;
+
+/**
+ * struct daemon - coldplug serve, run by the test
+ * @p:		the process
+ * @sock:	its socket
+ * @log:	its log (stdout and stderr)
+ */
+struct daemon {
+	struct lab_proc p;
+	char sock[256];
+	char log[512];
+};
+
+/**
+ * struct profile - what the emulator takes from a generated profile
+ * @conf:	raw.qemu.conf
+ * @stub:	raw.qemu.scriptlet
+ */
+struct profile {
+	char *conf;
+	char *stub;
+};
+
+/**
+ * profile_make() - `coldplug incus-profile` for this test's daemon
+ * @p:		filled
+ * @slots:	disk slots
+ * @sock:	the daemon's socket
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+static int profile_make(struct profile *p, unsigned slots, const char *sock, struct cp_error *err)
+{
+	struct incus_profile_opts o;
+	cleanup_free char *yaml = NULL, *name = NULL;
+
+	incus_profile_opts_init(&o);
+	o.conf.disk_slots = slots;
+	o.monitor.socket = sock;
+	o.monitor.use_reconnect_ms = strcmp(qemu, "7.2") != 0;
+	o.timeout_s = STUB_TIMEOUT_S;
+	yaml = incus_profile_generate(&o, err);
+	return yaml ? lab_incus_profile_read(yaml, strlen(yaml), &name, &p->conf, &p->stub, err)
+		    : -1;
+}
+
+/**
+ * profile_free() - free what profile_make() filled
+ * @p:	profile
+ */
+static void profile_free(struct profile *p)
+{
+	free(p->conf);
+	free(p->stub);
+	p->conf = p->stub = NULL;
+}
+
+/**
+ * daemon_start() - `coldplug serve` in the VMs' namespace, socket ready
+ * @d:		filled
+ * @tag:	names its socket and log
+ * @net_admin_only: run it with CAP_NET_ADMIN as its only capability
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+static int daemon_start(struct daemon *d, const char *tag, bool net_admin_only,
+			struct cp_error *err)
+{
+	const char *argv[24];
+	size_t n = 0;
+	int64_t end;
+	struct stat st;
+
+	memset(d, 0, sizeof(*d));
+	lab_fmt(d->sock, sizeof(d->sock), "%s/%s.sock", dir, tag);
+	lab_fmt(d->log, sizeof(d->log), "%s/%s.log", dir, tag);
+	argv[n++] = lab_tool("ip");
+	argv[n++] = "netns";
+	argv[n++] = "exec";
+	argv[n++] = lab_net_ns_name(net, LAB_NET_VM);
+	if (net_admin_only) {
+		argv[n++] = lab_tool("setpriv");
+		argv[n++] = "--inh-caps=-all";
+		argv[n++] = "--bounding-set=-all,+net_admin";
+		argv[n++] = "--no-new-privs";
+		argv[n++] = "--";
+	}
+	argv[n++] = COLDPLUG_BINARY;
+	argv[n++] = "serve";
+	argv[n++] = "--socket";
+	argv[n++] = d->sock;
+	argv[n++] = "--verbose";
+	argv[n] = NULL;
+	if (lab_proc_start(&d->p, argv, d->log, err) < 0)
+		return -1;
+	for (end = cp_now_ms() + 10000; cp_now_ms() < end; lab_sleep_ms(20))
+		if (stat(d->sock, &st) == 0 && S_ISSOCK(st.st_mode))
+			return 0;
+	lab_proc_stop(&d->p, 1000, NULL);
+	return cp_error_set(err, CP_ERR_TIMEOUT, "coldplug serve did not listen on %s", d->sock);
+}
+
+/**
+ * daemon_stop() - SIGTERM, reaped; whether it exited cleanly
+ * @d:	daemon
+ *
+ * Return: true if it exited with 0
+ */
+static bool daemon_stop(struct daemon *d)
+{
+	if (!d->p.pid)
+		return false;
+	if (!d->p.reaped)
+		lab_proc_stop(&d->p, 3000, NULL);
+	return lab_proc_exited_ok(&d->p) ||
+	       (WIFSIGNALED(d->p.status) && WTERMSIG(d->p.status) == SIGTERM);
+}
+
+/**
+ * daemon_log() - the daemon's log so far
+ * @d:	daemon
+ *
+ * Return: new string (caller frees), "" if unreadable
+ */
+static char *daemon_log(const struct daemon *d)
+{
+	char *t = lab_read_file(d->log, 16 << 20, NULL);
+
+	return t ? t : strdup("");
+}
+
+/**
+ * new_vm() - a VM with the profile; not started
+ * @p:		profile
+ * @name:	instance name
+ * @guest:	boot the test guest
+ * @disks:	disks besides root (0, 1: data, 2: data and iso)
+ * @nic:	add eth0
+ * @err:	filled on failure
+ *
+ * Return: new emulator, or NULL
+ */
+static struct lab_incus *new_vm(const struct profile *p, const char *name, bool guest,
+				unsigned disks, bool nic, struct cp_error *err)
+{
+	struct lab_incus_opts o;
+	struct lab_incus *vm;
+
+	lab_incus_opts_init(&o);
+	o.qemu = qemu;
+	o.release = strcmp(qemu, "7.2") ? LAB_INCUS_7_3 : LAB_INCUS_7_2;
+	o.name = name;
+	o.net = net;
+	o.boot_guest = guest;
+	o.memory_mb = guest ? 512 : 128;
+	o.raw_qemu_conf = p->conf;
+	o.scriptlet = p->stub;
+	o.pre_start_timeout_ms = (STUB_TIMEOUT_S + 30) * 1000;
+	vm = lab_incus_new(&o, err);
+	if (!vm ||
+	    lab_incus_add_disk(
+		    vm, &(struct lab_disk_spec){ .name = "root", .root = true, .size = 32 * MIB },
+		    err) < 0 ||
+	    (disks >= 1 && lab_incus_add_disk(vm,
+					      &(struct lab_disk_spec){ .name = "data",
+								       .bus = LAB_DISK_VIRTIO_BLK,
+								       .size = 16 * MIB },
+					      err) < 0) ||
+	    (disks >= 2 &&
+	     lab_incus_add_disk(
+		     vm, &(struct lab_disk_spec){ .name = "iso", .cdrom = true, .size = 2 * MIB },
+		     err) < 0) ||
+	    (nic && lab_incus_add_nic(vm, &(struct lab_nic_spec){ .name = "eth0" }, err) < 0)) {
+		lab_incus_free(vm);
+		return NULL;
+	}
+	return vm;
+}
+
+/**
+ * stub_said() - the stub's log line "coldplug: done: ..." or NULL
+ * @vm:	emulator
+ *
+ * Return: borrowed pointer into the scriptlet log
+ */
+static const char *stub_said(const struct lab_incus *vm)
+{
+	const char *log = lab_incus_scriptlet_log(vm);
+
+	return log ? strstr(log, "coldplug: done: ") : NULL;
+}
+
+/**
+ * guest_value() - run a guest command and take "key=value" from its output
+ * @g:		console
+ * @cmd:	command
+ * @key:	key
+ * @out:	output ("" on failure)
+ * @size:	its size
+ * @rc:		set to the command's rc, or NULL
+ *
+ * Return: @out
+ */
+static const char *guest_value(struct lab_guest *g, const char *cmd, const char *key, char *out,
+			       size_t size, int *rc)
+{
+	struct cp_error err = { 0 };
+	cleanup_free char *text = NULL;
+	char pat[64];
+	const char *p;
+
+	out[0] = '\0';
+	lab_fmt(pat, sizeof(pat), " %s=", key);
+	if (lab_guest_command(g, cmd, CMD_TIMEOUT_MS, &text, rc, &err) < 0) {
+		diag("guest '%s': %s", cmd, err.msg);
+		return out;
+	}
+	p = strstr(text, pat);
+	if (p)
+		lab_fmt(out, size, "%.*s", (int)strcspn(p + strlen(pat), " \n"), p + strlen(pat));
+	return out;
+}
+
+/**
+ * check_guest() - disks on slots, the NIC with Incus's MAC, 1000 pings
+ * @vm:		running emulator
+ * @rep:	the guest's report
+ * @tag:	test name
+ */
+static void check_guest(struct lab_incus *vm, const struct lab_guest_report *rep, const char *tag)
+{
+	static const struct {
+		const char *disk, *serial, *path;
+	} d[] = { { "root", "coldplug-disk0", "0000:00:10.0/" },
+		  { "data", "coldplug-disk1", "0000:00:11.0/" } };
+	const struct lab_guest_record *n = lab_report_find(rep, "net", "mac",
+							   lab_incus_nic_mac(vm, "eth0"));
+	const struct lab_guest_record *cd = lab_report_find(rep, "blk", "driver", "sr");
+	struct cp_error err = { 0 };
+	struct lab_loss l = { 0 };
+	char ip[32];
+	size_t i;
+
+	for (i = 0; i < CP_ARRAY_SIZE(d); i++) {
+		const struct lab_guest_record *b = lab_report_find(rep, "blk", "serial",
+								   d[i].serial);
+		char want[32];
+
+		lab_fmt(want, sizeof(want), "%llu",
+			(unsigned long long)lab_incus_disk_size(vm, d[i].disk));
+		ok(b && cp_streq(lab_record_get(b, "size"), want) &&
+			   strstr(lab_record_get(b, "path"), d[i].path),
+		   "%s: the guest sees %s on %s at %s, %s bytes", tag, d[i].disk, d[i].serial,
+		   d[i].path, want);
+	}
+	like(cd ? lab_record_get(cd, "path") : "-", "0000:00:1f.2/ata3/",
+	     "%s: the ISO is on coldplug-cd0 (AHCI)", tag);
+	like(n ? lab_record_get(n, "path") : "-", "0000:00:1c.0/",
+	     "%s: eth0 with Incus's MAC %s is on coldplug-nic0", tag,
+	     lab_incus_nic_mac(vm, "eth0"));
+	lab_incus_nic_ip(vm, "eth0", ip, sizeof(ip));
+	lab_net_neigh(net, ip, lab_incus_nic_mac(vm, "eth0"), &err);
+	lab_ping(net, ip, 1000, 2, &l, &err);
+	ok(l.sent == 1000 && l.lost == 0, "%s: 1000 pings through eth0, %llu lost", tag,
+	   (unsigned long long)l.lost);
+}
+
+/**
+ * check_detach() - Incus detaches the data disk while the guest runs
+ * @vm:		running emulator
+ * @g:		console
+ * @d:		the daemon
+ */
+static void check_detach(struct lab_incus *vm, struct lab_guest *g, const struct daemon *d)
+{
+	struct cp_error err = { 0 };
+	cleanup_free char *log = NULL, *img = NULL;
+	char sum[64], sum2[64], md5[40] = "";
+	unsigned retries = 0;
+	int rc = -1;
+
+	guest_value(g, "write coldplug-disk1 77 0 1048576", "sum", sum, sizeof(sum), &rc);
+	ok(rc == 0, "detach: the guest writes 1 MiB to data (coldplug-disk1)");
+	rc = lab_incus_disk_detach(vm, "data", 10, &retries, &err);
+	ok(rc == 0, "detach: Incus's detach of data completes (blockdev-del retried %u times)%s%s",
+	   retries, rc ? ": " : "", rc ? err.msg : "");
+	lab_sleep_ms(500);
+	rc = -1;
+	guest_value(g, "sum coldplug-disk1 0 65536", "sum", sum2, sizeof(sum2), &rc);
+	ok(rc != 0 && !*sum2,
+	   "detach: the guest can no longer read the disk (its slot is back on the 0-byte "
+	   "placeholder: rc %d)",
+	   rc);
+	img = lab_read_file(lab_incus_disk_image(vm, "data"), 32 * MIB, &err);
+	if (img) {
+		uint8_t dig[LAB_MD5_LEN];
+
+		lab_md5(img, MIB, dig);
+		lab_hex(dig, sizeof(dig), md5);
+	}
+	is_str(md5, sum, "detach: the host image holds what the guest wrote");
+	log = daemon_log(d);
+	like(log, "released incus_data", "detach: the daemon released the slot (log)");
+}
+
+/**
+ * test_two_vms() - two full starts through the daemon, guest checks
+ */
+static void test_two_vms(void)
+{
+	struct cp_error err = { 0 };
+	struct profile p = { 0 };
+	struct daemon d;
+	int i;
+
+	if (daemon_start(&d, "serve-two", false, &err) < 0 ||
+	    profile_make(&p, 8, d.sock, &err) < 0) {
+		ok(false, "two VMs: daemon and profile: %s", err.msg);
+		goto out;
+	}
+	for (i = 0; i < 2; i++) {
+		struct lab_incus *vm = NULL;
+		struct lab_guest *g = NULL;
+		struct lab_guest_report *rep = NULL;
+		char tag[32], name[32];
+		int attempt;
+
+		lab_fmt(tag, sizeof(tag), "VM %d", i + 1);
+		lab_fmt(name, sizeof(name), "cpserve%d", i + 1);
+		for (attempt = 0; attempt < 2; attempt++) {
+			vm = new_vm(&p, name, true, 2, true, &err);
+			if (!vm || lab_incus_start(vm, &err) < 0) {
+				ok(false, "%s: starts through the daemon: %s", tag, err.msg);
+				break;
+			}
+			if ((g = lab_guest_new(vm, &err)) &&
+			    lab_guest_read_report(g, REPORT_TIMEOUT_MS, &rep, &err) == 0)
+				break;
+			diag("%s: the guest did not report (%s%s); retrying once", tag, err.msg,
+			     lab_incus_tcg_abort(vm) ? ", TCG abort" : "");
+			lab_guest_free(g);
+			g = NULL;
+			lab_incus_free(vm);
+			vm = NULL;
+		}
+		if (rep) {
+			ok(stub_said(vm) != NULL, "%s: the stub logged the daemon's answer", tag);
+			if (stub_said(vm))
+				diag("%.*s", (int)strcspn(stub_said(vm), "\n\""), stub_said(vm));
+			check_guest(vm, rep, tag);
+			if (i == 1)
+				check_detach(vm, g, &d);
+		} else if (vm) {
+			ok(false, "%s: the guest reports", tag);
+		}
+		lab_guest_report_free(rep);
+		lab_guest_free(g);
+		lab_incus_free(vm);
+	}
+out:
+	ok(daemon_stop(&d), "two VMs: the daemon stops cleanly on SIGTERM");
+	profile_free(&p);
+}
+
+/**
+ * struct many - one of the VMs started at once
+ * @vm:		emulator
+ * @rc:		lab_incus_start()'s result
+ * @ms:		how long the start took
+ * @err:	its error
+ */
+struct many {
+	struct lab_incus *vm;
+	int rc;
+	int64_t ms;
+	struct cp_error err;
+};
+
+/**
+ * many_start() - thread body: start one VM
+ * @arg:	struct many
+ *
+ * Return: NULL
+ */
+static void *many_start(void *arg)
+{
+	struct many *m = arg;
+	int64_t t0 = cp_now_ms();
+
+	m->rc = lab_incus_start(m->vm, &m->err);
+	m->ms = cp_now_ms() - t0;
+	return NULL;
+}
+
+/**
+ * test_many() - 20 VMs starting at once, one daemon
+ */
+static void test_many(void)
+{
+	static struct many m[MANY];
+	pthread_t th[MANY];
+	bool started[MANY] = { false };
+	struct cp_error err = { 0 };
+	struct profile p = { 0 };
+	struct daemon d;
+	size_t i, served = 0;
+	int64_t slowest = 0, t0;
+
+	if (daemon_start(&d, "serve-many", false, &err) < 0 ||
+	    profile_make(&p, 2, d.sock, &err) < 0) {
+		ok(false, "%d VMs: daemon and profile: %s", MANY, err.msg);
+		goto out;
+	}
+	for (i = 0; i < MANY; i++) {
+		char name[32];
+
+		lab_fmt(name, sizeof(name), "cpmany%zu", i);
+		memset(&m[i], 0, sizeof(m[i]));
+		m[i].vm = new_vm(&p, name, false, 1, false, &m[i].err);
+		if (!m[i].vm) {
+			ok(false, "%d VMs: VM %zu is set up: %s", MANY, i, m[i].err.msg);
+			goto out;
+		}
+	}
+	t0 = cp_now_ms();
+	for (i = 0; i < MANY; i++)
+		started[i] = pthread_create(&th[i], NULL, many_start, &m[i]) == 0;
+	for (i = 0; i < MANY; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+	for (i = 0; i < MANY; i++) {
+		if (m[i].rc == 0 && stub_said(m[i].vm))
+			served++;
+		else
+			diag("VM %zu: %s", i,
+			     m[i].rc ? m[i].err.msg : "no answer in the stub's log");
+		if (m[i].ms > slowest)
+			slowest = m[i].ms;
+	}
+	ok(served == MANY,
+	   "%d VMs started at once: %zu served by one daemon (all in %lld ms, slowest "
+	   "start %lld ms)",
+	   MANY, served, (long long)(cp_now_ms() - t0), (long long)slowest);
+out:
+	for (i = 0; i < MANY; i++) {
+		lab_incus_free(m[i].vm);
+		m[i].vm = NULL;
+	}
+	ok(daemon_stop(&d), "%d VMs: the daemon stops cleanly", MANY);
+	profile_free(&p);
+}
+
+/**
+ * failed_start() - a start that must fail with @needle, QEMU gone
+ * @vm:		emulator
+ * @what:	test name
+ * @needle:	what the error must say
+ * @bound_ms:	it must fail within this
+ */
+static void failed_start(struct lab_incus *vm, const char *what, const char *needle, int bound_ms)
+{
+	struct cp_error err = { 0 };
+	int64_t t0 = cp_now_ms();
+	int rc = lab_incus_start(vm, &err);
+	int64_t ms = cp_now_ms() - t0;
+
+	ok(rc < 0, "%s: the start fails", what);
+	like(err.msg,
+	     "Failed running QEMU scriptlet at pre-start stage: ", "%s: Incus's scriptlet error",
+	     what);
+	like(err.msg, needle, "%s: says '%s'", what, needle);
+	diag("%s: %s", what, err.msg);
+	ok(ms < bound_ms, "%s: within %d ms (%lld)", what, bound_ms, (long long)ms);
+	ok(!lab_incus_running(vm), "%s: QEMU is gone", what);
+}
+
+/**
+ * struct killer - kills the daemon once it starts re-homing
+ * @d:		daemon
+ * @killed:	set when it did
+ * @stop:	set to end the thread
+ */
+struct killer {
+	struct daemon *d;
+	volatile bool killed;
+	volatile bool stop;
+};
+
+/**
+ * killer_main() - thread body: watch the daemon's log, SIGKILL it mid-apply
+ * @arg:	struct killer
+ *
+ * Return: NULL
+ */
+static void *killer_main(void *arg)
+{
+	struct killer *k = arg;
+	int64_t end = cp_now_ms() + 120000;
+
+	while (!k->stop && cp_now_ms() < end) {
+		cleanup_free char *log = daemon_log(k->d);
+
+		if (strstr(log, "\"device_del\"")) {
+			kill(k->d->p.pid, SIGKILL);
+			k->killed = true;
+			return NULL;
+		}
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/**
+ * test_failures() - no daemon; daemon killed mid-apply; plan refused
+ */
+static void test_failures(void)
+{
+	struct cp_error err = { 0 };
+	struct profile p = { 0 };
+	struct lab_incus *vm = NULL;
+	struct daemon d;
+	char sock[600];
+
+	/* not running: nothing listens on the socket */
+	lab_fmt(sock, sizeof(sock), "%s/nobody.sock", dir);
+	if (profile_make(&p, 8, sock, &err) == 0 &&
+	    (vm = new_vm(&p, "cpnone", false, 1, true, &err)))
+		failed_start(vm, "daemon not running", "coldplug serve is not running",
+			     5000 + 15000);
+	else
+		ok(false, "daemon not running: set up: %s", err.msg);
+	lab_incus_free(vm);
+	profile_free(&p);
+
+	/* killed during apply: SIGKILL when its trace shows the first device_del */
+	vm = NULL;
+	if (daemon_start(&d, "serve-killed", false, &err) == 0 &&
+	    profile_make(&p, 8, d.sock, &err) == 0 &&
+	    (vm = new_vm(&p, "cpkilled", false, 1, true, &err))) {
+		struct killer k = { .d = &d };
+		pthread_t th;
+		bool t = false;
+
+		/* the daemon logs QMP only with --trace: restart it so */
+		daemon_stop(&d);
+		{
+			const char *argv[] = { lab_tool("ip"),	"netns",
+					       "exec",		lab_net_ns_name(net, LAB_NET_VM),
+					       COLDPLUG_BINARY, "serve",
+					       "--socket",	d.sock,
+					       "--trace",	NULL };
+			struct stat st;
+			int64_t end = cp_now_ms() + 10000;
+
+			unlink(d.sock);
+			memset(&d.p, 0, sizeof(d.p));
+			lab_proc_start(&d.p, argv, d.log, &err);
+			while (cp_now_ms() < end && stat(d.sock, &st) != 0)
+				lab_sleep_ms(20);
+		}
+		t = pthread_create(&th, NULL, killer_main, &k) == 0;
+		failed_start(vm, "daemon killed during apply", "coldplug serve went away", 20000);
+		k.stop = true;
+		if (t)
+			pthread_join(th, NULL);
+		ok(k.killed,
+		   "daemon killed during apply: it was killed after its first device_del");
+		lab_proc_reap(&d.p, 5000, NULL);
+	} else {
+		ok(false, "daemon killed during apply: set up: %s", err.msg);
+	}
+	lab_incus_free(vm);
+	profile_free(&p);
+
+	/* refused: 2 disks, 1 slot */
+	vm = NULL;
+	if (daemon_start(&d, "serve-refused", false, &err) == 0 &&
+	    profile_make(&p, 1, d.sock, &err) == 0 &&
+	    (vm = new_vm(&p, "cprefused", false, 1, false, &err)))
+		failed_start(vm, "plan refused", "coldplug incus-profile --disk-slots 2", 20000);
+	else
+		ok(false, "plan refused: set up: %s", err.msg);
+	lab_incus_free(vm);
+	daemon_stop(&d);
+	profile_free(&p);
+}
+
+/**
+ * test_net_admin_only() - the daemon with CAP_NET_ADMIN alone re-homes a NIC
+ */
+static void test_net_admin_only(void)
+{
+	struct cp_error err = { 0 };
+	struct profile p = { 0 };
+	struct lab_incus *vm = NULL;
+	cleanup_free char *log = NULL;
+	struct daemon d;
+	int rc = -1;
+
+	if (daemon_start(&d, "serve-capped", true, &err) == 0 &&
+	    profile_make(&p, 2, d.sock, &err) == 0 &&
+	    (vm = new_vm(&p, "cpcapped", false, 1, true, &err)))
+		rc = lab_incus_start(vm, &err);
+	ok(rc == 0 && stub_said(vm), "CAP_NET_ADMIN only: the start is served%s%s", rc ? ": " : "",
+	   rc ? err.msg : "");
+	log = daemon_log(&d);
+	like(log, "eth0: dev-incus_eth0", "CAP_NET_ADMIN only: the daemon moved eth0");
+	if (strstr(log, "eth0: dev-incus_eth0"))
+		diag("%.*s", (int)strcspn(strstr(log, "eth0: dev-incus_eth0"), "\n"),
+		     strstr(log, "eth0: dev-incus_eth0"));
+	if (strstr(log, "fdinfo"))
+		diag("%.*s", (int)strcspn(strstr(log, "fdinfo"), "\n"), strstr(log, "fdinfo"));
+	{
+		char status[64];
+		cleanup_free char *st = NULL;
+
+		lab_fmt(status, sizeof(status), "/proc/%d/status", (int)d.p.pid);
+		st = lab_read_file(status, 1 << 16, NULL);
+		like(st ? st : "", "CapEff:\t0000000000001000",
+		     "CAP_NET_ADMIN only: its effective set is exactly CAP_NET_ADMIN");
+	}
+	lab_incus_free(vm);
+	ok(daemon_stop(&d), "CAP_NET_ADMIN only: the daemon stops cleanly");
+	profile_free(&p);
+}
+
+/**
+ * main() - run the tests
+ * @argc:	argument count
+ * @argv:	--qemu VERSION
+ *
+ * Return: TAP exit status
+ */
+int main(int argc, char **argv)
+{
+	struct cp_error err = { 0 };
+	cleanup_free char *path = NULL, *scratch = NULL;
+
+	if (argc == 3 && !strcmp(argv[1], "--qemu"))
+		qemu = argv[2];
+	path = lab_qemu_path(qemu);
+	if (!path)
+		bail_out("QEMU %s is not configured: run tests/qemu/prepare.sh BUILD_DIR", qemu);
+	scratch = lab_scratch_dir("rehome-serve", &err);
+	net = scratch ? lab_net_new(&err) : NULL;
+	if (!net)
+		bail_out("the lab network: %s", err.msg);
+	lab_fmt(dir, sizeof(dir), "%s", scratch);
+	test_two_vms();
+	test_many();
+	test_failures();
+	test_net_admin_only();
+	lab_net_free(net);
+	lab_remove_tree(scratch);
+	return done_testing();
+}
