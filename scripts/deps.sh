@@ -10,8 +10,8 @@ pkgs_build="meson ninja-build pkg-config gcc libc6-dev libjson-c-dev libyaml-dev
 # the tools that build the test guest and its network), the plist parser, and
 # Go with the Starlark interpreter Incus uses (for the scriptlet stub tests).
 pkgs_check="clang libclang-rt-14-dev clang-format qemu-system-x86 qemu-utils iproute2 \
-cpio kmod gzip libplist-utils golang-go golang-starlark-dev"
-pkgs_demo="qemu-system-x86 qemu-utils iproute2 cpio kmod gzip"
+cpio kmod gzip iputils-ping libplist-utils golang-go golang-starlark-dev cppcheck clang-tidy"
+pkgs_demo="qemu-system-x86 qemu-utils iproute2 cpio kmod gzip iputils-ping golang-go golang-starlark-dev"
 pkgs_fuzz="clang libclang-rt-14-dev"
 
 want=""
