@@ -407,3 +407,36 @@ const char *lab_record_get(const struct lab_guest_record *rec, const char *key)
 			return rec->values[i];
 	return NULL;
 }
+
+/**
+ * lab_guest_value() - run a guest command and take "key=value" from its
+ * output (e.g. "size DEV" -> size)
+ * @g:		console
+ * @cmd:	command
+ * @key:	key
+ * @out:	output ("" on failure; the failure is a TAP-safe "# " line on
+ *		stderr)
+ * @size:	its size
+ * @rc:		set to the command's rc, or NULL
+ *
+ * Return: @out
+ */
+const char *lab_guest_value(struct lab_guest *g, const char *cmd, const char *key, char *out,
+			    size_t size, int *rc)
+{
+	struct cp_error err = { 0 };
+	cleanup_free char *text = NULL;
+	char pat[64];
+	const char *p;
+
+	out[0] = '\0';
+	lab_fmt(pat, sizeof(pat), " %s=", key);
+	if (lab_guest_command(g, cmd, LAB_GUEST_CMD_TIMEOUT_MS, &text, rc, &err) < 0) {
+		fprintf(stderr, "# guest '%s': %s\n", cmd, err.msg);
+		return out;
+	}
+	p = strstr(text, pat);
+	if (p)
+		lab_fmt(out, size, "%.*s", (int)strcspn(p + strlen(pat), " \n"), p + strlen(pat));
+	return out;
+}

@@ -28,6 +28,9 @@ struct lab_guest;
 
 #define LAB_GUEST_MAX_KV 16
 
+/* The deadline of lab_guest_value()'s command. */
+#define LAB_GUEST_CMD_TIMEOUT_MS 60000
+
 /**
  * struct lab_guest_record - one report line: "kind key=value key=value ..."
  * @kind:	"blk", "net", "pci", "usb", "acpi", "input", "netcfg", ...
@@ -82,6 +85,8 @@ int lab_guest_read_report(struct lab_guest *g, int timeout_ms, struct lab_guest_
 			  struct cp_error *err);
 int lab_guest_command(struct lab_guest *g, const char *cmd, int timeout_ms, char **output, int *rc,
 		      struct cp_error *err);
+const char *lab_guest_value(struct lab_guest *g, const char *cmd, const char *key, char *out,
+			    size_t size, int *rc);
 
 /* Reports. */
 int lab_guest_report_parse(const char *text, struct lab_guest_report **out, struct cp_error *err);

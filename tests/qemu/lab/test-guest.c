@@ -264,36 +264,6 @@ static void check_layout(const struct lab_guest_report *rep)
 }
 
 /**
- * guest_value() - run a guest command and take "key=value" from its output
- * @g:		console
- * @cmd:	command
- * @key:	key to take
- * @out:	output
- * @size:	its size
- *
- * Return: @out ("" on failure)
- */
-static const char *guest_value(struct lab_guest *g, const char *cmd, const char *key, char *out,
-			       size_t size)
-{
-	struct cp_error err = { 0 };
-	cleanup_free char *text = NULL;
-	char pat[64];
-	const char *p;
-
-	out[0] = '\0';
-	lab_fmt(pat, sizeof(pat), " %s=", key);
-	if (lab_guest_command(g, cmd, CMD_TIMEOUT_MS, &text, NULL, &err) < 0) {
-		diag("guest '%s': %s", cmd, err.msg);
-		return out;
-	}
-	p = strstr(text, pat);
-	if (p)
-		lab_fmt(out, size, "%.*s", (int)strcspn(p + strlen(pat), " \n"), p + strlen(pat));
-	return out;
-}
-
-/**
  * check_resize_and_write() - block_resize and a write through virtio-blk
  * @vm:		emulator
  * @g:		console
@@ -306,11 +276,11 @@ static void check_resize_and_write(struct lab_incus *vm, struct lab_guest *g)
 	int rc = -1;
 
 	ok(lab_incus_block_resize(vm, "data", 48 * MIB, &err) == 0, "block_resize data to 48 MiB");
-	is_str(guest_value(g, "size incus_data", "size", v, sizeof(v)), "50331648",
+	is_str(lab_guest_value(g, "size incus_data", "size", v, sizeof(v), NULL), "50331648",
 	       "the guest sees the new size of data");
 	lab_guest_command(g, "write incus_data 7 1048576 65536", CMD_TIMEOUT_MS, &text, &rc, &err);
 	ok(rc == 0, "the guest writes seed 7 at 1 MiB of data");
-	guest_value(g, "sum incus_data 1048576 65536", "sum", v, sizeof(v));
+	lab_guest_value(g, "sum incus_data 1048576 65536", "sum", v, sizeof(v), NULL);
 	{
 		cleanup_free char *img = lab_read_file(lab_incus_disk_image(vm, "data"), 64 * MIB,
 						       &err);
@@ -368,7 +338,7 @@ static void check_unplug(struct lab_incus *vm, struct lab_guest *g)
 	   retries, rc ? ": " : "", rc ? err.msg : "");
 	rc = lab_incus_nic_detach(vm, "eth0", &err);
 	ok(rc == 0, "the NIC is detached%s%s", rc ? ": " : "", rc ? err.msg : "");
-	guest_value(g, "rescan", "settle_ms", v, sizeof(v));
+	lab_guest_value(g, "rescan", "settle_ms", v, sizeof(v), NULL);
 	{
 		cleanup_free char *text = NULL;
 		struct lab_guest_report *rep = NULL;

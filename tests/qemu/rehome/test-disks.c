@@ -43,7 +43,6 @@
 #endif
 
 #define REPORT_TIMEOUT_MS 90000
-#define CMD_TIMEOUT_MS	  60000
 #define RUN_TIMEOUT_MS	  60000
 #define MIB		  ((uint64_t)1 << 20)
 
@@ -236,37 +235,6 @@ static void image_md5(const struct lab_incus *vm, const char *disk, uint64_t off
 }
 
 /**
- * guest_value() - run a guest command and take "key=value" from its output
- * @g:		console
- * @cmd:	command
- * @key:	key
- * @out:	output ("" on failure)
- * @size:	its size
- * @rc:		set to the command's rc, or NULL
- *
- * Return: @out
- */
-static const char *guest_value(struct lab_guest *g, const char *cmd, const char *key, char *out,
-			       size_t size, int *rc)
-{
-	struct cp_error err = { 0 };
-	cleanup_free char *text = NULL;
-	char pat[64];
-	const char *p;
-
-	out[0] = '\0';
-	lab_fmt(pat, sizeof(pat), " %s=", key);
-	if (lab_guest_command(g, cmd, CMD_TIMEOUT_MS, &text, rc, &err) < 0) {
-		diag("guest '%s': %s", cmd, err.msg);
-		return out;
-	}
-	p = strstr(text, pat);
-	if (p)
-		lab_fmt(out, size, "%.*s", (int)strcspn(p + strlen(pat), " \n"), p + strlen(pat));
-	return out;
-}
-
-/**
  * check_report_json() - the rehome --json report: every disk moved, verified
  * @vm:	emulator
  */
@@ -366,7 +334,7 @@ static void check_writes(const struct lab_incus *vm, struct lab_guest *g)
 		if (c->spec.cdrom)
 			continue;
 		lab_fmt(cmd, sizeof(cmd), "write %s %zu 1048576 65536", c->slot, 40 + i);
-		guest_value(g, cmd, "sum", v, sizeof(v), &rc);
+		lab_guest_value(g, cmd, "sum", v, sizeof(v), &rc);
 		ok(rc == 0, "%s: the guest writes 64 KiB at 1 MiB through %s", c->spec.name,
 		   c->slot);
 		image_md5(vm, c->spec.name, MIB, 65536, md5);
@@ -396,7 +364,7 @@ static void check_resize(struct lab_incus *vm, struct lab_guest *g)
 		   (unsigned long long)(size >> 20), rc ? ": " : "", rc ? err.msg : "");
 		lab_fmt(cmd, sizeof(cmd), "size %s", r[i].slot);
 		lab_fmt(want, sizeof(want), "%llu", (unsigned long long)size);
-		is_str(guest_value(g, cmd, "size", v, sizeof(v), NULL), want,
+		is_str(lab_guest_value(g, cmd, "size", v, sizeof(v), NULL), want,
 		       "the guest sees %s's new size on %s", r[i].disk, r[i].slot);
 	}
 }

@@ -47,7 +47,6 @@
 
 #define MIB		  ((uint64_t)1 << 20)
 #define REPORT_TIMEOUT_MS 120000
-#define CMD_TIMEOUT_MS	  60000
 #define MANY		  20
 #define STUB_TIMEOUT_S	  60
 
@@ -249,37 +248,6 @@ static const char *stub_said(const struct lab_incus *vm)
 }
 
 /**
- * guest_value() - run a guest command and take "key=value" from its output
- * @g:		console
- * @cmd:	command
- * @key:	key
- * @out:	output ("" on failure)
- * @size:	its size
- * @rc:		set to the command's rc, or NULL
- *
- * Return: @out
- */
-static const char *guest_value(struct lab_guest *g, const char *cmd, const char *key, char *out,
-			       size_t size, int *rc)
-{
-	struct cp_error err = { 0 };
-	cleanup_free char *text = NULL;
-	char pat[64];
-	const char *p;
-
-	out[0] = '\0';
-	lab_fmt(pat, sizeof(pat), " %s=", key);
-	if (lab_guest_command(g, cmd, CMD_TIMEOUT_MS, &text, rc, &err) < 0) {
-		diag("guest '%s': %s", cmd, err.msg);
-		return out;
-	}
-	p = strstr(text, pat);
-	if (p)
-		lab_fmt(out, size, "%.*s", (int)strcspn(p + strlen(pat), " \n"), p + strlen(pat));
-	return out;
-}
-
-/**
  * check_guest() - disks on slots, the NIC with Incus's MAC, 1000 pings
  * @vm:		running emulator
  * @rep:	the guest's report
@@ -337,14 +305,14 @@ static void check_detach(struct lab_incus *vm, struct lab_guest *g, const struct
 	unsigned retries = 0;
 	int rc = -1;
 
-	guest_value(g, "write coldplug-disk1 77 0 1048576", "sum", sum, sizeof(sum), &rc);
+	lab_guest_value(g, "write coldplug-disk1 77 0 1048576", "sum", sum, sizeof(sum), &rc);
 	ok(rc == 0, "detach: the guest writes 1 MiB to data (coldplug-disk1)");
 	rc = lab_incus_disk_detach(vm, "data", 10, &retries, &err);
 	ok(rc == 0, "detach: Incus's detach of data completes (blockdev-del retried %u times)%s%s",
 	   retries, rc ? ": " : "", rc ? err.msg : "");
 	lab_sleep_ms(500);
 	rc = -1;
-	guest_value(g, "sum coldplug-disk1 0 65536", "sum", sum2, sizeof(sum2), &rc);
+	lab_guest_value(g, "sum coldplug-disk1 0 65536", "sum", sum2, sizeof(sum2), &rc);
 	ok(rc != 0 && !*sum2,
 	   "detach: the guest can no longer read the disk (its slot is back on the 0-byte "
 	   "placeholder: rc %d)",
