@@ -1,0 +1,631 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench-nic: loss and throughput of every way a paused Incus VM's NIC can
+ * reach its guest, each as a ratio to Incus's own virtio-net NIC measured
+ * in the same run (issue 5).
+ *
+ *   bench-nic --qemu 7.2|10.0 [--out FILE] [--quick] [--configs a,b]
+ *   bench-nic --markdown RESULTS.md FILE.json...
+ *
+ * One VM per configuration (separate boots, so no two configurations share
+ * the CPU while one is measured), started exactly as Incus starts it by the
+ * lab's emulator (tests/qemu/lab/incus.h), 2 vCPUs (Incus then gives the NIC
+ * a 2-queue tap), broadcast frames on the bridge from launch until the guest
+ * reports (as on a live Incus bridge). The configurations:
+ *   native       Incus's virtio-net NIC, left alone (the upper bound)
+ *   pci-*        `coldplug qemu-conf --nic-mac --nic-model M` + `coldplug
+ *                rehome --nic-frontend pci`: a PCI NIC slot behind a net hub,
+ *                on one fresh queue of Incus's tap (M = virtio-net-pci,
+ *                vmxnet3, e1000-82545em)
+ *   usb          `coldplug rehome --nic-frontend usb`: usb-net on the xHCI
+ *   incus-usb    Incus's io.bus=usb NIC (usb-net on the 2-queue tap)
+ *   seed         the original write-up's method (tests/qemu/lab/seed.h)
+ *   native-end   native once more, last: how far the run's noise goes
+ * The measurements are in nic_measure.c, the JSON and RESULTS.md in
+ * nic_report.c. A VM whose guest never reports (a known TCG abort,
+ * qemu-notes §9) is started once more, and the result says so.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "guest.h"
+#include "incus.h"
+#include "netns.h"
+#include "nic.h"
+#include "proc.h"
+#include "run.h"
+#include "seed.h"
+#include "util.h"
+
+#ifndef COLDPLUG_BINARY
+#error "COLDPLUG_BINARY must name the coldplug program"
+#endif
+
+#define NIC_NAME	  "eth0"
+#define NIC_DEVICE	  "dev-incus_eth0"
+#define ROOT_SIZE	  (16 << 20)
+#define NOISE_MAX_S	  600
+#define REPORT_TIMEOUT_MS 120000
+#define CMD_TIMEOUT_MS	  60000
+#define SEED_QUIET_MS	  500
+#define NO_REPORT	  (-2)
+
+static const struct bench_nic_config configs[] = {
+	{ "native", "native (Incus virtio-net, untouched)", BENCH_NIC_NATIVE, NULL,
+	  "10:66:6a:be:0c:00" },
+	{ "pci-virtio", "coldplug pci: virtio-net-pci", BENCH_NIC_PCI, "virtio-net-pci",
+	  "10:66:6a:be:0c:01" },
+	{ "pci-vmxnet3", "coldplug pci: vmxnet3", BENCH_NIC_PCI, "vmxnet3", "10:66:6a:be:0c:02" },
+	{ "pci-e1000", "coldplug pci: e1000-82545em", BENCH_NIC_PCI, "e1000-82545em",
+	  "10:66:6a:be:0c:03" },
+	{ "usb", "coldplug usb: usb-net", BENCH_NIC_USB, NULL, "40:66:6a:be:0c:04" },
+	{ "incus-usb", "Incus io.bus=usb (no coldplug)", BENCH_NIC_INCUS_USB, NULL,
+	  "40:66:6a:be:0c:05" },
+	{ "seed", "seed method (original write-up)", BENCH_NIC_SEED, NULL, "40:66:6a:be:0c:06" },
+	{ "native-end", "native again, last (the run's noise)", BENCH_NIC_NATIVE, NULL,
+	  "10:66:6a:be:0c:07" },
+};
+
+#define NCONFIGS CP_ARRAY_SIZE(configs)
+
+/**
+ * struct options - the command line
+ * @p:		what to measure
+ * @out:	JSON file to write, or NULL
+ * @only:	configurations to run ("a,b"), or NULL for all
+ * @markdown:	--markdown: the RESULTS.md to write from the JSON files
+ */
+struct options {
+	struct bench_nic_params p;
+	const char *out;
+	const char *only;
+	const char *markdown;
+};
+
+/**
+ * struct hook_ctx - the pre-start hook's input (its errors go to the start's)
+ * @cfg:	the configuration
+ */
+struct hook_ctx {
+	const struct bench_nic_config *cfg;
+};
+
+/**
+ * conf_argv() - the `coldplug qemu-conf` words of @cfg
+ * @cfg:	configuration
+ * @argv:	filled (NULL-terminated); room for 12
+ *
+ * Return: false if @cfg needs no coldplug configuration
+ */
+static bool conf_argv(const struct bench_nic_config *cfg, const char *argv[12])
+{
+	static char mac[64];
+	size_t n = 0;
+
+	if (cfg->kind != BENCH_NIC_PCI && cfg->kind != BENCH_NIC_USB)
+		return false;
+	argv[n++] = COLDPLUG_BINARY;
+	argv[n++] = "qemu-conf";
+	argv[n++] = "--quiet";
+	argv[n++] = "--disk-slots";
+	argv[n++] = "0";
+	argv[n++] = "--cd-slots";
+	argv[n++] = "0";
+	if (cfg->kind == BENCH_NIC_PCI) {
+		lab_fmt(mac, sizeof(mac), "%s=%s", NIC_NAME, cfg->hwaddr);
+		argv[n++] = "--nic-mac";
+		argv[n++] = mac;
+		argv[n++] = "--nic-model";
+		argv[n++] = cfg->model;
+	}
+	argv[n] = NULL;
+	return true;
+}
+
+/**
+ * rehome_argv() - the `coldplug rehome` words of @cfg
+ * @cfg:	configuration
+ * @qmp:	the second monitor's socket
+ * @argv:	filled (NULL-terminated); room for 12
+ *
+ * --id-prefix '' --device selects Incus's NIC only (the root disk stays
+ * where Incus put it: this benchmark has no disk slots).
+ *
+ * Return: false if @cfg does not run coldplug
+ */
+static bool rehome_argv(const struct bench_nic_config *cfg, const char *qmp, const char *argv[12])
+{
+	size_t n = 0;
+
+	if (cfg->kind != BENCH_NIC_PCI && cfg->kind != BENCH_NIC_USB)
+		return false;
+	argv[n++] = COLDPLUG_BINARY;
+	argv[n++] = "rehome";
+	argv[n++] = "--qmp";
+	argv[n++] = qmp;
+	argv[n++] = "--nic-frontend";
+	argv[n++] = cfg->kind == BENCH_NIC_PCI ? "pci" : "usb";
+	argv[n++] = "--id-prefix";
+	argv[n++] = "";
+	argv[n++] = "--device";
+	argv[n++] = NIC_DEVICE;
+	argv[n] = NULL;
+	return true;
+}
+
+/**
+ * argv_text() - a command line as a shell would take it ('' for empty
+ * words, the program as "coldplug")
+ * @argv:	words
+ * @buf:	output
+ * @size:	its size
+ */
+static void argv_text(const char *const *argv, char *buf, size_t size)
+{
+	size_t off = 0, i;
+
+	buf[0] = '\0';
+	for (i = 0; argv[i] && off < size; i++) {
+		const char *w = i == 0 ? "coldplug" : argv[i];
+
+		off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? " " : "",
+					w[0] ? w : "''");
+	}
+}
+
+/**
+ * pre_start() - the emulator's pre-start hook: coldplug, or the seed
+ * @vm:		paused VM, every device hot-plugged
+ * @arg:	struct hook_ctx
+ * @err:	filled on failure (the start then fails, as in Incus)
+ *
+ * Runs on a thread in the VM's network namespace, as coldplug runs on an
+ * Incus host. The seed method starts right after a broadcast frame, as in
+ * tests/qemu/rehome/test-nics.c (qemu-notes §9: with a frame in the few
+ * milliseconds before `cont` it happens to work).
+ *
+ * Return: 0, or -1
+ */
+static int pre_start(struct lab_incus *vm, void *arg, struct cp_error *err)
+{
+	struct hook_ctx *h = arg;
+	struct lab_run_opts ro = { .timeout_ms = CMD_TIMEOUT_MS, .log_dir = lab_incus_dir(vm) };
+	cleanup_free char *out = NULL;
+	const char *argv[12];
+	int rc;
+
+	if (h->cfg->kind == BENCH_NIC_SEED) {
+		lab_sleep_ms(SEED_QUIET_MS); /* broadcast frames reach the paused VM's taps */
+		lab_net_noise_sync(lab_incus_net(vm));
+		return lab_seed_remap(vm, NIC_DEVICE, 0, err);
+	}
+	if (!rehome_argv(h->cfg, lab_incus_coldplug_qmp(vm), argv))
+		return 0;
+	rc = lab_run(argv, &ro, &out, err);
+	if (rc == 0)
+		return 0;
+	if (rc > 0)
+		cp_error_set(err, CP_ERR_FAILED, "coldplug rehome exited %d: %s", rc,
+			     out ? out : "");
+	return -1;
+}
+
+/**
+ * write_conf() - run `coldplug qemu-conf` for @cfg into DIR/coldplug.conf
+ * @cfg:	configuration
+ * @dir:	scratch directory
+ * @path:	set to the file, or "" if @cfg needs none
+ * @size:	its size
+ * @r:		its command line goes to @r->conf_cmd
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+static int write_conf(const struct bench_nic_config *cfg, const char *dir, char *path, size_t size,
+		      struct bench_nic_result *r, struct cp_error *err)
+{
+	struct lab_run_opts ro = { .timeout_ms = CMD_TIMEOUT_MS, .log_dir = dir };
+	cleanup_free char *text = NULL;
+	const char *argv[12];
+	int rc;
+
+	path[0] = '\0';
+	if (rehome_argv(cfg, "SOCKET", argv))
+		argv_text(argv, r->rehome_cmd, sizeof(r->rehome_cmd));
+	if (!conf_argv(cfg, argv))
+		return 0;
+	argv_text(argv, r->conf_cmd, sizeof(r->conf_cmd));
+	rc = lab_run(argv, &ro, &text, err);
+	if (rc != 0)
+		return rc < 0 ? -1
+			      : cp_error_set(err, CP_ERR_FAILED, "coldplug qemu-conf exited %d: %s",
+					     rc, text ? text : "");
+	lab_fmt(path, size, "%s/coldplug.conf", dir);
+	return lab_write_file(path, text ? text : "", err);
+}
+
+/**
+ * new_vm() - the VM of @cfg, not started
+ * @cfg:	configuration
+ * @p:		parameters
+ * @conf:	coldplug's -readconfig file, or ""
+ * @h:		the pre-start hook's context
+ * @err:	filled on failure
+ *
+ * Return: new emulator, or NULL
+ */
+static struct lab_incus *new_vm(const struct bench_nic_config *cfg,
+				const struct bench_nic_params *p, const char *conf,
+				struct hook_ctx *h, struct cp_error *err)
+{
+	struct lab_disk_spec root = { .name = "root", .root = true, .size = ROOT_SIZE };
+	struct lab_nic_spec nic = { .name = NIC_NAME,
+				    .bus = LAB_NIC_VIRTIO,
+				    .hwaddr = cfg->hwaddr };
+	struct lab_incus_opts o;
+	struct lab_incus *vm;
+
+	lab_incus_opts_init(&o);
+	o.qemu = p->qemu;
+	o.vcpus = p->vcpus;
+	o.memory_mb = p->memory_mb;
+	o.boot_guest = true;
+	o.extra_conf[0] = conf[0] ? conf : NULL;
+	if (cfg->kind == BENCH_NIC_PCI || cfg->kind == BENCH_NIC_USB ||
+	    cfg->kind == BENCH_NIC_SEED) {
+		o.pre_start = pre_start;
+		o.pre_start_arg = h;
+	}
+	if (cfg->kind == BENCH_NIC_INCUS_USB)
+		nic.bus = LAB_NIC_USB;
+	vm = lab_incus_new(&o, err);
+	if (vm &&
+	    (lab_incus_add_disk(vm, &root, err) < 0 || lab_incus_add_nic(vm, &nic, err) < 0)) {
+		lab_incus_free(vm);
+		vm = NULL;
+	}
+	return vm;
+}
+
+/**
+ * start_vm() - launch, noise on the bridge, pre-start, cont
+ * @vm:		emulator
+ * @p:		parameters
+ * @err:	filled on failure (a failed pre-start hook says why)
+ *
+ * Return: 0, or -1
+ */
+static int start_vm(struct lab_incus *vm, const struct bench_nic_params *p, struct cp_error *err)
+{
+	if (lab_incus_launch(vm, err) < 0 ||
+	    lab_net_noise_start(lab_incus_net(vm), p->noise_rate, NOISE_MAX_S, err) < 0 ||
+	    lab_incus_pre_start(vm, err) < 0)
+		return -1;
+	return lab_incus_resume(vm, err);
+}
+
+/**
+ * guest_nic() - what the guest's report says of eth0
+ * @rep:	the report
+ * @cfg:	configuration
+ * @r:		driver, mac, path and guest kernel filled
+ * @err:	filled if the guest has no NIC with that MAC and address
+ *
+ * Return: 0, or -1
+ */
+static int guest_nic(const struct lab_guest_report *rep, const struct bench_nic_config *cfg,
+		     struct bench_nic_result *r, struct cp_error *err)
+{
+	const struct lab_guest_record *g = lab_report_at(rep, "guest", 0);
+	const struct lab_guest_record *n = lab_report_find(rep, "net", "mac", cfg->hwaddr);
+	const char *ip = n ? lab_record_get(n, "ip") : NULL;
+
+	cp_strlcpy(r->guest_kernel,
+		   g && lab_record_get(g, "kernel") ? lab_record_get(g, "kernel") : "-",
+		   sizeof(r->guest_kernel));
+	if (!n)
+		return cp_error_set(err, CP_ERR_FAILED, "the guest has no NIC with MAC %s:\n%s",
+				    cfg->hwaddr, rep->text);
+	cp_strlcpy(r->driver, lab_record_get(n, "driver") ? lab_record_get(n, "driver") : "-",
+		   sizeof(r->driver));
+	cp_strlcpy(r->mac, cfg->hwaddr, sizeof(r->mac));
+	cp_strlcpy(r->path, lab_record_get(n, "path") ? lab_record_get(n, "path") : "-",
+		   sizeof(r->path));
+	if (!ip || !strcmp(ip, "-"))
+		return cp_error_set(err, CP_ERR_FAILED, "the guest's %s has no address", r->driver);
+	return 0;
+}
+
+/**
+ * run_vm() - one VM: start, boot, measure
+ * @cfg:	configuration
+ * @p:		parameters
+ * @r:		filled (figures, or @r->error)
+ * @why:	set to why the guest never reported (for the retry note)
+ * @size:	its size
+ *
+ * Return: 0, NO_REPORT if the guest never reported (retried once by the
+ * caller), -1 otherwise
+ */
+static int run_vm(const struct bench_nic_config *cfg, const struct bench_nic_params *p,
+		  struct bench_nic_result *r, char *why, size_t size)
+{
+	struct cp_error err = { 0 };
+	cleanup_free char *dir = lab_scratch_dir("bench-nic", &err);
+	struct hook_ctx h = { .cfg = cfg };
+	struct lab_guest_report *rep = NULL;
+	struct lab_guest *g = NULL;
+	struct lab_incus *vm = NULL;
+	char conf[4096];
+	int rc = -1;
+
+	if (!dir || write_conf(cfg, dir, conf, sizeof(conf), r, &err) < 0 ||
+	    !(vm = new_vm(cfg, p, conf, &h, &err)) || start_vm(vm, p, &err) < 0)
+		goto out;
+	cp_strlcpy(r->qemu_version, lab_incus_qemu_version(vm), sizeof(r->qemu_version));
+	if (!(g = lab_guest_new(vm, &err)) ||
+	    lab_guest_read_report(g, REPORT_TIMEOUT_MS, &rep, &err) < 0) {
+		lab_fmt(why, size, "the guest never reported (%s): %s",
+			lab_incus_tcg_abort(vm) ? "QEMU aborted under TCG, qemu-notes §9"
+						: "a TCG boot hang",
+			err.msg);
+		rc = NO_REPORT;
+		goto out;
+	}
+	lab_net_noise_stop(lab_incus_net(vm));
+	if (guest_nic(rep, cfg, r, &err) < 0)
+		goto out;
+	bench_nic_measure(vm, g, p, r);
+	r->done = true;
+	rc = 0;
+out:
+	if (rc == -1)
+		lab_fmt(r->error, sizeof(r->error), "%s", err.msg);
+	lab_guest_report_free(rep);
+	lab_guest_free(g);
+	lab_incus_free(vm);
+	if (dir)
+		lab_remove_tree(dir);
+	return rc;
+}
+
+/**
+ * run_config() - one configuration, its VM retried once if the guest never
+ * reports
+ * @cfg:	configuration
+ * @p:		parameters
+ * @r:		filled
+ */
+static void run_config(const struct bench_nic_config *cfg, const struct bench_nic_params *p,
+		       struct bench_nic_result *r)
+{
+	int64_t t0 = cp_now_ms();
+	char why[BENCH_NIC_ERR_MAX] = "";
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->cfg = cfg;
+	fprintf(stderr, "bench-nic: QEMU %s: %s\n", p->qemu, cfg->label);
+	r->attempts = 1;
+	rc = run_vm(cfg, p, r, why, sizeof(why));
+	if (rc == NO_REPORT) {
+		fprintf(stderr, "bench-nic: %s; retrying once\n", why);
+		memset(r, 0, sizeof(*r));
+		r->cfg = cfg;
+		r->attempts = 2;
+		lab_fmt(r->retry_note, sizeof(r->retry_note), "first VM: %s", why);
+		rc = run_vm(cfg, p, r, why, sizeof(why));
+		if (rc == NO_REPORT)
+			lab_fmt(r->error, sizeof(r->error), "twice: %s", why);
+	}
+	if (r->error[0])
+		fprintf(stderr, "bench-nic: %s: no figures: %s\n", cfg->key, r->error);
+	r->seconds = (cp_now_ms() - t0) / 1000;
+	fprintf(stderr, "bench-nic: %s: %lld s\n", cfg->key, (long long)r->seconds);
+}
+
+/**
+ * selected() - whether --configs names @key
+ * @only:	"a,b", or NULL for all
+ * @key:	configuration key
+ *
+ * Return: true to run it
+ */
+static bool selected(const char *only, const char *key)
+{
+	size_t len = strlen(key);
+	const char *s;
+
+	if (!only)
+		return true;
+	for (s = only; (s = strstr(s, key)); s += len)
+		if ((s == only || s[-1] == ',') && (s[len] == ',' || s[len] == '\0'))
+			return true;
+	return false;
+}
+
+/**
+ * params_init() - the standard run, or the --quick one
+ * @p:		filled
+ * @qemu:	"7.2" or "10.0"
+ * @quick:	shorter runs
+ */
+static void params_init(struct bench_nic_params *p, const char *qemu, bool quick)
+{
+	*p = (struct bench_nic_params){
+		.qemu = qemu,
+		.vcpus = 2,
+		.memory_mb = 512,
+		.pings = quick ? 50 : 200,
+		.ping_interval_ms = 2,
+		.tcp_seconds = quick ? 2 : 5,
+		.udp_count = quick ? 500 : 2000,
+		.udp_rate = 1000,
+		.udp_flows = 16,
+		.burst_count = quick ? 4000 : 10000,
+		.ladder_rates = { 4000, 16000 },
+		.burst_rate = 100000,
+		.noise_rate = 20,
+		.quick = quick,
+	};
+}
+
+static const char usage[] =
+	"usage: bench-nic --qemu 7.2|10.0 [--out FILE] [--quick] [--configs a,b,...]\n"
+	"       bench-nic --markdown RESULTS.md FILE.json...\n"
+	"  Measures ping, TCP and UDP loss and throughput both ways for each NIC\n"
+	"  configuration (one VM each), as ratios to Incus's untouched virtio-net NIC.\n"
+	"  --out FILE     write the figures as JSON (RESULTS.md is made from such files)\n"
+	"  --quick        shorter runs (for trying it out; not for RESULTS.md)\n"
+	"  --configs      only these: native, pci-virtio, pci-vmxnet3, pci-e1000, usb,\n"
+	"                 incus-usb, seed, native-end (native is always run first: it is\n"
+	"                 the reference)\n"
+	"  --markdown F   write F from the JSON files of earlier runs, and exit\n"
+	"Needs root and $COLDPLUG_LAB_ENV (tests/qemu/prepare.sh BUILD_DIR).\n";
+
+/**
+ * parse_options() - the command line
+ * @argc:	count
+ * @argv:	words
+ * @o:		filled
+ *
+ * Return: 0, or -1 (usage printed)
+ */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option opts[] = {
+		{ "qemu", required_argument, NULL, 'q' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "quick", no_argument, NULL, 'k' },
+		{ "configs", required_argument, NULL, 'c' },
+		{ "markdown", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *qemu = NULL;
+	bool quick = false;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			qemu = optarg;
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 'k':
+			quick = true;
+			break;
+		case 'c':
+			o->only = optarg;
+			break;
+		case 'm':
+			o->markdown = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			fputs(usage, stderr);
+			return -1;
+		}
+	}
+	if (o->markdown ? optind >= argc : (!qemu || optind != argc)) {
+		fputs(usage, stderr);
+		return -1;
+	}
+	params_init(&o->p, qemu, quick);
+	return 0;
+}
+
+/**
+ * write_json() - the run's figures to @path (via a temporary file)
+ * @doc:	the document
+ * @path:	file
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+static int write_json(const cp_json *doc, const char *path, struct cp_error *err)
+{
+	cleanup_free char *text = cp_json_dump(doc, CP_JSON_PRETTY);
+	cleanup_free char *line = NULL, *tmp = NULL;
+
+	if (!text)
+		return cp_error_set(err, CP_ERR_NOMEM, "dumping the JSON");
+	if (!(line = cp_asprintf(err, "%s\n", text)) || !(tmp = cp_asprintf(err, "%s.tmp", path)) ||
+	    lab_write_file(tmp, line, err) < 0)
+		return -1;
+	if (rename(tmp, path) < 0)
+		return cp_error_set_errno(err, errno, "rename %s", tmp);
+	return 0;
+}
+
+/**
+ * run_all() - every selected configuration on one QEMU
+ * @o:		options
+ *
+ * Return: exit status
+ */
+static int run_all(const struct options *o)
+{
+	struct bench_nic_result res[NCONFIGS];
+	cleanup_free char *qemu = lab_qemu_path(o->p.qemu);
+	cleanup_json cp_json *doc = NULL;
+	struct bench_nic_run run = { 0 };
+	struct cp_error err = { 0 };
+	int64_t t0 = cp_now_ms();
+	size_t i, n = 0;
+
+	if (!qemu) {
+		fprintf(stderr,
+			"bench-nic: QEMU %s is not configured: run tests/qemu/prepare.sh "
+			"BUILD_DIR and set COLDPLUG_LAB_ENV\n",
+			o->p.qemu);
+		return 1;
+	}
+	bench_nic_run_begin(&run);
+	run.qemu_binary = qemu;
+	for (i = 0; i < NCONFIGS; i++)
+		if (i == 0 || selected(o->only, configs[i].key))
+			run_config(&configs[i], &o->p, &res[n++]);
+	run.seconds = (cp_now_ms() - t0) / 1000;
+	doc = bench_nic_to_json(&o->p, res, n, &run);
+	bench_nic_print(stdout, doc);
+	if (o->out && write_json(doc, o->out, &err) < 0) {
+		fprintf(stderr, "bench-nic: %s\n", err.msg);
+		return 1;
+	}
+	return res[0].done ? 0 : 1;
+}
+
+/**
+ * main() - run one QEMU's configurations, or write RESULTS.md
+ * @argc:	argument count
+ * @argv:	see usage
+ *
+ * Return: 0 if the reference (native) was measured, else 1; 2 for a bad
+ * command line
+ */
+int main(int argc, char **argv)
+{
+	struct cp_error err = { 0 };
+	struct options o;
+
+	if (parse_options(argc, argv, &o) < 0)
+		return 2;
+	if (o.markdown) {
+		if (bench_nic_markdown(o.markdown, argv + optind, (size_t)(argc - optind), &err) ==
+		    0)
+			return 0;
+		fprintf(stderr, "bench-nic: %s\n", err.msg);
+		return 1;
+	}
+	return run_all(&o);
+}

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The NIC benchmark (issue 5): what every part of bench-nic shares. One VM
+ * per configuration, started by the lab's Incus emulator over real QEMU
+ * (tests/qemu/lab), measured from the test network's peer namespace; the
+ * figures go to a JSON file, and RESULTS.md is generated from those files
+ * (nic_report.c), never edited by hand.
+ */
+#ifndef COLDPLUG_BENCH_NIC_H
+#define COLDPLUG_BENCH_NIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "coldplug/error.h"
+#include "coldplug/json.h"
+
+struct lab_incus;
+struct lab_guest;
+
+#define BENCH_NIC_ERR_MAX 512
+#define BENCH_NIC_LADDER  2
+
+/* How a configuration gets its NIC to the guest. */
+enum bench_nic_kind {
+	BENCH_NIC_NATIVE = 0, /* Incus's virtio-net NIC, left alone */
+	BENCH_NIC_PCI,	      /* coldplug rehome --nic-frontend pci */
+	BENCH_NIC_USB,	      /* coldplug rehome --nic-frontend usb */
+	BENCH_NIC_INCUS_USB,  /* Incus's io.bus=usb NIC */
+	BENCH_NIC_SEED,	      /* the original write-up's method (tests/qemu/lab/seed.h) */
+};
+
+/**
+ * struct bench_nic_config - one configuration: one VM with one NIC, eth0
+ * @key:	short name (JSON, --configs)
+ * @label:	what the tables call it
+ * @kind:	how the NIC is set up
+ * @model:	the PCI NIC slot's model (BENCH_NIC_PCI), else NULL
+ * @hwaddr:	the NIC's MAC (40: for the usb-net cases: usb-net before QEMU
+ *		10.2 forces that first byte on some builds)
+ */
+struct bench_nic_config {
+	const char *key;
+	const char *label;
+	enum bench_nic_kind kind;
+	const char *model;
+	const char *hwaddr;
+};
+
+/**
+ * struct bench_nic_params - what one run measures, and how long
+ * @qemu:		"7.2" or "10.0"
+ * @vcpus:		guest vCPUs (Incus opens max(vCPUs, 2) tap queues)
+ * @memory_mb:		guest memory
+ * @pings:		pings host -> guest
+ * @ping_interval_ms:	their spacing
+ * @tcp_seconds:	each TCP direction
+ * @udp_count:		UDP packets at the fixed rate, each direction
+ * @udp_rate:		that rate (packets/s)
+ * @udp_flows:		UDP flows (source ports), so a multi-queue tap hashes
+ *			them apart
+ * @burst_count:	UDP packets of each step above the fixed rate, each
+ *			direction
+ * @ladder_rates:	the steps between the fixed rate and the burst
+ *			(packets/s), to find where loss starts
+ * @burst_rate:		the max-rate burst host -> guest (the lab's sender
+ *			caps at 100000/s); guest -> host it is unpaced
+ * @noise_rate:		broadcast frames/s on the bridge from launch until the
+ *			guest reports (as on a live Incus bridge)
+ * @quick:		the short variant (--quick)
+ */
+struct bench_nic_params {
+	const char *qemu;
+	unsigned vcpus;
+	unsigned memory_mb;
+	unsigned pings;
+	unsigned ping_interval_ms;
+	unsigned tcp_seconds;
+	unsigned udp_count;
+	unsigned udp_rate;
+	unsigned udp_flows;
+	unsigned burst_count;
+	unsigned ladder_rates[BENCH_NIC_LADDER];
+	unsigned burst_rate;
+	unsigned noise_rate;
+	bool quick;
+};
+
+/**
+ * struct bench_udp - a bounded packet run (ping or UDP) and its delivery
+ * @ok:		it ran and was counted (else see @error)
+ * @rate:	packets/s asked for (0: unpaced)
+ * @sent:	packets sent
+ * @received:	packets counted at the receiver
+ * @flows:	flows used
+ * @flows_complete: flows that lost nothing
+ * @error:	why it could not be counted
+ */
+struct bench_udp {
+	bool ok;
+	unsigned rate;
+	uint64_t sent;
+	uint64_t received;
+	unsigned flows;
+	unsigned flows_complete;
+	char error[BENCH_NIC_ERR_MAX];
+};
+
+/**
+ * struct bench_tcp - one TCP throughput run
+ * @ok:		it completed (else see @error)
+ * @kbit_s:	measured rate
+ * @bytes:	bytes moved
+ * @error:	why it failed (a connection that never came up)
+ */
+struct bench_tcp {
+	bool ok;
+	int64_t kbit_s;
+	uint64_t bytes;
+	char error[BENCH_NIC_ERR_MAX];
+};
+
+/**
+ * struct bench_nic_result - one configuration's figures
+ * @cfg:		the configuration (borrowed, static)
+ * @done:		the VM started and was measured
+ * @attempts:		VMs started (2 after the one retry)
+ * @retry_note:		why the first VM was retried, or ""
+ * @error:		why the configuration has no figures, or ""
+ * @seconds:		wall time, boots included
+ * @qemu_version:	QEMU's query-version
+ * @guest_kernel:	the guest's kernel release
+ * @driver:		the guest driver bound to the NIC
+ * @mac:		the MAC the guest sees
+ * @path:		the NIC's place in the guest (sysfs, below /sys/devices)
+ * @conf_cmd:		the `coldplug qemu-conf` command line, or ""
+ * @rehome_cmd:		the `coldplug rehome` command line (its socket
+ *			shown as SOCKET), or "" (a hook of its own for the seed)
+ * @ping:		pings host -> guest
+ * @tcp_in:		TCP host -> guest
+ * @tcp_out:		TCP guest -> host
+ * @udp_in:		UDP host -> guest at the fixed rate
+ * @ladder_in:		UDP host -> guest at the ladder's rates
+ * @burst_in:		UDP host -> guest, max-rate burst
+ * @udp_out:		UDP guest -> host at the fixed rate
+ * @ladder_out:		UDP guest -> host at the ladder's rates
+ * @burst_out:		UDP guest -> host, max-rate burst
+ */
+struct bench_nic_result {
+	const struct bench_nic_config *cfg;
+	bool done;
+	unsigned attempts;
+	char retry_note[BENCH_NIC_ERR_MAX];
+	char error[BENCH_NIC_ERR_MAX];
+	int64_t seconds;
+	char qemu_version[64];
+	char guest_kernel[64];
+	char driver[32];
+	char mac[32];
+	char path[192];
+	char conf_cmd[512];
+	char rehome_cmd[512];
+	struct bench_udp ping;
+	struct bench_tcp tcp_in;
+	struct bench_tcp tcp_out;
+	struct bench_udp udp_in;
+	struct bench_udp ladder_in[BENCH_NIC_LADDER];
+	struct bench_udp burst_in;
+	struct bench_udp udp_out;
+	struct bench_udp ladder_out[BENCH_NIC_LADDER];
+	struct bench_udp burst_out;
+};
+
+/**
+ * struct bench_nic_run - one run of bench-nic (one QEMU version)
+ * @started:		when it started, UTC, ISO 8601
+ * @load_start:		/proc/loadavg then (the machine is shared)
+ * @seconds:		how long it took
+ * @qemu_binary:	the QEMU it ran
+ */
+struct bench_nic_run {
+	char started[32];
+	char load_start[64];
+	int64_t seconds;
+	const char *qemu_binary;
+};
+
+/* nic_measure.c */
+void bench_nic_measure(struct lab_incus *vm, struct lab_guest *g, const struct bench_nic_params *p,
+		       struct bench_nic_result *r);
+
+/* nic_report.c */
+void bench_nic_run_begin(struct bench_nic_run *run);
+cp_json *bench_nic_to_json(const struct bench_nic_params *p, const struct bench_nic_result *res,
+			   size_t n, const struct bench_nic_run *run);
+int bench_nic_markdown(const char *out, char *const *inputs, size_t n, struct cp_error *err);
+void bench_nic_print(FILE *f, const cp_json *doc);
+
+#endif /* COLDPLUG_BENCH_NIC_H */

@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The measurements of one configuration, all between the test network's
+ * peer namespace (the "host") and the guest's one NIC, each bounded in
+ * count and time: pings, TCP each way (cptraffic tcp against the guest's
+ * sink and source), UDP host -> guest (the lab's sender, counted on the
+ * guest over the console, so a lossy path cannot hide its losses) and UDP
+ * guest -> host (the guest's cptraffic udp against a cptraffic serve this
+ * file starts in the peer namespace). A measurement that cannot run keeps
+ * its error and the next one still runs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "guest.h"
+#include "incus.h"
+#include "netns.h"
+#include "nic.h"
+#include "proc.h"
+#include "run.h"
+#include "util.h"
+
+#define NIC_NAME	 "eth0"
+#define PEER_SERVE_S	 "600"
+#define PEER_READY_MS	 10000
+#define PEER_STOP_MS	 2000
+#define UDP_OUT_WAIT_S	 2
+#define UDP_OUT_CTL_S	 10
+#define UDP_OUT_SLACK_MS 60000
+
+/**
+ * set_error() - keep @err's message as a measurement's error, on one line
+ * @dst:	the measurement's error buffer (BENCH_NIC_ERR_MAX)
+ * @err:	the error
+ */
+static void set_error(char *dst, const struct cp_error *err)
+{
+	size_t len;
+	char *nl;
+
+	cp_strlcpy(dst, err->msg[0] ? err->msg : "failed", BENCH_NIC_ERR_MAX);
+	while ((nl = strchr(dst, '\n')))
+		*nl = ' ';
+	len = strlen(dst);
+	while (len && dst[len - 1] == ' ')
+		dst[--len] = '\0';
+}
+
+/**
+ * from_loss() - a lab_loss as a bench_udp
+ * @l:		the lab's figures
+ * @out:	filled, marked ok
+ */
+static void from_loss(const struct lab_loss *l, struct bench_udp *out)
+{
+	out->ok = true;
+	out->sent = l->sent;
+	out->received = l->received;
+	out->flows = l->flows;
+	out->flows_complete = l->flows_complete;
+}
+
+/**
+ * measure_ping() - pings host -> guest
+ * @net:	network
+ * @ip:		the guest's address
+ * @p:		parameters
+ * @out:	filled
+ */
+static void measure_ping(const struct lab_net *net, const char *ip,
+			 const struct bench_nic_params *p, struct bench_udp *out)
+{
+	struct cp_error err = { 0 };
+	struct lab_loss l = { 0 };
+
+	if (lab_ping(net, ip, p->pings, p->ping_interval_ms, &l, &err) < 0)
+		set_error(out->error, &err);
+	else
+		from_loss(&l, out);
+}
+
+/**
+ * measure_tcp() - one TCP direction
+ * @net:	network
+ * @ip:		the guest's address
+ * @rx:		guest -> host (from the guest's source), else host -> guest
+ * @p:		parameters
+ * @out:	filled
+ */
+static void measure_tcp(const struct lab_net *net, const char *ip, bool rx,
+			const struct bench_nic_params *p, struct bench_tcp *out)
+{
+	struct cp_error err = { 0 };
+	double mbit_s = 0.0;
+
+	if (lab_tcp(net, ip, rx, p->tcp_seconds, &mbit_s, &out->bytes, &err) < 0) {
+		set_error(out->error, &err);
+		return;
+	}
+	out->ok = true;
+	out->kbit_s = (int64_t)(mbit_s * 1000.0 + 0.5);
+}
+
+/**
+ * measure_udp_in() - UDP host -> guest, counted on the guest
+ * @net:	network
+ * @g:		console
+ * @ip:		the guest's address
+ * @count:	packets
+ * @rate:	packets/s
+ * @p:		parameters
+ * @out:	filled
+ */
+static void measure_udp_in(const struct lab_net *net, struct lab_guest *g, const char *ip,
+			   unsigned count, unsigned rate, const struct bench_nic_params *p,
+			   struct bench_udp *out)
+{
+	struct cp_error err = { 0 };
+	struct lab_loss l = { 0 };
+
+	out->rate = rate;
+	if (lab_udp(net, g, ip, p->udp_flows, count, rate, &l, &err) < 0)
+		set_error(out->error, &err);
+	else
+		from_loss(&l, out);
+}
+
+/**
+ * peer_serve_start() - cptraffic serve in the peer namespace, ready
+ * @net:	network
+ * @dir:	directory for its log
+ * @proc:	filled; stop it with lab_proc_stop()
+ * @err:	filled on failure
+ *
+ * Bounded by --seconds even if we die without stopping it (it also gets
+ * PR_SET_PDEATHSIG through lab_proc_start()). Ready once its control port
+ * answers on the peer's loopback.
+ *
+ * Return: 0, or -1
+ */
+static int peer_serve_start(const struct lab_net *net, const char *dir, struct lab_proc *proc,
+			    struct cp_error *err)
+{
+	cleanup_free char *tool = lab_env_get("COLDPLUG_CPTRAFFIC");
+	const char *argv[] = { lab_tool("ip"),
+			       "netns",
+			       "exec",
+			       lab_net_ns_name(net, LAB_NET_PEER),
+			       tool,
+			       "serve",
+			       "--seconds",
+			       PEER_SERVE_S,
+			       NULL };
+	const char *ctl[] = { tool, "ctl", "--to", "127.0.0.1", "--timeout", "5", "reset", NULL };
+	char log[4096];
+
+	if (!tool)
+		return cp_error_set(err, CP_ERR_INVALID, "COLDPLUG_CPTRAFFIC is not set (lab.env)");
+	lab_fmt(log, sizeof(log), "%s/peer-serve.log", dir);
+	if (lab_proc_start(proc, argv, log, err) < 0)
+		return -1;
+	if (lab_net_run(net, LAB_NET_PEER, ctl, PEER_READY_MS, NULL, err) != 0) {
+		lab_proc_stop(proc, PEER_STOP_MS, NULL);
+		return cp_error_prefix(err, "cptraffic serve in the peer namespace");
+	}
+	return 0;
+}
+
+/**
+ * parse_udp_out() - the guest's `cptraffic udp` result line
+ * @text:	the command's output
+ * @out:	filled
+ *
+ * Return: true if the line was there
+ */
+static bool parse_udp_out(const char *text, struct bench_udp *out)
+{
+	const char *brace = text ? strstr(text, "{\"sent\"") : NULL;
+	cleanup_json cp_json *j = NULL;
+	struct cp_error err = { 0 };
+	int64_t v = 0;
+
+	j = brace ? cp_json_parse(brace, strcspn(brace, "\r\n"), &err) : NULL;
+	if (!j)
+		return false;
+	out->ok = true;
+	cp_json_get_int(j, "sent", &v);
+	out->sent = (uint64_t)v;
+	cp_json_get_int(j, "received", &v);
+	out->received = (uint64_t)v;
+	cp_json_get_int(j, "flows", &v);
+	out->flows = (unsigned)v;
+	cp_json_get_int(j, "flows_complete", &v);
+	out->flows_complete = (unsigned)v;
+	return true;
+}
+
+/**
+ * last_line() - the last non-empty line of @text, into @buf
+ * @text:	output, may be NULL
+ * @buf:	output buffer
+ * @size:	its size
+ *
+ * Return: @buf
+ */
+static const char *last_line(const char *text, char *buf, size_t size)
+{
+	size_t end = text ? strlen(text) : 0, start;
+
+	while (end && (text[end - 1] == '\n' || text[end - 1] == '\r'))
+		end--;
+	start = end;
+	while (start && text[start - 1] != '\n')
+		start--;
+	snprintf(buf, size, "%.*s", (int)(end - start), text ? text + start : "");
+	return buf;
+}
+
+/**
+ * measure_udp_out() - UDP guest -> host: the guest's cptraffic udp
+ * @g:		console
+ * @peer:	the peer's address in the NIC's subnet
+ * @count:	packets
+ * @rate:	packets/s, 0 for unpaced
+ * @p:		parameters
+ * @out:	filled
+ *
+ * cptraffic udp resets and reads the peer server's counters over TCP on
+ * the same NIC; when that connection cannot be made, nothing is sent and
+ * the figure is reported as not measured, with the reason.
+ */
+static void measure_udp_out(struct lab_guest *g, const char *peer, unsigned count, unsigned rate,
+			    const struct bench_nic_params *p, struct bench_udp *out)
+{
+	unsigned max_s = count / (rate ? rate : 1000) + 10;
+	struct cp_error err = { 0 };
+	cleanup_free char *text = NULL;
+	char cmd[256], line[BENCH_NIC_ERR_MAX / 2];
+	int rc = -1;
+
+	out->rate = rate;
+	lab_fmt(cmd, sizeof(cmd),
+		"sh cptraffic udp --to %s --count %u --flows %u --rate %u --wait %u --timeout %u "
+		"--max-seconds %u",
+		peer, count, p->udp_flows, rate, UDP_OUT_WAIT_S, UDP_OUT_CTL_S, max_s);
+	if (lab_guest_command(g, cmd, (int)max_s * 1000 + UDP_OUT_SLACK_MS, &text, &rc, &err) < 0) {
+		set_error(out->error, &err);
+		return;
+	}
+	if (rc == 0 && parse_udp_out(text, out))
+		return;
+	lab_fmt(out->error, sizeof(out->error), "cptraffic udp in the guest (rc %d): %s", rc,
+		last_line(text, line, sizeof(line)));
+}
+
+/**
+ * measure_out() - every UDP run guest -> host, with the peer's server
+ * @vm:		running VM
+ * @g:		console
+ * @peer:	the peer's address in the NIC's subnet
+ * @p:		parameters
+ * @r:		filled
+ *
+ * A control connection that failed once fails again: the later runs then
+ * keep the first run's error instead of waiting for their own timeouts.
+ */
+static void measure_out(struct lab_incus *vm, struct lab_guest *g, const char *peer,
+			const struct bench_nic_params *p, struct bench_nic_result *r)
+{
+	struct cp_error err = { 0 };
+	struct lab_proc serve = { 0 };
+	size_t i;
+
+	if (peer_serve_start(lab_incus_net(vm), lab_incus_dir(vm), &serve, &err) < 0)
+		set_error(r->udp_out.error, &err);
+	else
+		measure_udp_out(g, peer, p->udp_count, p->udp_rate, p, &r->udp_out);
+	for (i = 0; i < BENCH_NIC_LADDER; i++) {
+		r->ladder_out[i].rate = p->ladder_rates[i];
+		if (r->udp_out.ok)
+			measure_udp_out(g, peer, p->burst_count, p->ladder_rates[i], p,
+					&r->ladder_out[i]);
+		else
+			cp_strlcpy(r->ladder_out[i].error, r->udp_out.error, BENCH_NIC_ERR_MAX);
+	}
+	if (r->udp_out.ok)
+		measure_udp_out(g, peer, p->burst_count, 0, p, &r->burst_out);
+	else
+		cp_strlcpy(r->burst_out.error, r->udp_out.error, BENCH_NIC_ERR_MAX);
+	lab_proc_stop(&serve, PEER_STOP_MS, NULL);
+}
+
+/**
+ * progress() - one line on stderr per measurement
+ * @what:	its name
+ * @u:		a packet run, or NULL
+ * @t:		a TCP run, or NULL
+ */
+static void progress(const char *what, const struct bench_udp *u, const struct bench_tcp *t)
+{
+	char rate[32] = "";
+
+	if (u && u->rate)
+		lab_fmt(rate, sizeof(rate), " at %u/s", u->rate);
+	else if (u && strstr(what, "UDP"))
+		cp_strlcpy(rate, " at max rate", sizeof(rate));
+	if (u && u->ok)
+		fprintf(stderr, "bench-nic:   %s%s: %llu of %llu arrived\n", what, rate,
+			(unsigned long long)u->received, (unsigned long long)u->sent);
+	else if (t && t->ok)
+		fprintf(stderr, "bench-nic:   %s: %.1f Mbit/s\n", what, (double)t->kbit_s / 1000.0);
+	else
+		fprintf(stderr, "bench-nic:   %s%s: not measured: %s\n", what, rate,
+			u ? u->error : t->error);
+}
+
+/**
+ * bench_nic_measure() - every measurement of one configuration
+ * @vm:		running VM whose guest reported eth0 with @r->mac
+ * @g:		its console
+ * @p:		parameters
+ * @r:		filled (each measurement's figures or error)
+ */
+void bench_nic_measure(struct lab_incus *vm, struct lab_guest *g, const struct bench_nic_params *p,
+		       struct bench_nic_result *r)
+{
+	struct lab_net *net = lab_incus_net(vm);
+	struct cp_error err = { 0 };
+	char ip[32], peer[32];
+	size_t i;
+
+	lab_incus_nic_ip(vm, NIC_NAME, ip, sizeof(ip));
+	lab_net_host_ip_for(net, 0, peer, sizeof(peer));
+	if (lab_net_neigh(net, ip, r->mac, &err) < 0)
+		fprintf(stderr, "bench-nic: static ARP entry: %s\n", err.msg);
+	measure_ping(net, ip, p, &r->ping);
+	progress("ping", &r->ping, NULL);
+	measure_tcp(net, ip, false, p, &r->tcp_in);
+	progress("TCP host->guest", NULL, &r->tcp_in);
+	measure_tcp(net, ip, true, p, &r->tcp_out);
+	progress("TCP guest->host", NULL, &r->tcp_out);
+	measure_udp_in(net, g, ip, p->udp_count, p->udp_rate, p, &r->udp_in);
+	progress("UDP host->guest", &r->udp_in, NULL);
+	for (i = 0; i < BENCH_NIC_LADDER; i++) {
+		measure_udp_in(net, g, ip, p->burst_count, p->ladder_rates[i], p, &r->ladder_in[i]);
+		progress("UDP host->guest", &r->ladder_in[i], NULL);
+	}
+	measure_udp_in(net, g, ip, p->burst_count, p->burst_rate, p, &r->burst_in);
+	progress("UDP host->guest", &r->burst_in, NULL);
+	measure_out(vm, g, peer, p, r);
+	progress("UDP guest->host", &r->udp_out, NULL);
+	for (i = 0; i < BENCH_NIC_LADDER; i++)
+		progress("UDP guest->host", &r->ladder_out[i], NULL);
+	progress("UDP guest->host", &r->burst_out, NULL);
+}

@@ -1,0 +1,883 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench-nic's figures as JSON (one file per QEMU version, the raw data)
+ * and as markdown, rendered from that JSON only, so RESULTS.md is always
+ * what the files say: every cell is a figure and, in parentheses, its ratio
+ * to native measured in the same run; figures that could not be measured
+ * say why below the table; coldplug paths that lose packets at the fixed
+ * rates are flagged, not smoothed over.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "nic.h"
+#include "run.h"
+#include "util.h"
+
+#define JSON_MAX   (4 << 20)
+#define CELL_MAX   128
+#define NOTES_MAX  32
+#define FORMAT_VER 1
+
+/* A step of the UDP ladder loses when more than this share is lost. */
+#define LOSS_START_PCT 1.0
+
+static const char *const kind_names[] = {
+	[BENCH_NIC_NATIVE] = "native",	     [BENCH_NIC_PCI] = "pci",	[BENCH_NIC_USB] = "usb",
+	[BENCH_NIC_INCUS_USB] = "incus-usb", [BENCH_NIC_SEED] = "seed",
+};
+
+/**
+ * struct notes - footnotes of one table
+ * @text:	each note
+ * @n:		their count
+ */
+struct notes {
+	char text[NOTES_MAX][BENCH_NIC_ERR_MAX + 64];
+	size_t n;
+};
+
+/**
+ * file_line() - the first line of @path starting with @key, after ": "
+ * @path:	file (/proc/cpuinfo)
+ * @key:	line prefix
+ * @buf:	output ("-" if absent)
+ * @size:	its size
+ */
+static void file_line(const char *path, const char *key, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "re");
+	char line[512];
+
+	cp_strlcpy(buf, "-", size);
+	while (f && fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+
+		if (strncmp(line, key, strlen(key)) || !colon)
+			continue;
+		colon += 1 + strspn(colon + 1, " \t");
+		colon[strcspn(colon, "\n")] = '\0';
+		cp_strlcpy(buf, colon, size);
+		break;
+	}
+	if (f)
+		fclose(f);
+}
+
+/**
+ * loadavg() - the three load averages, as /proc/loadavg prints them
+ * @buf:	output ("-" if unreadable)
+ * @size:	its size
+ */
+static void loadavg(char *buf, size_t size)
+{
+	FILE *f = fopen("/proc/loadavg", "re");
+	char line[128];
+	size_t end = 0, fields = 0;
+
+	cp_strlcpy(buf, "-", size);
+	if (f && fgets(line, sizeof(line), f)) {
+		while (line[end] && line[end] != '\n' && (line[end] != ' ' || ++fields < 3))
+			end++;
+		line[end] = '\0';
+		cp_strlcpy(buf, line, size);
+	}
+	if (f)
+		fclose(f);
+}
+
+/**
+ * bench_nic_run_begin() - note the start: UTC time and load
+ * @run:	filled (@seconds and @qemu_binary are the caller's)
+ */
+void bench_nic_run_begin(struct bench_nic_run *run)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(run->started, sizeof(run->started), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	loadavg(run->load_start, sizeof(run->load_start));
+}
+
+/**
+ * machine_json() - CPU, cores, kernel and load of this machine
+ * @run:	the run (load at the start)
+ *
+ * Return: new object
+ */
+static cp_json *machine_json(const struct bench_nic_run *run)
+{
+	cp_json *m = cp_json_new_object();
+	struct utsname u;
+	char buf[512];
+
+	file_line("/proc/cpuinfo", "model name", buf, sizeof(buf));
+	cp_json_set_str(m, "cpu", buf);
+	cp_json_set_int(m, "cores", sysconf(_SC_NPROCESSORS_ONLN));
+	if (uname(&u) == 0) {
+		snprintf(buf, sizeof(buf), "%s %s %s", u.sysname, u.release, u.machine);
+		cp_json_set_str(m, "kernel", buf);
+		cp_json_set_str(m, "kernel_version", u.version);
+	}
+	cp_json_set_str(m, "load_start", run->load_start);
+	loadavg(buf, sizeof(buf));
+	cp_json_set_str(m, "load_end", buf);
+	return m;
+}
+
+/**
+ * params_json() - the parameters
+ * @p:	parameters
+ *
+ * Return: new object
+ */
+static cp_json *params_json(const struct bench_nic_params *p)
+{
+	cp_json *o = cp_json_new_object();
+	size_t i;
+
+	cp_json_set_int(o, "vcpus", p->vcpus);
+	cp_json_set_int(o, "tap_queues", p->vcpus > 2 ? p->vcpus : 2);
+	cp_json_set_int(o, "memory_mb", p->memory_mb);
+	cp_json_set_int(o, "pings", p->pings);
+	cp_json_set_int(o, "ping_interval_ms", p->ping_interval_ms);
+	cp_json_set_int(o, "tcp_seconds", p->tcp_seconds);
+	cp_json_set_int(o, "udp_count", p->udp_count);
+	cp_json_set_int(o, "udp_rate", p->udp_rate);
+	cp_json_set_int(o, "udp_flows", p->udp_flows);
+	cp_json_set_int(o, "udp_payload", 64);
+	cp_json_set_int(o, "burst_count", p->burst_count);
+	cp_json_set(o, "ladder_rates", cp_json_new_array());
+	for (i = 0; i < BENCH_NIC_LADDER; i++)
+		cp_json_append(cp_json_get_array(o, "ladder_rates"),
+			       cp_json_new_int(p->ladder_rates[i]));
+	cp_json_set_int(o, "burst_rate_in", p->burst_rate);
+	cp_json_set_int(o, "noise_rate", p->noise_rate);
+	cp_json_set_bool(o, "quick", p->quick);
+	return o;
+}
+
+/**
+ * udp_json() - a packet run
+ * @u:	figures
+ *
+ * Return: new object
+ */
+static cp_json *udp_json(const struct bench_udp *u)
+{
+	cp_json *o = cp_json_new_object();
+
+	cp_json_set_bool(o, "ok", u->ok);
+	cp_json_set_int(o, "rate", u->rate);
+	if (!u->ok) {
+		cp_json_set_str(o, "error", u->error);
+		return o;
+	}
+	cp_json_set_int(o, "sent", (int64_t)u->sent);
+	cp_json_set_int(o, "received", (int64_t)u->received);
+	cp_json_set_int(o, "flows", u->flows);
+	cp_json_set_int(o, "flows_complete", u->flows_complete);
+	return o;
+}
+
+/**
+ * tcp_json() - a TCP run
+ * @t:	figures
+ *
+ * Return: new object
+ */
+static cp_json *tcp_json(const struct bench_tcp *t)
+{
+	cp_json *o = cp_json_new_object();
+
+	cp_json_set_bool(o, "ok", t->ok);
+	if (!t->ok) {
+		cp_json_set_str(o, "error", t->error);
+		return o;
+	}
+	cp_json_set_int(o, "kbit_s", t->kbit_s);
+	cp_json_set_int(o, "bytes", (int64_t)t->bytes);
+	return o;
+}
+
+/**
+ * result_json() - one configuration
+ * @r:	its result
+ *
+ * Return: new object
+ */
+static cp_json *result_json(const struct bench_nic_result *r)
+{
+	cp_json *o = cp_json_new_object();
+	size_t i;
+
+	cp_json_set_str(o, "key", r->cfg->key);
+	cp_json_set_str(o, "label", r->cfg->label);
+	cp_json_set_str(o, "kind", kind_names[r->cfg->kind]);
+	if (r->cfg->model)
+		cp_json_set_str(o, "model", r->cfg->model);
+	cp_json_set_str(o, "hwaddr", r->cfg->hwaddr);
+	cp_json_set_str(o, "conf_cmd", r->conf_cmd);
+	cp_json_set_str(o, "rehome_cmd", r->rehome_cmd);
+	cp_json_set_bool(o, "done", r->done);
+	cp_json_set_int(o, "attempts", r->attempts);
+	cp_json_set_str(o, "retry_note", r->retry_note);
+	cp_json_set_str(o, "error", r->error);
+	cp_json_set_int(o, "seconds", r->seconds);
+	cp_json_set_str(o, "qemu_version", r->qemu_version);
+	cp_json_set_str(o, "guest_kernel", r->guest_kernel);
+	cp_json_set_str(o, "driver", r->driver);
+	cp_json_set_str(o, "guest_mac", r->mac);
+	cp_json_set_str(o, "guest_path", r->path);
+	cp_json_set(o, "ping", udp_json(&r->ping));
+	cp_json_set(o, "tcp_in", tcp_json(&r->tcp_in));
+	cp_json_set(o, "tcp_out", tcp_json(&r->tcp_out));
+	cp_json_set(o, "udp_in", udp_json(&r->udp_in));
+	cp_json_set(o, "udp_out", udp_json(&r->udp_out));
+	cp_json_set(o, "ladder_in", cp_json_new_array());
+	cp_json_set(o, "ladder_out", cp_json_new_array());
+	for (i = 0; i < BENCH_NIC_LADDER; i++) {
+		cp_json_append(cp_json_get_array(o, "ladder_in"), udp_json(&r->ladder_in[i]));
+		cp_json_append(cp_json_get_array(o, "ladder_out"), udp_json(&r->ladder_out[i]));
+	}
+	cp_json_set(o, "burst_in", udp_json(&r->burst_in));
+	cp_json_set(o, "burst_out", udp_json(&r->burst_out));
+	return o;
+}
+
+/**
+ * bench_nic_to_json() - the whole run as one document
+ * @p:		parameters
+ * @res:	results, native first
+ * @n:		their count
+ * @run:	start, duration, QEMU binary
+ *
+ * Return: new object
+ */
+cp_json *bench_nic_to_json(const struct bench_nic_params *p, const struct bench_nic_result *res,
+			   size_t n, const struct bench_nic_run *run)
+{
+	cp_json *doc = cp_json_new_object(), *list = cp_json_new_array();
+	const char *version = "-", *kernel = "-";
+	cp_json *guest = cp_json_new_object();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (res[i].qemu_version[0] && !strcmp(version, "-"))
+			version = res[i].qemu_version;
+		if (res[i].guest_kernel[0] && !strcmp(kernel, "-"))
+			kernel = res[i].guest_kernel;
+		cp_json_append(list, result_json(&res[i]));
+	}
+	cp_json_set_str(doc, "benchmark", "coldplug bench-nic");
+	cp_json_set_int(doc, "format", FORMAT_VER);
+	cp_json_set_str(doc, "qemu", p->qemu);
+	cp_json_set_str(doc, "qemu_version", version);
+	cp_json_set_str(doc, "qemu_binary", run->qemu_binary);
+	cp_json_set_str(doc, "accel", "tcg");
+	cp_json_set_str(doc, "started", run->started);
+	cp_json_set_int(doc, "seconds", run->seconds);
+	cp_json_set(doc, "machine", machine_json(run));
+	cp_json_set_str(guest, "kernel", kernel);
+	cp_json_set(doc, "guest", guest);
+	cp_json_set(doc, "params", params_json(p));
+	cp_json_set(doc, "configs", list);
+	return doc;
+}
+
+/* ---- rendering (from the JSON only) ---- */
+
+/**
+ * num() - an integer member, 0 if absent
+ * @o:		object
+ * @key:	member
+ *
+ * Return: its value
+ */
+static int64_t num(const cp_json *o, const char *key)
+{
+	int64_t v = 0;
+
+	cp_json_get_int(o, key, &v);
+	return v;
+}
+
+/**
+ * str() - a string member, "" if absent
+ * @o:		object
+ * @key:	member
+ *
+ * Return: borrowed string
+ */
+static const char *str(const cp_json *o, const char *key)
+{
+	const char *s = o ? cp_json_get_str(o, key) : NULL;
+
+	return s ? s : "";
+}
+
+/**
+ * measured() - whether a measurement object has figures
+ * @m:	measurement, may be NULL
+ *
+ * Return: true if "ok"
+ */
+static bool measured(const cp_json *m)
+{
+	bool ok = false;
+
+	return m && cp_json_get_bool(m, "ok", &ok) && ok;
+}
+
+/**
+ * delivered() - the fraction of a packet run that arrived
+ * @m:	measured packet run
+ *
+ * Return: received / sent (0 when nothing was sent)
+ */
+static double delivered(const cp_json *m)
+{
+	int64_t sent = num(m, "sent");
+
+	return sent > 0 ? (double)num(m, "received") / (double)sent : 0.0;
+}
+
+/**
+ * ratio_text() - " (0.95×)", or " (n/a)" without a usable reference
+ * @v:		value
+ * @ref:	native's value, <= 0 if none
+ * @buf:	output
+ * @size:	its size
+ *
+ * Return: @buf
+ */
+static const char *ratio_text(double v, double ref, char *buf, size_t size)
+{
+	if (ref > 0.0)
+		lab_fmt(buf, size, " (%.2f×)", v / ref);
+	else
+		cp_strlcpy(buf, " (n/a)", size);
+	return buf;
+}
+
+/**
+ * note_ref() - add a footnote for a figure that was not measured
+ * @notes:	the table's notes
+ * @cfg:	configuration object
+ * @what:	the column
+ * @m:		the measurement (its "error"), or NULL for the whole VM
+ * @buf:	set to the cell text
+ * @size:	its size
+ */
+static void note_ref(struct notes *notes, const cp_json *cfg, const char *what, const cp_json *m,
+		     char *buf, size_t size)
+{
+	const char *why = m ? str(m, "error") : str(cfg, "error");
+
+	if (notes->n < NOTES_MAX) {
+		lab_fmt(notes->text[notes->n], sizeof(notes->text[0]), "%s, %s: %s",
+			str(cfg, "key"), what, why[0] ? why : "no figures");
+		notes->n++;
+	}
+	lab_fmt(buf, size, "n/m [%zu]", notes->n);
+}
+
+/**
+ * cell_tcp() - "1234.5 Mbit/s (0.95×)"
+ * @notes:	footnotes
+ * @cfg:	configuration
+ * @key:	"tcp_in" or "tcp_out"
+ * @what:	column name (for the footnote)
+ * @native:	native's configuration, or NULL
+ * @buf:	output
+ * @size:	its size
+ */
+static void cell_tcp(struct notes *notes, const cp_json *cfg, const char *key, const char *what,
+		     const cp_json *native, char *buf, size_t size)
+{
+	const cp_json *m = cp_json_get_object(cfg, key);
+	const cp_json *ref = native ? cp_json_get_object(native, key) : NULL;
+	double v = (double)num(m, "kbit_s") / 1000.0;
+	char r[32];
+
+	if (!measured(m)) {
+		note_ref(notes, cfg, what, m, buf, size);
+		return;
+	}
+	ratio_text(v, measured(ref) ? (double)num(ref, "kbit_s") / 1000.0 : 0.0, r, sizeof(r));
+	lab_fmt(buf, size, "%.1f Mbit/s%s", v, r);
+}
+
+/**
+ * cell_loss() - "0.0 % lost, 16/16 flows (1.00×)": loss, and the delivered
+ * fraction as a ratio to native's
+ * @notes:	footnotes
+ * @cfg:	configuration
+ * @key:	"ping", "udp_in", "udp_out"
+ * @what:	column name
+ * @native:	native's configuration, or NULL
+ * @flows:	show the flows that lost nothing
+ * @buf:	output
+ * @size:	its size
+ */
+static void cell_loss(struct notes *notes, const cp_json *cfg, const char *key, const char *what,
+		      const cp_json *native, bool flows, char *buf, size_t size)
+{
+	const cp_json *m = cp_json_get_object(cfg, key);
+	const cp_json *ref = native ? cp_json_get_object(native, key) : NULL;
+	char r[32], f[48] = "";
+
+	if (!measured(m)) {
+		note_ref(notes, cfg, what, m, buf, size);
+		return;
+	}
+	if (flows)
+		lab_fmt(f, sizeof(f), ", %lld/%lld flows", (long long)num(m, "flows_complete"),
+			(long long)num(m, "flows"));
+	ratio_text(delivered(m), measured(ref) ? delivered(ref) : 0.0, r, sizeof(r));
+	lab_fmt(buf, size, "%.1f %% lost%s%s", 100.0 * (1.0 - delivered(m)), f, r);
+}
+
+/**
+ * loss_start() - the first rate of a direction's runs (fixed, ladder,
+ * burst) where more than LOSS_START_PCT % was lost
+ * @cfg:	configuration
+ * @dir:	"in" or "out"
+ * @buf:	output: "loss from 16000/s", "no loss up to max rate", ...
+ * @size:	its size
+ */
+static void loss_start(const cp_json *cfg, const char *dir, char *buf, size_t size)
+{
+	const cp_json *steps[2 + BENCH_NIC_LADDER + 1];
+	const cp_json *ladder;
+	size_t n = 0, i;
+	char key[16];
+
+	lab_fmt(key, sizeof(key), "udp_%s", dir);
+	steps[n++] = cp_json_get_object(cfg, key);
+	lab_fmt(key, sizeof(key), "ladder_%s", dir);
+	ladder = cp_json_get_array(cfg, key);
+	for (i = 0; i < cp_json_len(ladder) && n < CP_ARRAY_SIZE(steps) - 1; i++)
+		steps[n++] = cp_json_at(ladder, i);
+	lab_fmt(key, sizeof(key), "burst_%s", dir);
+	steps[n++] = cp_json_get_object(cfg, key);
+	for (i = 0; i < n; i++) {
+		if (!measured(steps[i]))
+			break;
+		if (100.0 * (1.0 - delivered(steps[i])) <= LOSS_START_PCT)
+			continue;
+		if (num(steps[i], "rate"))
+			lab_fmt(buf, size, "loss from %lld/s", (long long)num(steps[i], "rate"));
+		else
+			cp_strlcpy(buf, "loss only unpaced", size);
+		return;
+	}
+	cp_strlcpy(buf, i == n ? "no loss up to the max rate" : "loss start unknown", size);
+}
+
+/**
+ * cell_burst() - "41.3 % arrived (0.87×); loss from 16000/s"
+ * @notes:	footnotes
+ * @cfg:	configuration
+ * @dir:	"in" or "out"
+ * @what:	column name
+ * @native:	native's configuration, or NULL
+ * @buf:	output
+ * @size:	its size
+ */
+static void cell_burst(struct notes *notes, const cp_json *cfg, const char *dir, const char *what,
+		       const cp_json *native, char *buf, size_t size)
+{
+	const cp_json *m, *ref;
+	char r[32], key[16], start[48];
+
+	lab_fmt(key, sizeof(key), "burst_%s", dir);
+	m = cp_json_get_object(cfg, key);
+	ref = native ? cp_json_get_object(native, key) : NULL;
+	if (!measured(m)) {
+		note_ref(notes, cfg, what, m, buf, size);
+		return;
+	}
+	ratio_text(delivered(m), measured(ref) ? delivered(ref) : 0.0, r, sizeof(r));
+	loss_start(cfg, dir, start, sizeof(start));
+	lab_fmt(buf, size, "%.1f %% arrived%s; %s", 100.0 * delivered(m), r, start);
+}
+
+/**
+ * table_row() - one configuration's row
+ * @f:		output
+ * @notes:	footnotes
+ * @cfg:	configuration
+ * @native:	native's configuration, or NULL
+ */
+static void table_row(FILE *f, struct notes *notes, const cp_json *cfg, const cp_json *native)
+{
+	char c[7][CELL_MAX];
+	bool done = false;
+	size_t i;
+
+	cp_json_get_bool(cfg, "done", &done);
+	if (!done) {
+		note_ref(notes, cfg, "the whole VM", NULL, c[0], sizeof(c[0]));
+		fprintf(f, "| %s | - |", str(cfg, "label"));
+		for (i = 0; i < 7; i++)
+			fprintf(f, " %s |", c[0]);
+		fputc('\n', f);
+		return;
+	}
+	cell_loss(notes, cfg, "ping", "ping", native, false, c[0], CELL_MAX);
+	cell_tcp(notes, cfg, "tcp_in", "TCP host->guest", native, c[1], CELL_MAX);
+	cell_tcp(notes, cfg, "tcp_out", "TCP guest->host", native, c[2], CELL_MAX);
+	cell_loss(notes, cfg, "udp_in", "UDP host->guest", native, true, c[3], CELL_MAX);
+	cell_loss(notes, cfg, "udp_out", "UDP guest->host", native, true, c[4], CELL_MAX);
+	cell_burst(notes, cfg, "in", "UDP burst host->guest", native, c[5], CELL_MAX);
+	cell_burst(notes, cfg, "out", "UDP burst guest->host", native, c[6], CELL_MAX);
+	fprintf(f, "| %s | %s |", str(cfg, "label"), str(cfg, "driver"));
+	for (i = 0; i < 7; i++)
+		fprintf(f, " %s |", c[i]);
+	fputc('\n', f);
+}
+
+/**
+ * fixed_rate_losses() - what a configuration lost or could not measure at
+ * the fixed rates, as text
+ * @c:		configuration
+ * @buf:	output ("" if nothing)
+ * @size:	its size
+ *
+ * Return: true if anything was lost or not measured
+ */
+static bool fixed_rate_losses(const cp_json *c, char *buf, size_t size)
+{
+	static const char *const keys[] = { "ping", "udp_in", "udp_out", "tcp_in", "tcp_out" };
+	static const char *const names[] = { "pings", "UDP host→guest", "UDP guest→host",
+					     "TCP host→guest", "TCP guest→host" };
+	size_t k, off = 0;
+
+	buf[0] = '\0';
+	for (k = 0; k < CP_ARRAY_SIZE(keys) && off < size; k++) {
+		const cp_json *m = cp_json_get_object(c, keys[k]);
+		const char *sep = off ? "; " : "";
+		char flows[48] = "";
+		int w = 0;
+
+		if (k == 1 || k == 2)
+			lab_fmt(flows, sizeof(flows), ", %lld/%lld flows intact",
+				(long long)num(m, "flows_complete"), (long long)num(m, "flows"));
+		if (!measured(m))
+			w = snprintf(buf + off, size - off, "%s%s not measured", sep, names[k]);
+		else if (k < 3 && num(m, "received") < num(m, "sent"))
+			w = snprintf(buf + off, size - off, "%s%s %.1f %% lost (%lld of %lld%s)",
+				     sep, names[k], 100.0 * (1.0 - delivered(m)),
+				     (long long)(num(m, "sent") - num(m, "received")),
+				     (long long)num(m, "sent"), flows);
+		off += w > 0 ? (size_t)w : 0;
+	}
+	return off > 0;
+}
+
+/**
+ * noise() - native's second VM against its first: how far two measurements
+ * of the same thing in this run differ
+ * @f:		output
+ * @configs:	the configurations (two of kind native, or nothing is said)
+ */
+static void noise(FILE *f, const cp_json *configs)
+{
+	static const char *const keys[] = { "tcp_in", "tcp_out", "burst_in", "burst_out" };
+	static const char *const names[] = { "TCP host→guest", "TCP guest→host", "burst host→guest",
+					     "burst guest→host" };
+	const cp_json *a = NULL, *b = NULL;
+	size_t i;
+
+	for (i = 0; i < cp_json_len(configs); i++)
+		if (!strcmp(str(cp_json_at(configs, i), "kind"), "native")) {
+			if (a)
+				b = cp_json_at(configs, i);
+			else
+				a = cp_json_at(configs, i);
+		}
+	if (!a || !b)
+		return;
+	fprintf(f, "- Noise: native's second VM, measured last, got");
+	for (i = 0; i < CP_ARRAY_SIZE(keys); i++) {
+		const cp_json *x = cp_json_get_object(a, keys[i]);
+		const cp_json *y = cp_json_get_object(b, keys[i]);
+		double vx = i < 2 ? (double)num(x, "kbit_s") : delivered(x);
+		double vy = i < 2 ? (double)num(y, "kbit_s") : delivered(y);
+		char r[32] = "n/a";
+
+		if (measured(x) && measured(y) && vx > 0.0)
+			lab_fmt(r, sizeof(r), "%.2f×", vy / vx);
+		fprintf(f, "%s %s %s", i ? "," : "", names[i], r);
+	}
+	fprintf(f, " of the first: differences between configurations within that band are "
+		   "noise.\n");
+}
+
+/**
+ * findings() - what the figures say about each configuration's fixed-rate
+ * runs: coldplug paths must lose nothing (a loss is flagged as a bug to
+ * look at), native must lose nothing (else the run is suspect)
+ * @f:		output
+ * @configs:	the configurations
+ */
+static void findings(FILE *f, const cp_json *configs)
+{
+	size_t i, flagged = 0;
+	char text[1024];
+
+	for (i = 0; i < cp_json_len(configs); i++) {
+		const cp_json *c = cp_json_at(configs, i);
+		const char *kind = str(c, "kind");
+		bool coldplug = !strcmp(kind, "pci") || !strcmp(kind, "usb");
+		bool native = !strcmp(kind, "native");
+
+		if (!fixed_rate_losses(c, text, sizeof(text)))
+			continue;
+		if (coldplug || native)
+			flagged++;
+		fprintf(f, "- %s%s%s: %s.%s\n", coldplug || native ? "**" : "", str(c, "label"),
+			coldplug || native ? "**" : "", text,
+			coldplug ? " **coldplug's paths must lose nothing below their capacity: "
+				   "a bug to look at.**"
+			: native
+				? " **The reference itself lost or went unmeasured: this run's ratios are suspect.**"
+				: "");
+	}
+	noise(f, configs);
+	if (!flagged)
+		fprintf(f,
+			"- Native and every coldplug path lost nothing at the fixed rates (pings, "
+			"UDP both ways), and all their TCP runs completed.\n");
+}
+
+/**
+ * print_table() - the table of one run and its footnotes
+ * @f:		output
+ * @configs:	the configurations, native among them
+ */
+static void print_table(FILE *f, const cp_json *configs)
+{
+	const cp_json *native = NULL;
+	struct notes notes = { .n = 0 };
+	size_t i;
+
+	for (i = 0; i < cp_json_len(configs) && !native; i++)
+		if (!strcmp(str(cp_json_at(configs, i), "kind"), "native"))
+			native = cp_json_at(configs, i);
+	fprintf(f, "| configuration | guest driver | ping lost | TCP host→guest | TCP guest→host | "
+		   "UDP host→guest, fixed rate | UDP guest→host, fixed rate | UDP host→guest, "
+		   "max-rate burst | UDP guest→host, max-rate burst |\n");
+	fprintf(f, "|---|---|---|---|---|---|---|---|---|\n");
+	for (i = 0; i < cp_json_len(configs); i++)
+		table_row(f, &notes, cp_json_at(configs, i), native);
+	fprintf(f, "\n");
+	for (i = 0; i < notes.n; i++)
+		fprintf(f, "[%zu] n/m = not measured: %s\n\n", i + 1, notes.text[i]);
+}
+
+/**
+ * print_params() - the parameters bullet
+ * @f:	output
+ * @p:	the run's "params"
+ */
+static void print_params(FILE *f, const cp_json *p)
+{
+	const cp_json *ladder = cp_json_get_array(p, "ladder_rates");
+	size_t i;
+
+	fprintf(f,
+		"- **Parameters:** %lld pings %lld ms apart; TCP %lld s each way (one "
+		"connection, cptraffic); UDP payloads of %lld bytes in %lld flows (source "
+		"ports); fixed rate: %lld packets at %lld/s each way; then %lld packets at each "
+		"of",
+		(long long)num(p, "pings"), (long long)num(p, "ping_interval_ms"),
+		(long long)num(p, "tcp_seconds"), (long long)num(p, "udp_payload"),
+		(long long)num(p, "udp_flows"), (long long)num(p, "udp_count"),
+		(long long)num(p, "udp_rate"), (long long)num(p, "burst_count"));
+	for (i = 0; i < cp_json_len(ladder); i++) {
+		int64_t v = 0;
+
+		cp_json_as_int(cp_json_at(ladder, i), &v);
+		fprintf(f, " %lld/s,", (long long)v);
+	}
+	fprintf(f,
+		" and the max-rate burst (%lld/s host→guest, the lab sender's cap; unpaced "
+		"guest→host); \"loss from\" names the first of these rates where more than "
+		"%.0f %% was lost. %lld broadcast frames/s on the bridge from launch until the "
+		"guest reports (as on a live Incus bridge; the seed method needs them to fail "
+		"as it fails in the field).\n",
+		(long long)num(p, "burst_rate_in"), LOSS_START_PCT,
+		(long long)num(p, "noise_rate"));
+}
+
+/**
+ * print_facts() - machine, QEMU, date, guest, per-VM times, commands
+ * @f:		output
+ * @doc:	the run's JSON
+ */
+static void print_facts(FILE *f, const cp_json *doc)
+{
+	const cp_json *configs = cp_json_get_array(doc, "configs");
+	const cp_json *m = cp_json_get_object(doc, "machine");
+	const cp_json *p = cp_json_get_object(doc, "params");
+	size_t i;
+
+	fprintf(f,
+		"- **Machine:** %s, %lld cores; %s; load average %s at the start, %s at the "
+		"end.\n",
+		str(m, "cpu"), (long long)num(m, "cores"), str(m, "kernel"), str(m, "load_start"),
+		str(m, "load_end"));
+	fprintf(f, "- **QEMU:** %s (`%s`), accel tcg. **Date:** %s; the run took %lld s.\n",
+		str(doc, "qemu_version"), str(doc, "qemu_binary"), str(doc, "started"),
+		(long long)num(doc, "seconds"));
+	fprintf(f,
+		"- **Guest:** %lld vCPUs (Incus gives each NIC a %lld-queue tap), %lld MiB, "
+		"Linux %s (the lab's test guest).\n",
+		(long long)num(p, "vcpus"), (long long)num(p, "tap_queues"),
+		(long long)num(p, "memory_mb"), str(cp_json_get_object(doc, "guest"), "kernel"));
+	print_params(f, p);
+	fprintf(f, "- **One VM per configuration** (seconds, boot included):");
+	for (i = 0; i < cp_json_len(configs); i++) {
+		const cp_json *c = cp_json_at(configs, i);
+
+		fprintf(f, "%s %s %lld s%s", i ? "," : "", str(c, "key"),
+			(long long)num(c, "seconds"),
+			num(c, "attempts") > 1 ? " (retried once)" : "");
+	}
+	fprintf(f, ".\n");
+	for (i = 0; i < cp_json_len(configs); i++) {
+		const cp_json *c = cp_json_at(configs, i);
+
+		if (str(c, "conf_cmd")[0])
+			fprintf(f, "- `%s`: `%s`, then at pre-start `%s`\n", str(c, "key"),
+				str(c, "conf_cmd"), str(c, "rehome_cmd"));
+		if (str(c, "retry_note")[0])
+			fprintf(f, "- %s was retried once: %s\n", str(c, "key"),
+				str(c, "retry_note"));
+	}
+}
+
+/**
+ * bench_nic_print() - one run as a markdown section
+ * @f:		output
+ * @doc:	the run's JSON
+ */
+void bench_nic_print(FILE *f, const cp_json *doc)
+{
+	const cp_json *configs = cp_json_get_array(doc, "configs");
+	bool quick = false;
+
+	cp_json_get_bool(cp_json_get_object(doc, "params"), "quick", &quick);
+	fprintf(f, "## QEMU %s (%s, TCG)%s\n\n", str(doc, "qemu"), str(doc, "qemu_version"),
+		quick ? " — quick run, not for comparison" : "");
+	print_table(f, configs);
+	print_facts(f, doc);
+	fprintf(f, "\n**Findings (computed from the figures):**\n\n");
+	findings(f, configs);
+	fprintf(f, "\n");
+}
+
+/**
+ * read_doc() - parse one run's JSON file
+ * @path:	file
+ * @err:	filled on failure
+ *
+ * Return: new document, or NULL
+ */
+static cp_json *read_doc(const char *path, struct cp_error *err)
+{
+	cleanup_free char *text = lab_read_file(path, JSON_MAX, err);
+	cp_json *doc = text ? cp_json_parse(text, strlen(text), err) : NULL;
+
+	if (!doc)
+		cp_error_prefix(err, "%s", path);
+	else if (!cp_json_get_array(doc, "configs")) {
+		cp_json_unref(doc);
+		doc = NULL;
+		cp_error_set(err, CP_ERR_PROTOCOL, "%s: not a bench-nic result", path);
+	}
+	return doc;
+}
+
+/**
+ * write_header() - the top of RESULTS.md
+ * @f:		output
+ * @inputs:	the JSON files
+ * @n:		their count
+ */
+static void write_header(FILE *f, char *const *inputs, size_t n)
+{
+	size_t i;
+
+	fprintf(f, "# NIC benchmark: coldplug's NIC paths against Incus's own NIC\n\n");
+	fprintf(f, "Generated by `bench-nic --markdown` (`make bench`) from");
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s `%s`", i ? "," : "", inputs[i]);
+	fprintf(f, ". Do not edit: run `make bench` again. How to run it and read it: "
+		   "[README.md](README.md).\n\n");
+	fprintf(f, "> **TCG on a shared machine.** These VMs run under QEMU's TCG (no KVM), on a "
+		   "machine other jobs use at the same time. Absolute figures say nothing about "
+		   "speed on KVM, and figures from different runs cannot be compared: only the "
+		   "ratios to native taken in the same run mean anything.\n\n");
+	fprintf(f, "Each cell is the figure and, in parentheses, its ratio to **native** (Incus's "
+		   "untouched virtio-net NIC) in the same run. Loss cells give the share of "
+		   "packets lost, and the ratio of the share that arrived to native's (1.00× = as "
+		   "good as native, 0.00× = nothing arrived). Fixed rate: loss below capacity, "
+		   "which must be zero; max-rate burst: how much of an overload gets through "
+		   "(where loss starts). n/m = not measured, with the reason below the table.\n\n");
+	fprintf(f, "Configurations (one VM each, one NIC, Incus's start sequence replayed by the "
+		   "lab's emulator): **native** = Incus's virtio-net NIC left alone (the upper "
+		   "bound); **coldplug pci: MODEL** = `coldplug rehome --nic-frontend pci`: a PCI "
+		   "NIC slot of that model behind a net hub, on one fresh queue of Incus's tap; "
+		   "**coldplug usb** = `--nic-frontend usb`: usb-net on the xHCI, on one fresh "
+		   "queue; **Incus io.bus=usb** = Incus's own usb-net NIC on its multi-queue tap; "
+		   "**seed method** = the original write-up's scriptlet (a second tap netdev on "
+		   "Incus's fd numbers, usb-net on it).\n\n");
+}
+
+/**
+ * bench_nic_markdown() - RESULTS.md from the JSON files of runs
+ * @out:	the markdown file (written via a temporary file)
+ * @inputs:	JSON files, one per QEMU version
+ * @n:		their count
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+int bench_nic_markdown(const char *out, char *const *inputs, size_t n, struct cp_error *err)
+{
+	cleanup_free char *tmp = cp_asprintf(err, "%s.tmp", out);
+	FILE *f;
+	size_t i;
+
+	if (!tmp)
+		return -1;
+	f = fopen(tmp, "we");
+	if (!f)
+		return cp_error_set_errno(err, errno, "open %s", tmp);
+	write_header(f, inputs, n);
+	for (i = 0; i < n; i++) {
+		cleanup_json cp_json *doc = read_doc(inputs[i], err);
+
+		if (!doc) {
+			fclose(f);
+			unlink(tmp);
+			return -1;
+		}
+		bench_nic_print(f, doc);
+	}
+	if (fclose(f) != 0 || rename(tmp, out) < 0) {
+		unlink(tmp);
+		return cp_error_set_errno(err, errno, "writing %s", out);
+	}
+	return 0;
+}
