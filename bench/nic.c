@@ -41,8 +41,8 @@
 #include "seed.h"
 #include "util.h"
 
-#ifndef COLDPLUG_BINARY
-#error "COLDPLUG_BINARY must name the coldplug program"
+#ifndef COLDPLUG_BINARY /* meson passes the built program's path */
+#define COLDPLUG_BINARY "build/src/coldplug"
 #endif
 
 #define NIC_NAME	  "eth0"

@@ -1251,7 +1251,7 @@ static void not_running(time_t start, const char *what)
 	is_int(res.calls, 10013,
 	       "pre-start/not running (%s): 10013 calls for 6 s of guest clock (6 checks)", what);
 	ok(trace_find(&res, "object-add") < 0, "pre-start/not running (%s): no request sent", what);
-	check_polls(&res, name, 5 * CHECK_EVERY, 13);
+	check_polls(&res, name, 5L * CHECK_EVERY, 13);
 	lab_scriptlet_result_clear(&res);
 }
 
@@ -1319,7 +1319,7 @@ static void test_prestart_timeout(void)
 	       "'journalctl -u coldplug')",
 	       "pre-start/timeout: the stub's message once the clock passes 5 s");
 	is_int(res.calls, 12015, "pre-start/timeout: 12015 calls (6 checks of 2000 polls)");
-	check_polls(&res, "pre-start/timeout", 6 * CHECK_EVERY, 15);
+	check_polls(&res, "pre-start/timeout", 6L * CHECK_EVERY, 15);
 	lab_scriptlet_result_clear(&res);
 }
 

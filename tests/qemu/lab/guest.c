@@ -431,7 +431,7 @@ const char *lab_guest_value(struct lab_guest *g, const char *cmd, const char *ke
 
 	out[0] = '\0';
 	lab_fmt(pat, sizeof(pat), " %s=", key);
-	if (lab_guest_command(g, cmd, LAB_GUEST_CMD_TIMEOUT_MS, &text, rc, &err) < 0) {
+	if (lab_guest_command(g, cmd, LAB_GUEST_CMD_TIMEOUT_MS, &text, rc, &err) < 0 || !text) {
 		fprintf(stderr, "# guest '%s': %s\n", cmd, err.msg);
 		return out;
 	}
