@@ -210,7 +210,7 @@ static void batch_reply(struct qmp_client *c, cp_json *ret, const struct cp_erro
 int qmp_batch_send(struct qmp_batch *b, struct qmp_client *c, qmp_batch_fn fn, void *userdata,
 		   struct cp_error *err)
 {
-	size_t i;
+	size_t i, n = b->n;
 
 	CP_ASSERT(!b->sent);
 	b->sent = true;
@@ -223,7 +223,7 @@ int qmp_batch_send(struct qmp_batch *b, struct qmp_client *c, qmp_batch_fn fn, v
 	/* Count all first: a reply cannot arrive before we return to the loop,
 	 * but a send failure latches the client and answers earlier items. */
 	b->left = b->n;
-	for (i = 0; i < b->n; i++) {
+	for (i = 0; i < n; i++) {
 		struct batch_item *it = b->items[i];
 		struct cp_error se;
 
@@ -236,8 +236,10 @@ int qmp_batch_send(struct qmp_batch *b, struct qmp_client *c, qmp_batch_fn fn, v
 				cp_error_copy(err, &se);
 				return -1;
 			}
-			/* The items not sent will never be answered: answer them. */
-			for (j = i; j < b->n; j++)
+			/* The items not sent will never be answered: answer them.
+			 * The last answer runs @fn, which may free @b: the loop
+			 * must not read @b after it, hence the copy of b->n. */
+			for (j = i; j < n; j++)
 				batch_reply(c, NULL, &se, b->items[j]);
 			return 0;
 		}

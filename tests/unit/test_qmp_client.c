@@ -22,6 +22,7 @@
 #include "cleanup.h"
 #include "coldplug/log.h"
 #include "coldplug/qmp.h"
+#include "coldplug/qmp_batch.h"
 #include "fakepeer.h"
 #include "tap.h"
 #include "util.h"
@@ -1131,6 +1132,74 @@ static void test_latch_fails_callbacks(void)
 	fakepeer_finish(fp, "latched error reaches callbacks");
 }
 
+/* ---- batches ---- */
+
+/**
+ * struct batch_end - what a freeing qmp_batch_fn saw
+ * @calls:	how many times it ran
+ * @err:	the connection error it got, if any
+ */
+struct batch_end {
+	int calls;
+	struct cp_error err;
+};
+
+/**
+ * batch_free_done() - qmp_batch_fn that frees the batch, as every caller does
+ * @b:		batch (freed here)
+ * @e:		connection error, or NULL
+ * @userdata:	the struct batch_end
+ */
+static void batch_free_done(struct qmp_batch *b, const struct cp_error *e, void *userdata)
+{
+	struct batch_end *end = userdata;
+
+	end->calls++;
+	if (e)
+		cp_error_copy(&end->err, e);
+	qmp_batch_free(b);
+}
+
+/**
+ * test_batch_peer_closes() - the peer closes while a batch is being sent
+ *
+ * The second command is larger than the socket buffer, so its write blocks
+ * until the peer, having read the first, closes: the send fails at item 1,
+ * the latch answers item 0, the batch answers item 1 and its callback frees
+ * the batch. qmp_batch_send() must not touch the batch after that (ASan).
+ */
+static void test_batch_peer_closes(void)
+{
+	const size_t big = 4u << 20;
+	struct fakepeer *fp = fakepeer_new();
+	struct batch_end end = { 0 };
+	cleanup_free char *blob = malloc(big + 1);
+	struct qmp_batch *b = qmp_batch_new();
+	cp_json *args = cp_json_new_object();
+	struct qmp_client *c;
+	struct cp_error err = { 0 };
+
+	if (!blob || !b || !args)
+		bail_out("out of memory");
+	memset(blob, 'x', big);
+	blob[big] = '\0';
+	cp_json_set_str(args, "blob", blob);
+	fakepeer_negotiate(fp);
+	fakepeer_expect(fp, "{\"execute\": \"small\"}");
+	fakepeer_close(fp);
+	c = start_client(fp, NULL, &err);
+	ok(qmp_batch_add(b, "small", NULL) == 0 && qmp_batch_add(b, "large", args) == 0,
+	   "batch: two commands added");
+	is_int(qmp_batch_send(b, c, batch_free_done, &end, &err), 0,
+	       "batch: the first command went out");
+	is_int(end.calls, 1, "batch: the peer closing mid-batch ran the callback once");
+	ok(end.err.code == CP_ERR_EOF,
+	   "batch: with the connection error (%s: %s)", cp_error_code_name(end.err.code),
+	   end.err.msg);
+	qmp_client_free(c);
+	fakepeer_finish(fp, "batch: peer closes mid-batch");
+}
+
 /* ---- trace ---- */
 
 /**
@@ -1354,6 +1423,7 @@ int main(void)
 	test_connect();
 	test_async();
 	test_latch_fails_callbacks();
+	test_batch_peer_closes();
 	test_trace();
 	return done_testing();
 }
