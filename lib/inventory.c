@@ -592,6 +592,7 @@ static int add_nic(struct build_ctx *ctx, const char *path, const char *type, co
 {
 	struct inventory *inv = ctx->inv;
 	struct inv_nic *n = grow(&inv->nics, inv->nnics, sizeof(*n), err);
+	char addr[16];
 
 	if (!n)
 		return -1;
@@ -606,6 +607,8 @@ static int add_nic(struct build_ctx *ctx, const char *path, const char *type, co
 	cp_strlcpy(n->netdev, netdev, sizeof(n->netdev));
 	fill_nic_queues(ctx, n);
 	n->netdev_users = count_netdev_users(ctx, netdev);
+	fill_pci_addr(ctx, path, addr, sizeof(addr));
+	n->pci = addr[0] != '\0';
 	n->managed = is_managed(ctx->sel, n->id);
 	return 0;
 }

@@ -194,6 +194,26 @@ static bool disk_driver_ok(struct plan_ctx *ctx, const struct inv_disk *d)
 }
 
 /**
+ * pci_unplug_ok() - whether device_del of a PCI device completes while paused
+ * @ctx:	planner state (a refusal is recorded otherwise)
+ * @id:		the device, for the message
+ *
+ * Return: true under native PCIe hotplug
+ */
+static bool pci_unplug_ok(struct plan_ctx *ctx, const char *id)
+{
+	if (ctx->inv->hotplug == INV_HOTPLUG_NATIVE)
+		return true;
+	refuse(ctx,
+	       "%s is a PCI device, and with %s PCI hotplug its device_del would not "
+	       "complete before the guest runs; add "
+	       "-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off (coldplug "
+	       "qemu-conf writes it)",
+	       id, ctx->inv->hotplug == INV_HOTPLUG_ACPI ? "ACPI" : "this machine's");
+	return false;
+}
+
+/**
  * disk_ok() - every check on one managed disk
  * @ctx:	planner state
  * @d:		disk
@@ -223,15 +243,8 @@ static bool disk_ok(struct plan_ctx *ctx, const struct inv_disk *d)
 		       d->id);
 		ok = false;
 	}
-	if (d->pci && ctx->inv->hotplug != INV_HOTPLUG_NATIVE) {
-		refuse(ctx,
-		       "%s is a PCI device, and with %s PCI hotplug its device_del would not "
-		       "complete before the guest runs; add "
-		       "-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off (coldplug "
-		       "qemu-conf writes it)",
-		       d->id, ctx->inv->hotplug == INV_HOTPLUG_ACPI ? "ACPI" : "this machine's");
+	if (d->pci && !pci_unplug_ok(ctx, d->id))
 		ok = false;
-	}
 	return ok;
 }
 
@@ -377,7 +390,7 @@ static bool nic_ok(struct plan_ctx *ctx, const struct inv_nic *n)
 		       n->netdev, n->id, n->netdev_users);
 		return false;
 	}
-	return true;
+	return !n->pci || pci_unplug_ok(ctx, n->id);
 }
 
 /**

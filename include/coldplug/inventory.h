@@ -177,6 +177,7 @@ struct inv_slot {
  * @probe_errno: why @ifname could not be read from /proc (0 if it was, or
  *		was not tried)
  * @netdev_users: NICs and hub ports that use @netdev (1 normally)
+ * @pci:	the NIC itself is a PCI device (virtio-net-pci, not usb-net)
  * @managed:	selected for re-homing
  */
 struct inv_nic {
@@ -197,6 +198,7 @@ struct inv_nic {
 	char tapdev[64];
 	int probe_errno;
 	unsigned netdev_users;
+	bool pci;
 	bool managed;
 };
 

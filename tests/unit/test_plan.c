@@ -179,6 +179,43 @@ static void test_disk_refusals(void)
 }
 
 /**
+ * test_nic_pci_hotplug() - a PCI NIC is refused up front under ACPI hotplug
+ *
+ * Its device_del would time out after the disks had moved; a usb-net is not
+ * a PCI device and is not refused.
+ */
+static void test_nic_pci_hotplug(void)
+{
+	struct plan_opts o;
+	struct inventory inv;
+	struct cp_error err;
+	struct plan p;
+	size_t i;
+
+	plan_opts_init(&o);
+	load("incus-default", &inv);
+	ok(inv.nics[0].pci, "virtio-net-pci on a root port is a PCI NIC");
+	for (i = 0; i < inv.ndisks; i++)
+		inv.disks[i].managed = false;
+	inv.hotplug = INV_HOTPLUG_ACPI;
+	refusal(&inv, &o, "dev-incus_eth0 is a PCI device, and with ACPI PCI hotplug",
+		"PCI NIC under ACPI hotplug, with the disks' message");
+	o.nic_frontend = PLAN_FRONTEND_USB;
+	o.usb_mac_fixed = true;
+	refusal(&inv, &o, "acpi-pci-hotplug-with-bridge-support=off",
+		"PCI NIC under ACPI hotplug, whatever the new frontend");
+	inventory_free(&inv);
+
+	load("incus-usb-nvme-acpi", &inv);
+	ok(!inv.nics[0].pci, "usb-net is not a PCI NIC");
+	for (i = 0; i < inv.ndisks; i++)
+		inv.disks[i].managed = false;
+	ok(plan_build(&inv, &o, &p, &err) == 0, "usb-net under ACPI hotplug is not refused");
+	plan_free(&p);
+	inventory_free(&inv);
+}
+
+/**
  * test_nic_refusals() - each NIC refusal
  */
 static void test_nic_refusals(void)
@@ -226,6 +263,7 @@ static void test_nic_refusals(void)
 	inv.usb_bus[0] = '\0';
 	refusal(&inv, &o, "needs an xHCI", "usb-net without a USB bus");
 	inventory_free(&inv);
+	test_nic_pci_hotplug();
 }
 
 /**
