@@ -516,6 +516,49 @@ static bool nic_usb_target(struct plan_ctx *ctx, const struct inv_nic *n, struct
 }
 
 /**
+ * nic_rehomed() - whether @n is a usb-net an earlier run put in place
+ * @n:	managed NIC
+ *
+ * The usb path keeps the manager's device and netdev ids, so a second run
+ * finds a managed NIC again: a usb-net on a single-queue tap. The
+ * manager's own NICs are PCI, or (Incus's usb-net) on a multi-queue tap.
+ * (The PCI path leaves no managed NIC: its slot is reported as used.)
+ *
+ * Return: true if nothing is left to do for it
+ */
+static bool nic_rehomed(const struct inv_nic *n)
+{
+	return !strcmp(n->driver, "usb-net") && !strcmp(n->netdev_type, "tap") &&
+	       n->nqueues == 1 && n->netdev_users == 1;
+}
+
+/**
+ * add_nic_already() - report a NIC an earlier run re-homed onto usb-net
+ * @ctx:	planner state
+ * @n:		the NIC
+ *
+ * Return: 0, or -1 when out of memory
+ */
+static int add_nic_already(struct plan_ctx *ctx, const struct inv_nic *n)
+{
+	struct plan_step *st = add_step(ctx, PLAN_NIC_USB);
+
+	if (!st)
+		return -1;
+	st->already = true;
+	st->bootindex = -1;
+	cp_strlcpy(st->name, n->name, sizeof(st->name));
+	cp_strlcpy(st->dev_id, n->id, sizeof(st->dev_id));
+	cp_strlcpy(st->netdev, n->netdev, sizeof(st->netdev));
+	cp_strlcpy(st->mac, n->mac, sizeof(st->mac));
+	cp_strlcpy(st->slot_name, n->id, sizeof(st->slot_name));
+	cp_strlcpy(st->usb_bus, n->bus, sizeof(st->usb_bus));
+	snprintf(st->from, sizeof(st->from), "%s", n->id);
+	snprintf(st->to, sizeof(st->to), "%s (usb-net on %s, mac %s)", n->id, n->bus, n->mac);
+	return 0;
+}
+
+/**
  * plan_nic() - the step for one managed NIC
  * @ctx:	planner state
  * @n:		NIC
@@ -529,6 +572,8 @@ static int plan_nic(struct plan_ctx *ctx, const struct inv_nic *n)
 	struct plan_step *p;
 	bool ok;
 
+	if (nic_rehomed(n))
+		return add_nic_already(ctx, n);
 	memset(&st, 0, sizeof(st));
 	st.kind = pci ? PLAN_NIC_PCI : PLAN_NIC_USB;
 	st.bootindex = -1;

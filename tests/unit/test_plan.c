@@ -134,6 +134,44 @@ static void test_rehomed_plan(void)
 }
 
 /**
+ * test_usb_rehomed_plan() - a second run after the usb path has nothing to do
+ *
+ * The usb path leaves a usb-net under Incus's id on a single-queue tap: the
+ * same managed NIC id as before, which is "already", with either frontend.
+ * Incus's own usb-net (on its multi-queue tap) is still re-homed.
+ */
+static void test_usb_rehomed_plan(void)
+{
+	struct plan_opts o;
+	struct inventory inv;
+	struct cp_error err;
+	struct plan p;
+	size_t i;
+
+	plan_opts_init(&o);
+	load("incus-usb-nvme-acpi", &inv);
+	for (i = 0; i < inv.ndisks; i++)
+		inv.disks[i].managed = false;
+	o.nic_frontend = PLAN_FRONTEND_USB;
+	o.usb_mac_fixed = true;
+	ok(plan_build(&inv, &o, &p, &err) == 0 && plan_todo(&p) == 1,
+	   "Incus's usb-net on its %u-queue tap is re-homed", inv.nics[0].nqueues);
+	plan_free(&p);
+	inv.nics[0].nqueues = 1; /* what the usb path leaves: a single-queue tap */
+	ok(plan_build(&inv, &o, &p, &err) == 0 && p.n == 1 && p.steps[0].already &&
+		   p.steps[0].kind == PLAN_NIC_USB,
+	   "the re-homed usb-net is already done (usb frontend)");
+	is_str(p.n ? p.steps[0].to : "", "dev-incus_eth0 (usb-net on qemu_usb.0, mac 10:66:6a:ab:cd:ef)",
+	       "described as where it is");
+	plan_free(&p);
+	plan_opts_init(&o);
+	ok(plan_build(&inv, &o, &p, &err) == 0 && plan_todo(&p) == 0,
+	   "the re-homed usb-net is already done (default pci frontend, no refusal)");
+	plan_free(&p);
+	inventory_free(&inv);
+}
+
+/**
  * test_disk_refusals() - each disk refusal, and all of them at once
  */
 static void test_disk_refusals(void)
@@ -297,6 +335,7 @@ int main(void)
 		diag("recordings of QEMU %s", qemu_ver);
 		test_default_plan();
 		test_rehomed_plan();
+		test_usb_rehomed_plan();
 		test_disk_refusals();
 		test_nic_refusals();
 	}
