@@ -491,7 +491,7 @@ int apply_run(struct qmp_client *c, const struct plan *p, const struct apply_opt
 	if (!r.failed)
 		return 0;
 	cp_error_copy(err, &r.err);
-	for (i = 0; i < p->n; i++)
+	for (i = 0; err && i < p->n; i++)
 		if (results[i].changed)
 			err->code = CP_ERR_FAILED;
 	return -1;
@@ -524,7 +524,8 @@ int apply_preflight(const struct plan *p, const struct apply_opts *o, struct cp_
 			continue;
 		t.ifname = st->ifname;
 		if (tapq_probe(&t, &info, err) < 0) {
-			err->code = CP_ERR_REFUSED;
+			if (err)
+				err->code = CP_ERR_REFUSED;
 			return cp_error_prefix(err, "%s: host tap %s (in QEMU's network namespace)",
 					       st->dev_id, st->ifname);
 		}

@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "coldplug/apply.h"
 #include "coldplug/qmp.h"
@@ -230,6 +231,47 @@ static void test_qemu_gone(void)
 }
 
 /**
+ * test_null_err() - the error is optional: a failed run and preflight with NULL
+ */
+static void test_null_err(void)
+{
+	struct fakepeer *fp = new_peer();
+	struct apply_result res[1];
+	struct plan_step steps[1];
+	struct apply_opts o;
+	struct qmp_client *c;
+	struct plan p;
+
+	root_plan(&p, steps, 1);
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_root\"}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	fakepeer_event(fp, "DEVICE_DELETED", deleted);
+	fakepeer_expect(fp, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"" SLOT "\","
+			    "\"property\":\"drive\",\"value\":\"incus_root\"}}");
+	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"no\"}}");
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_add\",\"arguments\":{\"bus\":\"qemu_scsi.0\","
+			"\"drive\":\"incus_root\",\"driver\":\"scsi-hd\",\"id\":\"dev-incus_root\","
+			"\"bootindex\":0}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	c = connect_peer(fp);
+	ok(apply_run(c, &p, NULL, res, NULL) < 0 && res[0].changed,
+	   "a run that changed something fails without an error to fill");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "NULL error: device_del, qom-set, rollback");
+
+	memset(steps, 0, sizeof(steps));
+	steps[0].kind = PLAN_NIC_USB;
+	steps[0].nqueues = 2;
+	cp_strlcpy(steps[0].dev_id, "dev-incus_eth0", sizeof(steps[0].dev_id));
+	cp_strlcpy(steps[0].ifname, "cp-no-such-tap", sizeof(steps[0].ifname));
+	apply_opts_init(&o);
+	o.pid = getpid();
+	ok(apply_preflight(&p, &o, NULL) < 0, "a preflight that fails without an error to fill");
+}
+
+/**
  * main() - run the tests
  *
  * Return: TAP exit status
@@ -241,5 +283,6 @@ int main(void)
 	test_rollback();
 	test_unplug_pending();
 	test_qemu_gone();
+	test_null_err();
 	return done_testing();
 }
