@@ -577,7 +577,6 @@ int ops_for_step(const struct plan_step *st, struct op_list *out, struct cp_erro
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	cp_error_clear(err);
 	switch (st->kind) {
 	case PLAN_DISK:
 		rc = ops_disk(out, st, err);
@@ -593,6 +592,8 @@ int ops_for_step(const struct plan_step *st, struct op_list *out, struct cp_erro
 	case PLAN_RELEASE_CD:
 		rc = ops_release(out, st, err);
 		break;
+	default:
+		return cp_error_set(err, CP_ERR_INVALID, "unknown step kind %d", (int)st->kind);
 	}
 	if (rc < 0)
 		ops_free(out);

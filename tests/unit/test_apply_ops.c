@@ -84,8 +84,11 @@ static void test_disk(void)
 	char seq[512], *a;
 
 	disk_step(&st);
+	cp_error_set(&err, CP_ERR_TIMEOUT, "earlier");
 	if (ops_for_step(&st, &l, &err) < 0)
 		bail_out("%s", err.msg);
+	ok(err.code == CP_ERR_TIMEOUT && !strcmp(err.msg, "earlier"),
+	   "success leaves the error untouched");
 	sequence(&l, seq, sizeof(seq));
 	is_str(seq, "device_del wait:dev-incus_root qom-set qom-set query-block",
 	       "disk: device_del, DEVICE_DELETED, qom-set drive, qom-set bootindex, query-block");
