@@ -229,7 +229,7 @@ static void print_human(const struct rehome *r, bool commands)
 			printf("%s\n", text ? text : "");
 		}
 	}
-	if (!r->plan.n && r->result != REHOME_REFUSED)
+	if (!r->plan.n && (r->result == REHOME_OK || r->result == REHOME_DRY_RUN))
 		printf("  nothing to re-home\n");
 	printf("result: %s%s (%lld ms)\n", rehome_result_name(r->result),
 	       r->verified ? ", verified" : "", (long long)r->ms);
