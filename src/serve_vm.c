@@ -226,6 +226,20 @@ static cp_json *status_args(const char *text)
 }
 
 /**
+ * batch_add_args() - qmp_batch_add() of a command that needs arguments
+ * @b:		batch
+ * @cmd:	command name
+ * @args:	arguments, stolen; NULL means building them ran out of memory
+ *		(qmp_batch_add() would send the command without any)
+ *
+ * Return: 0, or -1
+ */
+static int batch_add_args(struct qmp_batch *b, const char *cmd, cp_json *args)
+{
+	return args ? qmp_batch_add(b, cmd, args) : -1;
+}
+
+/**
  * add_status_line() - add the ringbuf-write of "@text\n" to @b
  * @b:		batch
  * @text:	status
@@ -325,7 +339,7 @@ static void set_status(struct vm *vm, const char *text)
 	struct qmp_batch *b = qmp_batch_new();
 
 	if (b &&
-	    (qmp_batch_add(b, "qom-set", status_args(text)) < 0 || add_status_line(b, text) < 0)) {
+	    (batch_add_args(b, "qom-set", status_args(text)) < 0 || add_status_line(b, text) < 0)) {
 		qmp_batch_free(b);
 		b = NULL;
 	}
@@ -480,7 +494,7 @@ static void claim(struct vm *vm, const char *status, qmp_batch_fn fn)
 	cp_json *del = cp_json_new_object();
 
 	if (b && (!del || cp_json_set_str(del, "id", STUB_REQUEST_OBJECT) < 0 ||
-		  qmp_batch_add(b, "object-add", obj_args(STUB_STATUS_OBJECT, status)) < 0 ||
+		  batch_add_args(b, "object-add", obj_args(STUB_STATUS_OBJECT, status)) < 0 ||
 		  qmp_batch_add(b, "object-del", steal_pointer(&del)) < 0 ||
 		  add_status_line(b, status) < 0)) {
 		qmp_batch_free(b);
