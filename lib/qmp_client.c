@@ -571,6 +571,8 @@ static void capabilities_done(struct qmp_client *c, cp_json *ret, const struct c
  */
 static int on_greeting(struct qmp_client *c, const struct qmp_msg *m, struct cp_error *err)
 {
+	int left;
+
 	if (c->state != QMP_STATE_GREETING)
 		return cp_error_set(err, CP_ERR_PROTOCOL, "unexpected second QMP greeting");
 	c->ver_major = m->ver_major;
@@ -579,7 +581,11 @@ static int on_greeting(struct qmp_client *c, const struct qmp_msg *m, struct cp_
 	cp_strlcpy(c->package, m->package, sizeof(c->package));
 	c->caps = cp_json_ref(m->caps);
 	c->state = QMP_STATE_NEGOTIATING;
-	return send_command(c, "qmp_capabilities", NULL, NULL, 0, 0, capabilities_done, NULL, err);
+	/* The handshake's deadline covers the negotiation too (0 ms left must
+	 * not mean the default timeout). */
+	left = cp_deadline_left(c->handshake_deadline);
+	return send_command(c, "qmp_capabilities", NULL, NULL, 0, left == 0 ? 1 : left,
+			    capabilities_done, NULL, err);
 }
 
 /**

@@ -635,6 +635,38 @@ static void test_reply_deadline(void)
 }
 
 /**
+ * test_negotiation_deadline() - the handshake deadline covers qmp_capabilities
+ *
+ * A peer that greets but never answers the negotiation fails the handshake
+ * at the handshake's deadline, not at the (longer) command timeout.
+ */
+static void test_negotiation_deadline(void)
+{
+	struct fakepeer *fp = fakepeer_new();
+	struct qmp_client_opts o;
+	struct qmp_client *c;
+	struct cp_error err = { 0 };
+	int64_t t0, dt;
+
+	test_opts(&o);
+	o.cmd_timeout_ms = 8000;
+	fakepeer_greeting(fp, 7, 2, 0);
+	fakepeer_expect(fp, "{\"execute\": \"qmp_capabilities\"}");
+	fakepeer_delay(fp, 10000); /* and never answers */
+	fakepeer_start(fp);
+	c = qmp_client_new(fakepeer_client_fd(fp), &o, &err);
+	t0 = cp_now_ms();
+	ok(c && qmp_client_handshake(c, 300, &err) < 0 && err.code == CP_ERR_TIMEOUT,
+	   "no answer to qmp_capabilities: CP_ERR_TIMEOUT");
+	dt = elapsed_since(t0);
+	ok(dt >= 250 && dt < 3000, "at the handshake deadline, not the command timeout (%lld ms)",
+	   (long long)dt);
+	like(err.msg, "no reply to qmp_capabilities", "the message says which command");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "negotiation deadline");
+}
+
+/**
  * call_fails() - run a script where one command's reply goes wrong
  * @fp:		peer with the script after the negotiation
  * @o:		options or NULL
@@ -1413,6 +1445,7 @@ int main(void)
 	test_out_of_order();
 	test_event_deadline();
 	test_reply_deadline();
+	test_negotiation_deadline();
 	test_eof();
 	test_bad_input();
 	test_split_reply();
