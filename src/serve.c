@@ -25,6 +25,8 @@
 #include "util.h"
 
 #define SERVE_EVENTS 64
+/* How long the listener rests when we are out of descriptors. */
+#define SERVE_ACCEPT_PAUSE_MS 1000
 
 /* What an epoll event is about. */
 enum serve_kind {
@@ -43,6 +45,10 @@ enum serve_kind {
  * @group:	gid allowed to connect (with @has_group)
  * @has_group:	whether @group is set
  * @sock_ino:	inode of the socket we bound, to remove only ours at exit
+ * @listen_resume: cp_now_ms() time to watch the listener again after
+ *		accept() ran out of descriptors, -1 while it is watched
+ * @starved:	accept() ran out of descriptors and has not succeeded since
+ *		(said once per episode)
  * @stop:	a signal asked to stop
  */
 struct serve {
@@ -54,6 +60,8 @@ struct serve {
 	gid_t group;
 	bool has_group;
 	ino_t sock_ino;
+	int64_t listen_resume;
+	bool starved;
 	bool stop;
 };
 
@@ -305,6 +313,47 @@ static long free_slot(const struct serve *s)
 }
 
 /**
+ * pause_listener() - stop watching the listener for a while
+ * @s:		daemon
+ * @errnum:	why accept() failed (out of descriptors or memory)
+ *
+ * The connection stays queued and epoll is level-triggered: watching the
+ * listener would wake the loop at once, again and again. It is watched
+ * again after SERVE_ACCEPT_PAUSE_MS (resume_listener()), when VMs that
+ * went away may have given descriptors back.
+ */
+static void pause_listener(struct serve *s, int errnum)
+{
+	struct epoll_event ev = { .events = 0, .data.u64 = ref(SERVE_LISTEN, 0) };
+
+	if (!s->starved)
+		log_warn("cannot accept connections: %s; trying again every %d ms",
+			 strerror(errnum), SERVE_ACCEPT_PAUSE_MS);
+	s->starved = true;
+	epoll_ctl(s->efd, EPOLL_CTL_MOD, s->lfd, &ev);
+	s->listen_resume = cp_now_ms() + SERVE_ACCEPT_PAUSE_MS;
+}
+
+/**
+ * resume_listener() - watch the listener again once its pause is over
+ * @s:	daemon
+ */
+static void resume_listener(struct serve *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
+				  .data.u64 = ref(SERVE_LISTEN, 0) };
+
+	if (s->listen_resume < 0 || cp_now_ms() < s->listen_resume)
+		return;
+	if (epoll_ctl(s->efd, EPOLL_CTL_MOD, s->lfd, &ev) < 0) {
+		log_err("watching the listener again: %s", strerror(errno));
+		s->listen_resume = cp_now_ms() + SERVE_ACCEPT_PAUSE_MS;
+		return;
+	}
+	s->listen_resume = -1;
+}
+
+/**
  * accept_one() - take one pending connection
  * @s:	daemon
  *
@@ -317,8 +366,13 @@ static bool accept_one(struct serve *s)
 	long slot;
 	int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+		pause_listener(s, errno);
+		return false;
+	}
 	if (fd < 0)
 		return errno == EINTR || errno == ECONNABORTED;
+	s->starved = false;
 	slot = free_slot(s);
 	if (!peer_allowed(s, fd) || slot < 0) {
 		log_warn("refused a connection: %s",
@@ -358,14 +412,15 @@ static void read_signals(struct serve *s)
 }
 
 /**
- * loop_timeout() - ms until the earliest VM deadline, for epoll_wait
+ * loop_timeout() - ms until the earliest deadline (VMs, the listener's
+ * pause), for epoll_wait
  * @s:	daemon
  *
  * Return: -1 for none
  */
 static int loop_timeout(const struct serve *s)
 {
-	int64_t d = -1, v;
+	int64_t d = s->listen_resume, v;
 	size_t i;
 
 	for (i = 0; i < s->o.max_vms; i++) {
@@ -443,6 +498,7 @@ static int serve_loop(struct serve *s, struct cp_error *err)
 		for (i = 0; i < n; i++)
 			dispatch(s, &evs[i]);
 		reap_vms(s);
+		resume_listener(s);
 	}
 	return 0;
 }
@@ -479,7 +535,7 @@ static void serve_cleanup(struct serve *s)
  */
 int serve_run(const struct serve_opts *o, struct cp_error *err)
 {
-	struct serve s = { .o = *o, .lfd = -1, .sfd = -1, .efd = -1 };
+	struct serve s = { .o = *o, .lfd = -1, .sfd = -1, .efd = -1, .listen_resume = -1 };
 	int rc = -1;
 
 	s.vms = cp_calloc(o->max_vms ? o->max_vms : 1, sizeof(*s.vms), err);

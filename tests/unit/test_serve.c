@@ -223,6 +223,85 @@ static void test_refused_user(void)
 }
 
 /**
+ * cpu_ticks() - user + system clock ticks a process has used
+ * @pid:	process
+ *
+ * Return: the ticks, or -1
+ */
+static long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, st;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* after the name: state ppid pgrp session tty tpgid flags minflt cminflt
+	 * majflt cmajflt utime stime */
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+			 &st) != 2)
+		return -1;
+	return (long)(ut + st);
+}
+
+/**
+ * test_out_of_fds() - a daemon out of descriptors rests instead of spinning
+ * @dir:	private directory for its socket and log
+ *
+ * With a descriptor limit that leaves room for two connections, six dial
+ * in: accept() fails with EMFILE and the rest stay queued. The daemon must
+ * not wake up for them again and again (level-triggered epoll).
+ */
+static void test_out_of_fds(const char *dir)
+{
+	char sock[128], log[128], cmd[512];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct lab_proc daemon;
+	struct cp_error err;
+	struct stat st;
+	int fds[6], i;
+	long t0, t1;
+
+	snprintf(sock, sizeof(sock), "%s/fd.sock", dir);
+	snprintf(log, sizeof(log), "%s/fd.log", dir);
+	snprintf(cmd, sizeof(cmd), "ulimit -n 9 && exec '%s' serve --socket '%s' --handshake-timeout 60000",
+		 COLDPLUG_BINARY, sock);
+	{
+		const char *const argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+		if (lab_proc_start(&daemon, argv, log, &err) < 0)
+			bail_out("start the daemon: %s", err.msg);
+	}
+	for (i = 0; i < 200 && stat(sock, &st) < 0; i++)
+		usleep(10 * 1000);
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	for (i = 0; i < 6; i++) {
+		fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			bail_out("connect %s: %s", sock, strerror(errno));
+	}
+	usleep(300 * 1000);
+	t0 = cpu_ticks(daemon.pid);
+	usleep(1500 * 1000);
+	t1 = cpu_ticks(daemon.pid);
+	ok(t0 >= 0 && t1 - t0 < 30, "out of descriptors, the daemon rests (%ld ticks in 1.5 s)",
+	   t1 - t0);
+	for (i = 0; i < 6; i++)
+		close(fds[i]);
+	ok(lab_proc_stop(&daemon, 2000, &err) == 0 && lab_proc_exited_ok(&daemon),
+	   "...and stops cleanly");
+	snprintf(log_path, sizeof(log_path), "%s", log);
+	ok(log_has("cannot accept connections: Too many open files"), "it says why");
+	unlink(log);
+}
+
+/**
  * main() - start the daemon, run the tests, stop it
  *
  * Return: TAP exit status
@@ -260,6 +339,7 @@ int main(void)
 	   "SIGTERM stops the daemon cleanly (exit 0)");
 	ok(stat(sock_path, &st) < 0, "...and it removes its socket");
 	unlink(log_path);
+	test_out_of_fds(dir);
 	rmdir(dir);
 	return done_testing();
 }
