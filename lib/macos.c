@@ -168,8 +168,10 @@ int macos_read_osk_file(struct macos_opts *m, const char *path, struct cp_error 
 	ssize_t len = read_small_file(path, buf, sizeof(buf), err);
 	int rc = -1;
 
-	if (len < 0)
+	if (len < 0) {
+		explicit_bzero(buf, sizeof(buf)); /* a file too large was read into it */
 		return cp_error_prefix(err, "OSK file");
+	}
 	if (len > 0 && buf[len - 1] == '\n')
 		len--;
 	if (len > 0 && buf[len - 1] == '\r')

@@ -406,7 +406,7 @@ struct qconf *qconf_build(const struct qconf_opts *o, struct cp_error *err)
 }
 
 /**
- * qconf_free() - free a configuration
+ * qconf_free() - free a configuration, wiping its values
  * @q:	configuration, may be NULL
  */
 void qconf_free(struct qconf *q)
@@ -415,8 +415,12 @@ void qconf_free(struct qconf *q)
 
 	if (!q)
 		return;
-	for (i = 0; i < q->n; i++)
+	for (i = 0; i < q->n; i++) {
+		/* an entry may hold the OSK (macos.c add_smc()) */
+		if (q->s[i].entries)
+			explicit_bzero(q->s[i].entries, q->s[i].n * sizeof(*q->s[i].entries));
 		free(q->s[i].entries);
+	}
 	free(q->s);
 	free(q);
 }
