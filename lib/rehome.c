@@ -232,6 +232,7 @@ int rehome_start(struct qmp_client *c, const struct rehome_opts *o, rehome_fn fn
 	}
 	p->c = c;
 	p->o = *o;
+	p->o.sel.proc_root = p->o.apply.proc_root; /* one tree for both halves */
 	p->fn = fn;
 	p->userdata = userdata;
 	p->start = cp_now_ms();

@@ -246,11 +246,14 @@ struct inventory {
  * @id_prefix:	qdev id prefix of managed devices ("dev-incus_" by default)
  * @ids:	further qdev ids to manage, or NULL
  * @nids:	their count
+ * @proc_root:	where the host taps behind NIC queues are read: "/proc" when
+ *		NULL (tests pass a tree of their own)
  */
 struct inv_select {
 	const char *id_prefix;
 	const char *const *ids;
 	size_t nids;
+	const char *proc_root;
 };
 
 #define INV_INCUS_PREFIX "dev-incus_"

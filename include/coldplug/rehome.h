@@ -37,9 +37,11 @@ enum rehome_result {
 
 /**
  * struct rehome_opts - everything the pipeline needs to know
- * @sel:	which devices are the manager's
+ * @sel:	which devices are the manager's (its proc_root is set from
+ *		@apply's)
  * @plan:	policy
- * @apply:	apply options (pid and proc_root are filled from the client)
+ * @apply:	apply options (pid is filled from the client; proc_root serves
+ *		the inventory's tap probe too)
  * @dry_run:	stop after planning and preflight
  */
 struct rehome_opts {
