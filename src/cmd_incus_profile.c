@@ -175,8 +175,12 @@ static int check_file(const char *path, const char *socket)
 		if (len + 2 > cap) {
 			char *n = realloc(text, cap = cap ? cap * 2 : 4096);
 
-			if (!n)
+			if (!n) {
+				if (f != stdin)
+					fclose(f);
+				fprintf(stderr, "coldplug: error: %s: out of memory\n", path);
 				return CLI_ERROR;
+			}
 			text = n;
 		}
 		text[len++] = (char)c;
