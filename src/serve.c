@@ -279,11 +279,80 @@ static int open_signals(struct serve *s, struct cp_error *err)
 }
 
 /**
+ * status_ids() - whether a /proc/<pid>/status id line lists @id
+ * @line:	the line after its "Uid:" / "Groups:" label
+ * @id:		the id to find
+ * @all:	every id on the line must be @id (Uid: real, effective, ...)
+ *
+ * Return: true if found (for @all: the line holds ids, all of them @id)
+ */
+static bool status_ids(const char *line, unsigned long id, bool all)
+{
+	const char *p = line;
+	bool any = false;
+
+	for (;;) {
+		unsigned long v;
+		char *end;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p < '0' || *p > '9')
+			return all ? any && (*p == '\n' || !*p) : false;
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (errno)
+			return false;
+		if (v == id && !all)
+			return true;
+		if (v != id && all)
+			return false;
+		any = true;
+		p = end;
+	}
+}
+
+/**
+ * peer_in_group() - whether the peer process has --socket-group among its
+ * supplementary groups
+ * @s:		daemon
+ * @cred:	the peer's credentials from the socket
+ *
+ * Reads /proc/<pid>/status. The pid could have been reused since the
+ * connection was made: its Uid: line (real, effective, saved, fs) must be
+ * the peer's uid, so a reused pid lends no other user's groups.
+ *
+ * Return: true if it has the group
+ */
+static bool peer_in_group(const struct serve *s, const struct fdpass_cred *cred)
+{
+	char path[64], line[4096];
+	bool uid_ok = false, in = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)cred->pid);
+	f = cred->pid > 0 ? fopen(path, "re") : NULL;
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strchr(line, '\n'))
+			break; /* a line longer than the buffer: do not guess */
+		if (!strncmp(line, "Uid:", 4))
+			uid_ok = status_ids(line + 4, cred->uid, true);
+		else if (!strncmp(line, "Groups:", 7))
+			in = status_ids(line + 7, s->group, false);
+	}
+	fclose(f);
+	return uid_ok && in;
+}
+
+/**
  * peer_allowed() - whether a connecting process may use the daemon
  * @s:	daemon
  * @fd:	accepted connection
  *
- * Return: true for root, our own user, or a member of --socket-group
+ * Return: true for root, our own user, or a process with --socket-group as
+ * its group or one of its supplementary groups
  */
 static bool peer_allowed(const struct serve *s, int fd)
 {
@@ -293,7 +362,7 @@ static bool peer_allowed(const struct serve *s, int fd)
 		return false;
 	if (cred.uid == 0 || cred.uid == geteuid())
 		return true;
-	return s->has_group && cred.gid == s->group;
+	return s->has_group && (cred.gid == s->group || peer_in_group(s, &cred));
 }
 
 /**

@@ -8,6 +8,7 @@
  * not connect. The daemon is the real program, started on a private socket.
  */
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -302,6 +303,59 @@ static void test_out_of_fds(const char *dir)
 }
 
 /**
+ * test_group_member() - a process with --socket-group as a supplementary
+ * group may connect
+ * @dir:	private directory for the daemon's socket and log
+ */
+static void test_group_member(const char *dir)
+{
+	char sock[96], log[128];
+	struct lab_proc daemon;
+	struct cp_error err;
+	struct group *g = getgrnam("daemon");
+	struct stat sst;
+	gid_t gid;
+	int st, i;
+	pid_t pid;
+
+	if (geteuid() != 0 || !g) {
+		skip(2, "needs root and a group 'daemon'");
+		return;
+	}
+	gid = g->gr_gid;
+	snprintf(sock, sizeof(sock), "%s/grp.sock", dir);
+	snprintf(log, sizeof(log), "%s/grp.log", dir);
+	{
+		const char *const argv[] = { COLDPLUG_BINARY, "serve",	"--socket", sock,
+					     "--socket-group", "daemon", "--verbose", NULL };
+
+		if (lab_proc_start(&daemon, argv, log, &err) < 0)
+			bail_out("start the daemon: %s", err.msg);
+	}
+	for (i = 0; i < 200 && stat(sock, &sst) < 0; i++)
+		usleep(10 * 1000);
+	snprintf(sock_path, sizeof(sock_path), "%s", sock);
+	pid = fork();
+	if (pid == 0) {
+		int fd;
+
+		if (setgroups(1, &gid) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		fd = dial();
+		usleep(300 * 1000);
+		close(fd);
+		_exit(0);
+	}
+	ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	   "a process of nobody with group daemon among its groups connects");
+	lab_proc_stop(&daemon, 2000, &err);
+	snprintf(log_path, sizeof(log_path), "%s", log);
+	ok(!log_has("its user may not use coldplug") && log_has("new connection from"),
+	   "...and the daemon's peer check lets it in");
+	unlink(log);
+}
+
+/**
  * main() - start the daemon, run the tests, stop it
  *
  * Return: TAP exit status
@@ -340,6 +394,7 @@ int main(void)
 	ok(stat(sock_path, &st) < 0, "...and it removes its socket");
 	unlink(log_path);
 	test_out_of_fds(dir);
+	test_group_member(dir);
 	rmdir(dir);
 	return done_testing();
 }
