@@ -367,10 +367,10 @@ static void collect_finish(struct collect *col, const struct cp_error *e)
 	} else if (!e) {
 		if (inventory_build(col->raw, col->sel, col->inv, &be) < 0) {
 			e = &be;
-		} else if (inventory_probe_taps(col->inv,
-						col->sel && col->sel->proc_root ? col->sel->proc_root
-								 : "/proc",
-						&be) < 0) {
+		} else if (inventory_probe_taps(
+				   col->inv,
+				   col->sel && col->sel->proc_root ? col->sel->proc_root : "/proc",
+				   &be) < 0) {
 			inventory_free(col->inv);
 			e = &be;
 		}

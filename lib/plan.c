@@ -528,8 +528,8 @@ static bool nic_usb_target(struct plan_ctx *ctx, const struct inv_nic *n, struct
  */
 static bool nic_rehomed(const struct inv_nic *n)
 {
-	return !strcmp(n->driver, "usb-net") && !strcmp(n->netdev_type, "tap") &&
-	       n->nqueues == 1 && n->netdev_users == 1;
+	return !strcmp(n->driver, "usb-net") && !strcmp(n->netdev_type, "tap") && n->nqueues == 1 &&
+	       n->netdev_users == 1;
 }
 
 /**

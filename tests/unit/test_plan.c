@@ -161,7 +161,8 @@ static void test_usb_rehomed_plan(void)
 	ok(plan_build(&inv, &o, &p, &err) == 0 && p.n == 1 && p.steps[0].already &&
 		   p.steps[0].kind == PLAN_NIC_USB,
 	   "the re-homed usb-net is already done (usb frontend)");
-	is_str(p.n ? p.steps[0].to : "", "dev-incus_eth0 (usb-net on qemu_usb.0, mac 10:66:6a:ab:cd:ef)",
+	is_str(p.n ? p.steps[0].to : "",
+	       "dev-incus_eth0 (usb-net on qemu_usb.0, mac 10:66:6a:ab:cd:ef)",
 	       "described as where it is");
 	plan_free(&p);
 	plan_opts_init(&o);

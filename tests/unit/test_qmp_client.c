@@ -1225,9 +1225,8 @@ static void test_batch_peer_closes(void)
 	is_int(qmp_batch_send(b, c, batch_free_done, &end, &err), 0,
 	       "batch: the first command went out");
 	is_int(end.calls, 1, "batch: the peer closing mid-batch ran the callback once");
-	ok(end.err.code == CP_ERR_EOF,
-	   "batch: with the connection error (%s: %s)", cp_error_code_name(end.err.code),
-	   end.err.msg);
+	ok(end.err.code == CP_ERR_EOF, "batch: with the connection error (%s: %s)",
+	   cp_error_code_name(end.err.code), end.err.msg);
 	qmp_client_free(c);
 	fakepeer_finish(fp, "batch: peer closes mid-batch");
 }

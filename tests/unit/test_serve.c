@@ -245,8 +245,8 @@ static long cpu_ticks(pid_t pid)
 	p = strrchr(buf, ')');
 	/* after the name: state ppid pgrp session tty tpgid flags minflt cminflt
 	 * majflt cmajflt utime stime */
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
-			 &st) != 2)
+	if (!p ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
 		return -1;
 	return (long)(ut + st);
 }
@@ -271,7 +271,8 @@ static void test_out_of_fds(const char *dir)
 
 	snprintf(sock, sizeof(sock), "%s/fd.sock", dir);
 	snprintf(log, sizeof(log), "%s/fd.log", dir);
-	snprintf(cmd, sizeof(cmd), "ulimit -n 9 && exec '%s' serve --socket '%s' --handshake-timeout 60000",
+	snprintf(cmd, sizeof(cmd),
+		 "ulimit -n 9 && exec '%s' serve --socket '%s' --handshake-timeout 60000",
 		 COLDPLUG_BINARY, sock);
 	{
 		const char *const argv[] = { "/bin/sh", "-c", cmd, NULL };
@@ -326,7 +327,7 @@ static void test_group_member(const char *dir)
 	snprintf(sock, sizeof(sock), "%s/grp.sock", dir);
 	snprintf(log, sizeof(log), "%s/grp.log", dir);
 	{
-		const char *const argv[] = { COLDPLUG_BINARY, "serve",	"--socket", sock,
+		const char *const argv[] = { COLDPLUG_BINARY,  "serve",	 "--socket",  sock,
 					     "--socket-group", "daemon", "--verbose", NULL };
 
 		if (lab_proc_start(&daemon, argv, log, &err) < 0)
