@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fakepeer.h"
@@ -290,7 +291,7 @@ static void test_out_of_fds(const char *dir)
 	}
 	usleep(300 * 1000);
 	t0 = cpu_ticks(daemon.pid);
-	usleep(1500 * 1000);
+	nanosleep(&(struct timespec){ .tv_sec = 1, .tv_nsec = 500 * 1000 * 1000 }, NULL);
 	t1 = cpu_ticks(daemon.pid);
 	ok(t0 >= 0 && t1 - t0 < 30, "out of descriptors, the daemon rests (%ld ticks in 1.5 s)",
 	   t1 - t0);
@@ -313,12 +314,15 @@ static void test_group_member(const char *dir)
 	char sock[96], log[128];
 	struct lab_proc daemon;
 	struct cp_error err;
-	struct group *g = getgrnam("daemon");
+	struct group gr, *g = NULL;
+	char gbuf[4096];
 	struct stat sst;
 	gid_t gid;
 	int st, i;
 	pid_t pid;
 
+	if (getgrnam_r("daemon", &gr, gbuf, sizeof(gbuf), &g) != 0)
+		g = NULL;
 	if (geteuid() != 0 || !g) {
 		skip(2, "needs root and a group 'daemon'");
 		return;
