@@ -232,9 +232,10 @@ static void test_refused_user(void)
  */
 static long cpu_ticks(pid_t pid)
 {
-	char path[64], buf[1024], *p;
+	char path[64], buf[1024], *p, *end;
 	unsigned long ut, st;
 	size_t n;
+	int i;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -243,11 +244,19 @@ static long cpu_ticks(pid_t pid)
 	if (f)
 		fclose(f);
 	buf[n] = '\0';
-	p = strrchr(buf, ')');
 	/* after the name: state ppid pgrp session tty tpgid flags minflt cminflt
-	 * majflt cmajflt utime stime */
-	if (!p ||
-	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+	 * majflt cmajflt, then utime and stime */
+	p = strrchr(buf, ')');
+	for (i = 0; p && i < 12; i++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return -1;
+	ut = strtoul(p + 1, &end, 10);
+	if (end == p + 1)
+		return -1;
+	p = end;
+	st = strtoul(p, &end, 10);
+	if (end == p)
 		return -1;
 	return (long)(ut + st);
 }
@@ -291,7 +300,7 @@ static void test_out_of_fds(const char *dir)
 	}
 	usleep(300 * 1000);
 	t0 = cpu_ticks(daemon.pid);
-	nanosleep(&(struct timespec){ .tv_sec = 1, .tv_nsec = 500 * 1000 * 1000 }, NULL);
+	nanosleep(&(struct timespec){ .tv_sec = 1, .tv_nsec = 500000000L }, NULL);
 	t1 = cpu_ticks(daemon.pid);
 	ok(t0 >= 0 && t1 - t0 < 30, "out of descriptors, the daemon rests (%ld ticks in 1.5 s)",
 	   t1 - t0);
