@@ -786,6 +786,25 @@ size_t plan_todo(const struct plan *p)
 }
 
 /**
+ * plan_frontend_parse() - "pci" or "usb", as given on a command line or in
+ * a request
+ * @text:	the text, may be NULL
+ * @out:	set on success
+ *
+ * Return: 0, or -1 for anything else (the caller says where it came from)
+ */
+int plan_frontend_parse(const char *text, enum plan_nic_frontend *out)
+{
+	if (cp_streq(text, "pci"))
+		*out = PLAN_FRONTEND_PCI;
+	else if (cp_streq(text, "usb"))
+		*out = PLAN_FRONTEND_USB;
+	else
+		return -1;
+	return 0;
+}
+
+/**
  * plan_step_kind_name() - short name of a step kind, for reports
  * @kind:	enum plan_step_kind
  *

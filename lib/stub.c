@@ -66,10 +66,9 @@ static int parse_frontend(const cp_json *j, struct stub_request *r, struct cp_er
 
 	if (!cp_json_get(j, "nic-frontend"))
 		return 0;
-	if (!f || (strcmp(f, "pci") && strcmp(f, "usb")))
+	if (plan_frontend_parse(f, &r->frontend) < 0)
 		return cp_error_set(err, CP_ERR_INVALID, "nic-frontend must be \"pci\" or \"usb\"");
 	r->has_frontend = true;
-	r->frontend = strcmp(f, "usb") ? PLAN_FRONTEND_PCI : PLAN_FRONTEND_USB;
 	return 0;
 }
 

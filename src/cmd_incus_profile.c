@@ -223,9 +223,8 @@ static int profile_option(struct incus_profile_opts *o, int opt, const char **qv
 		*(opt == OPT_DISK_SLOTS ? &o->conf.disk_slots : &o->conf.cd_slots) = (unsigned)v;
 		return 0;
 	case OPT_NIC_FRONTEND:
-		if (strcmp(optarg, "pci") && strcmp(optarg, "usb"))
+		if (plan_frontend_parse(optarg, &o->frontend) < 0)
 			return cli_usage("--nic-frontend is pci or usb, not '%s'", optarg);
-		o->frontend = strcmp(optarg, "usb") ? PLAN_FRONTEND_PCI : PLAN_FRONTEND_USB;
 		return 0;
 	case OPT_NIC_MODEL:
 		o->conf.nic_model = optarg;

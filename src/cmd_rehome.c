@@ -139,10 +139,8 @@ static int rehome_option(struct rehome_args *a, int opt)
 		a->json = true;
 		return 0;
 	case OPT_NIC_FRONTEND:
-		if (strcmp(optarg, "pci") && strcmp(optarg, "usb"))
+		if (plan_frontend_parse(optarg, &a->o.plan.nic_frontend) < 0)
 			return cli_usage("--nic-frontend is pci or usb, not '%s'", optarg);
-		a->o.plan.nic_frontend = strcmp(optarg, "usb") ? PLAN_FRONTEND_PCI
-							       : PLAN_FRONTEND_USB;
 		return 0;
 	case OPT_TAP:
 		return add_tap(a, optarg);

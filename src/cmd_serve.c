@@ -145,10 +145,8 @@ static int serve_option(struct serve_args *a, int opt, const char *v)
 		a->o.socket_group = v;
 		return 0;
 	case OPT_NIC_FRONTEND:
-		if (strcmp(v, "pci") && strcmp(v, "usb"))
+		if (plan_frontend_parse(v, &a->o.rehome.plan.nic_frontend) < 0)
 			return cli_usage("nic-frontend is pci or usb, not '%s'", v);
-		a->o.rehome.plan.nic_frontend = strcmp(v, "usb") ? PLAN_FRONTEND_PCI
-								 : PLAN_FRONTEND_USB;
 		return 0;
 	case CLI_OPT_ID_PREFIX:
 		a->o.rehome.sel.id_prefix = v;

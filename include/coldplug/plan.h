@@ -154,6 +154,7 @@ int plan_release(const struct inventory *inv, const struct inv_slot *slot, struc
 void plan_free(struct plan *p);
 size_t plan_todo(const struct plan *p);
 const char *plan_step_kind_name(enum plan_step_kind kind);
+int plan_frontend_parse(const char *text, enum plan_nic_frontend *out);
 bool plan_usb_mac_is_fixed(int major, int minor, int micro, const char *package);
 
 #endif /* COLDPLUG_PLAN_H */

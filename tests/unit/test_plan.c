@@ -322,6 +322,20 @@ static void test_usb_mac_versions(void)
 }
 
 /**
+ * test_frontend_parse() - "pci" and "usb", nothing else
+ */
+static void test_frontend_parse(void)
+{
+	enum plan_nic_frontend f = PLAN_FRONTEND_PCI;
+
+	ok(plan_frontend_parse("usb", &f) == 0 && f == PLAN_FRONTEND_USB, "usb");
+	ok(plan_frontend_parse("pci", &f) == 0 && f == PLAN_FRONTEND_PCI, "pci");
+	ok(plan_frontend_parse("USB", &f) < 0 && plan_frontend_parse("", &f) < 0 &&
+		   plan_frontend_parse(NULL, &f) < 0 && f == PLAN_FRONTEND_PCI,
+	   "anything else is refused, the value untouched");
+}
+
+/**
  * main() - run the tests
  *
  * Return: TAP exit status
@@ -341,5 +355,6 @@ int main(void)
 		test_nic_refusals();
 	}
 	test_usb_mac_versions();
+	test_frontend_parse();
 	return done_testing();
 }
