@@ -182,29 +182,6 @@ static bool is_managed(const struct inv_select *sel, const char *id)
 }
 
 /**
- * type_of() - QOM type from a qom-list "child<type>" entry
- * @entry:	qom-list element
- * @out:	the type
- * @size:	size of @out
- *
- * Return: true if @entry is a child<...> property
- */
-static bool type_of(const cp_json *entry, char *out, size_t size)
-{
-	const char *t = cp_json_get_str(entry, "type");
-	size_t len;
-
-	if (!cp_str_has_prefix(t, "child<"))
-		return false;
-	len = strlen(t);
-	if (len < 8 || t[len - 1] != '>' || len - 7 >= size)
-		return false;
-	memcpy(out, t + 6, len - 7);
-	out[len - 7] = '\0';
-	return true;
-}
-
-/**
  * fill_pci_addr() - PCI address of a device as "SS.F", "" if not PCI
  * @ctx:	build context
  * @path:	device QOM path
@@ -664,7 +641,7 @@ static int add_devices_under(struct build_ctx *ctx, const char *key, const char 
 		const char *name = cp_json_get_str(e, "name");
 		char type[64], path[INV_PATH_MAX];
 
-		if (!name || !type_of(e, type, sizeof(type)))
+		if (!name || !names_qom_child_type(cp_json_get_str(e, "type"), type, sizeof(type)))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", base, name);
 		if (add_device(ctx, path, type, err) < 0)
@@ -928,22 +905,4 @@ bool inventory_has_node(const struct inventory *inv, const char *node)
 		if (!strcmp(inv->nodes[i], node))
 			return true;
 	return false;
-}
-
-/**
- * inventory_version_at_least() - compare QEMU's version
- * @inv:	inventory
- * @major:	version to compare with
- * @minor:	version to compare with
- * @micro:	version to compare with
- *
- * Return: true if QEMU >= major.minor.micro
- */
-bool inventory_version_at_least(const struct inventory *inv, int major, int minor, int micro)
-{
-	if (inv->ver_major != major)
-		return inv->ver_major > major;
-	if (inv->ver_minor != minor)
-		return inv->ver_minor > minor;
-	return inv->ver_micro >= micro;
 }

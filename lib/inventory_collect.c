@@ -29,6 +29,7 @@
 #include "coldplug/log.h"
 #include "coldplug/qmp.h"
 #include "coldplug/qmp_batch.h"
+#include "names.h"
 #include "util.h"
 
 /* Round 1, in order. */
@@ -218,15 +219,9 @@ static int list_devices(struct collect *col, const char *key, const char *base)
 		const char *t = cp_json_get_str(e, "type");
 		char path[INV_PATH_MAX], type[64];
 		cp_json *props;
-		size_t len;
 
-		if (!name || !cp_str_has_prefix(t, "child<"))
+		if (!name || !names_qom_child_type(t, type, sizeof(type)))
 			continue;
-		len = strlen(t);
-		if (len < 8 || len - 7 >= sizeof(type))
-			continue;
-		memcpy(type, t + 6, len - 7);
-		type[len - 7] = '\0';
 		snprintf(path, sizeof(path), "%s/%s", base, name);
 		props = props_of(col, path);
 		if (!props || cp_json_set_str(props, "@type", type) < 0)

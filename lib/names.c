@@ -81,3 +81,25 @@ bool names_is_placeholder(const char *node)
 
 	return names_parse_indexed(node, NAME_DISK_PLACEHOLDER, "", &i);
 }
+
+/**
+ * names_qom_child_type() - the QOM type in a qom-list "child<type>" entry type
+ * @t:		the entry's "type", may be NULL
+ * @out:	the type
+ * @size:	size of @out
+ *
+ * Return: true if @t is a child<...> property whose type fits @out
+ */
+bool names_qom_child_type(const char *t, char *out, size_t size)
+{
+	size_t len;
+
+	if (!t || strncmp(t, "child<", 6))
+		return false;
+	len = strlen(t);
+	if (len < 8 || t[len - 1] != '>' || len - 7 >= size)
+		return false;
+	memcpy(out, t + 6, len - 7);
+	out[len - 7] = '\0';
+	return true;
+}

@@ -32,5 +32,6 @@
 bool names_parse_indexed(const char *name, const char *prefix, const char *suffix, unsigned *index);
 void names_manager_name(const char *id, const char *prefix, char *out, size_t size);
 bool names_is_placeholder(const char *node);
+bool names_qom_child_type(const char *t, char *out, size_t size);
 
 #endif /* COLDPLUG_NAMES_H */

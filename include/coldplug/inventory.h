@@ -276,7 +276,6 @@ const struct inv_disk *inventory_find_disk(const struct inventory *inv, const ch
 const struct inv_nic *inventory_find_nic(const struct inventory *inv, const char *id);
 size_t inventory_count_slots(const struct inventory *inv, enum inv_slot_kind kind);
 cp_json *inventory_to_json(const struct inventory *inv);
-bool inventory_version_at_least(const struct inventory *inv, int major, int minor, int micro);
 bool inventory_has_node(const struct inventory *inv, const char *node);
 bool inventory_fdset_names_node(const char *opaque, const char *node);
 

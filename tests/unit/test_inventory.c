@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "coldplug/inventory.h"
+#include "names.h"
 #include "tap.h"
 
 /* The QEMU version whose recordings the current tests read. */
@@ -214,6 +215,24 @@ static void test_bad_raw(void)
 }
 
 /**
+ * test_child_type() - the QOM type of a qom-list "child<type>" entry
+ */
+static void test_child_type(void)
+{
+	char t[16];
+
+	ok(names_qom_child_type("child<scsi-hd>", t, sizeof(t)) && !strcmp(t, "scsi-hd"),
+	   "child<scsi-hd>: scsi-hd");
+	ok(!names_qom_child_type("child<scsi-hd", t, sizeof(t)), "no closing '>': not a child");
+	ok(!names_qom_child_type("link<scsi-hd>", t, sizeof(t)) &&
+		   !names_qom_child_type("child<>", t, sizeof(t)) &&
+		   !names_qom_child_type(NULL, t, sizeof(t)),
+	   "links, empty types and NULL are not");
+	ok(!names_qom_child_type("child<virtio-blk-pci-x>", t, sizeof(t)),
+	   "a type longer than the buffer is not cut");
+}
+
+/**
  * main() - run the tests
  *
  * Return: TAP exit status
@@ -231,6 +250,7 @@ int main(void)
 		test_usb_nvme_acpi();
 		test_selection();
 	}
+	test_child_type();
 	test_bad_raw();
 	return done_testing();
 }
