@@ -671,18 +671,26 @@ static int connect_qmp(struct lab_incus *vm, struct cp_error *err)
 {
 	int64_t deadline = cp_now_ms() + QEMU_START_TIMEOUT_MS;
 	struct qmp_client_opts o;
+	struct stat st;
 	cp_json *caps;
 
 	qmp_client_opts_init(&o);
 	o.label = "incus";
-	for (;;) {
-		vm->qmp = qmp_client_connect(vm->monitor_path, 250, &o, err);
-		if (vm->qmp)
-			break;
+	/* Wait for the socket while watching QEMU, then connect once: a retried
+	 * handshake could leave QEMU's reply to the first one for the second. */
+	while (stat(vm->monitor_path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
 		if (lab_proc_reap(&vm->proc, 0, NULL) == 0)
 			return qemu_failure(vm, "starting", err);
 		if (cp_now_ms() > deadline)
-			return cp_error_prefix(err, "connecting to QEMU's monitor");
+			return cp_error_set(err, CP_ERR_TIMEOUT, "QEMU made no monitor socket %s",
+					    vm->monitor_path);
+		lab_sleep_ms(20);
+	}
+	vm->qmp = qmp_client_connect(vm->monitor_path, cp_deadline_left(deadline), &o, err);
+	if (!vm->qmp) {
+		if (lab_proc_reap(&vm->proc, 0, NULL) == 0)
+			return qemu_failure(vm, "starting", err);
+		return cp_error_prefix(err, "connecting to QEMU's monitor");
 	}
 	qmp_client_set_event_handler(vm->qmp, on_event, vm);
 	caps = cp_json_new_object();
