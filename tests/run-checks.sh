@@ -37,10 +37,20 @@ build() { # dir, label, setup-args...
 	return 0
 }
 
-# Count meson's per-test results from its JSON log.
-count() { # dir
-	log="$1/meson-logs/testlog.json"
-	[ -f "$log" ] || return 0
+# Run one `meson test` and count its per-test results from its JSON log. A
+# run that fails without a failed test in its log (a rebuild that failed, no
+# log at all) counts as one failure: a stale or missing log never passes.
+run_meson_test() { # dir, meson test args...
+	dir=$1
+	shift
+	log="$dir/meson-logs/testlog.json"
+	rm -f "$log"
+	meson test -C "$dir" "$@"
+	rc=$?
+	if [ ! -f "$log" ]; then
+		note_fail "meson test -C $dir: no test log (exit status $rc)"
+		return
+	fi
 	ok=$(grep -c '"result": "OK"' "$log")
 	bad=$(grep -Ec '"result": "(FAIL|TIMEOUT|UNEXPECTEDPASS|ERROR)"' "$log")
 	skip=$(grep -c '"result": "SKIP"' "$log")
@@ -50,8 +60,10 @@ count() { # dir
 	for name in $(grep -E '"result": "(FAIL|TIMEOUT|UNEXPECTEDPASS|ERROR|SKIP)"' "$log" |
 		sed -n 's/.*"name": "\([^"]*\)".*"result": "\([A-Z]*\)".*/\2:\1/p' | tr ' ' '_'); do
 		failures="$failures
-  $name ($1)"
+  $name ($dir)"
 	done
+	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] &&
+		note_fail "meson test -C $dir: exit status $rc with no failed test in its log"
 }
 
 if build "$BUILD" "gcc" -Dwerror=true; then
@@ -62,14 +74,12 @@ if build "$BUILD" "gcc" -Dwerror=true; then
 	else
 		note_fail "lab: tests/qemu/prepare.sh (the qemu suite cannot run)"
 	fi
-	meson test -C "$BUILD" --print-errorlogs --num-processes 2 || true
-	count "$BUILD"
+	run_meson_test "$BUILD" --print-errorlogs --num-processes 2
 fi
 if CC=clang build "$ASAN" "clang+asan+ubsan" -Dwerror=true -Db_sanitize=address,undefined \
 	-Db_lundef=false; then
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		meson test -C "$ASAN" --print-errorlogs --suite unit --suite fuzz || true
-	count "$ASAN"
+	export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	run_meson_test "$ASAN" --print-errorlogs --suite unit --suite fuzz
 fi
 
 echo
