@@ -5,6 +5,9 @@
  * already left), writes its stdout and stderr to a log file, and is reaped
  * with a deadline; stopping it sends SIGTERM to its pid only, then SIGKILL
  * after a grace period. Also where the tests find their QEMU binaries.
+ *
+ * PR_SET_PDEATHSIG fires when the *thread* that forked the child exits: a
+ * thread that starts a child must live as long as the child should.
  */
 #ifndef COLDPLUG_LAB_PROC_H
 #define COLDPLUG_LAB_PROC_H

@@ -111,17 +111,20 @@ static void profile_free(struct profile *p)
 	p->conf = p->stub = NULL;
 }
 
+/* daemon_start() flags */
+#define DAEMON_NET_ADMIN_ONLY 1u /* CAP_NET_ADMIN as its only capability */
+#define DAEMON_TRACE	      2u /* --trace: every QMP message in its log */
+
 /**
  * daemon_start() - `coldplug serve` in the VMs' namespace, socket ready
  * @d:		filled
  * @tag:	names its socket and log
- * @net_admin_only: run it with CAP_NET_ADMIN as its only capability
+ * @flags:	DAEMON_*
  * @err:	filled on failure
  *
  * Return: 0, or -1
  */
-static int daemon_start(struct daemon *d, const char *tag, bool net_admin_only,
-			struct cp_error *err)
+static int daemon_start(struct daemon *d, const char *tag, unsigned flags, struct cp_error *err)
 {
 	const char *argv[24];
 	size_t n = 0;
@@ -135,7 +138,7 @@ static int daemon_start(struct daemon *d, const char *tag, bool net_admin_only,
 	argv[n++] = "netns";
 	argv[n++] = "exec";
 	argv[n++] = lab_net_ns_name(net, LAB_NET_VM);
-	if (net_admin_only) {
+	if (flags & DAEMON_NET_ADMIN_ONLY) {
 		argv[n++] = lab_tool("setpriv");
 		argv[n++] = "--inh-caps=-all";
 		argv[n++] = "--bounding-set=-all,+net_admin";
@@ -147,6 +150,8 @@ static int daemon_start(struct daemon *d, const char *tag, bool net_admin_only,
 	argv[n++] = "--socket";
 	argv[n++] = d->sock;
 	argv[n++] = "--verbose";
+	if (flags & DAEMON_TRACE)
+		argv[n++] = "--trace"; /* QMP in the log: the killer below watches it */
 	argv[n] = NULL;
 	if (lab_proc_start(&d->p, argv, d->log, err) < 0)
 		return -1;
@@ -161,7 +166,10 @@ static int daemon_start(struct daemon *d, const char *tag, bool net_admin_only,
  * daemon_stop() - SIGTERM, reaped; whether it exited cleanly
  * @d:	daemon
  *
- * Return: true if it exited with 0
+ * Its signalfd is in place before it listens, so SIGTERM must make it exit
+ * with 0 and remove its socket, never kill it.
+ *
+ * Return: true if it exited with 0 and its socket is gone
  */
 static bool daemon_stop(struct daemon *d)
 {
@@ -169,8 +177,7 @@ static bool daemon_stop(struct daemon *d)
 		return false;
 	if (!d->p.reaped)
 		lab_proc_stop(&d->p, 3000, NULL);
-	return lab_proc_exited_ok(&d->p) ||
-	       (WIFSIGNALED(d->p.status) && WTERMSIG(d->p.status) == SIGTERM);
+	return lab_proc_exited_ok(&d->p) && access(d->sock, F_OK) < 0;
 }
 
 /**
@@ -324,7 +331,8 @@ static void check_detach(struct lab_incus *vm, struct lab_guest *g, const struct
 		lab_md5(img, MIB, dig);
 		lab_hex(dig, sizeof(dig), md5);
 	}
-	is_str(md5, sum, "detach: the host image holds what the guest wrote");
+	ok(*sum && !strcmp(md5, sum),
+	   "detach: the host image holds what the guest wrote (guest %s, host %s)", sum, md5);
 	log = daemon_log(d);
 	like(log, "released incus_data", "detach: the daemon released the slot (log)");
 }
@@ -339,8 +347,7 @@ static void test_two_vms(void)
 	struct daemon d;
 	int i;
 
-	if (daemon_start(&d, "serve-two", false, &err) < 0 ||
-	    profile_make(&p, 8, d.sock, &err) < 0) {
+	if (daemon_start(&d, "serve-two", 0, &err) < 0 || profile_make(&p, 8, d.sock, &err) < 0) {
 		ok(false, "two VMs: daemon and profile: %s", err.msg);
 		goto out;
 	}
@@ -353,7 +360,7 @@ static void test_two_vms(void)
 
 		lab_fmt(tag, sizeof(tag), "VM %d", i + 1);
 		lab_fmt(name, sizeof(name), "cpserve%d", i + 1);
-		for (attempt = 0; attempt < 2; attempt++) {
+		for (attempt = 1; attempt <= LAB_BOOT_ATTEMPTS; attempt++) {
 			vm = new_vm(&p, name, true, 2, true, &err);
 			if (!vm || lab_incus_start(vm, &err) < 0) {
 				ok(false, "%s: starts through the daemon: %s", tag, err.msg);
@@ -362,7 +369,8 @@ static void test_two_vms(void)
 			if ((g = lab_guest_new(vm, &err)) &&
 			    lab_guest_read_report(g, REPORT_TIMEOUT_MS, &rep, &err) == 0)
 				break;
-			diag("%s: the guest did not report (%s%s); retrying once", tag, err.msg,
+			diag("%s: boot %d of %d: the guest did not report (%s%s)", tag, attempt,
+			     LAB_BOOT_ATTEMPTS, err.msg,
 			     lab_incus_tcg_abort(vm) ? ", TCG abort" : "");
 			lab_guest_free(g);
 			g = NULL;
@@ -402,8 +410,15 @@ struct many {
 	struct cp_error err;
 };
 
+/*
+ * A child's PR_SET_PDEATHSIG fires when the thread that forked it exits, so
+ * each starting thread waits twice: once all VMs have started (the main thread
+ * checks them, all alive together), and once it has checked them.
+ */
+static pthread_barrier_t many_started, many_checked;
+
 /**
- * many_start() - thread body: start one VM
+ * many_start() - thread body: start one VM and keep it alive until checked
  * @arg:	struct many
  *
  * Return: NULL
@@ -415,7 +430,24 @@ static void *many_start(void *arg)
 
 	m->rc = lab_incus_start(m->vm, &m->err);
 	m->ms = cp_now_ms() - t0;
+	pthread_barrier_wait(&many_started);
+	pthread_barrier_wait(&many_checked);
 	return NULL;
+}
+
+/**
+ * vm_running() - whether a VM's QEMU answers and its guest runs
+ * @vm:		emulator
+ *
+ * Return: true if query-status says "running"
+ */
+static bool vm_running(struct lab_incus *vm)
+{
+	struct cp_error err = { 0 };
+	cleanup_json cp_json *r = lab_incus_call(vm, "query-status", NULL, NULL, 0, &err);
+
+	return r && cp_json_get_str(r, "status") &&
+	       !strcmp(cp_json_get_str(r, "status"), "running");
 }
 
 /**
@@ -425,15 +457,13 @@ static void test_many(void)
 {
 	static struct many m[MANY];
 	pthread_t th[MANY];
-	bool started[MANY] = { false };
 	struct cp_error err = { 0 };
 	struct profile p = { 0 };
 	struct daemon d;
 	size_t i, served = 0;
-	int64_t slowest = 0, t0;
+	int64_t slowest = 0, t0, total;
 
-	if (daemon_start(&d, "serve-many", false, &err) < 0 ||
-	    profile_make(&p, 2, d.sock, &err) < 0) {
+	if (daemon_start(&d, "serve-many", 0, &err) < 0 || profile_make(&p, 2, d.sock, &err) < 0) {
 		ok(false, "%d VMs: daemon and profile: %s", MANY, err.msg);
 		goto out;
 	}
@@ -448,25 +478,34 @@ static void test_many(void)
 			goto out;
 		}
 	}
+	pthread_barrier_init(&many_started, NULL, MANY + 1);
+	pthread_barrier_init(&many_checked, NULL, MANY + 1);
 	t0 = cp_now_ms();
-	for (i = 0; i < MANY; i++)
-		started[i] = pthread_create(&th[i], NULL, many_start, &m[i]) == 0;
-	for (i = 0; i < MANY; i++)
-		if (started[i])
-			pthread_join(th[i], NULL);
 	for (i = 0; i < MANY; i++) {
-		if (m[i].rc == 0 && stub_said(m[i].vm))
+		if (pthread_create(&th[i], NULL, many_start, &m[i]) != 0)
+			bail_out("%d VMs: cannot start thread %zu", MANY, i);
+	}
+	pthread_barrier_wait(&many_started);
+	total = cp_now_ms() - t0;
+	for (i = 0; i < MANY; i++) {
+		if (m[i].rc == 0 && stub_said(m[i].vm) && vm_running(m[i].vm))
 			served++;
 		else
 			diag("VM %zu: %s", i,
-			     m[i].rc ? m[i].err.msg : "no answer in the stub's log");
+			     m[i].rc ? m[i].err.msg
+				     : "no answer in the stub's log, or not running");
 		if (m[i].ms > slowest)
 			slowest = m[i].ms;
 	}
+	pthread_barrier_wait(&many_checked);
+	for (i = 0; i < MANY; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&many_started);
+	pthread_barrier_destroy(&many_checked);
 	ok(served == MANY,
-	   "%d VMs started at once: %zu served by one daemon (all in %lld ms, slowest "
-	   "start %lld ms)",
-	   MANY, served, (long long)(cp_now_ms() - t0), (long long)slowest);
+	   "%d VMs started at once: %zu served by one daemon and running together (all "
+	   "started in %lld ms, slowest start %lld ms)",
+	   MANY, served, (long long)total, (long long)slowest);
 out:
 	for (i = 0; i < MANY; i++) {
 		lab_incus_free(m[i].vm);
@@ -526,7 +565,7 @@ static void *killer_main(void *arg)
 	while (!k->stop && cp_now_ms() < end) {
 		cleanup_free char *log = daemon_log(k->d);
 
-		if (strstr(log, "\"device_del\"")) {
+		if (strstr(log, "\"device_del\"") && k->d->p.pid > 0) {
 			kill(k->d->p.pid, SIGKILL);
 			k->killed = true;
 			return NULL;
@@ -560,30 +599,13 @@ static void test_failures(void)
 
 	/* killed during apply: SIGKILL when its trace shows the first device_del */
 	vm = NULL;
-	if (daemon_start(&d, "serve-killed", false, &err) == 0 &&
+	if (daemon_start(&d, "serve-killed", DAEMON_TRACE, &err) == 0 &&
 	    profile_make(&p, 8, d.sock, &err) == 0 &&
 	    (vm = new_vm(&p, "cpkilled", false, 1, true, &err))) {
 		struct killer k = { .d = &d };
 		pthread_t th;
 		bool t = false;
 
-		/* the daemon logs QMP only with --trace: restart it so */
-		daemon_stop(&d);
-		{
-			const char *argv[] = { lab_tool("ip"),	"netns",
-					       "exec",		lab_net_ns_name(net, LAB_NET_VM),
-					       COLDPLUG_BINARY, "serve",
-					       "--socket",	d.sock,
-					       "--trace",	NULL };
-			struct stat st;
-			int64_t end = cp_now_ms() + 10000;
-
-			unlink(d.sock);
-			memset(&d.p, 0, sizeof(d.p));
-			lab_proc_start(&d.p, argv, d.log, &err);
-			while (cp_now_ms() < end && stat(d.sock, &st) != 0)
-				lab_sleep_ms(20);
-		}
 		t = pthread_create(&th, NULL, killer_main, &k) == 0;
 		failed_start(vm, "daemon killed during apply", "coldplug serve went away", 20000);
 		k.stop = true;
@@ -591,16 +613,16 @@ static void test_failures(void)
 			pthread_join(th, NULL);
 		ok(k.killed,
 		   "daemon killed during apply: it was killed after its first device_del");
-		lab_proc_reap(&d.p, 5000, NULL);
 	} else {
 		ok(false, "daemon killed during apply: set up: %s", err.msg);
 	}
+	daemon_stop(&d);
 	lab_incus_free(vm);
 	profile_free(&p);
 
 	/* refused: 2 disks, 1 slot */
 	vm = NULL;
-	if (daemon_start(&d, "serve-refused", false, &err) == 0 &&
+	if (daemon_start(&d, "serve-refused", 0, &err) == 0 &&
 	    profile_make(&p, 1, d.sock, &err) == 0 &&
 	    (vm = new_vm(&p, "cprefused", false, 1, false, &err)))
 		failed_start(vm, "plan refused", "coldplug incus-profile --disk-slots 2", 20000);
@@ -623,7 +645,7 @@ static void test_net_admin_only(void)
 	struct daemon d;
 	int rc = -1;
 
-	if (daemon_start(&d, "serve-capped", true, &err) == 0 &&
+	if (daemon_start(&d, "serve-capped", DAEMON_NET_ADMIN_ONLY, &err) == 0 &&
 	    profile_make(&p, 2, d.sock, &err) == 0 &&
 	    (vm = new_vm(&p, "cpcapped", false, 1, true, &err)))
 		rc = lab_incus_start(vm, &err);
