@@ -268,6 +268,14 @@ bool lab_incus_running(struct lab_incus *vm);
 struct lab_net *lab_incus_net(const struct lab_incus *vm);
 int lab_incus_take_console(struct lab_incus *vm);
 unsigned lab_incus_vcpus(const struct lab_incus *vm);
+/*
+ * How often a test boots a VM whose guest never reported (the QEMU 10.0 TCG
+ * abort above, or a TCG boot hang) before it fails: qemu-notes §9 says retry
+ * such a run rather than chase it, and on this shared 2-core machine the abort
+ * has hit two boots in a row.
+ */
+#define LAB_BOOT_ATTEMPTS 3
+
 bool lab_incus_tcg_abort(const struct lab_incus *vm);
 
 /* What Incus set up, by Incus device name. */

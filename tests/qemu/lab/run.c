@@ -11,7 +11,6 @@
 #include <ftw.h>
 #include <poll.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,18 +120,23 @@ static int exit_code(const struct lab_proc *p)
 int lab_run(const char *const argv[], const struct lab_run_opts *o, char **output,
 	    struct cp_error *err)
 {
-	static atomic_uint counter; /* lab_run() may run on several threads at once */
 	const char *full[LAB_RUN_MAX_ARGS];
 	char nsarg[300], log[512];
 	struct lab_proc p;
-	int rc;
+	int rc, fd;
 
 	if (build_argv(argv, o->netns, full, nsarg, sizeof(nsarg), err) < 0)
 		return -1;
-	snprintf(log, sizeof(log), "%s/cplab-run-%d-%u.log", o->log_dir ? o->log_dir : "/tmp",
-		 (int)getpid(), atomic_fetch_add(&counter, 1));
-	if (lab_proc_start(&p, full, log, err) < 0)
+	/* mkstemp: a file of our own even in /tmp, and unique across threads */
+	lab_fmt(log, sizeof(log), "%s/cplab-run-XXXXXX", o->log_dir ? o->log_dir : "/tmp");
+	fd = mkstemp(log);
+	if (fd < 0)
+		return cp_error_set_errno(err, errno, "mkstemp %s", log);
+	close(fd);
+	if (lab_proc_start(&p, full, log, err) < 0) {
+		unlink(log);
 		return -1;
+	}
 	if (lab_proc_reap(&p, o->timeout_ms, err) < 0) {
 		lab_proc_stop(&p, LAB_RUN_GRACE_MS, NULL);
 		unlink(log);
@@ -353,4 +357,30 @@ unsigned long lab_num(const char *s)
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	return errno || end == s ? 0 : v;
+}
+
+/**
+ * lab_num_list() - a comma-separated list of positive numbers ("1,2,4,8")
+ * @s:		text (a command-line argument)
+ * @out:	filled
+ * @max:	room in @out
+ *
+ * Return: how many, or 0 if @s is not such a list or has more than @max
+ */
+size_t lab_num_list(const char *s, unsigned *out, size_t max)
+{
+	size_t n = 0;
+
+	while (s && *s) {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(s, &end, 10);
+		if (errno || end == s || v == 0 || v > 1024 || n == max || (*end && *end != ','))
+			return 0;
+		out[n++] = (unsigned)v;
+		s = *end ? end + 1 : end;
+	}
+	return n;
 }

@@ -38,6 +38,7 @@ char *lab_read_file(const char *path, size_t max, struct cp_error *err);
 int lab_write_file(const char *path, const char *text, struct cp_error *err);
 int lab_sleep_ms(int ms);
 unsigned long lab_num(const char *s);
+size_t lab_num_list(const char *s, unsigned *out, size_t max);
 bool lab_fmt(char *buf, size_t size, const char *fmt, ...) CP_PRINTF(3, 4);
 
 #endif /* COLDPLUG_LAB_RUN_H */

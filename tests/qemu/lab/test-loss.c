@@ -246,7 +246,7 @@ out:
 }
 
 /**
- * run_once() - one VM, with the known QEMU 10.0 TCG abort retried once
+ * run_once() - one VM, with the known QEMU 10.0 TCG abort retried
  * @p:		parameters
  * @vcpus:	vCPU count
  * @r:		filled
@@ -259,7 +259,7 @@ static int run_once(const struct params *p, unsigned vcpus, struct result *r)
 	const char *why = NULL;
 	int attempt;
 
-	for (attempt = 0; attempt < 2; attempt++) {
+	for (attempt = 1; attempt <= LAB_BOOT_ATTEMPTS; attempt++) {
 		struct lab_incus *vm = new_vm(p, vcpus, &err);
 		int rc;
 
@@ -275,9 +275,10 @@ static int run_once(const struct params *p, unsigned vcpus, struct result *r)
 		lab_incus_free(vm);
 		if (rc == 0)
 			return 0;
-		if (!why || attempt == 1)
+		if (!why || attempt == LAB_BOOT_ATTEMPTS)
 			break;
-		diag("QEMU %s, %u vCPUs: %s: %s; retrying once", p->qemu, vcpus, why, err.msg);
+		diag("QEMU %s, %u vCPUs: %s: %s; boot %d of %d failed, retrying", p->qemu, vcpus,
+		     why, err.msg, attempt, LAB_BOOT_ATTEMPTS);
 	}
 	return ok(false, "QEMU %s, %u vCPUs: run completed: %s", p->qemu, vcpus, err.msg), -1;
 }
@@ -316,18 +317,19 @@ static void check_result(const struct params *p, const struct result *r)
 	ok(r->ping[2].loss_pct <= 1.0 && r->udp[2].loss_pct <= 1.0,
 	   "QEMU %s, %u vCPUs: the control virtio NIC loses nothing (ping %.1f%%, UDP %.1f%%)",
 	   p->qemu, r->vcpus, r->ping[2].loss_pct, r->udp[2].loss_pct);
-	ok(r->udp[1].flows_complete<
-		   r->udp[1].flows,
-		   "QEMU %s, %u vCPUs (%u queues): Incus's io.bus=usb NIC loses whole flows (%u/%u intact)",
-		   p->qemu, r->vcpus, r->vcpus> 2
-		   ? r->vcpus
-		   : 2,
-	   r->udp[1].flows_complete, r->udp[1].flows);
+	/* A NIC the guest never configured loses everything: it proves no bug. */
+	ok(r->have_ip[1] && (r->udp[1].flows_complete < r->udp[1].flows),
+	   "QEMU %s, %u vCPUs (%u queues): Incus's io.bus=usb NIC, configured in the guest, loses "
+	   "whole flows (%u/%u intact)",
+	   p->qemu, r->vcpus, (r->vcpus > 2) ? r->vcpus : 2, r->udp[1].flows_complete,
+	   r->udp[1].flows);
 	if (r->vcpus != p->assert_at)
 		return;
-	ok(r->ping[0].loss_pct > 75.0, "QEMU %s, %u vCPUs: the seed method loses pings: %.1f%%",
+	ok(r->have_ip[0] && r->ping[0].loss_pct > 75.0,
+	   "QEMU %s, %u vCPUs: the seed method, configured in the guest, loses pings: %.1f%%",
 	   p->qemu, r->vcpus, r->ping[0].loss_pct);
-	ok(r->udp[0].loss_pct > 75.0, "QEMU %s, %u vCPUs: the seed method loses UDP: %.1f%%",
+	ok(r->have_ip[0] && r->udp[0].loss_pct > 75.0,
+	   "QEMU %s, %u vCPUs: the seed method, configured in the guest, loses UDP: %.1f%%",
 	   p->qemu, r->vcpus, r->udp[0].loss_pct);
 }
 
@@ -350,7 +352,6 @@ static int parse_params(struct params *p, int argc, char **argv)
 		{ "assert-pings", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *save = NULL;
 	int o;
 
 	*p = (struct params){ .qemu = "7.2",
@@ -378,10 +379,9 @@ static int parse_params(struct params *p, int argc, char **argv)
 			p->assert_pings = (unsigned)lab_num(optarg);
 			break;
 		case 'c':
-			p->nvcpus = 0;
-			for (char *t = strtok_r(optarg, ",", &save); t && p->nvcpus < MAX_RUNS;
-			     t = strtok_r(NULL, ",", &save))
-				p->vcpus[p->nvcpus++] = (unsigned)lab_num(t);
+			p->nvcpus = lab_num_list(optarg, p->vcpus, MAX_RUNS);
+			if (!p->nvcpus)
+				return -1;
 			break;
 		default:
 			return -1;
