@@ -26,6 +26,7 @@ struct lab_guest {
 	FILE *log;
 	char buf[GUEST_LINE_MAX * 2];
 	size_t len;
+	char lost[96]; /* a command whose reply never came: later ones cannot be matched */
 };
 
 /**
@@ -230,6 +231,13 @@ int lab_guest_command(struct lab_guest *g, const char *cmd, int timeout_ms, char
 
 	if (!line || clen > 4000 || strchr(cmd, '\n'))
 		return cp_error_set(err, CP_ERR_INVALID, "bad guest command");
+	/* Frames carry only the command's first word: after a reply that never
+	 * came, its late frame would pass for the next one's. */
+	if (g->lost[0])
+		return cp_error_set(err, CP_ERR_FAILED,
+				    "guest command '%s' not sent: the reply to '%s' never came, so "
+				    "replies can no longer be matched",
+				    cmd, g->lost);
 	sscanf(cmd, "%63s", word);
 	lab_fmt(begin, sizeof(begin), "CP-BEGIN %s", word);
 	lab_fmt(end, sizeof(end), "CP-END %s rc=", word);
@@ -244,8 +252,10 @@ int lab_guest_command(struct lab_guest *g, const char *cmd, int timeout_ms, char
 			return cp_error_set(err, CP_ERR_TIMEOUT, "console not writable");
 	}
 	for (;;) {
-		if (read_line(g, line, GUEST_LINE_MAX, deadline, err) < 0)
+		if (read_line(g, line, GUEST_LINE_MAX, deadline, err) < 0) {
+			lab_fmt(g->lost, sizeof(g->lost), "%.80s", cmd);
 			return cp_error_prefix(err, "guest command '%s'", word);
+		}
 		if (!in) {
 			in = !strcmp(line, begin);
 			continue;

@@ -31,6 +31,22 @@ static char *qmp_str(struct lab_incus *vm, const char *cmd, cp_json *args, struc
 }
 
 /**
+ * call() - run a command on Incus's connection when only success matters
+ * @vm:		emulator
+ * @cmd:	command
+ * @args:	arguments (stolen)
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+static int call(struct lab_incus *vm, const char *cmd, cp_json *args, struct cp_error *err)
+{
+	cleanup_json cp_json *ret = lab_incus_call(vm, cmd, args, NULL, 0, err);
+
+	return ret ? 0 : -1;
+}
+
+/**
  * qom_get() - qom-get /machine/peripheral/@dev @prop
  * @vm:		emulator
  * @dev:	device id
@@ -104,7 +120,7 @@ int lab_seed_remap(struct lab_incus *vm, const char *dev, int net_id, struct cp_
 	cp_json_set_str(a, "type", "tap");
 	cp_json_set_str(a, "id", name);
 	cp_json_set_str(a, "fds", fds);
-	if (!lab_incus_call(vm, "netdev_add", a, NULL, 0, err))
+	if (call(vm, "netdev_add", a, err) < 0)
 		return -1;
 	a = cp_json_new_object();
 	cp_json_set_str(a, "driver", "usb-net");
@@ -114,14 +130,14 @@ int lab_seed_remap(struct lab_incus *vm, const char *dev, int net_id, struct cp_
 	cp_json_set_str(a, "bus", "qemu_usb.0");
 	lab_fmt(port, sizeof(port), "%d", net_id + 3);
 	cp_json_set_str(a, "port", port); /* the write-up passes an int: 10.0 wants a string */
-	if (!lab_incus_call(vm, "device_add", a, NULL, 0, err))
+	if (call(vm, "device_add", a, err) < 0)
 		return -1;
 	a = cp_json_new_object();
 	cp_json_set_str(a, "name", dev);
 	cp_json_set_bool(a, "up", false);
-	if (!lab_incus_call(vm, "set_link", a, NULL, 0, err))
+	if (call(vm, "set_link", a, err) < 0)
 		return -1;
 	a = cp_json_new_object();
 	cp_json_set_str(a, "id", dev);
-	return lab_incus_call(vm, "device_del", a, NULL, 0, err) ? 0 : -1;
+	return call(vm, "device_del", a, err);
 }

@@ -677,15 +677,17 @@ static char *ctl_request(struct in_addr ip, uint16_t port, const char *cmd, doub
 			sb_printf(&sb, "%.*s", (int)r, buf);
 			if (memchr(buf, '\n', (size_t)r))
 				break;
-			continue;
-		}
-		if (r == 0 || (errno != EAGAIN && errno != EINTR))
+		} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
 			fatal("control port %s:%u closed before replying to '%s'", inet_ntoa(ip),
 			      (unsigned)port, cmd);
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, ms_until(deadline, 1000)) == 0 && now_mono() >= deadline)
+		}
+		if (now_mono() >= deadline) /* even if bytes keep coming without a newline */
 			fatal("control port %s:%u: no reply to '%s' within %.0f s", inet_ntoa(ip),
 			      (unsigned)port, cmd, timeout);
+		if (r > 0)
+			continue;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		poll(&p, 1, ms_until(deadline, 1000));
 	}
 	close(fd);
 	sb.s[strcspn(sb.s, "\r\n")] = '\0';
@@ -942,9 +944,12 @@ static uint64_t tcp_tx(int fd, double seconds, double timeout)
 			return bytes;
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			fatal("waiting for the sink to finish: %s", strerror(errno));
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, ms_until(deadline, 1000)) == 0 && now_mono() >= deadline)
+		if (now_mono() >= deadline) /* even if the sink keeps sending */
 			fatal("sink did not finish reading within %.0f s of the end", timeout);
+		if (n > 0)
+			continue;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		poll(&p, 1, ms_until(deadline, 1000));
 	}
 }
 
@@ -960,20 +965,20 @@ static uint64_t tcp_rx(int fd, uint64_t seconds, double timeout)
 	double deadline = now_mono() + (double)seconds + timeout;
 	for (;;) {
 		ssize_t n = recv(fd, buf, sizeof buf, 0);
-		if (n > 0) {
+		if (n > 0)
 			bytes += (uint64_t)n;
-			continue;
-		}
-		if (n == 0)
+		else if (n == 0)
 			return bytes;
-		if (errno != EAGAIN && errno != EINTR)
+		else if (errno != EAGAIN && errno != EINTR)
 			fatal("recv: %s", strerror(errno));
-		if (now_mono() >= deadline) {
+		if (now_mono() >= deadline) { /* checked even while data flows */
 			fprintf(stderr,
 				"cptraffic tcp: source still sending after %.0f s; stopping\n",
 				(double)seconds + timeout);
 			return bytes;
 		}
+		if (n > 0)
+			continue;
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		poll(&p, 1, ms_until(deadline, 1000));
 	}
