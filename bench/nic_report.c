@@ -282,6 +282,7 @@ cp_json *bench_nic_to_json(const struct bench_nic_params *p, const struct bench_
 	cp_json_set_str(doc, "qemu_version", version);
 	cp_json_set_str(doc, "qemu_binary", run->qemu_binary);
 	cp_json_set_str(doc, "accel", "tcg");
+	cp_json_set_str(doc, "tcg_thread", "single"); /* the lab's [accel] section */
 	cp_json_set_str(doc, "started", run->started);
 	cp_json_set_int(doc, "seconds", run->seconds);
 	cp_json_set(doc, "machine", machine_json(run));
@@ -736,9 +737,13 @@ static void print_facts(FILE *f, const cp_json *doc)
 		"end.\n",
 		str(m, "cpu"), (long long)num(m, "cores"), str(m, "kernel"), str(m, "load_start"),
 		str(m, "load_end"));
-	fprintf(f, "- **QEMU:** %s (`%s`), accel tcg. **Date:** %s; the run took %lld s.\n",
-		str(doc, "qemu_version"), str(doc, "qemu_binary"), str(doc, "started"),
-		(long long)num(doc, "seconds"));
+	/* Results from before the lab went single-threaded have no tcg_thread. */
+	fprintf(f,
+		"- **QEMU:** %s (`%s`), accel tcg, %s-threaded. **Date:** %s; the run took "
+		"%lld s.\n",
+		str(doc, "qemu_version"), str(doc, "qemu_binary"),
+		cp_json_get_str(doc, "tcg_thread") ? str(doc, "tcg_thread") : "multi",
+		str(doc, "started"), (long long)num(doc, "seconds"));
 	fprintf(f,
 		"- **Guest:** %lld vCPUs (Incus gives each NIC a %lld-queue tap), %lld MiB, "
 		"Linux %s (the lab's test guest).\n",

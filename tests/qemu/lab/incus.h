@@ -271,8 +271,9 @@ unsigned lab_incus_vcpus(const struct lab_incus *vm);
 /*
  * How often a test boots a VM whose guest never reported (the QEMU 10.0 TCG
  * abort above, or a TCG boot hang) before it fails: qemu-notes §9 says retry
- * such a run rather than chase it, and on this shared 2-core machine the abort
- * has hit two boots in a row.
+ * such a run rather than chase it. With multi-threaded TCG both hit about
+ * half the boots at 4 vCPUs here; the lab now runs single-threaded TCG (see
+ * conf_base()), and this stays as the safety net.
  */
 #define LAB_BOOT_ATTEMPTS 3
 
