@@ -177,23 +177,15 @@ static int peer_serve_start(const struct lab_net *net, const char *dir, struct l
  */
 static bool parse_udp_out(const char *text, struct bench_udp *out)
 {
-	const char *brace = text ? strstr(text, "{\"sent\"") : NULL;
-	cleanup_json cp_json *j = NULL;
-	struct cp_error err = { 0 };
-	int64_t v = 0;
+	struct lab_loss l = { 0 };
 
-	j = brace ? cp_json_parse(brace, strcspn(brace, "\r\n"), &err) : NULL;
-	if (!j)
+	if (lab_cptraffic_udp_result(text, &l) < 0)
 		return false;
 	out->ok = true;
-	cp_json_get_int(j, "sent", &v);
-	out->sent = (uint64_t)v;
-	cp_json_get_int(j, "received", &v);
-	out->received = (uint64_t)v;
-	cp_json_get_int(j, "flows", &v);
-	out->flows = (unsigned)v;
-	cp_json_get_int(j, "flows_complete", &v);
-	out->flows_complete = (unsigned)v;
+	out->sent = l.sent;
+	out->received = l.received;
+	out->flows = l.flows;
+	out->flows_complete = l.flows_complete;
 	return true;
 }
 

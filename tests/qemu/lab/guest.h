@@ -101,6 +101,7 @@ const char *lab_record_get(const struct lab_guest_record *rec, const char *key);
 /* Traffic from the peer namespace to the guest (see lab_incus_nic_ip()). */
 int lab_ping(const struct lab_net *net, const char *ip, unsigned count, unsigned interval_ms,
 	     struct lab_loss *out, struct cp_error *err);
+int lab_cptraffic_udp_result(const char *text, struct lab_loss *out);
 int lab_udp(const struct lab_net *net, struct lab_guest *g, const char *ip, unsigned flows,
 	    unsigned count, unsigned rate, struct lab_loss *out, struct cp_error *err);
 int lab_tcp(const struct lab_net *net, const char *ip, bool rx, unsigned seconds, double *mbit_s,

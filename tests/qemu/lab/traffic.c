@@ -208,9 +208,6 @@ static int udp_via_cptraffic(const struct lab_net *net, const char *ip, unsigned
 	const char *argv[] = { tool,	    "udp", "--to",	    ip,	  "--flows", f,
 			       "--count",   c,	   "--rate",	    r,	  "--wait",  "2",
 			       "--timeout", "10",  "--max-seconds", secs, NULL };
-	cleanup_json cp_json *j = NULL;
-	const char *brace;
-	int64_t v = 0;
 
 	if (!tool)
 		return cp_error_set(err, CP_ERR_INVALID, "COLDPLUG_CPTRAFFIC is not set (lab.env)");
@@ -221,14 +218,34 @@ static int udp_via_cptraffic(const struct lab_net *net, const char *ip, unsigned
 	if (lab_net_run(net, LAB_NET_PEER, argv, (int)(count / rate + 40) * 1000, &text, err) != 0)
 		return cp_error_set(err, CP_ERR_FAILED, "cptraffic udp: %s",
 				    text ? text : err->msg);
-	brace = strrchr(text, '{') ? strstr(text, "{\"sent\"") : NULL;
-	j = brace ? cp_json_parse(brace, strcspn(brace, "\n"), err) : NULL;
-	if (!j)
+	if (lab_cptraffic_udp_result(text, out) < 0)
 		return cp_error_set(err, CP_ERR_PROTOCOL, "cptraffic udp printed: %s", text);
+	return 0;
+}
+
+/**
+ * lab_cptraffic_udp_result() - the result line `cptraffic udp` prints
+ * @text:	its output (other lines, and a console's "\r", may surround it)
+ * @out:	sent, received, flows and flows_complete filled
+ *
+ * Return: 0, or -1 if there is no such line
+ */
+int lab_cptraffic_udp_result(const char *text, struct lab_loss *out)
+{
+	const char *brace = text ? strstr(text, "{\"sent\"") : NULL;
+	cleanup_json cp_json *j = NULL;
+	struct cp_error err = { 0 };
+	int64_t v = 0;
+
+	j = brace ? cp_json_parse(brace, strcspn(brace, "\r\n"), &err) : NULL;
+	if (!j)
+		return -1;
 	cp_json_get_int(j, "sent", &v);
 	out->sent = (uint64_t)v;
 	cp_json_get_int(j, "received", &v);
 	out->received = (uint64_t)v;
+	cp_json_get_int(j, "flows", &v);
+	out->flows = (unsigned)v;
 	cp_json_get_int(j, "flows_complete", &v);
 	out->flows_complete = (unsigned)v;
 	return 0;
