@@ -33,8 +33,9 @@ static const char serve_help[] =
 	"  --config FILE        config file (default " SERVE_DEFAULT_CONFIG ", if it\n"
 	"                       exists)\n"
 	"  --socket PATH        where to listen (default /run/coldplug/coldplug.sock)\n"
-	"  --socket-group NAME  the group of the user QEMU runs as (Incus: incus);\n"
-	"                       its members may connect, nobody else but root\n"
+	"  --qemu-user NAME     the user QEMU runs as: it and root may connect, nobody\n"
+	"                       else (default auto: incus if that user exists, else\n"
+	"                       nobody, as Incus chooses; root: root only)\n"
 	"  --nic-frontend pci|usb  default for VMs whose scriptlet does not choose\n"
 	"  --id-prefix PREFIX   qdev id prefix of the devices to re-home (dev-incus_)\n"
 	"  --event-timeout MS   deadline for DEVICE_DELETED (default 5000)\n"
@@ -56,7 +57,7 @@ static const char serve_help[] =
 enum {
 	OPT_CONFIG = CLI_OPT_FIRST_PRIVATE,
 	OPT_SOCKET,
-	OPT_SOCKET_GROUP,
+	OPT_QEMU_USER,
 	OPT_NIC_FRONTEND,
 	OPT_EVENT_TIMEOUT,
 	OPT_POLL_MS,
@@ -68,7 +69,7 @@ enum {
 static const struct option serve_options[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "socket", required_argument, NULL, OPT_SOCKET },
-	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+	{ "qemu-user", required_argument, NULL, OPT_QEMU_USER },
 	{ "nic-frontend", required_argument, NULL, OPT_NIC_FRONTEND },
 	{ "event-timeout", required_argument, NULL, OPT_EVENT_TIMEOUT },
 	{ "poll-ms", required_argument, NULL, OPT_POLL_MS },
@@ -141,8 +142,8 @@ static int serve_option(struct serve_args *a, int opt, const char *v)
 	case OPT_SOCKET:
 		a->o.socket = v;
 		return 0;
-	case OPT_SOCKET_GROUP:
-		a->o.socket_group = v;
+	case OPT_QEMU_USER:
+		a->o.qemu_user = v;
 		return 0;
 	case OPT_NIC_FRONTEND:
 		if (plan_frontend_parse(v, &a->o.rehome.plan.nic_frontend) < 0)

@@ -6,7 +6,7 @@
  * replies, polls) become the epoll_wait timeout.
  */
 #include <errno.h>
-#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +42,8 @@ enum serve_kind {
  * @sfd:	signalfd
  * @efd:	epoll
  * @vms:	table of VMs (NULL for free slots), o.max_vms entries
- * @group:	gid allowed to connect (with @has_group)
- * @has_group:	whether @group is set
+ * @qemu_uid:	the user QEMU runs as, who may connect (with @has_qemu_user)
+ * @has_qemu_user: whether @qemu_uid is set
  * @sock_ino:	inode of the socket we bound, to remove only ours at exit
  * @listen_resume: cp_now_ms() time to watch the listener again after
  *		accept() ran out of descriptors, -1 while it is watched
@@ -57,8 +57,8 @@ struct serve {
 	int sfd;
 	int efd;
 	struct vm **vms;
-	gid_t group;
-	bool has_group;
+	uid_t qemu_uid;
+	bool has_qemu_user;
 	ino_t sock_ino;
 	int64_t listen_resume;
 	bool starved;
@@ -169,35 +169,47 @@ static int clear_stale(const char *path, struct cp_error *err)
 }
 
 /**
- * resolve_group() - the gid behind --socket-group
+ * resolve_qemu_user() - the uid behind --qemu-user
  * @s:		daemon
- * @err:	filled if the group does not exist
+ * @err:	filled if the user does not exist
+ *
+ * "auto" is Incus's own choice (internal/server/sys/os.go): the user incus
+ * if it exists, else nobody (Debian's incus package creates no user incus).
+ * "root" means no other user: only root and the daemon's own user connect.
  *
  * Return: 0, or -1
  */
-static int resolve_group(struct serve *s, struct cp_error *err)
+static int resolve_qemu_user(struct serve *s, struct cp_error *err)
 {
-	struct group gr, *g = NULL;
+	const char *name = s->o.qemu_user ? s->o.qemu_user : "auto";
+	struct passwd pw, *p = NULL;
 	char buf[4096];
 	int rc;
 
-	if (!s->o.socket_group)
+	if (!strcmp(name, "root"))
 		return 0;
-	rc = getgrnam_r(s->o.socket_group, &gr, buf, sizeof(buf), &g);
+	if (!strcmp(name, "auto")) {
+		rc = getpwnam_r("incus", &pw, buf, sizeof(buf), &p);
+		if (!rc && !p)
+			rc = getpwnam_r("nobody", &pw, buf, sizeof(buf), &p);
+	} else {
+		rc = getpwnam_r(name, &pw, buf, sizeof(buf), &p);
+	}
 	if (rc)
-		return cp_error_set_errno(err, rc, "looking up group '%s'", s->o.socket_group);
-	if (!g)
+		return cp_error_set_errno(err, rc, "looking up user '%s'", name);
+	if (!p)
 		return cp_error_set(err, CP_ERR_INVALID,
-				    "group '%s' does not exist (--socket-group names the group of "
-				    "the user QEMU runs as, e.g. incus)",
-				    s->o.socket_group);
-	s->group = g->gr_gid;
-	s->has_group = true;
+				    "user '%s' does not exist (--qemu-user names the user QEMU "
+				    "runs as: nobody under Debian's Incus, incus under Zabbly's)",
+				    name);
+	s->qemu_uid = p->pw_uid;
+	s->has_qemu_user = p->pw_uid != 0;
 	return 0;
 }
 
 /**
- * set_socket_access() - mode 0660, group: QEMU's user can connect, nobody else
+ * set_socket_access() - mode 0600, owned by QEMU's user: QEMU and root can
+ * connect, nobody else
  * @s:		daemon
  * @err:	filled on failure
  *
@@ -208,13 +220,12 @@ static int set_socket_access(struct serve *s, struct cp_error *err)
 	const char *path = s->o.socket;
 	struct stat st;
 
-	if (s->has_group && getegid() != s->group && chown(path, (uid_t)-1, s->group) < 0)
+	if (s->has_qemu_user && geteuid() != s->qemu_uid && chown(path, s->qemu_uid, (gid_t)-1) < 0)
 		return cp_error_set_errno(err, errno,
-					  "give %s to group %s (run the daemon with that group, "
-					  "as coldplug.service does with Group=, or with "
-					  "CAP_CHOWN)",
-					  path, s->o.socket_group);
-	if (chmod(path, s->has_group ? 0660 : 0600) < 0 || stat(path, &st) < 0)
+					  "give %s to QEMU's user (uid %u): the daemon needs "
+					  "CAP_CHOWN for that, as coldplug.service gives it",
+					  path, (unsigned)s->qemu_uid);
+	if (chmod(path, 0600) < 0 || stat(path, &st) < 0)
 		return cp_error_set_errno(err, errno, "chmod %s", path);
 	s->sock_ino = st.st_ino;
 	return 0;
@@ -279,80 +290,14 @@ static int open_signals(struct serve *s, struct cp_error *err)
 }
 
 /**
- * status_ids() - whether a /proc/<pid>/status id line lists @id
- * @line:	the line after its "Uid:" / "Groups:" label
- * @id:		the id to find
- * @all:	every id on the line must be @id (Uid: real, effective, ...)
- *
- * Return: true if found (for @all: the line holds ids, all of them @id)
- */
-static bool status_ids(const char *line, unsigned long id, bool all)
-{
-	const char *p = line;
-	bool any = false;
-
-	for (;;) {
-		unsigned long v;
-		char *end;
-
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p < '0' || *p > '9')
-			return all ? any && (*p == '\n' || !*p) : false;
-		errno = 0;
-		v = strtoul(p, &end, 10);
-		if (errno)
-			return false;
-		if (v == id && !all)
-			return true;
-		if (v != id && all)
-			return false;
-		any = true;
-		p = end;
-	}
-}
-
-/**
- * peer_in_group() - whether the peer process has --socket-group among its
- * supplementary groups
- * @s:		daemon
- * @cred:	the peer's credentials from the socket
- *
- * Reads /proc/<pid>/status. The pid could have been reused since the
- * connection was made: its Uid: line (real, effective, saved, fs) must be
- * the peer's uid, so a reused pid lends no other user's groups.
- *
- * Return: true if it has the group
- */
-static bool peer_in_group(const struct serve *s, const struct fdpass_cred *cred)
-{
-	char path[64], line[4096];
-	bool uid_ok = false, in = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)cred->pid);
-	f = cred->pid > 0 ? fopen(path, "re") : NULL;
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strchr(line, '\n'))
-			break; /* a line longer than the buffer: do not guess */
-		if (!strncmp(line, "Uid:", 4))
-			uid_ok = status_ids(line + 4, cred->uid, true);
-		else if (!strncmp(line, "Groups:", 7))
-			in = status_ids(line + 7, s->group, false);
-	}
-	fclose(f);
-	return uid_ok && in;
-}
-
-/**
  * peer_allowed() - whether a connecting process may use the daemon
  * @s:	daemon
  * @fd:	accepted connection
  *
- * Return: true for root, our own user, or a process with --socket-group as
- * its group or one of its supplementary groups
+ * Only the user: a group (Incus's incus group holds its restricted users)
+ * would let in more than QEMU.
+ *
+ * Return: true for root, our own user, or QEMU's user (--qemu-user)
  */
 static bool peer_allowed(const struct serve *s, int fd)
 {
@@ -362,7 +307,7 @@ static bool peer_allowed(const struct serve *s, int fd)
 		return false;
 	if (cred.uid == 0 || cred.uid == geteuid())
 		return true;
-	return s->has_group && (cred.gid == s->group || peer_in_group(s, &cred));
+	return s->has_qemu_user && cred.uid == s->qemu_uid;
 }
 
 /**
@@ -611,12 +556,12 @@ int serve_run(const struct serve_opts *o, struct cp_error *err)
 	s.efd = epoll_create1(EPOLL_CLOEXEC);
 	if (s.vms && s.efd < 0)
 		cp_error_set_errno(err, errno, "epoll_create1");
-	else if (s.vms && resolve_group(&s, err) == 0 && open_signals(&s, err) == 0 &&
+	else if (s.vms && resolve_qemu_user(&s, err) == 0 && open_signals(&s, err) == 0 &&
 		 open_listener(&s, err) == 0 &&
 		 epoll_add(&s, s.lfd, ref(SERVE_LISTEN, 0), err) == 0 &&
 		 epoll_add(&s, s.sfd, ref(SERVE_SIGNAL, 0), err) == 0) {
-		log_info("listening on %s (%s may connect)", o->socket,
-			 s.has_group ? o->socket_group : "root");
+		log_info("listening on %s (root and uid %u may connect)", o->socket,
+			 (unsigned)(s.has_qemu_user ? s.qemu_uid : 0));
 		notify_systemd("READY=1");
 		rc = serve_loop(&s, err);
 		notify_systemd("STOPPING=1");

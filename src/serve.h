@@ -27,8 +27,9 @@
 /**
  * struct serve_opts - the daemon's configuration
  * @socket:		listening socket path
- * @socket_group:	group whose members (QEMU's user) may connect, or NULL
- *			for root only
+ * @qemu_user:		the user QEMU runs as, who may connect besides root:
+ *			a name, "auto" (NULL: incus if it exists, else nobody)
+ *			or "root" (nobody else)
  * @rehome:		pipeline defaults for every VM (the stub's request can
  *			override the NIC frontend and name taps)
  * @poll_ms:		how often to look for the stub's request
@@ -39,7 +40,7 @@
  */
 struct serve_opts {
 	const char *socket;
-	const char *socket_group;
+	const char *qemu_user;
 	struct rehome_opts rehome;
 	int poll_ms;
 	int watch_ms;
