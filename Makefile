@@ -1,7 +1,19 @@
 # coldplug: a thin wrapper over meson/ninja. The two commands a user needs:
 #   make demo    install what is missing, build, and show coldplug at work
 #   make check   the whole test suite (ends with "N passed, N failed")
-# As root, missing Debian packages are installed; otherwise they are named.
+# Each target first makes sure of the Debian packages it needs (scripts/deps.sh
+# GROUP), before meson configures anything: as root, make demo and make check
+# install what is missing; otherwise they name it and stop. Plain `make` never
+# runs apt-get: it names what is missing and fails, even as root.
+# A build directory configured before an optional part's packages were there
+# (the Starlark runner: golang-go, golang-starlark-dev) looks again by itself
+# (tests/qemu/starlark/meson.build), and make check fails rather than run
+# fewer tests if it is still missing.
+# Also: make check-fresh  (root, about 35 min) a fresh minbase Debian 12 root
+#                    (debootstrap, cached in ~/.cache/coldplug/fresh), a clone
+#                    of the committed HEAD in it, and make demo then make check
+#                    run there: scripts/check-fresh.sh (--keep keeps the root:
+#                    make check-fresh CHECK_FRESH_ARGS=--keep). Not in .ci/run.
 # Also: make bench   the NIC benchmark on QEMU 7.2 and 10.0 (root, about 12 min):
 #                    bench/results/nic-*.json, then bench/RESULTS.md from them
 
@@ -11,26 +23,42 @@ FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 60
 BENCH_RESULTS ?= bench/results
 export COLDPLUG_CACHE ?= $(HOME)/.cache/coldplug
+CHECK_FRESH_ARGS ?=
 
 .PHONY: all build check demo bench fuzz format install clean
+.PHONY: check-fresh
 
 all: build
 
-build:
-	@scripts/deps.sh build
+# Configure $(BUILD) once and build it; every target that uses it runs its
+# deps.sh group first.
+define build_tree
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) -Dwerror=true
 	@ninja -C $(BUILD)
+endef
+
+build:
+	@scripts/deps.sh --no-install build
+	$(build_tree)
 
 check:
 	@scripts/deps.sh check
 	@BUILD=$(BUILD) ASAN=$(ASAN) tests/run-checks.sh
 
-demo: build
+demo:
 	@scripts/deps.sh demo
+	$(build_tree)
+	@[ -x $(BUILD)/tests/qemu/starlark/incus-scriptlet ] || { echo "demo: $(BUILD) has no \
+	Starlark runner (tests/qemu/starlark): golang-go and golang-starlark-dev are needed; \
+	'meson setup --reconfigure $(BUILD)' looks for them again" >&2; exit 1; }
 	@tests/qemu/demo.sh $(BUILD)
 
-bench: build
+check-fresh:
+	@scripts/check-fresh.sh $(CHECK_FRESH_ARGS)
+
+bench:
 	@scripts/deps.sh demo
+	$(build_tree)
 	@[ -x $(BUILD)/bench/bench-nic ] || { echo "bench: $(BUILD) was configured with -Dqemu_tests=false" >&2; exit 1; }
 	@tests/qemu/prepare.sh $(BUILD)
 	@mkdir -p $(BENCH_RESULTS)

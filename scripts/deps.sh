@@ -1,18 +1,30 @@
 #!/bin/sh
 # Make sure the Debian packages a make target needs are installed.
-#   scripts/deps.sh GROUP...    GROUP: build check demo fuzz
-# As root, missing packages are installed with apt-get; otherwise the script
-# names them and fails. Nothing else is ever downloaded by this script.
+#   scripts/deps.sh [--no-install] GROUP...    GROUP: build check demo fuzz fresh
+# As root, missing packages are installed with apt-get; otherwise, or with
+# --no-install (what plain `make` uses: it never runs apt-get behind the
+# user's back), the script names them and fails. Nothing else is ever
+# downloaded by this script. Run it before meson configures a build
+# directory: optional parts (the Starlark runner) are looked for then.
 set -eu
+
+install=yes
+if [ "${1:-}" = "--no-install" ]; then
+	install=no
+	shift
+fi
 
 pkgs_build="meson ninja-build pkg-config gcc libc6-dev libjson-c-dev libyaml-dev"
 # check: a clang build with sanitizers, style checks, the real-QEMU lab (QEMU,
 # the tools that build the test guest and its network), the plist parser, and
-# Go with the Starlark interpreter Incus uses (for the scriptlet stub tests).
+# Go with the Starlark interpreter Incus uses (for the scriptlet stub tests),
+# and git (the style checks list the C files with git ls-files).
 pkgs_check="clang libclang-rt-14-dev clang-format qemu-system-x86 qemu-utils iproute2 \
-cpio kmod gzip iputils-ping libplist-utils golang-go golang-starlark-dev cppcheck clang-tidy"
+cpio kmod gzip iputils-ping libplist-utils golang-go golang-starlark-dev cppcheck clang-tidy git"
 pkgs_demo="qemu-system-x86 qemu-utils iproute2 cpio kmod gzip iputils-ping golang-go golang-starlark-dev"
 pkgs_fuzz="clang libclang-rt-14-dev"
+# fresh: make check-fresh (scripts/check-fresh.sh) builds a Debian root.
+pkgs_fresh="debootstrap git"
 
 want=""
 for group in "$@"; do
@@ -21,7 +33,8 @@ for group in "$@"; do
 	check) want="$want $pkgs_build $pkgs_check" ;;
 	demo) want="$want $pkgs_build $pkgs_demo" ;;
 	fuzz) want="$want $pkgs_build $pkgs_fuzz" ;;
-	*) echo "deps.sh: unknown group '$group' (build, check, demo, fuzz)" >&2; exit 2 ;;
+	fresh) want="$want $pkgs_fresh" ;;
+	*) echo "deps.sh: unknown group '$group' (build, check, demo, fuzz, fresh)" >&2; exit 2 ;;
 	esac
 done
 
@@ -34,6 +47,14 @@ for p in $want; do
 done
 [ -z "$missing" ] && exit 0
 
+if [ "$install" = no ]; then
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo "
+	echo "coldplug needs these Debian packages, which are not installed:$missing" >&2
+	echo "Install them with:  ${sudo}apt-get install --no-install-recommends$missing" >&2
+	echo "(or run '${sudo}make demo' or '${sudo}make check', which install what they need)" >&2
+	exit 1
+fi
 if [ "$(id -u)" -ne 0 ]; then
 	echo "coldplug needs these Debian packages, which are not installed:$missing" >&2
 	echo "Install them with:  sudo apt-get install --no-install-recommends$missing" >&2
@@ -42,7 +63,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "Installing missing Debian packages:$missing"
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y -q --no-install-recommends $missing; then
-	apt-get update -q
-	apt-get install -y -q --no-install-recommends $missing
+# Wait for another apt or dpkg run (up to 10 minutes) instead of failing.
+lock="-o DPkg::Lock::Timeout=600"
+if ! apt-get install -y -q $lock --no-install-recommends $missing; then
+	apt-get update -q $lock
+	apt-get install -y -q $lock --no-install-recommends $missing
 fi

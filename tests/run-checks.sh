@@ -4,7 +4,10 @@
 # suite of the first and the unit and fuzz-replay suites of the second, and
 # print the totals. A build
 # that fails counts as one failed check; skipped tests are listed and never
-# counted as passed. The last line is "N passed, N failed".
+# counted as passed. A build without an optional part the suite needs (the
+# Starlark runner, tests/qemu/starlark) is a failed build that names the
+# missing packages, never a shorter list of tests. The last line is
+# "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -33,8 +36,34 @@ build() { # dir, label, setup-args...
 		note_fail "$label: build"
 		return 1
 	fi
+	if [ ! -x "$dir/tests/qemu/starlark/incus-scriptlet" ]; then
+		no_runner "$dir" "$label"
+		return 1
+	fi
 	passed=$((passed + 1))
 	return 0
+}
+
+# The Starlark runner is optional to meson (a plain `make` builds without Go)
+# but not to the suite: the stub tests and the lab run the scriptlet with it.
+# meson looks again by itself once a package is installed (see
+# tests/qemu/starlark/meson.build); if it is still missing, say which
+# packages it needs.
+no_runner() { # dir, label
+	need=""
+	for p in golang-go golang-starlark-dev; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			need="$need $p"
+	done
+	echo "run-checks: $1 has no Starlark runner ($1/tests/qemu/starlark/incus-scriptlet):" >&2
+	if [ -n "$need" ]; then
+		echo "  the Debian packages$need are not installed (scripts/deps.sh check installs them)" >&2
+		note_fail "$2: no Starlark runner, the suite cannot run: install$need"
+	else
+		echo "  golang-go and golang-starlark-dev are installed, but meson did not find them" >&2
+		echo "  (see $1/meson-logs/meson-log.txt; 'meson setup --reconfigure $1' looks again)" >&2
+		note_fail "$2: no Starlark runner although golang-go and golang-starlark-dev are installed"
+	fi
 }
 
 # Run one `meson test` and count its per-test results from its JSON log. A
