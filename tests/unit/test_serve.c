@@ -340,9 +340,10 @@ static void test_qemu_user(const char *dir)
 		if (lab_proc_start(&daemon, argv, log, &err) < 0)
 			bail_out("start the daemon: %s", err.msg);
 	}
-	for (i = 0; i < 200 && stat(sock, &sst) < 0; i++)
+	snprintf(log_path, sizeof(log_path), "%s", log);
+	for (i = 0; i < 200 && !log_has("listening on"); i++)
 		usleep(10 * 1000);
-	ok(sst.st_uid == 65534 && (sst.st_mode & 0777) == 0600,
+	ok(stat(sock, &sst) == 0 && sst.st_uid == 65534 && (sst.st_mode & 0777) == 0600,
 	   "--qemu-user nobody: the socket is nobody's, mode 0600 (uid %u, mode %o)",
 	   (unsigned)sst.st_uid, (unsigned)(sst.st_mode & 0777));
 	snprintf(sock_path, sizeof(sock_path), "%s", sock);
@@ -371,7 +372,6 @@ static void test_qemu_user(const char *dir)
 	ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	   "a process of another user in QEMU's group is closed");
 	lab_proc_stop(&daemon, 2000, &err);
-	snprintf(log_path, sizeof(log_path), "%s", log);
 	ok(log_has("its user may not use coldplug") && log_has("new connection from"),
 	   "...by the daemon's peer check, which let nobody in");
 	unlink(log);
