@@ -5,8 +5,9 @@
 #
 # Builds a minbase Debian 12 root (debootstrap --variant=minbase bookworm),
 # clones the committed HEAD of this checkout into it (/root/coldplug: what is
-# committed is tested, uncommitted changes are not), and runs there, as root in
-# a chroot, what the README tells a new user to run: `make demo`, then
+# committed is tested, uncommitted changes are not), installs make (which a
+# fresh Debian 12 lacks; git is left to scripts/deps.sh), and runs there, as
+# root in a chroot, what the README tells a new user to run: `make demo`, then
 # `make check`. Both always run; both results are reported, with timings, and
 # the script exits non-zero if either failed. Its last line is
 # "make check-fresh: passed" or "make check-fresh: failed: <which>".
@@ -244,8 +245,16 @@ run_in() {
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 	results+=("$name|$rc|$(($(date +%s) - t))|$summary")
 	say "'$cmd': exit status $rc after $(dur $(($(date +%s) - t)))"
+	return "$rc"
 }
 
+# What a new user has before typing `make demo`: the clone (git is not
+# installed here: scripts/deps.sh check must bring it for the style checks)
+# and make, which a minbase root, like a fresh Debian 12, lacks.
+stage="apt-get install make"
+run_in "make itself" "apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+apt-get install -y -q --no-install-recommends make" ||
+	die "make cannot be installed in the root"
 stage="make demo"
 run_in "make demo" "make demo"
 stage="make check"
