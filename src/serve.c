@@ -220,13 +220,17 @@ static int set_socket_access(struct serve *s, struct cp_error *err)
 	const char *path = s->o.socket;
 	struct stat st;
 
+	/* chmod first: once the socket is QEMU's, changing its mode would
+	 * need CAP_FOWNER, which the unit does not give. */
+	if (chmod(path, 0600) < 0)
+		return cp_error_set_errno(err, errno, "chmod %s", path);
 	if (s->has_qemu_user && geteuid() != s->qemu_uid && chown(path, s->qemu_uid, (gid_t)-1) < 0)
 		return cp_error_set_errno(err, errno,
 					  "give %s to QEMU's user (uid %u): the daemon needs "
 					  "CAP_CHOWN for that, as coldplug.service gives it",
 					  path, (unsigned)s->qemu_uid);
-	if (chmod(path, 0600) < 0 || stat(path, &st) < 0)
-		return cp_error_set_errno(err, errno, "chmod %s", path);
+	if (stat(path, &st) < 0)
+		return cp_error_set_errno(err, errno, "stat %s", path);
 	s->sock_ino = st.st_ino;
 	return 0;
 }
