@@ -1,0 +1,374 @@
+#!/bin/bash
+# tests/incus/test-incus.sh: coldplug against real Incus (Debian's 6.0 LTS, as
+# tests/incus/lab.sh runs it), used as a user uses it: the profile from
+# `coldplug incus-profile`, `coldplug serve` run as the shipped unit runs it,
+# and the `incus` client. Prints TAP.
+#
+#   COLDPLUG_LAB_ENV=BUILD/lab.env tests/incus/test-incus.sh COLDPLUG.deb [SCENARIO...]
+#
+# coldplug comes from its Debian package (`make deb`), unpacked as dpkg would
+# install it: the binary and the systemd unit the daemon is run as. (A bare
+# binary works too, with COLDPLUG_UNIT naming a unit file, for debugging.) Scenarios (default: all): disks-nic-2,
+# disks-nic-4, usb-nics, restart, lifecycle, no-daemon. COLDPLUG_INCUS_RECORD=DIR
+# keeps Incus's qemu.conf and QMP log of the disks-nic VMs there. Each VM runs the
+# project's Linux test guest (tests/qemu/guest) through raw.qemu -kernel.
+#
+# Network: one bridge with no address (cpinc<pid>), a veth from it into a
+# network namespace that holds the only addresses (10.91.0.1/24, the guests
+# 10.91.0.1x); nothing else. Everything started here is stopped by pid, and
+# the bridge, the namespace and Incus's state are removed on every exit path.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PKG=${1:?usage: test-incus.sh COLDPLUG.deb|COLDPLUG [SCENARIO...]}
+shift
+SCENARIOS=${*:-disks-nic-2 disks-nic-4 usb-nics restart lifecycle no-daemon}
+[ -n "${COLDPLUG_LAB_ENV:-}" ] && [ -r "$COLDPLUG_LAB_ENV" ] ||
+	{ echo "Bail out! COLDPLUG_LAB_ENV names no lab.env (run tests/qemu/prepare.sh BUILD)"; exit 1; }
+# shellcheck disable=SC1090
+. "$COLDPLUG_LAB_ENV"
+
+T=0
+FAILED=0
+ok() { # COND-STATUS DESCRIPTION
+	T=$((T + 1))
+	if [ "$1" -eq 0 ]; then echo "ok $T - $2"; else echo "not ok $T - $2"; FAILED=$((FAILED + 1)); fi
+}
+check() { # DESCRIPTION COMMAND...: ok if COMMAND succeeds; its output is
+	# shown (as diagnostics) only when it fails
+	local d=$1 rc
+	shift
+	"$@" >"$RUN/check.out" 2>&1
+	rc=$?
+	ok $rc "$d"
+	[ $rc -eq 0 ] || sed 's/^/#   /' "$RUN/check.out"
+}
+diag() { printf '# %s\n' "$*"; }
+
+RUN=$(mktemp -d /tmp/cp-incus.XXXXXX)
+chmod 0755 "$RUN"
+STATE=$RUN/lab
+BR=cpinc$$
+NS=cpinc$$
+SERVE_PID=""
+SOCK=/run/coldplug/coldplug.sock
+
+inc() { (set -a; . "$STATE/env"; set +a; exec timeout "${INC_TIMEOUT:-180}" incus "$@"); }
+
+cleanup() {
+	stop_serve
+	"$HERE/lab.sh" stop "$STATE" >/dev/null 2>&1
+	ip netns del "$NS" 2>/dev/null
+	ip link del "$BR" 2>/dev/null
+	ip link del "${BR}v" 2>/dev/null
+	rm -rf "$RUN"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+case $PKG in
+*.deb)
+	mkdir -p "$RUN/pkg" && dpkg-deb -x "$PKG" "$RUN/pkg" ||
+		{ echo "Bail out! cannot unpack $PKG"; exit 1; }
+	CP=$RUN/pkg/usr/bin/coldplug
+	UNIT=$(ls "$RUN"/pkg/lib/systemd/system/coldplug.service "$RUN"/pkg/usr/lib/systemd/system/coldplug.service 2>/dev/null | head -1)
+	;;
+*) CP=$PKG UNIT=${COLDPLUG_UNIT:-} ;;
+esac
+[ -x "$CP" ] && [ -r "$UNIT" ] || { echo "Bail out! no coldplug binary ($CP) or unit ($UNIT)"; exit 1; }
+diag "coldplug: $("$CP" --version 2>&1 | head -1), from $PKG"
+
+# ------------------------------------------------------------------ daemon
+
+# start_serve: coldplug serve as coldplug.service runs it: its ExecStart, its
+# RuntimeDirectory (mode), UMask and capability bounding set, read from the
+# unit the package installs. No systemd here: this does what systemd would.
+start_serve() {
+	local exec caps rtdir rtmode umask
+	exec=$(sed -n 's/^ExecStart=//p' "$UNIT" | sed "s|^[^ ]*/coldplug |$CP |")
+	caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$UNIT" | tr 'A-Z ' 'a-z,' | sed 's/cap_/+/g')
+	rtdir=/run/$(sed -n 's/^RuntimeDirectory=//p' "$UNIT")
+	rtmode=$(sed -n 's/^RuntimeDirectoryMode=//p' "$UNIT")
+	umask=$(sed -n 's/^UMask=//p' "$UNIT")
+	mkdir -p "$rtdir" && chmod "${rtmode:-0755}" "$rtdir"
+	# shellcheck disable=SC2086
+	(umask "${umask:-0022}"; exec setsid setpriv --bounding-set "-all,$caps" --inh-caps "-all" \
+		$exec --verbose) >>"$RUN/serve.log" 2>&1 </dev/null &
+	SERVE_PID=$!
+	for _ in $(seq 50); do grep -q "listening on" "$RUN/serve.log" 2>/dev/null && return 0; sleep 0.1; done
+	echo "Bail out! coldplug serve did not start: $(tail -3 "$RUN/serve.log")"
+	exit 1
+}
+
+stop_serve() {
+	[ -n "$SERVE_PID" ] || return 0
+	kill -TERM "$SERVE_PID" 2>/dev/null
+	for _ in $(seq 50); do kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$SERVE_PID" 2>/dev/null && kill -KILL "$SERVE_PID"
+	wait "$SERVE_PID" 2>/dev/null
+	SERVE_PID=""
+}
+
+# ------------------------------------------------------------------ VMs
+
+# new_vm NAME VCPUS [EXTRA-KERNEL-ARGS]: an Incus VM with the coldplug profile,
+# a 64 MiB root disk and the test guest booted by -kernel.
+new_vm() {
+	local name=$1 cpus=$2 extra=${3:-}
+	inc init --empty --vm "$name" -p default -p "${PROFILE:-coldplug}" -c security.secureboot=false \
+		-c limits.cpu="$cpus" -c limits.memory=512MiB -d root,size=64MiB >"$RUN/init.out" 2>&1 &&
+		inc config set "$name" raw.qemu="-kernel $COLDPLUG_GUEST_KERNEL -initrd $COLDPLUG_GUEST_INITRD -append \"console=ttyS0 panic=-1 cp.settle=5 $extra\""
+}
+
+# report NAME: wait for the guest's boot report (at most 120 s) and print its
+# records, one per line.
+report() {
+	local i
+	[ "$(inc list "$1" -c s -f csv)" = RUNNING ] || return 0
+	for i in $(seq 60); do
+		inc console "$1" --show-log 2>/dev/null | grep -q CP-REPORT-END && break
+		sleep 2
+	done
+	inc console "$1" --show-log 2>/dev/null | tr -d '\r' |
+		sed -n '/^CP-REPORT-BEGIN/,/^CP-REPORT-END/p' | tail -n +2
+}
+
+# guest NAME COMMAND: run one guest command on the VM's console (through a
+# pty: `incus console` needs one) and print its output.
+guest() {
+	local out=$RUN/console.$$
+	(set -a; . "$STATE/env"; set +a
+	 (sleep 1; printf '%s\r' "$2"; sleep "${GUEST_WAIT:-4}") |
+		timeout 30 script -qfec "incus console $1" /dev/null >"$out" 2>&1)
+	tr -d '\r' <"$out" | sed -n "/^CP-BEGIN/,/^CP-END/p"
+	rm -f "$out"
+}
+
+# field RECORD-LINE KEY: the value of KEY=... in a report record.
+field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+
+# pings ADDR: 1000 pings 2 ms apart from the namespace; prints the loss %.
+pings() {
+	ip netns exec "$NS" ping -q -n -c 1000 -i 0.002 -W 1 -w 20 "$1" 2>/dev/null |
+		sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p'
+}
+
+# pattern SEED OFFSET LENGTH: the md5 of the disk test pattern (cptraffic's).
+pattern() { "$COLDPLUG_CPTRAFFIC" pattern --seed "$1" --offset "$2" --length "$3" | md5sum | cut -d' ' -f1; }
+
+volume_file() { echo "$STATE/incus/storage-pools/default/custom/default_$1/root.img"; }
+
+# ------------------------------------------------------------------ scenarios
+
+# disks_nic VCPUS: root disk, a data volume written from the host, a bridged
+# NIC: each on coldplug's frontend in the guest, the NIC with Incus's MAC,
+# and 1000 pings without a loss.
+scenario_disks_nic() {
+	local cpus=$1 vm=dn$1 rep rec mac ip=10.91.0.1$1 loss
+	inc storage volume create default "data$cpus" --type=block size=32MiB >/dev/null
+	dd if=/dev/zero of="$(volume_file "data$cpus")" bs=1M count=1 conv=notrunc status=none
+	"$COLDPLUG_CPTRAFFIC" pattern --seed 7 --offset 0 --length 1048576 |
+		dd of="$(volume_file "data$cpus")" conv=notrunc status=none
+	new_vm "$vm" "$cpus" "cp.net=any,$ip/24"
+	inc config device add "$vm" data disk pool=default source="data$cpus" >/dev/null
+	inc config device add "$vm" eth0 nic nictype=bridged parent="$BR" >/dev/null
+	check "$cpus vCPUs: incus start succeeds with the coldplug profile" inc start "$vm"
+	rep=$(report "$vm")
+	if [ -n "${COLDPLUG_INCUS_RECORD:-}" ]; then
+		# What Incus gave QEMU and said to it (tests/data/incus-6.0/).
+		cp "$STATE/incus/run/$vm/qemu.conf" "$COLDPLUG_INCUS_RECORD/qemu-$cpus.conf"
+		cp "$STATE/incus/logs/$vm/qemu.qmp.log" "$COLDPLUG_INCUS_RECORD/qemu.qmp-$cpus.log"
+	fi
+	rec=$(grep '^blk .*serial=coldplug-disk0' <<<"$rep")
+	check "$cpus vCPUs: the root disk is on coldplug-disk0 (pcie.0 slot 10), 64 MiB" \
+		test "$(field "$rec" size)" = 67108864 -a "$(field "$rec" driver)" = virtio_blk -a \
+		"${rec#*path=pci0000:00/0000:00:10.0/}" != "$rec"
+	rec=$(grep '^blk .*serial=coldplug-disk1' <<<"$rep")
+	check "$cpus vCPUs: the data volume is on coldplug-disk1, 32 MiB, with the host's bytes" \
+		test "$(field "$rec" size)" = 33554432 -a "$(field "$rec" sum)" = "$(pattern 7 0 1048576)"
+	check "$cpus vCPUs: no disk is left behind a PCIe root port or on virtio-scsi" \
+		bash -c '! grep -E "^blk .*(driver=sd |path=pci0000:00/0000:00:0[1-9a-f]\.[0-7]/0000:0[1-9])" <<<"$1"' _ "$rep"
+	rec=$(grep '^net ' <<<"$rep")
+	mac=$(inc config get "$vm" volatile.eth0.hwaddr)
+	check "$cpus vCPUs: one NIC, on coldplug-nic0 (pcie.0 slot 1c), with Incus's MAC $mac" \
+		test "$(grep -c '^net ' <<<"$rep")" = 1 -a "$(field "$rec" mac)" = "$mac" -a \
+		"${rec#*path=pci0000:00/0000:00:1c.0/}" != "$rec"
+	loss=$(pings "$ip")
+	check "$cpus vCPUs: 1000 pings from the bridge, 0 lost (lost: ${loss:-?}%)" test "${loss:-x}" = 0
+	inc delete --force "$vm" >/dev/null
+	inc storage volume delete default "data$cpus" >/dev/null
+}
+
+# usb_nics: the usb-net frontend (a second profile), two NICs, beside the
+# three usb-redir devices Incus 6.0's SPICE puts on the xHCI.
+scenario_usb_nics() {
+	local vm=usbn rep i mac rec loss
+	"$CP" incus-profile --nic-frontend usb | inc profile create coldplug-usb >/dev/null
+	PROFILE=coldplug-usb new_vm "$vm" 2 "cp.net=any,10.91.0.21/24;any,10.91.0.22/24"
+	# usb-net before QEMU 10.2 shows a CDC-ECM guest a MAC whose first byte
+	# is 0x40 (coldplug refuses others, and says so): the MACs a user gives.
+	inc config device add "$vm" eth0 nic nictype=bridged parent="$BR" hwaddr=40:66:6a:00:00:10 >/dev/null
+	inc config device add "$vm" eth1 nic nictype=bridged parent="$BR" hwaddr=40:66:6a:00:00:11 >/dev/null
+	check "usb NICs: incus start succeeds" inc start "$vm"
+	rep=$(report "$vm")
+	for i in 0 1; do
+		mac=$(inc config get "$vm" "volatile.eth$i.hwaddr")
+		rec=$(grep "^net .*mac=$mac" <<<"$rep")
+		check "usb NICs: eth$i is a usb-net (cdc_ether) with Incus's MAC $mac" \
+			test "$(field "$rec" driver)" = cdc_ether
+	done
+	for i in 1 2; do
+		loss=$(pings "10.91.0.2$i")
+		check "usb NICs: 1000 pings to NIC $i, 0 lost (lost: ${loss:-?}%)" test "${loss:-x}" = 0
+	done
+	inc delete --force "$vm" >/dev/null
+	inc profile delete coldplug-usb >/dev/null
+}
+
+# qemu_reconnected VM SINCE-LINE: the daemon's log, after line SINCE, shows
+# a connection from the VM's QEMU.
+qemu_reconnected() {
+	local pid
+	pid=$(cat "$STATE/incus/run/$1/qemu.pid" 2>/dev/null) || return 1
+	tail -n +"$2" "$RUN/serve.log" | grep -q "new connection from pid $pid\b"
+}
+
+# restart: the daemon restarts while the VM runs; QEMU (now nobody) dials
+# again within 5 s, and a detach of the data disk then completes within 30 s
+# with what the guest wrote in the volume.
+scenario_restart() {
+	local vm=rst since i t0 t1
+	inc storage volume create default datar --type=block size=32MiB >/dev/null
+	new_vm "$vm" 2 "cp.writepat=coldplug-disk1,9,1048576,1048576"
+	inc config device add "$vm" data disk pool=default source=datar >/dev/null
+	check "restart: incus start succeeds" inc start "$vm"
+	report "$vm" | grep -q '^write .*match=1'
+	ok $? "restart: the guest wrote its pattern on coldplug-disk1"
+	stop_serve
+	since=$(($(wc -l <"$RUN/serve.log") + 1))
+	start_serve
+	for i in $(seq 50); do qemu_reconnected "$vm" "$since" && break; sleep 0.1; done
+	qemu_reconnected "$vm" "$since"
+	ok $? "restart: QEMU dials the restarted daemon again within 5 s ($((i / 10)).$((i % 10)) s)"
+	t0=$(date +%s%N)
+	INC_TIMEOUT=30 inc config device remove "$vm" data >/dev/null
+	ok $? "restart: incus config device remove data completes"
+	t1=$(date +%s%N)
+	diag "detach took $(((t1 - t0) / 1000000)) ms"
+	check "restart: the volume holds the guest's writes" \
+		test "$(dd if="$(volume_file datar)" bs=1M skip=1 count=1 status=none | md5sum | cut -d' ' -f1)" = \
+		"$(pattern 9 1048576 1048576)"
+	inc delete --force "$vm" >/dev/null
+	inc storage volume delete default datar >/dev/null
+}
+
+# taps: the host's tap interfaces, one per line.
+taps() { ip -o link show type tun 2>/dev/null | awk -F': ' '{print $2}' | sort; }
+
+# lifecycle: resize reaches the guest, NIC detach, incus restart, and ten
+# stop/start cycles that leak no daemon fd, no tap and no slot.
+scenario_lifecycle() {
+	local vm=life rep out fds0 fds1 taps0 i n=0 rec mac
+	inc storage volume create default datal --type=block size=32MiB >/dev/null
+	new_vm "$vm" 2 "cp.net=any,10.91.0.31/24"
+	inc config device add "$vm" data disk pool=default source=datal >/dev/null
+	inc config device add "$vm" eth0 nic nictype=bridged parent="$BR" >/dev/null
+	taps0=$(taps)
+	fds0=$(ls "/proc/$SERVE_PID/fd" | wc -l)
+	check "lifecycle: incus start succeeds" inc start "$vm"
+	report "$vm" >/dev/null
+	check "lifecycle: incus config device set root size=96MiB while the VM runs" \
+		inc config device set "$vm" root size=96MiB
+	out=$(guest "$vm" "size vda")
+	check "lifecycle: the guest sees coldplug-disk0 grow to 96 MiB (${out//$'\n'/ })" \
+		grep -q "size dev=vda size=100663296" <<<"$out"
+	inc config device remove "$vm" eth0 >/dev/null
+	ok $? "lifecycle: NIC detach completes"
+	out=$(guest "$vm" "net")
+	check "lifecycle: the guest's NIC is gone or down after the detach" \
+		bash -c '! grep -q "^net .*operstate=up" <<<"$1"' _ "$out"
+	inc config device add "$vm" eth0 nic nictype=bridged parent="$BR" >/dev/null
+	check "lifecycle: incus restart succeeds (the NIC re-added while running comes back at start)" \
+		inc restart --force "$vm"
+	rep=$(report "$vm")
+	mac=$(inc config get "$vm" volatile.eth0.hwaddr)
+	rec=$(grep "^net .*mac=$mac" <<<"$rep")
+	check "lifecycle: after the restart the NIC is on coldplug-nic0 with Incus's MAC" \
+		test -n "$rec" -a "${rec#*path=pci0000:00/0000:00:1c.0/}" != "$rec"
+	for i in $(seq 10); do
+		inc stop --force "$vm" >/dev/null && inc start "$vm" >/dev/null && n=$((n + 1))
+	done
+	check "lifecycle: 10 stop/start cycles, all started ($n)" test "$n" = 10
+	rep=$(report "$vm")
+	check "lifecycle: after them the data disk is still on coldplug-disk1 (no slot leaked)" \
+		grep -q '^blk .*size=33554432 .*serial=coldplug-disk1' <<<"$rep"
+	inc stop --force "$vm" >/dev/null
+	sleep 1
+	fds1=$(ls "/proc/$SERVE_PID/fd" | wc -l)
+	check "lifecycle: the daemon holds as many fds as before ($fds0 -> $fds1)" test "$fds1" -le "$fds0"
+	check "lifecycle: no tap is left behind" test "$(taps)" = "$taps0"
+	inc delete --force "$vm" >/dev/null
+	inc storage volume delete default datal >/dev/null
+}
+
+# no_daemon: with the daemon stopped, incus start fails at once with
+# coldplug's message, and leaves no QEMU behind.
+scenario_no_daemon() {
+	local vm=nod out t0 t1 rc
+	new_vm "$vm" 1
+	stop_serve
+	t0=$(date +%s)
+	out=$(inc start "$vm" 2>&1)
+	rc=$?
+	t1=$(date +%s)
+	start_serve
+	check "no daemon: incus start fails" test "$rc" -ne 0
+	check "no daemon: within the profile's timeout ($((t1 - t0)) s), saying coldplug serve is not there" \
+		bash -c '[ "$1" -le 120 ] && grep -q "coldplug" <<<"$2"' _ "$((t1 - t0))" "$out"
+	diag "incus start said: $(grep -m1 coldplug <<<"$out")"
+	check "no daemon: the VM is stopped" test "$(inc list "$vm" -c s -f csv)" = STOPPED
+	inc delete --force "$vm" >/dev/null
+}
+
+# ------------------------------------------------------------------ main
+
+if ! "$HERE/lab.sh" start "$STATE" >"$RUN/lab.log" 2>&1; then
+	cat "$RUN/lab.log" | sed 's/^/# /'
+	echo "Bail out! real Incus did not start (above)"
+	exit 1
+fi
+while read -r w; do diag "sandbox workaround: $w"; done <"$STATE/workarounds"
+diag "Incus $(inc version 2>/dev/null | sed -n 's/^Server version: //p'), QEMU $("$STATE/bin/qemu-system-x86_64" --version | head -1)"
+
+ip link add "$BR" type bridge && ip link set "$BR" addrgenmode none &&
+	sysctl -q -w "net.ipv6.conf.$BR.disable_ipv6=1" && ip link set "$BR" up &&
+	ip netns add "$NS" && ip link add "${BR}v" type veth peer name eth0 netns "$NS" &&
+	ip link set "${BR}v" master "$BR" addrgenmode none up &&
+	ip netns exec "$NS" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 &&
+	ip netns exec "$NS" ip addr add 10.91.0.1/24 dev eth0 &&
+	ip netns exec "$NS" ip link set eth0 up ||
+	{ echo "Bail out! cannot build the test network"; exit 1; }
+
+start_serve
+"$CP" incus-profile | inc profile create coldplug >/dev/null ||
+	{ echo "Bail out! incus profile create coldplug failed"; exit 1; }
+
+for s in $SCENARIOS; do
+	t0=$(date +%s)
+	case $s in
+	disks-nic-2) scenario_disks_nic 2 ;;
+	disks-nic-4) scenario_disks_nic 4 ;;
+	usb-nics) scenario_usb_nics ;;
+	restart) scenario_restart ;;
+	lifecycle) scenario_lifecycle ;;
+	no-daemon) scenario_no_daemon ;;
+	*) echo "Bail out! unknown scenario $s"; exit 1 ;;
+	esac
+	diag "scenario $s: $(($(date +%s) - t0)) s"
+done
+if [ "$FAILED" -gt 0 ]; then
+	diag "coldplug serve's log:"
+	tail -40 "$RUN/serve.log" | sed 's/^/#   /'
+fi
+echo "1..$T"
+[ "$FAILED" -eq 0 ]
