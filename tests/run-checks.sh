@@ -1,8 +1,9 @@
 #!/bin/sh
 # make check: build with gcc (warnings are errors), prepare the real-QEMU lab,
 # build everything with clang under ASan+UBSan (warnings are errors), run every meson
-# suite of the first and the unit and fuzz-replay suites of the second, and
-# print the totals. A build
+# suite of the first and the unit and fuzz-replay suites of the second, then
+# build the Debian package and run the real-Incus suite with it, and print
+# the totals. A build
 # that fails counts as one failed check; skipped tests are listed and never
 # counted as passed. A build without an optional part the suite needs (the
 # Starlark runner, tests/qemu/starlark) is a failed build that names the
@@ -103,12 +104,25 @@ if build "$BUILD" "gcc" -Dwerror=true; then
 	else
 		note_fail "lab: tests/qemu/prepare.sh (the qemu suite cannot run)"
 	fi
-	run_meson_test "$BUILD" --print-errorlogs --num-processes 2
+	run_meson_test "$BUILD" --print-errorlogs --num-processes 2 --no-suite incus
 fi
 if CC=clang build "$ASAN" "clang+asan+ubsan" -Dwerror=true -Db_sanitize=address,undefined \
 	-Db_lundef=false; then
 	export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	run_meson_test "$ASAN" --print-errorlogs --suite unit --suite fuzz
+fi
+# Real Incus, alone (its VMs run under TCG on the same two cores), with
+# coldplug installed from the Debian package this tree builds. A package
+# that cannot be built counts as one failure, and the suite then fails too.
+if [ -f "$BUILD/build.ninja" ]; then
+	if deb=$(scripts/deb.sh "$BUILD/deb" 2>"$BUILD/deb.log" | tail -n 1) && [ -f "$deb" ]; then
+		passed=$((passed + 1))
+	else
+		cat "$BUILD/deb.log"
+		note_fail "deb: scripts/deb.sh (see $BUILD/deb.log)"
+		deb=""
+	fi
+	COLDPLUG_DEB=$deb run_meson_test "$BUILD" --print-errorlogs --suite incus
 fi
 
 echo
