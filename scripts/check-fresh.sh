@@ -24,9 +24,11 @@
 # downloads inside the root (QEMU 10.0, the test guest) are made afresh.
 #
 # The chroot: its root is a mount point (mount --bind DIR DIR, made private),
-# because `ip netns exec` runs `mount --make-rslave /`; /dev (with /dev/pts
-# and /dev/net/tun) is bind-mounted from the host, /sys and a fresh /run are
-# mounted, /etc/resolv.conf is copied in for apt. Each command runs in its own
+# because `ip netns exec` runs `mount --make-rslave /`; /dev is its own (a
+# tmpfs with a copy of the host's device nodes, /dev/net/tun among them, and
+# its own /dev/pts and /dev/shm), /sys is the host's (a recursive slave bind,
+# cgroups included), /run is a fresh tmpfs, /etc/resolv.conf is copied in for
+# apt. Each command runs in its own
 # PID and mount namespace (unshare --pid --mount-proc): /proc is that
 # namespace's, what the tests mount goes away with it, and no process the
 # suite started outlives it. On every exit path (a trap) every mount under the
@@ -192,6 +194,7 @@ if [ "$REBASE" = yes ] || [ ! -s "$BASE_TAR" ]; then
 	} >"$BASEDIR/etc/apt/sources.list"
 	chroot "$BASEDIR" apt-get clean
 	rm -rf "$BASEDIR"/var/lib/apt/lists/* "$BASEDIR"/var/log/apt/* "$BASEDIR/etc/resolv.conf"
+	chmod 755 "$BASEDIR" # mktemp made it 0700: the root's / would be root's only
 	tar --numeric-owner --xattrs -C "$BASEDIR" -czf "$BASE_TAR.tmp" . ||
 		die "cannot pack the base into $BASE_TAR.tmp"
 	mv "$BASE_TAR.tmp" "$BASE_TAR"
@@ -206,8 +209,10 @@ fi
 stage="root"
 t0=$(date +%s)
 ROOT=$(mktemp -d /var/tmp/coldplug-fresh.XXXXXX) || die "mktemp failed"
-chmod 755 "$ROOT"
 tar --numeric-owner --xattrs -C "$ROOT" -xzf "$BASE_TAR" || die "cannot unpack $BASE_TAR"
+# / as on any machine (tar gave it the mode of the directory the base was
+# made in): other users (nobody, QEMU's user) must get through it.
+chmod 755 "$ROOT"
 git clone --quiet --no-hardlinks --no-checkout "$SRC" "$ROOT/root/coldplug" ||
 	die "git clone of $SRC failed"
 git -C "$ROOT/root/coldplug" checkout --quiet --detach "$HEAD" ||
@@ -218,10 +223,20 @@ cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" || die "cannot copy /etc/resolv.c
 printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d" && chmod 755 "$ROOT/usr/sbin/policy-rc.d"
 
 mount --bind "$ROOT" "$ROOT" && mount --make-private "$ROOT" || die "cannot bind-mount $ROOT on itself"
-mount --rbind /dev "$ROOT/dev" && mount --make-rslave "$ROOT/dev" || die "cannot bind /dev"
+# /dev: the root's own (a tmpfs with a copy of the host's device nodes, its
+# own /dev/pts and /dev/shm), so that what the suite creates there (the
+# real-Incus lab's /dev/kvm or /dev/vhost-vsock) never reaches the host's.
+mount -t tmpfs -o mode=755,nosuid tmpfs "$ROOT/dev" || die "cannot mount /dev"
+cp -ax /dev/. "$ROOT/dev/" || die "cannot copy the device nodes into $ROOT/dev"
+mkdir -p "$ROOT/dev/pts" "$ROOT/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts "$ROOT/dev/pts" ||
+	die "cannot mount /dev/pts"
+rm -f "$ROOT/dev/ptmx" && ln -s pts/ptmx "$ROOT/dev/ptmx"
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$ROOT/dev/shm" || die "cannot mount /dev/shm"
 [ -c "$ROOT/dev/net/tun" ] || die "the root has no /dev/net/tun (the host has none?)"
-[ -d "$ROOT/dev/pts" ] && [ -c "$ROOT/dev/pts/ptmx" ] || die "the root has no /dev/pts"
-mount -t sysfs sysfs "$ROOT/sys" || die "cannot mount /sys"
+# /sys as the host has it, with its cgroup hierarchies (a slave: nothing
+# unmounted there reaches the host).
+mount --rbind /sys "$ROOT/sys" && mount --make-rslave "$ROOT/sys" || die "cannot bind /sys"
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs "$ROOT/run" || die "cannot mount /run"
 mkdir -p -m 1777 "$ROOT/run/lock"
 mount --bind "$ARCHIVES" "$ROOT/var/cache/apt/archives" || die "cannot bind the apt archive cache"
