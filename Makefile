@@ -16,6 +16,10 @@
 #                    make check-fresh CHECK_FRESH_ARGS=--keep). Not in .ci/run.
 # Also: make bench   the NIC benchmark on QEMU 7.2 and 10.0 (root, about 12 min):
 #                    bench/results/nic-*.json, then bench/RESULTS.md from them
+# Also: make deb     the Debian package (root installs what it needs): built from
+#                    a copy of the tree in build/deb/src, lintian-checked
+#                    (errors and warnings fail), left at build/deb/coldplug_*.deb
+#                    (scripts/deb.sh; its one line on stdout is that path)
 
 BUILD ?= build
 ASAN ?= build-asan
@@ -27,6 +31,7 @@ CHECK_FRESH_ARGS ?=
 
 .PHONY: all build check demo bench fuzz format install clean
 .PHONY: check-fresh
+.PHONY: deb
 
 all: build
 
@@ -55,6 +60,10 @@ demo:
 
 check-fresh:
 	@scripts/check-fresh.sh $(CHECK_FRESH_ARGS)
+
+deb:
+	@scripts/deps.sh deb
+	@scripts/deb.sh $(BUILD)/deb
 
 bench:
 	@scripts/deps.sh demo

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Make sure the Debian packages a make target needs are installed.
-#   scripts/deps.sh [--no-install] GROUP...    GROUP: build check demo fuzz fresh
+#   scripts/deps.sh [--no-install] GROUP...    GROUP: build check demo fuzz fresh deb
 # As root, missing packages are installed with apt-get; otherwise, or with
 # --no-install (what plain `make` uses: it never runs apt-get behind the
 # user's back), the script names them and fails. Nothing else is ever
@@ -25,6 +25,12 @@ pkgs_demo="qemu-system-x86 qemu-utils iproute2 cpio kmod gzip iputils-ping golan
 pkgs_fuzz="clang libclang-rt-14-dev"
 # fresh: make check-fresh (scripts/check-fresh.sh) builds a Debian root.
 pkgs_fresh="debootstrap git"
+# deb: make deb (scripts/deb.sh): debian/control's Build-Depends beyond the
+# build group, dpkg-buildpackage, lintian, and git to copy the tree.
+pkgs_deb="debhelper dpkg-dev build-essential fakeroot lintian python3 git"
+# check: the man page test (tests/style/check-man.sh) renders with man-db,
+# and the real-Incus suite installs the package scripts/deb.sh builds.
+pkgs_check="$pkgs_check man-db $pkgs_deb"
 
 want=""
 for group in "$@"; do
@@ -34,7 +40,8 @@ for group in "$@"; do
 	demo) want="$want $pkgs_build $pkgs_demo" ;;
 	fuzz) want="$want $pkgs_build $pkgs_fuzz" ;;
 	fresh) want="$want $pkgs_fresh" ;;
-	*) echo "deps.sh: unknown group '$group' (build, check, demo, fuzz, fresh)" >&2; exit 2 ;;
+	deb) want="$want $pkgs_build $pkgs_deb" ;;
+	*) echo "deps.sh: unknown group '$group' (build, check, demo, fuzz, fresh, deb)" >&2; exit 2 ;;
 	esac
 done
 
