@@ -9,7 +9,7 @@
 # coldplug comes from its Debian package (`make deb`), unpacked as dpkg would
 # install it: the binary and the systemd unit the daemon is run as. (A bare
 # binary works too, with COLDPLUG_UNIT naming a unit file, for debugging.) Scenarios (default: all): disks-nic-2,
-# disks-nic-4, usb-nics, restart, lifecycle, no-daemon. COLDPLUG_INCUS_RECORD=DIR
+# disks-nic-4, usb-nics, restart, lifecycle, no-daemon, baseline-usb. COLDPLUG_INCUS_RECORD=DIR
 # keeps Incus's qemu.conf and QMP log of the disks-nic VMs there. Each VM runs the
 # project's Linux test guest (tests/qemu/guest) through raw.qemu -kernel.
 #
@@ -22,7 +22,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PKG=${1:?usage: test-incus.sh COLDPLUG.deb|COLDPLUG [SCENARIO...]}
 shift
-SCENARIOS=${*:-disks-nic-2 disks-nic-4 usb-nics restart lifecycle no-daemon}
+SCENARIOS=${*:-disks-nic-2 disks-nic-4 usb-nics restart lifecycle no-daemon baseline-usb}
 [ -n "${COLDPLUG_LAB_ENV:-}" ] && [ -r "$COLDPLUG_LAB_ENV" ] ||
 	{ echo "Bail out! COLDPLUG_LAB_ENV names no lab.env (run tests/qemu/prepare.sh BUILD)"; exit 1; }
 # shellcheck disable=SC1090
@@ -111,11 +111,13 @@ stop_serve() {
 
 # ------------------------------------------------------------------ VMs
 
-# new_vm NAME VCPUS [EXTRA-KERNEL-ARGS]: an Incus VM with the coldplug profile,
+# new_vm NAME VCPUS [EXTRA-KERNEL-ARGS]: an Incus VM with the coldplug profile
+# ($PROFILE: another one, or none),
 # a 64 MiB root disk and the test guest booted by -kernel.
 new_vm() {
-	local name=$1 cpus=$2 extra=${3:-}
-	inc init --empty --vm "$name" -p default -p "${PROFILE:-coldplug}" -c security.secureboot=false \
+	local name=$1 cpus=$2 extra=${3:-} profiles=(-p default)
+	[ "${PROFILE:-coldplug}" = none ] || profiles+=(-p "${PROFILE:-coldplug}")
+	inc init --empty --vm "$name" "${profiles[@]}" -c security.secureboot=false \
 		-c limits.cpu="$cpus" -c limits.memory=512MiB -d root,size=64MiB >"$RUN/init.out" 2>&1 &&
 		inc config set "$name" raw.qemu="-kernel $COLDPLUG_GUEST_KERNEL -initrd $COLDPLUG_GUEST_INITRD -append \"console=ttyS0 panic=-1 cp.settle=5 $extra\""
 }
@@ -187,7 +189,7 @@ scenario_disks_nic() {
 	check "$cpus vCPUs: the data volume is on coldplug-disk1, 32 MiB, with the host's bytes" \
 		test "$(field "$rec" size)" = 33554432 -a "$(field "$rec" sum)" = "$(pattern 7 0 1048576)"
 	check "$cpus vCPUs: no disk is left behind a PCIe root port or on virtio-scsi" \
-		bash -c '! grep -E "^blk .*(driver=sd |path=pci0000:00/0000:00:0[1-9a-f]\.[0-7]/0000:0[1-9])" <<<"$1"' _ "$rep"
+		bash -c '[ -n "$1" ] && ! grep -E "^blk .*(driver=sd |path=pci0000:00/0000:00:0[1-9a-f]\.[0-7]/0000:0[1-9])" <<<"$1"' _ "$rep"
 	rec=$(grep '^net ' <<<"$rep")
 	mac=$(inc config get "$vm" volatile.eth0.hwaddr)
 	check "$cpus vCPUs: one NIC, on coldplug-nic0 (pcie.0 slot 1c), with Incus's MAC $mac" \
@@ -212,9 +214,9 @@ scenario_usb_nics() {
 	check "usb NICs: incus start succeeds" inc start "$vm"
 	rep=$(report "$vm")
 	for i in 0 1; do
-		mac=$(inc config get "$vm" "volatile.eth$i.hwaddr")
+		mac=40:66:6a:00:00:1$i
 		rec=$(grep "^net .*mac=$mac" <<<"$rep")
-		check "usb NICs: eth$i is a usb-net (cdc_ether) with Incus's MAC $mac" \
+		check "usb NICs: eth$i is a usb-net (cdc_ether) with its Incus MAC $mac" \
 			test "$(field "$rec" driver)" = cdc_ether
 	done
 	for i in 1 2; do
@@ -265,8 +267,8 @@ scenario_restart() {
 # taps: the host's tap interfaces, one per line.
 taps() { ip -o link show type tun 2>/dev/null | awk -F': ' '{print $2}' | sort; }
 
-# lifecycle: resize reaches the guest, NIC detach, incus restart, and ten
-# stop/start cycles that leak no daemon fd, no tap and no slot.
+# lifecycle: NIC detach, incus restart, a resize that reaches the guest,
+# and ten stop/start cycles that leak no daemon fd, no tap and no slot.
 scenario_lifecycle() {
 	local vm=life rep out fds0 fds1 taps0 i n=0 rec mac
 	inc storage volume create default datal --type=block size=32MiB >/dev/null
@@ -277,11 +279,6 @@ scenario_lifecycle() {
 	fds0=$(ls "/proc/$SERVE_PID/fd" | wc -l)
 	check "lifecycle: incus start succeeds" inc start "$vm"
 	report "$vm" >/dev/null
-	check "lifecycle: incus config device set root size=96MiB while the VM runs" \
-		inc config device set "$vm" root size=96MiB
-	out=$(guest "$vm" "size vda")
-	check "lifecycle: the guest sees coldplug-disk0 grow to 96 MiB (${out//$'\n'/ })" \
-		grep -q "size dev=vda size=100663296" <<<"$out"
 	inc config device remove "$vm" eth0 >/dev/null
 	ok $? "lifecycle: NIC detach completes"
 	out=$(guest "$vm" "net")
@@ -295,13 +292,26 @@ scenario_lifecycle() {
 	rec=$(grep "^net .*mac=$mac" <<<"$rep")
 	check "lifecycle: after the restart the NIC is on coldplug-nic0 with Incus's MAC" \
 		test -n "$rec" -a "${rec#*path=pci0000:00/0000:00:1c.0/}" != "$rec"
+	# Resize: on a dir pool Incus grows an in-use volume only at the next
+	# start (it defers a running VM's root quota, and refuses a custom
+	# volume "In use"), so both grow while the VM is stopped.
+	inc stop --force "$vm" >/dev/null
+	check "lifecycle: incus config device set root size=96MiB (VM stopped)" \
+		inc config device set "$vm" root size=96MiB
+	check "lifecycle: incus storage volume set datal size=48MiB (VM stopped)" \
+		inc storage volume set default datal size=48MiB
+	check "lifecycle: incus start after the resize" inc start "$vm"
+	report "$vm" >/dev/null
+	out=$(guest "$vm" "size vda")$'\n'$(guest "$vm" "size vdb")
+	check "lifecycle: the guest sees coldplug-disk0 at 96 MiB and coldplug-disk1 at 48 MiB (${out//$'\n'/ })" \
+		bash -c 'grep -q "size dev=vda size=100663296" <<<"$1" && grep -q "size dev=vdb size=50331648" <<<"$1"' _ "$out"
 	for i in $(seq 10); do
 		inc stop --force "$vm" >/dev/null && inc start "$vm" >/dev/null && n=$((n + 1))
 	done
 	check "lifecycle: 10 stop/start cycles, all started ($n)" test "$n" = 10
 	rep=$(report "$vm")
 	check "lifecycle: after them the data disk is still on coldplug-disk1 (no slot leaked)" \
-		grep -q '^blk .*size=33554432 .*serial=coldplug-disk1' <<<"$rep"
+		grep -q '^blk .*size=50331648 .*serial=coldplug-disk1' <<<"$rep"
 	inc stop --force "$vm" >/dev/null
 	sleep 1
 	fds1=$(ls "/proc/$SERVE_PID/fd" | wc -l)
@@ -327,6 +337,24 @@ scenario_no_daemon() {
 		bash -c '[ "$1" -le 120 ] && grep -q "coldplug" <<<"$2"' _ "$((t1 - t0))" "$out"
 	diag "incus start said: $(grep -m1 coldplug <<<"$out")"
 	check "no daemon: the VM is stopped" test "$(inc list "$vm" -c s -f csv)" = STOPPED
+	inc delete --force "$vm" >/dev/null
+}
+
+# baseline_usb: Incus's own io.bus=usb NIC, without coldplug: what users have
+# without it. usb-net flushes only queue 0 of the multi-queue tap, so the
+# flows the kernel hashes to the other queue stall (reference/qemu-notes.md
+# §3); the figure is reported, and a loss is expected.
+scenario_baseline_usb() {
+	local vm=busb rep loss
+	PROFILE=none new_vm "$vm" 2 "cp.net=any,10.91.0.41/24"
+	inc config device add "$vm" eth0 nic nictype=bridged parent="$BR" io.bus=usb hwaddr=40:66:6a:00:00:41 >/dev/null
+	check "baseline io.bus=usb: incus start succeeds without coldplug" inc start "$vm"
+	rep=$(report "$vm")
+	check "baseline io.bus=usb: the guest has the usb-net NIC" grep -q '^net .*driver=cdc_ether' <<<"$rep"
+	loss=$(pings 10.91.0.41)
+	diag "baseline io.bus=usb: ${loss:-?}% of 1000 pings lost"
+	check "baseline io.bus=usb: it loses packets, as measured in the lab (${loss:-?}%)" \
+		awk -v l="${loss:-0}" 'BEGIN { exit !(l > 0) }'
 	inc delete --force "$vm" >/dev/null
 }
 
@@ -357,11 +385,20 @@ for s in $SCENARIOS; do
 	t0=$(date +%s)
 	case $s in
 	disks-nic-2) scenario_disks_nic 2 ;;
-	disks-nic-4) scenario_disks_nic 4 ;;
+	disks-nic-4)
+		# Incus refuses limits.cpu above the host's CPU count ("Cannot
+		# allocate more CPUs than available"): a 4-queue tap needs 4 CPUs.
+		if [ "$(nproc)" -ge 4 ]; then
+			scenario_disks_nic 4
+		else
+			T=$((T + 1))
+			echo "ok $T # SKIP 4 vCPUs: this host has $(nproc) CPUs and Incus refuses limits.cpu=4 (the qemu suite's emulator covers 4 and 8)"
+		fi ;;
 	usb-nics) scenario_usb_nics ;;
 	restart) scenario_restart ;;
 	lifecycle) scenario_lifecycle ;;
 	no-daemon) scenario_no_daemon ;;
+	baseline-usb) scenario_baseline_usb ;;
 	*) echo "Bail out! unknown scenario $s"; exit 1 ;;
 	esac
 	diag "scenario $s: $(($(date +%s) - t0)) s"
