@@ -31,6 +31,14 @@ pkgs_deb="debhelper dpkg-dev build-essential fakeroot lintian python3 git"
 # check: the man page test (tests/style/check-man.sh) renders with man-db,
 # and the real-Incus suite installs the package scripts/deb.sh builds.
 pkgs_check="$pkgs_check man-db $pkgs_deb"
+# check: the real-Incus suite (tests/incus). Incus itself comes from
+# bookworm-backports through a private apt configuration (tests/incus/lab.sh);
+# these are its bookworm dependencies (incusd's libraries, the UEFI firmware,
+# what incusd runs), libfuse3 for the stand-in /dev/vhost-vsock where the
+# machine has none, and the tools the suite uses (script, setpriv: util-linux).
+pkgs_incus="liblxc1 libuv1 liblz4-1 libsqlite3-0 libacl1 libudev1 ovmf attr rsync \
+squashfs-tools xz-utils acl fuse3 libfuse3-dev python3 util-linux iproute2 iputils-ping"
+pkgs_check="$pkgs_check $pkgs_incus"
 
 want=""
 for group in "$@"; do
