@@ -16,7 +16,7 @@
  *  3. Failures, each a failed start with the stub's message, within the
  *     stub's bound, and QEMU gone: the daemon not running; the daemon killed
  *     during apply; a plan refusal (too few disk slots).
- *  4. The daemon as the shipped unit runs it: CAP_NET_ADMIN only.
+ *  4. The daemon as the shipped unit runs it: CAP_NET_ADMIN and CAP_CHOWN only.
  *
  * The daemon runs in the VMs' network namespace, as it shares the host's
  * with Incus's QEMUs and taps on a real host.
@@ -112,7 +112,7 @@ static void profile_free(struct profile *p)
 }
 
 /* daemon_start() flags */
-#define DAEMON_NET_ADMIN_ONLY 1u /* CAP_NET_ADMIN as its only capability */
+#define DAEMON_NET_ADMIN_ONLY 1u /* the unit's bounding set: CAP_NET_ADMIN, CAP_CHOWN */
 #define DAEMON_TRACE	      2u /* --trace: every QMP message in its log */
 
 /**
@@ -141,7 +141,7 @@ static int daemon_start(struct daemon *d, const char *tag, unsigned flags, struc
 	if (flags & DAEMON_NET_ADMIN_ONLY) {
 		argv[n++] = lab_tool("setpriv");
 		argv[n++] = "--inh-caps=-all";
-		argv[n++] = "--bounding-set=-all,+net_admin";
+		argv[n++] = "--bounding-set=-all,+net_admin,+chown";
 		argv[n++] = "--no-new-privs";
 		argv[n++] = "--";
 	}
@@ -634,7 +634,9 @@ static void test_failures(void)
 }
 
 /**
- * test_net_admin_only() - the daemon with CAP_NET_ADMIN alone re-homes a NIC
+ * test_net_admin_only() - the daemon with the unit's capabilities alone
+ * (CAP_NET_ADMIN to open a tap queue, CAP_CHOWN to give its socket to
+ * QEMU's user) re-homes a NIC
  */
 static void test_net_admin_only(void)
 {
@@ -664,8 +666,8 @@ static void test_net_admin_only(void)
 
 		lab_fmt(status, sizeof(status), "/proc/%d/status", (int)d.p.pid);
 		st = lab_read_file(status, 1 << 16, NULL);
-		like(st ? st : "", "CapEff:\t0000000000001000",
-		     "CAP_NET_ADMIN only: its effective set is exactly CAP_NET_ADMIN");
+		like(st ? st : "", "CapEff:\t0000000000001001",
+		     "CAP_NET_ADMIN only: its effective set is exactly CAP_NET_ADMIN and CAP_CHOWN");
 	}
 	lab_incus_free(vm);
 	ok(daemon_stop(&d), "CAP_NET_ADMIN only: the daemon stops cleanly");
