@@ -34,6 +34,7 @@
  * @rolling_back:	@ops is the rollback of a failed step
  * @gone:		DEVICE_DELETED confirmed the manager's frontend is gone
  * @committed:		the current step has reached its new frontend
+ * @slot_added:		the current step has added its CD slot's usb-bot
  * @mark:		event mark taken before the last command
  * @tap_fd:		queue opened by OP_OPEN_TAP, until it is passed
  * @step_start:		cp_now_ms() when the current step began
@@ -52,6 +53,7 @@ struct apply {
 	bool rolling_back;
 	bool gone;
 	bool committed;
+	bool slot_added;
 	uint64_t mark;
 	int tap_fd;
 	int64_t step_start;
@@ -176,11 +178,12 @@ static void step_failed(struct apply *a, const struct cp_error *e)
 		return;
 	}
 	ops_free(&a->ops);
-	if (ops_for_rollback(st, &a->ops, &rb) < 0 || !a->ops.n) {
+	if (ops_for_rollback(st, a->slot_added, &a->ops, &rb) < 0 || !a->ops.n) {
 		finish(a, true);
 		return;
 	}
-	log_warn("%s: putting %s back on %s", st->name, st->dev_id, st->fe.bus);
+	log_warn("%s: %sputting %s back on %s", st->name,
+		 a->slot_added ? "unplugging the new USB CD drive, " : "", st->dev_id, st->fe.bus);
 	a->rolling_back = true;
 	a->cur = 0;
 	run_ops(a);
@@ -198,6 +201,8 @@ static void op_done(struct apply *a)
 		a->res[a->step].changed = true;
 	if (op->commits)
 		a->committed = true;
+	if (op->adds_slot)
+		a->slot_added = true;
 	if (op->kind == OP_WAIT_DELETED)
 		a->gone = true;
 	a->cur++;
@@ -393,6 +398,7 @@ static void start_step(struct apply *a)
 	a->cur = 0;
 	a->gone = false;
 	a->committed = false;
+	a->slot_added = false;
 	a->step_start = cp_now_ms();
 	if (ops_for_step(current(a), &a->ops, &e) < 0) {
 		step_failed(a, &e);

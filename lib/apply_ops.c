@@ -6,9 +6,14 @@
  *        node is released only then), qom-set the slot's drive to the
  *        manager's own node (no second open, no clone), give the slot the
  *        frontend's boot order, and check with query-block.
- * CD:    the same, but the medium goes in through the tray: qom-set on an
- *        empty ide-cd crashes QEMU, and only insert-medium updates the
- *        size the CD reports.
+ * CD:    device_del and wait as for a disk, then a USB CD drive of
+ *        coldplug's own: device_add usb-bot coldplug-cd<N> on the xHCI,
+ *        device_add scsi-cd on its bus created on the manager's node and
+ *        under the manager's device id, and qom-set its "attached" (a
+ *        hot-plugged usb-bot waits for it). No tray ever moves: Incus 6.0.0
+ *        to 6.0.4 and 6.1 to 6.14 answer every DEVICE_TRAY_MOVED with an
+ *        eject of that device, which would take the medium out again. A
+ *        release unplugs the usb-bot.
  * NIC:   device_del, wait, netdev_del (all of the manager's queues close),
  *        one new queue on the same tap, getfd, netdev_add a single-queue
  *        tap under the manager's netdev id, then either a hub port into the
@@ -261,38 +266,125 @@ static cp_json *tray_args(const struct plan_step *st, bool force)
 }
 
 /**
- * ops_cd() - the operations that move a CD-ROM medium into a CD slot
+ * usb_bot_args() - device_add of the CD slot's usb-bot on the xHCI
+ * @st:	step
+ *
+ * No port: QEMU takes the first free one.
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *usb_bot_args(const struct plan_step *st)
+{
+	cp_json *a = cp_json_new_object();
+
+	if (!a ||
+	    (cp_json_set_str(a, "bus", st->usb_bus) | cp_json_set_str(a, "driver", "usb-bot") |
+	     cp_json_set_str(a, "id", st->slot_name))) {
+		cp_json_unref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/**
+ * scsi_cd_args() - device_add of the scsi-cd on the usb-bot's bus, created
+ * on the manager's node, under the manager's id, serial and boot order
+ * @st:	step
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *scsi_cd_args(const struct plan_step *st)
+{
+	char bus[INV_NAME_MAX + 4];
+	cp_json *a = cp_json_new_object();
+	int rc;
+
+	if (!a)
+		return NULL;
+	snprintf(bus, sizeof(bus), "%s.0", st->slot_name);
+	rc = cp_json_set_str(a, "bus", bus) | cp_json_set_str(a, "drive", st->node) |
+	     cp_json_set_str(a, "driver", "scsi-cd") | cp_json_set_str(a, "id", st->dev_id) |
+	     cp_json_set_int(a, "lun", 0);
+	if (st->bootindex >= 0)
+		rc |= cp_json_set_int(a, "bootindex", st->bootindex);
+	if (st->fe.serial[0])
+		rc |= cp_json_set_str(a, "serial", st->fe.serial);
+	if (st->fe.device_id[0])
+		rc |= cp_json_set_str(a, "device_id", st->fe.device_id);
+	if (rc) {
+		cp_json_unref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/**
+ * check_cd_slot() - query-block shows the manager's node on the new scsi-cd,
+ * its tray closed (nothing ejected it)
+ * @st:		step
+ * @ret:	query-block's answer
+ * @err:	filled on mismatch
+ *
+ * Return: 0, or -1
+ */
+static int check_cd_slot(const struct plan_step *st, const cp_json *ret, struct cp_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < cp_json_len(ret); i++) {
+		cp_json *e = cp_json_at(ret, i);
+		const char *node = cp_json_get_str(cp_json_get_object(e, "inserted"), "node-name");
+		bool open = false;
+
+		if (!cp_streq(cp_json_get_str(e, "qdev"), st->dev_id))
+			continue;
+		if (cp_json_get_bool(e, "tray_open", &open) && open)
+			return cp_error_set(err, CP_ERR_FAILED,
+					    "%s on %s: its tray is open and it holds %s (something "
+					    "ejected it)",
+					    st->dev_id, st->slot_name, node ? node : "nothing");
+		if (!cp_streq(node, st->node))
+			return cp_error_set(err, CP_ERR_FAILED, "%s on %s holds %s, not %s",
+					    st->dev_id, st->slot_name, node ? node : "nothing",
+					    st->node);
+		return 0;
+	}
+	return cp_error_set(err, CP_ERR_FAILED, "query-block does not list %s", st->dev_id);
+}
+
+/**
+ * ops_cd() - the operations that move a CD-ROM onto a new USB CD drive
  * @l:		list to fill
  * @st:		step
  * @err:	filled when out of memory
+ *
+ * The scsi-cd is created with the node, so no tray moves; it reaches the
+ * guest once the usb-bot is attached, which is the commit point.
  *
  * Return: 0, or -1
  */
 static int ops_cd(struct op_list *l, const struct plan_step *st, struct cp_error *err)
 {
-	cp_json *ins = tray_args(st, false);
+	char path[INV_PATH_MAX];
 	struct op *o;
 
-	if (!ins || cp_json_set_str(ins, "node-name", st->node) < 0) {
-		cp_json_unref(ins);
-		return cp_error_set(err, CP_ERR_NOMEM, "out of memory");
-	}
-	if (add_unplug(l, st, err) < 0 ||
-	    !add_cmd(l, "blockdev-open-tray", tray_args(st, true), err)) {
-		cp_json_unref(ins);
+	snprintf(path, sizeof(path), "/machine/peripheral/%s", st->slot_name);
+	if (add_unplug(l, st, err) < 0)
 		return -1;
-	}
-	o = add_cmd(l, "blockdev-insert-medium", ins, err);
+	o = add_cmd(l, "device_add", usb_bot_args(st), err);
+	if (!o)
+		return -1;
+	o->adds_slot = true;
+	if (!add_cmd(l, "device_add", scsi_cd_args(st), err))
+		return -1;
+	o = add_cmd(l, "qom-set", args_qom_set(path, "attached", cp_json_new_bool(true)), err);
 	if (!o)
 		return -1;
 	o->commits = true;
-	if (!add_cmd(l, "blockdev-close-tray", tray_args(st, false), err) ||
-	    add_bootindex(l, st, err) < 0)
-		return -1;
 	o = add_op(l, OP_CMD, "query-block", NULL, err);
 	if (!o)
 		return -1;
-	o->check = check_block_slot;
+	o->check = check_cd_slot;
 	return 0;
 }
 
@@ -525,14 +617,67 @@ static cp_json *placeholder_args(const struct plan_step *st)
 }
 
 /**
+ * check_unplugged() - query-block shows no frontend left holding the node
+ * @st:		release step
+ * @ret:	query-block's answer
+ * @err:	filled on mismatch
+ *
+ * Return: 0, or -1
+ */
+static int check_unplugged(const struct plan_step *st, const cp_json *ret, struct cp_error *err)
+{
+	size_t i;
+
+	for (i = 0; *st->node && i < cp_json_len(ret); i++) {
+		cp_json *e = cp_json_at(ret, i);
+		const char *node = cp_json_get_str(cp_json_get_object(e, "inserted"), "node-name");
+
+		if (cp_streq(node, st->node))
+			return cp_error_set(err, CP_ERR_FAILED, "%s is still held by %s", st->node,
+					    cp_json_get_str(e, "qdev") ? cp_json_get_str(e, "qdev")
+								       : "a frontend");
+	}
+	return 0;
+}
+
+/**
+ * ops_release_usb_cd() - unplug a CD slot's usb-bot (and its scsi-cd)
+ * @l:		list to fill
+ * @st:		release step
+ * @err:	filled when out of memory
+ *
+ * USB unplug completes at once, guest or not.
+ *
+ * Return: 0, or -1
+ */
+static int ops_release_usb_cd(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+{
+	struct op *o = add_cmd(l, "device_del", args_id(st->slot_name), err);
+
+	if (!o)
+		return -1;
+	o->changes = true;
+	o = add_op(l, OP_WAIT_DELETED, NULL, NULL, err);
+	if (!o)
+		return -1;
+	cp_strlcpy(o->wait_id, st->slot_name, sizeof(o->wait_id));
+	o->commits = true;
+	o = add_op(l, OP_CMD, "query-block", NULL, err);
+	if (!o)
+		return -1;
+	o->check = check_unplugged;
+	return 0;
+}
+
+/**
  * ops_release() - the operations that free the manager's node from a slot
  * @l:		list to fill
  * @st:		release step
  * @err:	filled when out of memory
  *
  * Disk: a fresh placeholder node (the first was freed when it was
- * replaced), then qom-set the slot's drive to it. CD: the medium comes out
- * through the tray.
+ * replaced), then qom-set the slot's drive to it. CD: its usb-bot is
+ * unplugged; a legacy ide-cd slot's medium comes out through the tray.
  *
  * Return: 0, or -1
  */
@@ -540,6 +685,8 @@ static int ops_release(struct op_list *l, const struct plan_step *st, struct cp_
 {
 	struct op *o;
 
+	if (st->kind == PLAN_RELEASE_CD && !st->tray)
+		return ops_release_usb_cd(l, st, err);
 	if (st->kind == PLAN_RELEASE_DISK) {
 		if (!st->placeholder_exists &&
 		    !add_cmd(l, "blockdev-add", placeholder_args(st), err))
@@ -666,22 +813,49 @@ static cp_json *usb_readd_args(const struct plan_step *st)
 }
 
 /**
+ * add_slot_unplug() - device_del of the usb-bot a failed CD step added, and
+ * the wait (the node is free once it is gone)
+ * @l:		list
+ * @st:		step
+ * @err:	filled when out of memory
+ *
+ * Return: 0, or -1
+ */
+static int add_slot_unplug(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+{
+	struct op *o = add_cmd(l, "device_del", args_id(st->slot_name), err);
+
+	if (!o)
+		return -1;
+	o = add_op(l, OP_WAIT_DELETED, NULL, NULL, err);
+	if (!o)
+		return -1;
+	cp_strlcpy(o->wait_id, st->slot_name, sizeof(o->wait_id));
+	return 0;
+}
+
+/**
  * ops_for_rollback() - the operations that put the manager's disk frontend
  * back after a failed step
  * @st:		step
+ * @slot_added:	the step had added its CD slot's usb-bot: unplug it first
+ *		(with the scsi-cd on it, which holds the node)
  * @out:	filled (empty for NICs: they cannot be put back as they were);
  *		free with ops_free()
  * @err:	filled when out of memory
  *
  * Return: 0, or -1
  */
-int ops_for_rollback(const struct plan_step *st, struct op_list *out, struct cp_error *err)
+int ops_for_rollback(const struct plan_step *st, bool slot_added, struct op_list *out,
+		     struct cp_error *err)
 {
 	char bus[INV_NAME_MAX + 4], path[INV_PATH_MAX];
 
 	memset(out, 0, sizeof(*out));
 	if (st->kind != PLAN_DISK && st->kind != PLAN_CD)
 		return 0;
+	if (st->kind == PLAN_CD && slot_added && add_slot_unplug(out, st, err) < 0)
+		goto fail;
 	if (!st->fe.usb_id[0]) {
 		if (!add_cmd(out, "device_add", frontend_readd_args(st, st->fe.bus), err))
 			goto fail;

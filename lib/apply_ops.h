@@ -40,6 +40,8 @@ typedef int (*op_check_fn)(const struct plan_step *st, const cp_json *ret, struc
  * @changes:	success means QEMU has changed
  * @commits:	success means the device has reached its new frontend: no
  *		rollback after this point
+ * @adds_slot:	success means the step's CD slot (usb-bot) exists: a
+ *		rollback unplugs it first
  * @wait_id:	OP_WAIT_DELETED: the device id
  * @check:	OP_CMD: verifies the reply, or NULL
  */
@@ -50,6 +52,7 @@ struct op {
 	bool with_tap;
 	bool changes;
 	bool commits;
+	bool adds_slot;
 	char wait_id[INV_NAME_MAX];
 	op_check_fn check;
 };
@@ -65,7 +68,8 @@ struct op_list {
 };
 
 int ops_for_step(const struct plan_step *st, struct op_list *out, struct cp_error *err);
-int ops_for_rollback(const struct plan_step *st, struct op_list *out, struct cp_error *err);
+int ops_for_rollback(const struct plan_step *st, bool slot_added, struct op_list *out,
+		     struct cp_error *err);
 void ops_free(struct op_list *l);
 void ops_fdname(const struct plan_step *st, char *out, size_t size);
 

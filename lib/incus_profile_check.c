@@ -357,8 +357,15 @@ static void check_devices(struct check_ctx *ctx)
 		warning(ctx,
 			"no ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off global: PCI disks "
 			"(virtio-blk, nvme) and NICs cannot be re-homed before the VM starts");
-	if (!ctx->rep->disk_slots && !ctx->rep->cd_slots)
-		warning(ctx, "no disk or CD slots: disks stay where Incus puts them");
+	if (ctx->rep->cd_slots)
+		warning(ctx,
+			"%u CD slot%s on the AHCI (ide-cd coldplug-cd<N>) from an older profile: "
+			"coldplug no longer uses them (an ISO now gets a USB CD drive on qemu_usb, "
+			"as Incus 6.0.0-6.0.4 ejects a medium moved through a tray); regenerate "
+			"the profile",
+			ctx->rep->cd_slots, ctx->rep->cd_slots == 1 ? "" : "s");
+	if (!ctx->rep->disk_slots)
+		warning(ctx, "no disk slots: disks stay where Incus puts them");
 }
 
 /**

@@ -363,6 +363,72 @@ static int add_block_slot(struct build_ctx *ctx, const char *path, const char *t
 }
 
 /**
+ * cd_slot() - CD slot @index, recorded on first sight
+ * @ctx:	build context
+ * @index:	N of coldplug-cd<N>
+ * @usb_path:	QOM path of its usb-bot
+ * @err:	filled when out of memory
+ *
+ * The usb-bot and the scsi-cd on its bus are listed in either order; the
+ * first one seen creates the slot, empty.
+ *
+ * Return: the slot (valid until the next slot is added), or NULL
+ */
+static struct inv_slot *cd_slot(struct build_ctx *ctx, unsigned index, const char *usb_path,
+				struct cp_error *err)
+{
+	struct inventory *inv = ctx->inv;
+	struct inv_slot *s;
+	size_t i;
+
+	for (i = 0; i < inv->nslots; i++)
+		if (inv->slots[i].kind == INV_SLOT_CD && inv->slots[i].index == index)
+			return &inv->slots[i];
+	s = grow(&inv->slots, inv->nslots, sizeof(*s), err);
+	if (!s)
+		return NULL;
+	inv->nslots++;
+	s->kind = INV_SLOT_CD;
+	s->index = index;
+	cp_strlcpy(s->name, last_component(usb_path), sizeof(s->name));
+	cp_strlcpy(s->path, usb_path, sizeof(s->path));
+	cp_strlcpy(s->driver, "usb-bot", sizeof(s->driver));
+	s->bootindex = -1;
+	s->hubid = -1;
+	return s;
+}
+
+/**
+ * add_cd_frontend() - the scsi-cd on a CD slot's usb-bot: what it holds
+ * @ctx:	build context
+ * @path:	the scsi-cd's QOM path
+ * @usb_path:	its usb-bot's QOM path
+ * @index:	slot number
+ * @err:	filled when out of memory
+ *
+ * Return: 0, or -1
+ */
+static int add_cd_frontend(struct build_ctx *ctx, const char *path, const char *usb_path,
+			   unsigned index, struct cp_error *err)
+{
+	struct inv_slot *s = cd_slot(ctx, index, usb_path, err);
+	cp_json *e = block_entry_for(ctx, path, NULL);
+	const char *node = cp_json_get_str(cp_json_get_object(e, "inserted"), "node-name");
+
+	if (!s)
+		return -1;
+	cp_strlcpy(s->node, node ? node : "", sizeof(s->node));
+	s->used = node && *node;
+	cp_strlcpy(s->cd_id, strncmp(path, "/machine/peripheral/", 20) ? "" : path + 20,
+		   sizeof(s->cd_id));
+	cp_json_get_bool(e, "tray_open", &s->tray_open);
+	s->bootindex = prop_int(ctx, path, "bootindex", -1);
+	if (s->used)
+		fill_slot_fdsets(ctx, s);
+	return 0;
+}
+
+/**
  * add_disk() - record a block frontend that is not a slot
  * @ctx:	build context
  * @path:	frontend QOM path
@@ -417,8 +483,18 @@ static int add_disk(struct build_ctx *ctx, const char *path, const char *type, c
 static int add_block_device(struct build_ctx *ctx, const char *path, const char *type,
 			    const char *drive, struct cp_error *err)
 {
+	const char *bus_path = prop_str(ctx, path, "parent_bus");
+	char usb_path[INV_PATH_MAX];
+	char *slash;
 	unsigned idx;
 
+	cp_strlcpy(usb_path, bus_path, sizeof(usb_path));
+	slash = strrchr(usb_path, '/');
+	if (slash)
+		*slash = '\0';
+	if (slash && cp_streq(prop_str(ctx, usb_path, "@type"), "usb-bot") &&
+	    names_parse_indexed(last_component(usb_path), NAME_CD_SLOT, "", &idx))
+		return add_cd_frontend(ctx, path, usb_path, idx, err);
 	if (names_parse_indexed(drive, NAME_DISK_SLOT, "", &idx))
 		return add_block_slot(ctx, path, type, drive, INV_SLOT_DISK, idx, err);
 	if (names_parse_indexed(drive, NAME_CD_SLOT, "", &idx))
@@ -609,9 +685,14 @@ static int add_device(struct build_ctx *ctx, const char *path, const char *type,
 	if (strstr(type, "xhci") && !ctx->inv->usb_bus[0] &&
 	    !strncmp(path, "/machine/peripheral/", 20) && strlen(path + 20) < INV_NAME_MAX - 2) {
 		size_t len = cp_strlcpy(ctx->inv->usb_bus, path + 20, sizeof(ctx->inv->usb_bus));
+		int64_t p2 = prop_int(ctx, path, "p2", 4), p3 = prop_int(ctx, path, "p3", 4);
 
 		cp_strlcpy(ctx->inv->usb_bus + len, ".0", sizeof(ctx->inv->usb_bus) - len);
+		ctx->inv->usb_ports = (unsigned)(p2 > p3 ? p2 : p3);
 	}
+	if (!strcmp(type, "usb-bot") && !strncmp(path, "/machine/peripheral/", 20) &&
+	    names_parse_indexed(path + 20, NAME_CD_SLOT, "", &idx))
+		return cd_slot(ctx, idx, path, err) ? 0 : -1;
 	if (*drive || prop(ctx, path, "drive"))
 		return add_block_device(ctx, path, type, drive, err);
 	if (!*netdev)
@@ -648,6 +729,45 @@ static int add_devices_under(struct build_ctx *ctx, const char *key, const char 
 			return -1;
 	}
 	return 0;
+}
+
+/* What count_usb_device() counts. */
+struct usb_count {
+	const char *bus;
+	unsigned n;
+};
+
+/**
+ * count_usb_device() - cp_json_object_each callback for count_usb()
+ * @path:	QOM path of a device
+ * @props:	its properties
+ * @userdata:	struct usb_count
+ *
+ * Return: 0 (never stops)
+ */
+static int count_usb_device(const char *path, cp_json *props, void *userdata)
+{
+	struct usb_count *uc = userdata;
+	const char *bus = cp_json_get_str(props, "parent_bus");
+
+	(void)path;
+	uc->n += bus && cp_str_has_prefix(cp_json_get_str(props, "@type"), "usb-") &&
+		 cp_streq(last_component(bus), uc->bus);
+	return 0;
+}
+
+/**
+ * count_usb() - how many USB devices take a port of the xHCI
+ * @ctx:	build context (after every device was classified)
+ */
+static void count_usb(struct build_ctx *ctx)
+{
+	struct usb_count uc = { .bus = ctx->inv->usb_bus };
+
+	if (!*uc.bus)
+		return;
+	cp_json_object_each(cp_json_get_object(ctx->raw, "props"), count_usb_device, &uc);
+	ctx->inv->usb_used = uc.n;
 }
 
 /**
@@ -799,6 +919,7 @@ int inventory_build(const cp_json *raw, const struct inv_select *sel, struct inv
 		return -1;
 	}
 	hmp_network_free(&ctx.net);
+	count_usb(&ctx);
 	if (inv->ndisks)
 		qsort(inv->disks, inv->ndisks, sizeof(*inv->disks), cmp_disk);
 	if (inv->nnics)

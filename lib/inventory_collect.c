@@ -13,7 +13,7 @@
  * Round 1: the fixed queries. Round 2: for every device, the properties
  * that say what it is (parent_bus, drive, netdev, bootindex), and the q35
  * hotplug mode. Round 3: for block, NIC and USB devices, what it takes to
- * describe and re-create them.
+ * describe and re-create them; for the xHCI, its port counts (p2, p3).
  *
  * `coldplug inventory --raw` prints this document: a user can send it with a
  * bug report and the planner can be replayed on it.
@@ -50,6 +50,7 @@ static const char *const block_props[] = { "serial",  "addr",	 "device_id",
 					   "channel", "scsi-id", "lun" };
 static const char *const nic_props[] = { "mac", "addr" };
 static const char *const usb_props[] = { "port" };
+static const char *const xhci_props[] = { "p2", "p3" };
 
 /**
  * struct collect - one inventory collection in progress
@@ -314,6 +315,8 @@ static int queue_round3(const char *path, cp_json *props, void *userdata)
 		return add_items(col, path, nic_props, CP_ARRAY_SIZE(nic_props));
 	if (cp_str_has_prefix(type, "usb-"))
 		return add_items(col, path, usb_props, CP_ARRAY_SIZE(usb_props));
+	if (type && strstr(type, "xhci"))
+		return add_items(col, path, xhci_props, CP_ARRAY_SIZE(xhci_props));
 	return 0;
 }
 

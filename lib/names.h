@@ -13,7 +13,9 @@
 /* Disk slot N: BlockBackend (drive id) and its placeholder node. */
 #define NAME_DISK_SLOT	      "coldplug-disk"
 #define NAME_DISK_PLACEHOLDER "coldplug-ph-disk"
-/* CD slot N: qdev id and BlockBackend. */
+/* CD slot N: the usb-bot coldplug adds on the xHCI for an ISO (its qdev id;
+ * its SCSI bus is coldplug-cd<N>.0). Profiles from before had an ide-cd
+ * with this id and BlockBackend on the AHCI; it is recognised, never used. */
 #define NAME_CD_SLOT "coldplug-cd"
 /* NIC slot N: the hub port that feeds the cold NIC, and the port coldplug
  * plugs the host tap into at run time. */
@@ -21,13 +23,13 @@
 #define NAME_NIC_UPLINK_SUFFIX "-uplink"
 
 /* Highest slot counts qemu-conf generates: PCI slots 0x10..0x1b for disks,
- * 0x1c..0x1e for NICs; CD slots on ide.2..ide.5 of the q35 AHCI. */
+ * 0x1c..0x1e for NICs. CD slots are USB devices coldplug adds; an xHCI has
+ * at most 15 ports. */
 #define NAMES_MAX_DISK_SLOTS 12
 #define NAMES_MAX_NIC_SLOTS  3
-#define NAMES_MAX_CD_SLOTS   4
+#define NAMES_MAX_CD_SLOTS   15
 #define NAMES_DISK_SLOT_ADDR 0x10
 #define NAMES_NIC_SLOT_ADDR  0x1c
-#define NAMES_CD_SLOT_PORT   2
 
 bool names_parse_indexed(const char *name, const char *prefix, const char *suffix, unsigned *index);
 void names_manager_name(const char *id, const char *prefix, char *out, size_t size);

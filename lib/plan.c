@@ -28,8 +28,11 @@
  * @reasons:	refusal reasons, one "\n  - ..." each
  * @nreasons:	their count
  * @need_disk:	disk slots the plan needs (used + new)
- * @need_cd:	CD slots it needs
  * @need_nic:	NIC slots it needs
+ * @usb_free:	free ports of the xHCI at this point of the plan (steps
+ *		before free the ports of the manager's USB devices they
+ *		unplug, and take one for each device they add)
+ * @cd_taken:	CD slot numbers in use or handed out by this plan
  * @err:	for out-of-memory
  */
 struct plan_ctx {
@@ -39,7 +42,9 @@ struct plan_ctx {
 	bool *taken;
 	char reasons[PLAN_REASONS_MAX];
 	unsigned nreasons;
-	size_t need_disk, need_cd, need_nic;
+	size_t need_disk, need_nic;
+	long usb_free;
+	bool cd_taken[NAMES_MAX_CD_SLOTS];
 	struct cp_error *err;
 };
 
@@ -143,7 +148,6 @@ static int add_already(struct plan_ctx *ctx)
 		if (!s->used)
 			continue;
 		ctx->need_disk += s->kind == INV_SLOT_DISK;
-		ctx->need_cd += s->kind == INV_SLOT_CD;
 		ctx->need_nic += s->kind == INV_SLOT_NIC;
 		st = add_step(ctx, s->kind == INV_SLOT_DISK ? PLAN_DISK
 				   : s->kind == INV_SLOT_CD ? PLAN_CD
@@ -271,6 +275,139 @@ static long take_slot(struct plan_ctx *ctx, enum inv_slot_kind kind)
 }
 
 /**
+ * fill_block_step() - what a disk or CD step takes from the manager's disk
+ * @st:	step
+ * @d:	disk
+ */
+static void fill_block_step(struct plan_step *st, const struct inv_disk *d)
+{
+	cp_strlcpy(st->name, d->name, sizeof(st->name));
+	cp_strlcpy(st->dev_id, d->id, sizeof(st->dev_id));
+	cp_strlcpy(st->del_id, d->fe.usb_id[0] ? d->fe.usb_id : d->id, sizeof(st->del_id));
+	st->fe = d->fe;
+	describe_disk(d, st->from, sizeof(st->from));
+	cp_strlcpy(st->node, d->node, sizeof(st->node));
+	st->size = d->size;
+	st->bootindex = d->bootindex;
+}
+
+/**
+ * usb_unplugged() - a step unplugs a device from @bus: if that is the
+ * xHCI, its port is free for the steps after it
+ * @ctx:	planner state
+ * @bus:	the USB bus the manager's device sits on, "" if none
+ */
+static void usb_unplugged(struct plan_ctx *ctx, const char *bus)
+{
+	if (*bus && !strcmp(bus, ctx->inv->usb_bus))
+		ctx->usb_free++;
+}
+
+/**
+ * usb_take_port() - a step plugs a device into the xHCI: take a port, or
+ * refuse naming the fix
+ * @ctx:	planner state
+ * @id:		the manager's device, for the message
+ * @what:	what needs the port ("its USB CD drive")
+ *
+ * Return: true if a port is free
+ */
+static bool usb_take_port(struct plan_ctx *ctx, const char *id, const char *what)
+{
+	const struct inventory *inv = ctx->inv;
+
+	if (ctx->usb_free > 0) {
+		ctx->usb_free--;
+		return true;
+	}
+	refuse(ctx,
+	       "%s: no USB port left on the xHCI (%s) for %s: it has %u ports, %u in use, and "
+	       "this plan needs more; free one (%s), or give the xHCI more ports (p2/p3 up to "
+	       "15)",
+	       id, inv->usb_bus, what, inv->usb_ports, inv->usb_used,
+	       ctx->o->incus_profile
+		       ? "detach a USB device, or delete SPICE's USB redirection "
+			 "in the profile's raw.qemu.conf: [device \"qemu_spice-usb3\"] "
+			 "and [chardev \"qemu_spice-usb-chardev3\"] with no keys free a "
+			 "port each; coldplug incus-profile --macos deletes all three"
+		       : "remove a USB device from the VM");
+	return false;
+}
+
+/**
+ * free_cd_index() - the lowest CD slot number no device uses yet
+ * @ctx:	planner state (the number is marked taken)
+ *
+ * Return: the number, or -1 if all are taken
+ */
+static long free_cd_index(struct plan_ctx *ctx)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->inv->nslots; i++)
+		if (ctx->inv->slots[i].kind == INV_SLOT_CD &&
+		    ctx->inv->slots[i].index < NAMES_MAX_CD_SLOTS)
+			ctx->cd_taken[ctx->inv->slots[i].index] = true;
+	for (i = 0; i < NAMES_MAX_CD_SLOTS; i++)
+		if (!ctx->cd_taken[i]) {
+			ctx->cd_taken[i] = true;
+			return (long)i;
+		}
+	return -1;
+}
+
+/**
+ * plan_cd() - the step for one managed CD-ROM: a new USB CD drive
+ * @ctx:	planner state
+ * @d:		the manager's CD-ROM frontend
+ *
+ * The ISO's node goes to a scsi-cd coldplug adds on a usb-bot of its own
+ * on the xHCI, created with the node (never through a tray: Incus 6.0.0 to
+ * 6.0.4 and 6.1 to 6.14 answer every DEVICE_TRAY_MOVED with an eject). The
+ * scsi-cd keeps the manager's device id, so the manager's own device_del,
+ * block_set_io_throttle and blockstats still find it.
+ *
+ * Return: 0 (a problem is a refusal), or -1 when out of memory
+ */
+static int plan_cd(struct plan_ctx *ctx, const struct inv_disk *d)
+{
+	struct plan_step *st;
+	bool ok = disk_ok(ctx, d);
+	long idx;
+
+	if (!*ctx->inv->usb_bus) {
+		refuse(ctx,
+		       "%s is an ISO: coldplug gives it a USB CD drive on the VM's xHCI, and this "
+		       "QEMU has no xHCI with an id; add one (-device qemu-xhci,id=xhci,p2=8,p3=8; "
+		       "under Incus, keep its qemu_usb)",
+		       d->id);
+		return 0;
+	}
+	if (!ok)
+		return 0;
+	usb_unplugged(ctx, d->fe.usb_id[0] ? d->fe.usb_bus : "");
+	if (!usb_take_port(ctx, d->id, "its USB CD drive"))
+		return 0;
+	idx = free_cd_index(ctx);
+	if (idx < 0) {
+		refuse(ctx, "%s: coldplug has no CD slot number left (at most %d CDs)", d->id,
+		       NAMES_MAX_CD_SLOTS);
+		return 0;
+	}
+	st = add_step(ctx, PLAN_CD);
+	if (!st)
+		return -1;
+	fill_block_step(st, d);
+	st->slot = (unsigned)idx;
+	snprintf(st->slot_name, sizeof(st->slot_name), NAME_CD_SLOT "%ld", idx);
+	snprintf(st->slot_path, sizeof(st->slot_path), "/machine/peripheral/%s", st->slot_name);
+	cp_strlcpy(st->usb_bus, ctx->inv->usb_bus, sizeof(st->usb_bus));
+	snprintf(st->to, sizeof(st->to), "%s (usb-bot on %s, scsi-cd %s)", st->slot_name,
+		 st->usb_bus, st->dev_id);
+	return 0;
+}
+
+/**
  * plan_disk() - the step for one managed disk
  * @ctx:	planner state
  * @d:		disk
@@ -279,36 +416,28 @@ static long take_slot(struct plan_ctx *ctx, enum inv_slot_kind kind)
  */
 static int plan_disk(struct plan_ctx *ctx, const struct inv_disk *d)
 {
-	enum inv_slot_kind kind = d->cdrom ? INV_SLOT_CD : INV_SLOT_DISK;
 	const struct inv_slot *s;
 	struct plan_step *st;
 	long si;
 
-	if (kind == INV_SLOT_CD)
-		ctx->need_cd++;
-	else
-		ctx->need_disk++;
+	if (d->cdrom)
+		return plan_cd(ctx, d);
+	ctx->need_disk++;
 	if (!disk_ok(ctx, d))
 		return 0;
-	si = take_slot(ctx, kind);
+	usb_unplugged(ctx, d->fe.usb_id[0] ? d->fe.usb_bus : "");
+	si = take_slot(ctx, INV_SLOT_DISK);
 	if (si < 0)
-		return 0; /* counted in need_*; refused with the numbers later */
+		return 0; /* counted in need_disk; refused with the numbers later */
 	s = &ctx->inv->slots[si];
-	st = add_step(ctx, kind == INV_SLOT_CD ? PLAN_CD : PLAN_DISK);
+	st = add_step(ctx, PLAN_DISK);
 	if (!st)
 		return -1;
-	cp_strlcpy(st->name, d->name, sizeof(st->name));
-	cp_strlcpy(st->dev_id, d->id, sizeof(st->dev_id));
-	cp_strlcpy(st->del_id, d->fe.usb_id[0] ? d->fe.usb_id : d->id, sizeof(st->del_id));
-	st->fe = d->fe;
-	describe_disk(d, st->from, sizeof(st->from));
+	fill_block_step(st, d);
 	st->slot = s->index;
 	cp_strlcpy(st->slot_name, s->name, sizeof(st->slot_name));
 	cp_strlcpy(st->slot_path, s->path, sizeof(st->slot_path));
 	snprintf(st->to, sizeof(st->to), "%s (%s)", s->name, s->driver);
-	cp_strlcpy(st->node, d->node, sizeof(st->node));
-	st->size = d->size;
-	st->bootindex = d->bootindex;
 	return 0;
 }
 
@@ -584,6 +713,9 @@ static int plan_nic(struct plan_ctx *ctx, const struct inv_nic *n)
 	ok = (pci ? nic_pci_target(ctx, n, &st) : nic_usb_target(ctx, n, &st)) && ok;
 	if (!ok)
 		return 0;
+	usb_unplugged(ctx, n->pci ? "" : n->bus);
+	if (!pci && !usb_take_port(ctx, n->id, "its usb-net"))
+		return 0;
 	cp_strlcpy(st.name, n->name, sizeof(st.name));
 	cp_strlcpy(st.dev_id, n->id, sizeof(st.dev_id));
 	cp_strlcpy(st.del_id, n->id, sizeof(st.del_id));
@@ -609,28 +741,24 @@ static int plan_nic(struct plan_ctx *ctx, const struct inv_nic *n)
 static void refuse_slot_counts(struct plan_ctx *ctx)
 {
 	size_t have_d = inventory_count_slots(ctx->inv, INV_SLOT_DISK);
-	size_t have_c = inventory_count_slots(ctx->inv, INV_SLOT_CD);
 	size_t have_n = inventory_count_slots(ctx->inv, INV_SLOT_NIC);
 	bool pci = ctx->o->nic_frontend == PLAN_FRONTEND_PCI;
 	size_t want_d = ctx->need_disk > have_d ? ctx->need_disk : have_d;
-	size_t want_c = ctx->need_cd > have_c ? ctx->need_cd : have_c;
 	size_t want_n = pci && ctx->need_nic > have_n ? ctx->need_nic : have_n;
 
-	if (ctx->need_disk <= have_d && ctx->need_cd <= have_c && (!pci || ctx->need_nic <= have_n))
+	if (ctx->need_disk <= have_d && (!pci || ctx->need_nic <= have_n))
 		return;
 	if (ctx->o->incus_profile) {
 		char disks[200] = "";
 
-		if (want_d > have_d || want_c > have_c)
+		if (want_d > have_d)
 			snprintf(disks, sizeof(disks),
 				 "regenerate the profile with 'coldplug incus-profile --disk-slots "
-				 "%zu --cd-slots %zu' (with your other options) and load it with "
+				 "%zu' (with your other options) and load it with "
 				 "'incus profile edit'%s",
-				 want_d, want_c, want_n > have_n ? "; " : "");
-		refuse(ctx,
-		       "this VM has %zu disk, %zu CD and %zu NIC slot%s, and needs %zu, %zu and "
-		       "%zu; %s%s",
-		       have_d, have_c, have_n, have_n == 1 ? "" : "s", ctx->need_disk, ctx->need_cd,
+				 want_d, want_n > have_n ? "; " : "");
+		refuse(ctx, "this VM has %zu disk and %zu NIC slot%s, and needs %zu and %zu; %s%s",
+		       have_d, have_n, have_n == 1 ? "" : "s", ctx->need_disk,
 		       pci ? ctx->need_nic : 0, disks,
 		       want_n > have_n ? "the profile's stub adds one PCI NIC slot per NIC, at "
 					 "most 3: for more NICs, regenerate the profile with "
@@ -639,12 +767,11 @@ static void refuse_slot_counts(struct plan_ctx *ctx)
 		return;
 	}
 	refuse(ctx,
-	       "this QEMU has %zu disk, %zu CD and %zu NIC slot%s, and the plan needs %zu, "
-	       "%zu and %zu; start it with the frontends of "
-	       "coldplug qemu-conf --disk-slots %zu --cd-slots %zu --nic-slots %zu "
+	       "this QEMU has %zu disk and %zu NIC slot%s, and the plan needs %zu and %zu; start "
+	       "it with the frontends of coldplug qemu-conf --disk-slots %zu --nic-slots %zu "
 	       "(with your other options)",
-	       have_d, have_c, have_n, have_n == 1 ? "" : "s", ctx->need_disk, ctx->need_cd,
-	       pci ? ctx->need_nic : 0, want_d, want_c, want_n);
+	       have_d, have_n, have_n == 1 ? "" : "s", ctx->need_disk, pci ? ctx->need_nic : 0,
+	       want_d, want_n);
 }
 
 /**
@@ -700,6 +827,7 @@ int plan_build(const struct inventory *inv, const struct plan_opts *o, struct pl
 	struct plan_ctx ctx = { .inv = inv, .o = o, .plan = out, .err = err };
 
 	memset(out, 0, sizeof(*out));
+	ctx.usb_free = (long)inv->usb_ports - (long)inv->usb_used;
 	snprintf(out->qemu, sizeof(out->qemu), "%d.%d.%d", inv->ver_major, inv->ver_minor,
 		 inv->ver_micro);
 	ctx.taken = cp_calloc(inv->nslots, sizeof(*ctx.taken), err);
@@ -727,7 +855,9 @@ int plan_build(const struct inventory *inv, const struct plan_opts *o, struct pl
  *
  * When the manager detaches a disk that sits on a slot, its blockdev-del
  * fails while the slot holds the node ("is in use") and Incus retries
- * forever; giving the slot its placeholder back lets the detach finish.
+ * forever; giving the slot its placeholder back lets the detach finish. A
+ * CD slot's usb-bot is unplugged (with the scsi-cd on it, if the manager's
+ * device_del has not removed that already), which frees its USB port too.
  *
  * Return: 0, or -1
  */
@@ -737,12 +867,15 @@ int plan_release(const struct inventory *inv, const struct inv_slot *slot, struc
 	struct plan_ctx ctx = { .inv = inv, .plan = out, .err = err };
 	struct plan_step *st;
 
+	bool usb_cd = slot->kind == INV_SLOT_CD && !strcmp(slot->driver, "usb-bot");
+
 	memset(out, 0, sizeof(*out));
-	if (slot->kind == INV_SLOT_NIC || !slot->used)
+	if (slot->kind == INV_SLOT_NIC || (!slot->used && !usb_cd))
 		return cp_error_set(err, CP_ERR_INVALID, "%s holds no node to release", slot->name);
 	st = add_step(&ctx, slot->kind == INV_SLOT_CD ? PLAN_RELEASE_CD : PLAN_RELEASE_DISK);
 	if (!st)
 		return -1;
+	st->tray = slot->kind == INV_SLOT_CD && !usb_cd;
 	cp_strlcpy(st->name, slot->node, sizeof(st->name));
 	cp_strlcpy(st->node, slot->node, sizeof(st->node));
 	st->slot = slot->index;
@@ -754,8 +887,11 @@ int plan_release(const struct inventory *inv, const struct inv_slot *slot, struc
 		st->placeholder_exists = inventory_has_node(inv, st->placeholder);
 	}
 	snprintf(st->from, sizeof(st->from), "%s (%s, holds %s)", slot->name, slot->driver,
-		 slot->node);
-	snprintf(st->to, sizeof(st->to), "%s", *st->placeholder ? st->placeholder : "no medium");
+		 *slot->node ? slot->node : "nothing");
+	snprintf(st->to, sizeof(st->to), "%s",
+		 *st->placeholder ? st->placeholder
+		 : usb_cd	  ? "unplugged"
+				  : "no medium");
 	return 0;
 }
 

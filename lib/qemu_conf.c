@@ -144,14 +144,13 @@ void qconf_remove(struct qconf *q, const char *group, const char *id, const char
 }
 
 /**
- * qconf_opts_init() - defaults: 8 disk slots, 1 CD slot, the hotplug global
+ * qconf_opts_init() - defaults: 8 disk slots, the hotplug global
  * @o:	options to initialise
  */
 void qconf_opts_init(struct qconf_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->disk_slots = 8;
-	o->cd_slots = 1;
 	o->hotplug_global = true;
 }
 
@@ -206,11 +205,6 @@ int qconf_validate(const struct qconf_opts *o, struct cp_error *err)
 		return cp_error_set(err, CP_ERR_INVALID,
 				    "at most %d disk slots (PCI slots 0x10-0x1b)",
 				    NAMES_MAX_DISK_SLOTS);
-	if (o->cd_slots > NAMES_MAX_CD_SLOTS)
-		return cp_error_set(err, CP_ERR_INVALID,
-				    "at most %d CD slots (ide.2-ide.5 of the "
-				    "q35 AHCI)",
-				    NAMES_MAX_CD_SLOTS);
 	if (o->nic_slots > NAMES_MAX_NIC_SLOTS || o->nmacs > o->nic_slots)
 		return cp_error_set(
 			err, CP_ERR_INVALID,
@@ -281,29 +275,6 @@ static void add_disk_slot(struct qconf *q, unsigned i)
 	qconf_set(q, s, "serial", "%s", drive);
 	qconf_set(q, s, "bus", "pcie.0");
 	qconf_set(q, s, "addr", "%02x.0", NAMES_DISK_SLOT_ADDR + i);
-}
-
-/**
- * add_cd_slot() - empty removable BlockBackend and ide-cd N on the AHCI
- * @q:	configuration
- * @i:	slot number
- */
-static void add_cd_slot(struct qconf *q, unsigned i)
-{
-	char id[32], comment[160];
-	struct qconf_section *s;
-
-	snprintf(id, sizeof(id), NAME_CD_SLOT "%u", i);
-	snprintf(comment, sizeof(comment),
-		 "CD slot %u: an empty CD-ROM drive; coldplug inserts the manager's ISO\n"
-		 "node as its medium.",
-		 i);
-	s = qconf_add(q, "drive", id, comment);
-	qconf_set(q, s, "if", "none");
-	s = qconf_add(q, "device", id, NULL);
-	qconf_set(q, s, "driver", "ide-cd");
-	qconf_set(q, s, "drive", "%s", id);
-	qconf_set(q, s, "bus", "ide.%u", NAMES_CD_SLOT_PORT + i);
 }
 
 /**
@@ -391,8 +362,6 @@ struct qconf *qconf_build(const struct qconf_opts *o, struct cp_error *err)
 		macos_conf_add(q, o->macos);
 	for (i = 0; i < o->disk_slots; i++)
 		add_disk_slot(q, i);
-	for (i = 0; i < o->cd_slots; i++)
-		add_cd_slot(q, i);
 	for (i = 0; i < o->nic_slots; i++)
 		add_nic_slot(q, o, i);
 	if (o->monitor)

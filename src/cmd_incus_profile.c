@@ -23,7 +23,7 @@ static const char profile_help[] =
 	"\n"
 	"Print an Incus profile (YAML) that makes every VM using it start with its\n"
 	"disks and NICs on coldplug's frontends. It sets three keys:\n"
-	"  raw.qemu.conf       coldplug's disk and CD slots, the setting that lets\n"
+	"  raw.qemu.conf       coldplug's disk slots, the setting that lets\n"
 	"                      PCI device_del complete while the VM is paused, and a\n"
 	"                      second QMP monitor that dials coldplug serve, and a\n"
 	"                      ring buffer where the daemon writes its answer\n"
@@ -36,7 +36,8 @@ static const char profile_help[] =
 	"\n"
 	"Options:\n"
 	"  --disk-slots N        virtio-blk disk slots (default 8, at most 12)\n"
-	"  --cd-slots N          CD slots on the q35 AHCI (default 1, at most 4)\n"
+	"  --cd-slots N          ignored (kept for old command lines): an ISO gets a\n"
+	"                        USB CD drive coldplug adds on Incus's xHCI\n"
 	"  --nic-frontend pci|usb  PCI NIC slots behind net hubs (default) or usb-net\n"
 	"  --nic-model MODEL     PCI NIC model: virtio-net-pci (default; macOS 11+),\n"
 	"                        vmxnet3 (macOS 10.11+) or e1000-82545em\n"
@@ -191,9 +192,8 @@ static int check_file(const char *path, const char *socket)
 		fprintf(stderr, "coldplug: error: %s: %s\n", path, err.msg);
 		return CLI_ERROR;
 	}
-	printf("%s: OK: %u disk slot%s, %u CD slot%s, NIC frontend %s, dials %s%s\n", path,
-	       rep.disk_slots, rep.disk_slots == 1 ? "" : "s", rep.cd_slots,
-	       rep.cd_slots == 1 ? "" : "s", *rep.frontend ? rep.frontend : "?", rep.socket,
+	printf("%s: OK: %u disk slot%s, NIC frontend %s, dials %s%s\n", path, rep.disk_slots,
+	       rep.disk_slots == 1 ? "" : "s", *rep.frontend ? rep.frontend : "?", rep.socket,
 	       *rep.warnings ? "\nwarnings:" : "");
 	if (*rep.warnings)
 		printf("%s\n", rep.warnings);
@@ -215,12 +215,12 @@ static int profile_option(struct incus_profile_opts *o, int opt, const char **qv
 	long v;
 
 	switch (opt) {
-	case OPT_DISK_SLOTS:
 	case OPT_CD_SLOTS:
-		if (cli_parse_int(opt == OPT_DISK_SLOTS ? "--disk-slots" : "--cd-slots", optarg, 0,
-				  12, &v))
+		return cli_parse_int("--cd-slots", optarg, 0, 12, &v) ? CLI_USAGE : 0;
+	case OPT_DISK_SLOTS:
+		if (cli_parse_int("--disk-slots", optarg, 0, 12, &v))
 			return CLI_USAGE;
-		*(opt == OPT_DISK_SLOTS ? &o->conf.disk_slots : &o->conf.cd_slots) = (unsigned)v;
+		o->conf.disk_slots = (unsigned)v;
 		return 0;
 	case OPT_NIC_FRONTEND:
 		if (plan_frontend_parse(optarg, &o->frontend) < 0)

@@ -15,7 +15,7 @@ static const char qemu_conf_help[] =
 	"       qemu-system-x86_64 -S ... -readconfig coldplug.conf\n"
 	"\n"
 	"Print the QEMU configuration of the cold-plugged frontends coldplug moves\n"
-	"devices onto: disk slots, CD slots and PCI NIC slots that a guest without\n"
+	"devices onto: disk slots and PCI NIC slots that a guest without\n"
 	"PCI hotplug (macOS) sees at boot, plus the setting that lets PCI device_del\n"
 	"complete while the VM is paused. For Incus, use 'coldplug incus-profile',\n"
 	"which puts the same sections into a profile.\n"
@@ -23,7 +23,10 @@ static const char qemu_conf_help[] =
 	"Options:\n"
 	"  --disk-slots N       virtio-blk disk slots (default 8, at most 12); each\n"
 	"                       shows the guest an empty disk until it is used\n"
-	"  --cd-slots N         CD-ROM slots on the q35 AHCI (default 1, at most 4)\n"
+	"  --cd-slots N         ignored (kept for old command lines): an ISO gets a\n"
+	"                       USB CD drive coldplug adds on the VM's xHCI, which\n"
+	"                       your QEMU command line must have (-device\n"
+	"                       qemu-xhci,id=xhci), or --add-xhci with --macos\n"
 	"  --nic-slots N        PCI NIC slots behind net hubs (default: one per\n"
 	"                       --nic-mac; at most 3)\n"
 	"  --nic-mac NAME=MAC   the MAC of the next NIC slot: the hwaddr of the\n"
@@ -43,7 +46,8 @@ static const char qemu_conf_help[] =
 	"                           pcie.0 slot 0x10+N (no qdev id, on purpose: Incus\n"
 	"                           takes any PCI device with an id for a free port)\n"
 	"  coldplug-ph-disk<N>      its placeholder node (null-co, 0 bytes, writable)\n"
-	"  coldplug-cd<N>           CD slot N: ide-cd on ide.<2+N>, and its BlockBackend\n"
+	"  coldplug-cd<N>           the USB CD drive (usb-bot) coldplug adds for an\n"
+	"                           ISO; the scsi-cd on it keeps the manager's id\n"
 	"  coldplug-nic<N>          hub port feeding NIC slot N (pcie.0 slot 0x1c+N,\n"
 	"                           net hub N); coldplug adds coldplug-nic<N>-uplink\n"
 	"\n"
@@ -98,17 +102,14 @@ static int qemu_conf_option(struct qconf_opts *o, int opt, enum qconf_format *fm
 	long v;
 
 	switch (opt) {
-	case OPT_DISK_SLOTS:
 	case OPT_CD_SLOTS:
+		return cli_parse_int("--cd-slots", optarg, 0, 12, &v) ? CLI_USAGE : 0;
+	case OPT_DISK_SLOTS:
 	case OPT_NIC_SLOTS:
-		if (cli_parse_int(opt == OPT_DISK_SLOTS ? "--disk-slots"
-				  : opt == OPT_CD_SLOTS ? "--cd-slots"
-							: "--nic-slots",
-				  optarg, 0, 12, &v))
+		if (cli_parse_int(opt == OPT_DISK_SLOTS ? "--disk-slots" : "--nic-slots", optarg, 0,
+				  12, &v))
 			return CLI_USAGE;
-		*(opt == OPT_DISK_SLOTS ? &o->disk_slots
-		  : opt == OPT_CD_SLOTS ? &o->cd_slots
-					: &o->nic_slots) = (unsigned)v;
+		*(opt == OPT_DISK_SLOTS ? &o->disk_slots : &o->nic_slots) = (unsigned)v;
 		*nic_slots_set |= opt == OPT_NIC_SLOTS;
 		return 0;
 	case OPT_NIC_MAC:

@@ -23,7 +23,7 @@ static const char rehome_help[] =
 	"PCI hotplug (macOS) can use:\n"
 	"  disks -> virtio-blk slots coldplug-disk<N>, on the same block node (never\n"
 	"           a copy or second open of the image)\n"
-	"  ISOs  -> CD slots coldplug-cd<N> on the q35 AHCI\n"
+	"  ISOs  -> a USB CD drive coldplug-cd<N> it adds on the xHCI\n"
 	"  NICs  -> a PCI NIC slot coldplug-nic<N> behind a net hub (default), or a\n"
 	"           usb-net, each on one fresh queue of the same host tap (no loss)\n"
 	"The slots come from 'coldplug qemu-conf'. Everything is checked before the\n"

@@ -32,10 +32,11 @@ enum vm_state {
 };
 
 /**
- * struct watch - a slot holding a node its manager opened through fdsets
+ * struct watch - a slot holding a node its manager opened through fdsets,
+ * or a CD slot's usb-bot left empty (to unplug at once)
  * @kind:	INV_SLOT_DISK or INV_SLOT_CD
  * @index:	slot number
- * @node:	the node it holds
+ * @node:	the node it holds, "" for an empty CD slot
  */
 struct watch {
 	enum inv_slot_kind kind;
@@ -700,8 +701,23 @@ static void on_ready(struct qmp_client *c, const struct cp_error *e, void *userd
 }
 
 /**
+ * empty_usb_cd() - a CD slot's usb-bot with no medium under it
+ * @s:	slot
+ *
+ * The scsi-cd on it keeps the manager's device id, so the manager's own
+ * device_del of its ISO removes it and leaves the usb-bot (and its USB
+ * port) to coldplug.
+ *
+ * Return: true if the slot is such a usb-bot
+ */
+static bool empty_usb_cd(const struct inv_slot *s)
+{
+	return s->kind == INV_SLOT_CD && !s->used && !strcmp(s->driver, "usb-bot");
+}
+
+/**
  * collect_watch() - remember every slot that holds a node the manager opened
- * through an fdset
+ * through an fdset, and every empty CD slot's usb-bot
  * @vm:	VM with a fresh @inv
  */
 static void collect_watch(struct vm *vm)
@@ -713,7 +729,7 @@ static void collect_watch(struct vm *vm)
 		const struct inv_slot *s = &vm->inv.slots[i];
 		struct watch *w = &vm->watch[vm->nwatch];
 
-		if (s->kind == INV_SLOT_NIC || !s->used || !s->nfdsets)
+		if (s->kind == INV_SLOT_NIC || ((!s->used || !s->nfdsets) && !empty_usb_cd(s)))
 			continue;
 		w->kind = s->kind;
 		w->index = s->index;
@@ -822,13 +838,22 @@ static void on_release_inventory(struct inventory *inv, const struct cp_error *e
 		return;
 	}
 	s = inventory_find_slot(inv, w->kind, w->index);
-	if (!s || strcmp(s->node, w->node) || plan_release(inv, s, &vm->release, &pe) < 0) {
+	/* A USB CD slot is unplugged whether or not the manager's device_del
+	 * already took the scsi-cd (and the node) off it. */
+	if (!s || (strcmp(s->node, w->node) && !(*w->node && empty_usb_cd(s))) ||
+	    plan_release(inv, s, &vm->release, &pe) < 0) {
 		inventory_free(inv);
 		start_watch(vm);
 		return;
 	}
-	log_info("vm %s: the manager removed the fds of %s: giving %s its placeholder back",
-		 vm->name, w->node, s->name);
+	if (s->kind == INV_SLOT_CD && !vm->release.steps[0].tray)
+		log_info("vm %s: %s: unplugging the USB CD drive %s", vm->name,
+			 *w->node ? "the manager removed the fds of its ISO" : "it is empty",
+			 s->name);
+	else
+		log_info("vm %s: the manager removed the fds of %s: giving %s its placeholder "
+			 "back",
+			 vm->name, w->node, s->name);
 	vm->busy = true;
 	if (apply_start(vm->c, &vm->release, NULL, vm->release_res, on_released, vm, &pe) < 0) {
 		vm->busy = false;
@@ -885,7 +910,8 @@ static void on_fdsets(struct qmp_client *c, cp_json *ret, const struct cp_error 
 			schedule(vm, serve_opts_of(vm->srv)->watch_ms);
 		return;
 	}
-	for (i = 0; i < vm->nwatch && node_has_fd(ret, vm->watch[i].node); i++)
+	for (i = 0; i < vm->nwatch && *vm->watch[i].node && node_has_fd(ret, vm->watch[i].node);
+	     i++)
 		;
 	if (i == vm->nwatch) {
 		schedule(vm, serve_opts_of(vm->srv)->watch_ms);

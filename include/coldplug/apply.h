@@ -7,7 +7,9 @@
  * On the first failure it stops: later steps are not attempted, and a disk
  * whose frontend was already unplugged but not yet attached to its slot gets
  * the manager's frontend back (device_add with its recorded properties), so
- * no node is left without the frontend it had. The results say, per device,
+ * no node is left without the frontend it had. A CD whose USB CD drive was
+ * added but not attached has that drive unplugged first (its scsi-cd holds
+ * the node and no guest could use it). The results say, per device,
  * what happened and where it is now.
  *
  * Asynchronous (apply_start(), for the daemon's event loop) or synchronous

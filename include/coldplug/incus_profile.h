@@ -38,7 +38,8 @@ struct incus_profile_opts {
 /**
  * struct incus_profile_report - what a checked profile does
  * @disk_slots:		disk slots in raw.qemu.conf
- * @cd_slots:		CD slots
+ * @cd_slots:		legacy CD slots (an ide-cd coldplug-cd<N> on the AHCI, from
+ *			a profile older than the USB CD drives; never used)
  * @hotplug_global:	the ICH9-LPC global is there
  * @socket:		the socket the monitor dials
  * @frontend:		NIC frontend the stub asks for ("pci"/"usb", "" if unknown)

@@ -112,7 +112,10 @@ struct inv_disk {
 /**
  * enum inv_slot_kind - kinds of coldplug frontend
  * @INV_SLOT_DISK:	writable virtio-blk-pci on pcie.0 (coldplug-disk<N>)
- * @INV_SLOT_CD:	ide-cd on the q35 AHCI (coldplug-cd<N>)
+ * @INV_SLOT_CD:	a USB CD drive coldplug added for an ISO: usb-bot
+ *			coldplug-cd<N> on the xHCI with a scsi-cd on its bus
+ *			(or, from an older profile, an ide-cd coldplug-cd<N>
+ *			on the AHCI, which is never used again)
  * @INV_SLOT_NIC:	a PCI NIC on pcie.0 behind net hub <N> (coldplug-nic<N>)
  */
 enum inv_slot_kind {
@@ -126,11 +129,14 @@ enum inv_slot_kind {
  * @kind:	enum inv_slot_kind
  * @index:	N in its name
  * @name:	coldplug-disk<N>, coldplug-cd<N>, coldplug-nic<N>
- * @path:	QOM path of the frontend device
- * @driver:	its QOM type
+ * @path:	QOM path of the frontend device (cd: of the usb-bot)
+ * @driver:	its QOM type ("usb-bot" for a CD slot, "ide-cd" for a legacy one)
  * @node:	disk/cd: node attached now, "" when the CD is empty
  * @used:	disk/cd: holds a node other than its placeholder;
  *		nic: the hub has an uplink
+ * @cd_id:	cd: qdev id of the scsi-cd on the usb-bot (the manager's
+ *		device id, kept), "" if it has none or there is none
+ * @tray_open:	cd: query-block says its tray is open (something ejected it)
  * @bootindex:	disk/cd: boot order, -1 when unset
  * @mac:	nic: the MAC the guest sees
  * @uplink:	nic: id of the netdev plugged into the hub, "" if none
@@ -148,6 +154,8 @@ struct inv_slot {
 	char driver[64];
 	char node[INV_NAME_MAX];
 	bool used;
+	char cd_id[INV_NAME_MAX];
+	bool tray_open;
 	int64_t bootindex;
 	char mac[INV_MAC_MAX];
 	char uplink[INV_NAME_MAX];
@@ -211,7 +219,11 @@ struct inv_nic {
  * @pid:		QEMU's pid (from the socket's peer credentials), 0 unknown
  * @status:		run state from query-status ("prelaunch", "paused", ...)
  * @hotplug:		enum inv_hotplug
- * @usb_bus:		a USB bus usb-net can be plugged into ("qemu_usb.0"), "" if none
+ * @usb_bus:		the xHCI's bus, for usb-net and CD slots ("qemu_usb.0"),
+ *			"" if none
+ * @usb_ports:		ports of that xHCI (max of its p2 and p3; QEMU's
+ *			default 4 when they could not be read)
+ * @usb_used:		USB devices plugged into it (each takes a port)
  * @disks:		block frontends that are not slots, sorted: boot order
  *			first, then name
  * @ndisks:		their count
@@ -231,6 +243,8 @@ struct inventory {
 	char status[32];
 	enum inv_hotplug hotplug;
 	char usb_bus[INV_NAME_MAX];
+	unsigned usb_ports;
+	unsigned usb_used;
 	struct inv_disk *disks;
 	size_t ndisks;
 	struct inv_slot *slots;

@@ -62,12 +62,14 @@ struct plan_opts {
 /**
  * enum plan_step_kind - what one step moves
  * @PLAN_DISK:		a disk onto a virtio-blk slot (qom-set drive)
- * @PLAN_CD:		a CD-ROM medium into a CD slot (tray + insert-medium)
+ * @PLAN_CD:		a CD-ROM onto a new USB CD drive: usb-bot + scsi-cd
+ *			created on the manager's node (no tray)
  * @PLAN_NIC_PCI:	a NIC onto a PCI NIC slot through its hub
  * @PLAN_NIC_USB:	a NIC onto a new usb-net
  * @PLAN_RELEASE_DISK:	give a disk slot its placeholder back (the manager is
  *			detaching the disk and waits for its node to be free)
- * @PLAN_RELEASE_CD:	take the medium out of a CD slot, for the same reason
+ * @PLAN_RELEASE_CD:	unplug a CD slot's usb-bot (a legacy ide-cd slot: take
+ *			its medium out), for the same reason
  */
 enum plan_step_kind {
 	PLAN_DISK,
@@ -90,9 +92,10 @@ enum plan_step_kind {
  * @from:	human description of the source
  * @to:		human description of the target
  * @slot:	slot number (disk, cd, nic-pci)
- * @slot_name:	coldplug-disk<N>, coldplug-cd<N>, coldplug-nic<N>; for
- *		nic-usb, the usb-net's id (= @dev_id)
- * @slot_path:	QOM path of the slot's frontend
+ * @slot_name:	coldplug-disk<N>, coldplug-cd<N> (the usb-bot's id),
+ *		coldplug-nic<N>; for nic-usb, the usb-net's id (= @dev_id)
+ * @slot_path:	QOM path of the slot's frontend (cd: of the usb-bot)
+ * @tray:	release-cd: a legacy ide-cd slot, emptied through its tray
  * @hubid:	nic-pci: the slot's net hub
  * @node:	disk/cd: the manager's node-name
  * @placeholder: release: the node the slot gets back ("" for a CD)
@@ -104,7 +107,8 @@ enum plan_step_kind {
  * @nqueues:	nic: queues of the manager's netdev (all close at netdev_del)
  * @ifname:	nic: host tap to open a fresh queue on ("" with macvtap)
  * @tapdev:	nic: macvtap character device ("/dev/tapN"), or ""
- * @usb_bus:	nic-usb: the USB bus for usb-net ("qemu_usb.0")
+ * @usb_bus:	nic-usb, cd: the xHCI's bus for the usb-net or the
+ *		usb-bot ("qemu_usb.0")
  * @nic_driver:	nic: the manager's NIC model
  */
 struct plan_step {
@@ -119,6 +123,7 @@ struct plan_step {
 	unsigned slot;
 	char slot_name[INV_NAME_MAX];
 	char slot_path[INV_PATH_MAX];
+	bool tray;
 	int hubid;
 	char node[INV_NAME_MAX];
 	char placeholder[INV_NAME_MAX];

@@ -8,7 +8,7 @@
  *   - the ICH9-LPC global that makes PCI device_del complete while paused;
  *   - disk slots: writable virtio-blk-pci on pcie.0 at 0x10.., each on its
  *     own null-co placeholder BlockBackend coldplug-disk<N>;
- *   - CD slots: ide-cd coldplug-cd<N> on the q35 AHCI (ide.2..ide.5);
+ *   (no CD slots: coldplug adds a USB CD drive per ISO on the VM's xHCI)
  *   - NIC slots: a PCI NIC on pcie.0 at 0x1c.. peered with hub port
  *     coldplug-nic<N> of net hub <N>;
  *   - optionally the second monitor that dials the daemon.
@@ -62,7 +62,6 @@ struct qconf_monitor {
 /**
  * struct qconf_opts - what to generate
  * @disk_slots:	virtio-blk disk slots (0..12)
- * @cd_slots:	CD slots (0..4)
  * @nic_slots:	PCI NIC slots (0..3); at least one per entry of @macs
  * @nic_model:	virtio-net-pci, vmxnet3 or e1000-82545em; NULL for the
  *		default (qconf_nic_model()): virtio-net-pci, or with @macos the
@@ -75,7 +74,6 @@ struct qconf_monitor {
  */
 struct qconf_opts {
 	unsigned disk_slots;
-	unsigned cd_slots;
 	unsigned nic_slots;
 	const char *nic_model;
 	struct qconf_nic_mac macs[QCONF_MAX_NIC_MACS];

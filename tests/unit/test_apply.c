@@ -3,7 +3,8 @@
  * Tests for the apply runner against the fake QMP peer: a disk re-homed
  * with events before or after the reply, a failed attach rolled back, an
  * unplug that never completes (no rollback: the device is still there), a
- * failure stopping later steps, and QEMU vanishing in the middle.
+ * failure stopping later steps, and QEMU vanishing in the middle; an ISO
+ * onto a new USB CD drive, and each way that can fail midway.
  */
 #include <stdio.h>
 #include <string.h>
@@ -205,6 +206,226 @@ static void test_unplug_pending(void)
 	fakepeer_finish(fp, "no command after device_del");
 }
 
+/* The ISO's steps, as the fake peer expects them. */
+#define CD_DEL "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_iso\"}}"
+#define CD_BOT                                                                                     \
+	"{\"execute\":\"device_add\",\"arguments\":{\"bus\":\"qemu_usb.0\",\"driver\":\"usb-bot\",\"id\":\"coldplug-cd0\"}}"
+#define CD_SCSI                                                                                    \
+	"{\"execute\":\"device_add\",\"arguments\":{\"bus\":\"coldplug-cd0.0\",\"drive\":\"incus_iso\",\"driver\":\"scsi-cd\",\"id\":\"dev-incus_iso\",\"lun\":0,\"bootindex\":2}}"
+#define CD_ATTACH                                                                                  \
+	"{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"/machine/peripheral/coldplug-cd0\",\"property\":\"attached\",\"value\":true}}"
+#define CD_READD                                                                                   \
+	"{\"execute\":\"device_add\",\"arguments\":{\"bus\":\"qemu_scsi.0\",\"drive\":\"incus_iso\",\"driver\":\"scsi-cd\",\"id\":\"dev-incus_iso\",\"bootindex\":2}}"
+#define CD_UNPLUG "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"coldplug-cd0\"}}"
+#define QMP_OK	  "{\"return\":{}}"
+
+static const char iso_deleted[] =
+	"{\"device\":\"dev-incus_iso\",\"path\":\"/machine/peripheral/dev-incus_iso\"}";
+static const char bot_deleted[] =
+	"{\"device\":\"coldplug-cd0\",\"path\":\"/machine/peripheral/coldplug-cd0\"}";
+
+/**
+ * cd_plan() - Incus's ISO (scsi-cd on qemu_scsi.0, boot order 2) to a new
+ * USB CD drive coldplug-cd0 on qemu_usb.0
+ * @p:		plan to fill
+ * @st:		storage for the step
+ */
+static void cd_plan(struct plan *p, struct plan_step *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->kind = PLAN_CD;
+	cp_strlcpy(st->name, "iso", sizeof(st->name));
+	cp_strlcpy(st->dev_id, "dev-incus_iso", sizeof(st->dev_id));
+	cp_strlcpy(st->del_id, "dev-incus_iso", sizeof(st->del_id));
+	cp_strlcpy(st->node, "incus_iso", sizeof(st->node));
+	cp_strlcpy(st->slot_name, "coldplug-cd0", sizeof(st->slot_name));
+	cp_strlcpy(st->slot_path, "/machine/peripheral/coldplug-cd0", sizeof(st->slot_path));
+	cp_strlcpy(st->usb_bus, "qemu_usb.0", sizeof(st->usb_bus));
+	st->bootindex = 2;
+	cp_strlcpy(st->fe.driver, "scsi-cd", sizeof(st->fe.driver));
+	cp_strlcpy(st->fe.bus, "qemu_scsi.0", sizeof(st->fe.bus));
+	st->fe.channel = st->fe.scsi_id = st->fe.lun = -1;
+	p->steps = st;
+	p->n = 1;
+}
+
+/**
+ * expect_cd_unplug() - Incus's scsi-cd goes, DEVICE_DELETED follows
+ * @fp:		peer
+ */
+static void expect_cd_unplug(struct fakepeer *fp)
+{
+	fakepeer_expect(fp, CD_DEL);
+	fakepeer_reply(fp, QMP_OK);
+	fakepeer_event(fp, "DEVICE_DELETED", iso_deleted);
+}
+
+/**
+ * test_cd_moved() - the ISO reaches a new USB CD drive, no tray moves
+ */
+static void test_cd_moved(void)
+{
+	struct fakepeer *fp = new_peer();
+	struct apply_result res[1];
+	struct plan_step st;
+	struct qmp_client *c;
+	struct cp_error err;
+	struct plan p;
+
+	cd_plan(&p, &st);
+	expect_cd_unplug(fp);
+	fakepeer_expect(fp, CD_BOT);
+	fakepeer_reply(fp, QMP_OK);
+	fakepeer_expect(fp, CD_SCSI);
+	fakepeer_reply(fp, QMP_OK);
+	fakepeer_expect(fp, CD_ATTACH);
+	fakepeer_reply(fp, QMP_OK);
+	fakepeer_expect(fp, "{\"execute\":\"query-block\"}");
+	fakepeer_reply(fp, "{\"return\":[{\"device\":\"\",\"qdev\":\"dev-incus_iso\","
+			   "\"tray_open\":false,\"inserted\":{\"node-name\":\"incus_iso\"}}]}");
+	c = connect_peer(fp);
+	ok(apply_run(c, &p, NULL, res, &err) == 0, "cd: applied");
+	ok(res[0].status == APPLY_MOVED, "cd: the ISO is on coldplug-cd0");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "cd: device_del, usb-bot, scsi-cd, attached, query-block; no tray");
+}
+
+/**
+ * test_cd_ejected() - something ejects the medium (Incus 6.0.4 on a tray
+ * event): the check after the commit fails the run, with the reason
+ */
+static void test_cd_ejected(void)
+{
+	struct fakepeer *fp = new_peer();
+	struct apply_result res[1];
+	struct plan_step st;
+	struct qmp_client *c;
+	struct cp_error err;
+	struct plan p;
+
+	cd_plan(&p, &st);
+	expect_cd_unplug(fp);
+	fakepeer_expect(fp, CD_BOT);
+	fakepeer_reply(fp, QMP_OK);
+	fakepeer_expect(fp, CD_SCSI);
+	fakepeer_reply(fp, QMP_OK);
+	fakepeer_expect(fp, CD_ATTACH);
+	fakepeer_reply(fp, QMP_OK);
+	fakepeer_expect(fp, "{\"execute\":\"query-block\"}");
+	fakepeer_reply(fp, "{\"return\":[{\"device\":\"\",\"qdev\":\"dev-incus_iso\","
+			   "\"tray_open\":true}]}");
+	c = connect_peer(fp);
+	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
+	   "cd: an ejected medium fails the run");
+	like(err.msg, "something ejected it", "cd: the error says the medium was ejected");
+	is_int(res[0].status, APPLY_FAILED, "cd: failed after its commit: no rollback");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "cd: nothing after the check");
+}
+
+/**
+ * test_cd_bot_fails() - device_add usb-bot fails after the device_del:
+ * Incus's scsi-cd is re-created on its node, and the run fails
+ */
+static void test_cd_bot_fails(void)
+{
+	struct fakepeer *fp = new_peer();
+	struct apply_result res[1];
+	struct plan_step st;
+	struct qmp_client *c;
+	struct cp_error err;
+	struct plan p;
+
+	cd_plan(&p, &st);
+	expect_cd_unplug(fp);
+	fakepeer_expect(fp, CD_BOT);
+	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"Warning: "
+			   "speed mismatch trying to attach usb device\"}}");
+	fakepeer_expect(fp, CD_READD);
+	fakepeer_reply(fp, QMP_OK);
+	c = connect_peer(fp);
+	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
+	   "cd: a failed usb-bot fails the run, as a partial change (the start fails)");
+	is_int(res[0].status, APPLY_ROLLED_BACK, "cd: the ISO is back on Incus's scsi-cd");
+	like(res[0].err.msg, "speed mismatch", "cd: with QEMU's reason");
+	like(res[0].err.msg, "dev-incus_iso was put back on qemu_scsi.0", "cd: and where it is");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "cd: no usb-bot to remove; Incus's scsi-cd re-added");
+}
+
+/**
+ * test_cd_scsi_fails() - the usb-bot is there but its scsi-cd (or the
+ * attach) fails: the usb-bot goes first, then Incus's scsi-cd comes back
+ * @attach:	fail the attach instead of the scsi-cd
+ */
+static void test_cd_scsi_fails(bool attach)
+{
+	struct fakepeer *fp = new_peer();
+	struct apply_result res[1];
+	struct plan_step st;
+	struct qmp_client *c;
+	struct cp_error err;
+	struct plan p;
+
+	cd_plan(&p, &st);
+	expect_cd_unplug(fp);
+	fakepeer_expect(fp, CD_BOT);
+	fakepeer_reply(fp, QMP_OK);
+	fakepeer_expect(fp, CD_SCSI);
+	if (attach) {
+		fakepeer_reply(fp, QMP_OK);
+		fakepeer_expect(fp, CD_ATTACH);
+	}
+	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"boom\"}}");
+	fakepeer_expect(fp, CD_UNPLUG);
+	fakepeer_reply(fp, QMP_OK);
+	if (attach)
+		fakepeer_event(fp, "DEVICE_DELETED", iso_deleted);
+	fakepeer_event(fp, "DEVICE_DELETED", bot_deleted);
+	fakepeer_expect(fp, CD_READD);
+	fakepeer_reply(fp, QMP_OK);
+	c = connect_peer(fp);
+	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
+	   "cd, %s fails: the run fails", attach ? "attach" : "scsi-cd");
+	is_int(res[0].status, APPLY_ROLLED_BACK,
+	       "cd, %s fails: usb-bot unplugged, the ISO back on Incus's scsi-cd",
+	       attach ? "attach" : "scsi-cd");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "cd, %s fails: device_del coldplug-cd0, DEVICE_DELETED, re-add",
+			attach ? "attach" : "scsi-cd");
+}
+
+/**
+ * test_cd_nothing_left() - the rollback fails too: the result says the ISO
+ * has no frontend, and the run fails
+ */
+static void test_cd_nothing_left(void)
+{
+	struct fakepeer *fp = new_peer();
+	struct apply_result res[1];
+	struct plan_step st;
+	struct qmp_client *c;
+	struct cp_error err;
+	struct plan p;
+
+	cd_plan(&p, &st);
+	expect_cd_unplug(fp);
+	fakepeer_expect(fp, CD_BOT);
+	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"no port\"}}");
+	fakepeer_expect(fp, CD_READD);
+	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"bus full\"}}");
+	c = connect_peer(fp);
+	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
+	   "cd, rollback fails: the run fails");
+	is_int(res[0].status, APPLY_FAILED, "cd, rollback fails: failed");
+	like(res[0].err.msg,
+	     "dev-incus_iso could not be restored either (device_add: bus full); it has no "
+	     "frontend",
+	     "cd, rollback fails: the ISO has no frontend, and the report says so");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "cd, rollback fails: nothing else was sent");
+}
+
 /**
  * test_qemu_gone() - QEMU closes the socket in the middle
  */
@@ -278,6 +499,12 @@ static void test_null_err(void)
  */
 int main(void)
 {
+	test_cd_moved();
+	test_cd_ejected();
+	test_cd_bot_fails();
+	test_cd_scsi_fails(false);
+	test_cd_scsi_fails(true);
+	test_cd_nothing_left();
 	test_moved(true);
 	test_moved(false);
 	test_rollback();

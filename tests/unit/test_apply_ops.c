@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Tests for the operation lists of each step kind (the QMP commands that
- * re-home a disk, a CD, a NIC, and undo a disk), and for their checks.
+ * re-home a disk, a CD, a NIC, and undo a disk or a CD), and for their checks.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,7 +113,29 @@ static void test_disk(void)
 }
 
 /**
- * test_cd() - CD: through the tray, never qom-set on the empty drive
+ * cd_step() - Incus's ISO (scsi-cd on qemu_scsi.0, bootindex 2) going to a
+ * new USB CD drive coldplug-cd0
+ * @st:	filled
+ */
+static void cd_step(struct plan_step *st)
+{
+	disk_step(st);
+	st->kind = PLAN_CD;
+	cp_strlcpy(st->name, "iso", sizeof(st->name));
+	cp_strlcpy(st->dev_id, "dev-incus_iso", sizeof(st->dev_id));
+	cp_strlcpy(st->del_id, "dev-incus_iso", sizeof(st->del_id));
+	cp_strlcpy(st->fe.driver, "scsi-cd", sizeof(st->fe.driver));
+	cp_strlcpy(st->fe.serial, "incus_iso", sizeof(st->fe.serial));
+	cp_strlcpy(st->fe.device_id, "incus_iso", sizeof(st->fe.device_id));
+	cp_strlcpy(st->slot_name, "coldplug-cd0", sizeof(st->slot_name));
+	cp_strlcpy(st->slot_path, "/machine/peripheral/coldplug-cd0", sizeof(st->slot_path));
+	cp_strlcpy(st->usb_bus, "qemu_usb.0", sizeof(st->usb_bus));
+	cp_strlcpy(st->node, "incus_iso", sizeof(st->node));
+	st->bootindex = 2;
+}
+
+/**
+ * test_cd() - CD: a new USB CD drive created on Incus's node, no tray
  */
 static void test_cd(void)
 {
@@ -122,30 +144,80 @@ static void test_cd(void)
 	struct cp_error err;
 	char seq[512], *a;
 	size_t i;
-	bool qomset_drive = false;
+	bool tray = false;
 
-	disk_step(&st);
-	st.kind = PLAN_CD;
+	cd_step(&st);
+	ok(ops_for_step(&st, &l, &err) == 0, "cd: operations built");
+	sequence(&l, seq, sizeof(seq));
+	is_str(seq, "device_del wait:dev-incus_iso device_add device_add qom-set query-block",
+	       "cd: unplug Incus's scsi-cd, add a usb-bot and a scsi-cd, attach, check");
+	a = args_text(&l.ops[2]);
+	is_str(a, "{\"bus\":\"qemu_usb.0\",\"driver\":\"usb-bot\",\"id\":\"coldplug-cd0\"}",
+	       "the usb-bot coldplug-cd0 on the xHCI, any free port");
+	free(a);
+	ok(l.ops[2].adds_slot && !l.ops[2].commits, "the usb-bot is the slot, not yet the commit");
+	a = args_text(&l.ops[3]);
+	is_str(a,
+	       "{\"bus\":\"coldplug-cd0.0\",\"drive\":\"incus_iso\",\"driver\":\"scsi-cd\","
+	       "\"id\":\"dev-incus_iso\",\"lun\":0,\"bootindex\":2,\"serial\":\"incus_iso\","
+	       "\"device_id\":\"incus_iso\"}",
+	       "the scsi-cd is created on Incus's node, under Incus's id, serial and boot order");
+	free(a);
+	a = args_text(&l.ops[4]);
+	is_str(a,
+	       "{\"path\":\"/machine/peripheral/coldplug-cd0\",\"property\":\"attached\","
+	       "\"value\":true}",
+	       "the hot-plugged usb-bot is attached (QEMU leaves it detached)");
+	free(a);
+	ok(l.ops[4].commits, "attaching it is the commit point");
+	for (i = 0; i < l.n; i++)
+		tray |= strstr(l.ops[i].cmd, "tray") || strstr(l.ops[i].cmd, "medium") ||
+			!strcmp(l.ops[i].cmd, "eject");
+	ok(!tray, "no tray command, no medium change: Incus 6.0.4 ejects on any tray event");
+	ops_free(&l);
+
+	st.bootindex = -1;
+	st.fe.serial[0] = st.fe.device_id[0] = '\0';
+	ops_for_step(&st, &l, &err);
+	a = args_text(&l.ops[3]);
+	is_str(a,
+	       "{\"bus\":\"coldplug-cd0.0\",\"drive\":\"incus_iso\",\"driver\":\"scsi-cd\","
+	       "\"id\":\"dev-incus_iso\",\"lun\":0}",
+	       "no boot order, serial or device_id where Incus gave none");
+	free(a);
+	ops_free(&l);
+}
+
+/**
+ * test_cd_release() - a USB CD slot is released by unplugging its usb-bot;
+ * a legacy ide-cd slot through its tray
+ */
+static void test_cd_release(void)
+{
+	struct plan_step st;
+	struct op_list l;
+	struct cp_error err;
+	char seq[512], *a;
+
+	memset(&st, 0, sizeof(st));
+	st.kind = PLAN_RELEASE_CD;
 	cp_strlcpy(st.slot_name, "coldplug-cd0", sizeof(st.slot_name));
 	cp_strlcpy(st.node, "incus_iso", sizeof(st.node));
-	st.bootindex = -1;
 	ops_for_step(&st, &l, &err);
 	sequence(&l, seq, sizeof(seq));
-	is_str(seq,
-	       "device_del wait:dev-incus_root blockdev-open-tray blockdev-insert-medium "
-	       "blockdev-close-tray query-block",
-	       "cd: tray open, insert the ISO node, tray closed, check");
-	a = args_text(&l.ops[2]);
-	is_str(a, "{\"id\":\"coldplug-cd0\",\"force\":true}",
-	       "the tray is opened by qdev id, forced");
+	is_str(seq, "device_del wait:coldplug-cd0 query-block",
+	       "release: device_del of the usb-bot, DEVICE_DELETED, check");
+	a = args_text(&l.ops[0]);
+	is_str(a, "{\"id\":\"coldplug-cd0\"}", "the usb-bot is deleted by its id");
 	free(a);
-	a = args_text(&l.ops[3]);
-	is_str(a, "{\"id\":\"coldplug-cd0\",\"node-name\":\"incus_iso\"}",
-	       "insert-medium of the node");
-	free(a);
-	for (i = 0; i < l.n; i++)
-		qomset_drive |= !strcmp(l.ops[i].cmd, "qom-set");
-	ok(!qomset_drive, "no qom-set on the CD (it crashes QEMU on an empty drive)");
+	ok(l.ops[0].changes && l.ops[1].commits, "the unplug changes QEMU and commits");
+	ops_free(&l);
+
+	st.tray = true;
+	ops_for_step(&st, &l, &err);
+	sequence(&l, seq, sizeof(seq));
+	is_str(seq, "blockdev-open-tray blockdev-remove-medium blockdev-close-tray query-block",
+	       "a legacy ide-cd slot is emptied through its tray");
 	ops_free(&l);
 }
 
@@ -226,7 +298,7 @@ static void test_rollback(void)
 	char seq[256], *a;
 
 	disk_step(&st);
-	ops_for_rollback(&st, &l, &err);
+	ops_for_rollback(&st, false, &l, &err);
 	a = l.n ? args_text(&l.ops[0]) : strdup("");
 	is_str(a,
 	       "{\"bus\":\"qemu_scsi.0\",\"drive\":\"incus_root\",\"driver\":\"scsi-hd\","
@@ -241,7 +313,7 @@ static void test_rollback(void)
 	cp_strlcpy(st.fe.addr, "00.0", sizeof(st.fe.addr));
 	st.fe.channel = st.fe.scsi_id = st.fe.lun = -1;
 	st.fe.device_id[0] = '\0';
-	ops_for_rollback(&st, &l, &err);
+	ops_for_rollback(&st, false, &l, &err);
 	a = l.n ? args_text(&l.ops[0]) : strdup("");
 	like(a, "\"addr\":\"00.0\"", "virtio-blk goes back to its root port address");
 	free(a);
@@ -251,13 +323,29 @@ static void test_rollback(void)
 	cp_strlcpy(st.fe.usb_id, "usb_dev-incus_root", sizeof(st.fe.usb_id));
 	cp_strlcpy(st.fe.usb_driver, "usb-bot", sizeof(st.fe.usb_driver));
 	cp_strlcpy(st.fe.usb_bus, "qemu_usb.0", sizeof(st.fe.usb_bus));
-	ops_for_rollback(&st, &l, &err);
+	ops_for_rollback(&st, false, &l, &err);
 	sequence(&l, seq, sizeof(seq));
 	is_str(seq, "device_add device_add qom-set", "usb: usb-bot, its scsi-hd, attached=true");
 	ops_free(&l);
 
 	nic_step(&st, PLAN_NIC_USB);
-	ok(ops_for_rollback(&st, &l, &err) == 0 && l.n == 0, "NICs have no rollback");
+	ok(ops_for_rollback(&st, true, &l, &err) == 0 && l.n == 0, "NICs have no rollback");
+
+	cd_step(&st);
+	ops_for_rollback(&st, false, &l, &err);
+	sequence(&l, seq, sizeof(seq));
+	is_str(seq, "device_add", "cd, usb-bot not added: Incus's scsi-cd is re-added");
+	a = l.n ? args_text(&l.ops[0]) : strdup("");
+	like(a, "\"bus\":\"qemu_scsi.0\",\"drive\":\"incus_iso\",\"driver\":\"scsi-cd\"",
+	     "on Incus's SCSI bus, on its node");
+	free(a);
+	ops_free(&l);
+	ops_for_rollback(&st, true, &l, &err);
+	sequence(&l, seq, sizeof(seq));
+	is_str(seq, "device_del wait:coldplug-cd0 device_add",
+	       "cd, usb-bot added: it is unplugged (freeing the node) before Incus's scsi-cd "
+	       "comes back");
+	ops_free(&l);
 }
 
 /**
@@ -269,8 +357,13 @@ static void test_checks(void)
 		"[{\"device\":\"coldplug-disk0\",\"inserted\":{\"node-name\":\"incus_root\"}}]";
 	static const char *const block_bad =
 		"[{\"device\":\"coldplug-disk0\",\"inserted\":{\"node-name\":\"coldplug-ph-disk0\"}}]";
-	static const char *const cd_open = "[{\"device\":\"coldplug-cd0\",\"tray_open\":true,"
-					   "\"inserted\":{\"node-name\":\"incus_iso\"}}]";
+	static const char *const cd_ok = "[{\"device\":\"\",\"qdev\":\"dev-incus_iso\","
+					 "\"tray_open\":false,"
+					 "\"inserted\":{\"node-name\":\"incus_iso\"}}]";
+	static const char *const cd_open =
+		"[{\"device\":\"\",\"qdev\":\"dev-incus_iso\",\"tray_open\":true}]";
+	static const char *const cd_empty =
+		"[{\"device\":\"\",\"qdev\":\"dev-incus_iso\",\"tray_open\":false}]";
 	struct plan_step st;
 	struct op_list l;
 	struct cp_error err;
@@ -288,10 +381,21 @@ static void test_checks(void)
 	ok(check(&st, v, &err) < 0 && strstr(err.msg, "holds coldplug-ph-disk0"),
 	   "the placeholder still in the slot fails: %s", err.msg);
 	cp_json_unref(v);
-	cp_strlcpy(st.slot_name, "coldplug-cd0", sizeof(st.slot_name));
-	cp_strlcpy(st.node, "incus_iso", sizeof(st.node));
+
+	cd_step(&st);
+	ops_for_step(&st, &l, &err);
+	check = l.ops[l.n - 1].check;
+	ops_free(&l);
+	v = cp_json_parse(cd_ok, strlen(cd_ok), &err);
+	ok(check(&st, v, &err) == 0, "cd: the node on Incus's id, tray closed, passes");
+	cp_json_unref(v);
 	v = cp_json_parse(cd_open, strlen(cd_open), &err);
-	ok(check(&st, v, &err) < 0 && strstr(err.msg, "tray"), "an open tray fails the check");
+	ok(check(&st, v, &err) < 0 && strstr(err.msg, "ejected"),
+	   "cd: an open tray (ejected) fails: %s", err.msg);
+	cp_json_unref(v);
+	v = cp_json_parse(cd_empty, strlen(cd_empty), &err);
+	ok(check(&st, v, &err) < 0 && strstr(err.msg, "holds nothing"), "cd: no medium fails: %s",
+	   err.msg);
 	cp_json_unref(v);
 
 	nic_step(&st, PLAN_NIC_USB);
@@ -319,6 +423,7 @@ int main(void)
 {
 	test_disk();
 	test_cd();
+	test_cd_release();
 	test_nic();
 	test_rollback();
 	test_checks();

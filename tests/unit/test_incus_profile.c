@@ -12,6 +12,7 @@
 #include "coldplug/incus_profile.h"
 #include "coldplug/stub.h"
 #include "tap.h"
+#include "util.h"
 
 /**
  * generate() - a profile with the defaults and @frontend
@@ -73,6 +74,30 @@ static char *replace(const char *text, const char *from, const char *to)
 }
 
 /**
+ * test_legacy_cd() - a profile from before the USB CD drives: its ide-cd
+ * slot is reported as unused, with the fix
+ */
+static void test_legacy_cd(void)
+{
+	static const char legacy[] = "    [device \"coldplug-cd0\"]\n    driver = \"ide-cd\"\n"
+				     "    drive = \"coldplug-cd0\"\n    bus = \"ide.2\"\n";
+	struct incus_profile_report rep;
+	struct cp_error err;
+	char *t = generate(PLAN_FRONTEND_PCI);
+	char *mon = t ? strstr(t, "    [chardev \"coldplug\"]") : NULL;
+	char *edited = mon ? cp_asprintf(NULL, "%.*s%s%s", (int)(mon - t), t, legacy, mon) : NULL;
+
+	if (!edited)
+		bail_out("no monitor section in the profile");
+	ok(check(edited, NULL, &rep, &err) == 0 && rep.cd_slots == 1,
+	   "a legacy ide-cd CD slot is counted");
+	like(rep.warnings, "coldplug no longer uses them", "...and warned about");
+	like(rep.warnings, "regenerate the profile", "...with the fix");
+	free(edited);
+	free(t);
+}
+
+/**
  * test_generated() - the profile's content, and that it passes its own check
  */
 static void test_generated(void)
@@ -94,13 +119,16 @@ static void test_generated(void)
 	   "no placeholder is left");
 	ok(!strstr(t, "\t"), "no tabs (YAML, Starlark)");
 	ok(check(t, "/run/coldplug/coldplug.sock", &rep, &err) == 0, "the profile passes --check");
-	ok(rep.disk_slots == 8 && rep.cd_slots == 1 && rep.hotplug_global &&
+	ok(rep.disk_slots == 8 && rep.cd_slots == 0 && rep.hotplug_global &&
 		   !strcmp(rep.frontend, "pci") && !*rep.warnings,
-	   "the report: 8 disk slots, 1 CD slot, the global, pci, no warnings");
+	   "the report: 8 disk slots, no legacy CD slot, the global, pci, no warnings");
+	ok(!strstr(t, "ide-cd") && !strstr(t, "coldplug-cd"),
+	   "no CD slot on the AHCI: ISOs get a USB CD drive, never a tray");
 	free(t);
 	t = generate(PLAN_FRONTEND_USB);
 	ok(check(t, NULL, &rep, &err) == 0 && !strcmp(rep.frontend, "usb"), "usb frontend");
 	free(t);
+	test_legacy_cd();
 }
 
 /**

@@ -94,7 +94,10 @@ static void test_default(void)
 	is_int((long long)inv.disks[1].size, 2097152, "its size from the node");
 	ok(inv.disks[0].managed && inv.disks[0].users == 1, "root is managed, one user");
 	is_int((long long)inventory_count_slots(&inv, INV_SLOT_DISK), 2, "two disk slots");
-	is_int((long long)inventory_count_slots(&inv, INV_SLOT_CD), 1, "one CD slot");
+	is_int((long long)inventory_count_slots(&inv, INV_SLOT_CD), 0,
+	       "no CD slot before one is needed (coldplug adds a USB CD drive per ISO)");
+	is_int(inv.usb_ports, 8, "Incus's xHCI has 8 ports (p2 = p3 = 8)");
+	is_int(inv.usb_used, 0, "none in use");
 	s = inventory_find_slot(&inv, INV_SLOT_DISK, 1);
 	ok(s && !s->used && !strcmp(s->node, "coldplug-ph-disk1"),
 	   "disk slot 1 is free: its placeholder is attached");
@@ -128,6 +131,13 @@ static void test_rehomed(void)
 	   "disk slot 0 holds incus_root with root's boot order");
 	s = inventory_find_slot(&inv, INV_SLOT_CD, 0);
 	ok(s && s->used && !strcmp(s->node, "incus_iso"), "the CD slot holds the ISO");
+	ok(s && !strcmp(s->driver, "usb-bot") && !strcmp(s->name, "coldplug-cd0") &&
+		   !strcmp(s->path, "/machine/peripheral/coldplug-cd0"),
+	   "the CD slot is the usb-bot coldplug-cd0");
+	ok(s && !strcmp(s->cd_id, "dev-incus_iso") && !s->tray_open && s->bootindex == 2,
+	   "its scsi-cd keeps Incus's id and the ISO's boot order, tray closed");
+	ok(s && s->nfdsets == 1, "the ISO's fdset is known (the watcher needs it)");
+	is_int(inv.usb_used, 1, "the USB CD drive takes one port of the xHCI");
 	s = inventory_find_slot(&inv, INV_SLOT_NIC, 0);
 	ok(s && s->used && !strcmp(s->uplink, "incus_eth0"),
 	   "the NIC slot's hub is fed by a netdev named like Incus's");

@@ -87,8 +87,12 @@ static void test_default_plan(void)
 	is_int((long long)plan_todo(&p), 4, "all to do");
 	ok(p.steps[0].kind == PLAN_DISK && !strcmp(p.steps[0].name, "root") && p.steps[0].slot == 0,
 	   "root first, onto disk slot 0");
-	ok(p.steps[1].kind == PLAN_CD && !strcmp(p.steps[1].slot_name, "coldplug-cd0"),
-	   "the ISO onto the CD slot");
+	ok(p.steps[1].kind == PLAN_CD && !strcmp(p.steps[1].slot_name, "coldplug-cd0") &&
+		   !strcmp(p.steps[1].slot_path, "/machine/peripheral/coldplug-cd0") &&
+		   !strcmp(p.steps[1].usb_bus, "qemu_usb.0") &&
+		   !strcmp(p.steps[1].dev_id, "dev-incus_iso") &&
+		   !strcmp(p.steps[1].node, "incus_iso") && p.steps[1].bootindex == 2,
+	   "the ISO onto a new USB CD drive coldplug-cd0 on qemu_usb.0, boot order kept");
 	ok(p.steps[2].kind == PLAN_DISK && !strcmp(p.steps[2].name, "data") && p.steps[2].slot == 1,
 	   "data onto disk slot 1");
 	ok(p.steps[3].kind == PLAN_NIC_PCI && p.steps[3].hubid == 0 &&
@@ -201,12 +205,10 @@ static void test_disk_refusals(void)
 	refusal(&inv, &o, "coldplug re-homes scsi-hd", "unsupported driver");
 	cp_strlcpy(inv.disks[0].fe.driver, "scsi-hd", sizeof(inv.disks[0].fe.driver));
 	inv.nslots = 1; /* only coldplug-disk0 is left */
-	refusal(&inv, &o, "coldplug qemu-conf --disk-slots 2 --cd-slots 1 --nic-slots 1",
+	refusal(&inv, &o, "coldplug qemu-conf --disk-slots 2 --nic-slots 1",
 		"too few slots, with the exact qemu-conf line");
 	o.incus_profile = true;
-	refusal(&inv, &o,
-		"regenerate the profile with 'coldplug incus-profile --disk-slots 2 "
-		"--cd-slots 1'",
+	refusal(&inv, &o, "regenerate the profile with 'coldplug incus-profile --disk-slots 2'",
 		"too few slots under the Incus profile: the incus-profile line");
 	o.incus_profile = false;
 	cp_strlcpy(inv.status, "running", sizeof(inv.status));
@@ -214,6 +216,109 @@ static void test_disk_refusals(void)
 		   strstr(err.msg, "QEMU is running") && strstr(err.msg, "no free NIC slot") &&
 		   strstr(err.msg, "--disk-slots 2"),
 	   "every reason is listed at once");
+	inventory_free(&inv);
+}
+
+/**
+ * plan_text() - a plan's steps as "kind:slot kind:slot ..."
+ * @p:		plan
+ * @out:	buffer
+ * @size:	its size
+ */
+static void plan_text(const struct plan *p, char *out, size_t size)
+{
+	size_t i, off = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < p->n && off < size; i++)
+		off += (size_t)snprintf(out + off, size - off, "%s%s:%s", i ? " " : "",
+					plan_step_kind_name(p->steps[i].kind),
+					p->steps[i].slot_name);
+}
+
+/**
+ * test_cd_ports() - an ISO needs a free port of the xHCI, and a CD slot
+ * number no device has; a refusal names the fix
+ */
+static void test_cd_ports(void)
+{
+	struct plan_opts o;
+	struct inventory inv, re;
+	struct cp_error err;
+	struct plan p;
+	char text[512];
+
+	plan_opts_init(&o);
+	load("incus-default", &inv);
+	inv.usb_used = 8;
+	refusal(&inv, &o, "no USB port left on the xHCI (qemu_usb.0) for its USB CD drive",
+		"every port taken");
+	o.incus_profile = true;
+	refusal(&inv, &o, "[device \"qemu_spice-usb3\"]",
+		"every port taken, under Incus: SPICE's usb-redir named as the fix");
+	o.incus_profile = false;
+	inv.usb_used = 3; /* Incus 6.0's three SPICE usb-redir devices */
+	ok(plan_build(&inv, &o, &p, &err) == 0, "three usb-redir: 5 of 8 ports free, planned");
+	plan_free(&p);
+	inv.usb_used = 7;
+	o.nic_frontend = PLAN_FRONTEND_USB;
+	o.usb_mac_fixed = true;
+	refusal(&inv, &o, "dev-incus_eth0: no USB port left",
+		"the last port goes to the CD; the usb-net then finds none");
+	o.nic_frontend = PLAN_FRONTEND_PCI;
+	inv.usb_ports = 0;
+	inv.usb_used = 0;
+	refusal(&inv, &o, "dev-incus_iso: no USB port left", "an xHCI with no ports");
+	inv.usb_ports = 8;
+	inv.usb_bus[0] = '\0';
+	refusal(&inv, &o, "-device qemu-xhci,id=xhci", "no xHCI: the fix is named");
+	inventory_free(&inv);
+
+	/* A legacy ide-cd coldplug-cd0 (older profile) keeps its number. */
+	load("incus-default", &inv);
+	load("incus-default-rehomed", &re);
+	inv.slots = realloc(inv.slots, (inv.nslots + 1) * sizeof(*inv.slots));
+	inv.slots[inv.nslots] = *inventory_find_slot(&re, INV_SLOT_CD, 0);
+	cp_strlcpy(inv.slots[inv.nslots].driver, "ide-cd", sizeof(inv.slots[0].driver));
+	inv.slots[inv.nslots].used = false;
+	inv.slots[inv.nslots].node[0] = '\0';
+	inv.nslots++;
+	ok(plan_build(&inv, &o, &p, &err) == 0, "planned beside a legacy CD slot");
+	plan_text(&p, text, sizeof(text));
+	like(text, "cd:coldplug-cd1", "the ISO goes to coldplug-cd1: coldplug-cd0 is taken");
+	plan_free(&p);
+	inventory_free(&inv);
+	inventory_free(&re);
+}
+
+/**
+ * test_cd_release() - releasing a USB CD slot unplugs it, even when empty
+ */
+static void test_cd_release(void)
+{
+	struct inventory inv;
+	struct inv_slot *s;
+	struct cp_error err;
+	struct plan p;
+
+	load("incus-default-rehomed", &inv);
+	s = (struct inv_slot *)inventory_find_slot(&inv, INV_SLOT_CD, 0);
+	ok(s && plan_release(&inv, s, &p, &err) == 0 && p.n == 1 &&
+		   p.steps[0].kind == PLAN_RELEASE_CD && !p.steps[0].tray &&
+		   !strcmp(p.steps[0].slot_name, "coldplug-cd0"),
+	   "a used USB CD slot: release unplugs coldplug-cd0");
+	plan_free(&p);
+	if (s) {
+		s->used = false;
+		s->node[0] = '\0';
+	}
+	ok(s && plan_release(&inv, s, &p, &err) == 0 && !strcmp(p.steps[0].to, "unplugged"),
+	   "an empty one too (Incus's device_del took its scsi-cd)");
+	plan_free(&p);
+	if (s)
+		cp_strlcpy(s->driver, "ide-cd", sizeof(s->driver));
+	ok(s && plan_release(&inv, s, &p, &err) < 0,
+	   "an empty legacy ide-cd has nothing to release");
 	inventory_free(&inv);
 }
 
@@ -353,6 +458,8 @@ int main(void)
 		test_usb_rehomed_plan();
 		test_disk_refusals();
 		test_nic_refusals();
+		test_cd_ports();
+		test_cd_release();
 	}
 	test_usb_mac_versions();
 	test_frontend_parse();

@@ -33,6 +33,9 @@ static const char usage_text[] =
 	"The VM\n"
 	"  --qemu 7.2|10.0|PATH     QEMU to run (default 7.2)\n"
 	"  --incus 7.2|7.3          Incus to emulate: 7.3 wraps the root disk in qcow2 (default 7.2)\n"
+	"  --no-tray-eject          do not answer DEVICE_TRAY_MOVED with an eject of that device\n"
+	"                           (by default the emulator does, as Incus 6.0.0-6.0.4 and\n"
+	"                           6.1-6.14 do for every tray event)\n"
 	"  --name NAME              instance name (default cplab)\n"
 	"  --vcpus N                limits.cpu; NICs get max(N, 2) queues (default 1)\n"
 	"  --memory MB              limits.memory (default 512)\n"
@@ -289,6 +292,7 @@ enum {
 	OPT_RAW_QEMU_CONF,
 	OPT_SCRIPTLET,
 	OPT_PROJECT,
+	OPT_NO_TRAY_EJECT,
 };
 
 static const struct option long_opts[] = {
@@ -316,6 +320,7 @@ static const struct option long_opts[] = {
 	{ "raw-qemu-conf", required_argument, NULL, OPT_RAW_QEMU_CONF },
 	{ "scriptlet", required_argument, NULL, OPT_SCRIPTLET },
 	{ "project", required_argument, NULL, OPT_PROJECT },
+	{ "no-tray-eject", no_argument, NULL, OPT_NO_TRAY_EJECT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -334,6 +339,9 @@ static int opt_one(struct cli *c, int opt, char *arg)
 	switch (opt) {
 	case OPT_QEMU:
 		c->o.qemu = arg;
+		return 0;
+	case OPT_NO_TRAY_EJECT:
+		c->o.no_tray_eject = true;
 		return 0;
 	case OPT_INCUS:
 		c->o.release = !strcmp(arg, "7.3") ? LAB_INCUS_7_3 : LAB_INCUS_7_2;

@@ -446,16 +446,83 @@ static void trace_add(struct lab_incus *vm, bool sent, cp_json *msg, unsigned nf
 	}
 }
 
+/* An eject in flight: its reply goes to the trace under its id. */
+struct eject {
+	struct lab_incus *vm;
+	uint64_t id;
+};
+
+static void record_reply(struct lab_incus *vm, uint64_t id, const cp_json *ret,
+			 const struct cp_error *err);
+
 /**
- * on_event() - QMP event handler: record every event
+ * on_eject_reply() - qmp_reply_fn of an eject: record the reply
+ * @c:		client
+ * @ret:	return value, or NULL
+ * @e:		error, or NULL
+ * @userdata:	struct eject (freed)
+ */
+static void on_eject_reply(struct qmp_client *c, cp_json *ret, const struct cp_error *e,
+			   void *userdata)
+{
+	struct eject *ej = userdata;
+
+	(void)c;
+	record_reply(ej->vm, ej->id, ret, e);
+	free(ej);
+}
+
+/**
+ * eject_on_tray_event() - what Incus 6.0.0-6.0.4 and 6.1-6.14 do with every
+ * DEVICE_TRAY_MOVED (internal/server/instance/drivers/qmp/monitor.go, v6.0.4
+ * ~l.119): an asynchronous eject of the event's id, whatever the device and
+ * whichever way the tray moved
+ * @vm:		emulator
+ * @event:	the event
+ *
+ * Incus does not wait for the reply; neither does this (the reply is traced
+ * when it comes).
+ */
+static void eject_on_tray_event(struct lab_incus *vm, const cp_json *event)
+{
+	const char *id = cp_json_get_str(cp_json_get_object(event, "data"), "id");
+	cp_json *args = cp_json_new_object(), *msg = cp_json_new_object();
+	struct eject *ej = calloc(1, sizeof(*ej));
+	struct cp_error e;
+
+	if (!id || !args || !msg || !ej) {
+		cp_json_unref(args);
+		cp_json_unref(msg);
+		free(ej);
+		return;
+	}
+	ej->vm = vm;
+	ej->id = vm->next_id++;
+	cp_json_set_str(args, "id", id);
+	cp_json_set_str(msg, "execute", "eject");
+	cp_json_set(msg, "arguments", cp_json_ref(args));
+	cp_json_set_int(msg, "id", (int64_t)ej->id);
+	trace_add(vm, true, msg, 0);
+	if (qmp_client_send(vm->qmp, "eject", args, NULL, 0, 0, on_eject_reply, ej, &e) < 0)
+		free(ej);
+}
+
+/**
+ * on_event() - QMP event handler: record every event, and answer tray
+ * events as Incus 6.0.4 does (unless the VM models a later Incus)
  * @c:		client
  * @event:	the event (borrowed)
  * @userdata:	the emulator
  */
 static void on_event(struct qmp_client *c, cp_json *event, void *userdata)
 {
+	struct lab_incus *vm = userdata;
+
 	(void)c;
-	trace_add(userdata, false, cp_json_ref(event), 0);
+	trace_add(vm, false, cp_json_ref(event), 0);
+	if (!vm->opts.no_tray_eject &&
+	    cp_streq(cp_json_get_str(event, "event"), "DEVICE_TRAY_MOVED"))
+		eject_on_tray_event(vm, event);
 }
 
 /* Keys of one JSON object, for sorting. */

@@ -175,6 +175,13 @@ typedef int (*lab_incus_hook_fn)(struct lab_incus *vm, void *arg, struct cp_erro
  *			after connecting, one after each event it waits for)
  * @no_vhost:		never use vhost-net (default: as Incus, if
  *			/dev/vhost-net is usable)
+ * @no_tray_eject:	do not answer DEVICE_TRAY_MOVED; by default the emulator
+ *			does what Incus 6.0.0-6.0.4 and 6.1-6.14 do (Debian
+ *			bookworm-backports ships 6.0.4): an asynchronous
+ *			{"execute":"eject","arguments":{"id":<the event's id>}}
+ *			for every tray event of any device, so a medium moved
+ *			through a tray is taken out again. (6.0.5+, 6.15+ and
+ *			7.x detach the disk on tray-open instead: not modelled.)
  * @keep_dir:		keep the scratch directory (also $COLDPLUG_LAB_KEEP=1)
  * @project:		Incus project (default "default"); the instance JSON's
  *			"project"
@@ -212,6 +219,7 @@ struct lab_incus_opts {
 	int pre_start_timeout_ms;
 	bool no_ringbuf_reads;
 	bool no_vhost;
+	bool no_tray_eject;
 	bool keep_dir;
 	const char *project;
 	const char *raw_qemu_conf;

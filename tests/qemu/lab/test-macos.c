@@ -87,7 +87,6 @@ static int write_conf(const struct run *run, const char *path, struct cp_error *
 
 	qconf_opts_init(&o);
 	o.disk_slots = 1;
-	o.cd_slots = 0;
 	macos_opts_init(&m, QCONF_READCONFIG);
 	m.add_xhci = !run->incus;
 	m.usb_bus = run->incus ? MACOS_INCUS_USB_BUS : NULL;

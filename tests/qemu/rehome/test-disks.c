@@ -10,9 +10,12 @@
  * 1. Every Incus disk variant in one VM: the root (scsi-hd; under Incus 7.3
  *    a qcow2-wrapped node), virtio-blk, NVMe, usb-bot, and an ISO. The
  *    guest sees each on its coldplug slot (pcie.0 slot 0x10 + N, the ISO on
- *    the AHCI), with the image's exact size and md5, and nothing behind
- *    Incus's root ports, SCSI bus or USB. Then what the guest writes lands
- *    in Incus's image files, and Incus's block_resize reaches the guest.
+ *    a USB CD drive coldplug-cd0 on Incus's xHCI), with the image's exact
+ *    size and md5, and nothing else behind Incus's root ports, SCSI bus or
+ *    USB. The emulator answers every DEVICE_TRAY_MOVED with an eject, as
+ *    Incus 6.0.4 does; no tray event and no eject may happen. Then what the
+ *    guest writes lands in Incus's image files, and Incus's block_resize
+ *    reaches the guest.
  * 2. Refusals change nothing: too few disk slots, and a read-only disk,
  *    each exit 3 with a message that says the fix, and `coldplug inventory
  *    --json` is byte-identical before and after.
@@ -50,7 +53,7 @@
  * struct disk_case - one Incus disk and the coldplug slot it must reach
  * @spec:	the disk
  * @slot:	"coldplug-diskN" (the guest sees it as the serial), or
- *		"coldplug-cd0"
+ *		"coldplug-cd0" (the USB CD drive)
  * @path:	a piece of the guest's sysfs path of that slot
  */
 struct disk_case {
@@ -68,7 +71,7 @@ static const struct disk_case disks[] = {
 	{ { .name = "fast", .bus = LAB_DISK_NVME, .size = 16 * MIB },
 	  "coldplug-disk2",
 	  "0000:00:12.0/" },
-	{ { .name = "iso", .cdrom = true, .size = 4 * MIB }, "coldplug-cd0", "0000:00:1f.2/ata3/" },
+	{ { .name = "iso", .cdrom = true, .size = 4 * MIB }, "coldplug-cd0", "/usb" },
 	{ { .name = "stick", .bus = LAB_DISK_USB, .size = 8 * MIB },
 	  "coldplug-disk3",
 	  "0000:00:13.0/" },
@@ -307,14 +310,36 @@ static void check_disks(const struct lab_incus *vm, const struct lab_guest_repor
 		const struct lab_guest_record *b = lab_report_at(rep, "blk", i);
 		const char *path = lab_record_get(b, "path");
 
+		if (cp_streq(lab_record_get(b, "driver"), "sr"))
+			continue; /* the one CD, checked above on its USB CD drive */
 		if (strstr(path, "0000:00:01.") || strstr(path, "/usb") ||
-		    (!cp_streq(lab_record_get(b, "driver"), "virtio_blk") &&
-		     !cp_streq(lab_record_get(b, "driver"), "sr"))) {
+		    !cp_streq(lab_record_get(b, "driver"), "virtio_blk")) {
 			diag("left behind: %s %s", lab_record_get(b, "name"), path);
 			extra++;
 		}
 	}
 	ok(extra == 0, "no disk left behind Incus's root ports, SCSI bus or USB (%zu)", extra);
+	for (i = 0, extra = 0; i < lab_report_count(rep, "blk"); i++)
+		extra += cp_streq(lab_record_get(lab_report_at(rep, "blk", i), "driver"), "sr");
+	is_int((long long)extra, 1, "exactly one CD-ROM in the guest");
+}
+
+/**
+ * check_no_tray() - nothing moved a tray, so Incus 6.0.4 ejected nothing
+ * @vm:	emulator (every event reaches Incus's monitor too)
+ */
+static void check_no_tray(const struct lab_incus *vm)
+{
+	size_t i, tray = 0, eject = 0;
+
+	for (i = 0; i < lab_incus_trace_len(vm); i++) {
+		const struct lab_qmp_record *r = lab_incus_trace_at(vm, i);
+
+		tray += !r->sent && cp_streq(cp_json_get_str(r->msg, "event"), "DEVICE_TRAY_MOVED");
+		eject += r->sent && cp_streq(cp_json_get_str(r->msg, "execute"), "eject");
+	}
+	is_int((long long)tray, 0, "no DEVICE_TRAY_MOVED event during the whole start");
+	is_int((long long)eject, 0, "so Incus (6.0.4 behaviour) sent no eject");
 }
 
 /**
@@ -416,6 +441,7 @@ static int test_variants(void)
 		goto out;
 	}
 	check_disks(vm, rep);
+	check_no_tray(vm);
 	check_writes(vm, g);
 	check_resize(vm, g);
 	rc = 0;

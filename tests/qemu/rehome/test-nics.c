@@ -209,7 +209,6 @@ static int write_conf(const char *dir, char *path, size_t size, struct cp_error 
 
 	qconf_opts_init(&o);
 	o.disk_slots = 0;
-	o.cd_slots = 0;
 	o.nic_slots = 2;
 	o.nmacs = 2;
 	o.macs[0] = (struct qconf_nic_mac){ nics[0].name, nics[0].hwaddr };

@@ -271,7 +271,7 @@ static void check_guest(struct lab_incus *vm, const struct lab_guest_report *rep
 	const struct lab_guest_record *cd = lab_report_find(rep, "blk", "driver", "sr");
 	struct cp_error err = { 0 };
 	struct lab_loss l = { 0 };
-	char ip[32];
+	char ip[32], want_iso[32];
 	size_t i;
 
 	for (i = 0; i < CP_ARRAY_SIZE(d); i++) {
@@ -286,8 +286,11 @@ static void check_guest(struct lab_incus *vm, const struct lab_guest_report *rep
 		   "%s: the guest sees %s on %s at %s, %s bytes", tag, d[i].disk, d[i].serial,
 		   d[i].path, want);
 	}
-	like(cd ? lab_record_get(cd, "path") : "-", "0000:00:1f.2/ata3/",
-	     "%s: the ISO is on coldplug-cd0 (AHCI)", tag);
+	like(cd ? lab_record_get(cd, "path") : "-", "/usb",
+	     "%s: the ISO is on the USB CD drive coldplug-cd0", tag);
+	snprintf(want_iso, sizeof(want_iso), "%llu",
+		 (unsigned long long)lab_incus_disk_size(vm, "iso"));
+	is_str(cd ? lab_record_get(cd, "size") : "-", want_iso, "%s: with the ISO's size", tag);
 	like(n ? lab_record_get(n, "path") : "-", "0000:00:1c.0/",
 	     "%s: eth0 with Incus's MAC %s is on coldplug-nic0", tag,
 	     lab_incus_nic_mac(vm, "eth0"));
@@ -296,6 +299,43 @@ static void check_guest(struct lab_incus *vm, const struct lab_guest_report *rep
 	lab_ping(net, ip, 1000, 2, &l, &err);
 	ok(l.sent == 1000 && l.lost == 0, "%s: 1000 pings through eth0, %llu lost", tag,
 	   (unsigned long long)l.lost);
+}
+
+/**
+ * check_iso_detach() - Incus detaches the ISO while the guest runs: its
+ * detach completes (the scsi-cd on coldplug's USB CD drive carries Incus's
+ * id), and the daemon unplugs the USB CD drive
+ * @vm:		running emulator
+ * @d:		the daemon
+ */
+static void check_iso_detach(struct lab_incus *vm, const struct daemon *d)
+{
+	struct cp_error err = { 0 };
+	cleanup_free char *log = NULL;
+	unsigned retries = 0;
+	int64_t end;
+	bool gone = false;
+	int rc = lab_incus_disk_detach(vm, "iso", 10, &retries, &err);
+
+	ok(rc == 0,
+	   "detach: Incus's detach of the ISO completes (blockdev-del retried %u times)%s%s",
+	   retries, rc ? ": " : "", rc ? err.msg : "");
+	for (end = cp_now_ms() + 10000; !gone && cp_now_ms() < end; lab_sleep_ms(100)) {
+		cp_json *a = cp_json_new_object();
+		cleanup_json cp_json *list = NULL;
+		size_t i;
+
+		cp_json_set_str(a, "path", "/machine/peripheral");
+		list = lab_incus_call(vm, "qom-list", a, NULL, 0, &err);
+		gone = list != NULL;
+		for (i = 0; i < cp_json_len(list); i++)
+			gone &= !cp_streq(cp_json_get_str(cp_json_at(list, i), "name"),
+					  "coldplug-cd0");
+	}
+	ok(gone, "detach: the USB CD drive coldplug-cd0 is unplugged (its port is free)");
+	log = daemon_log(d);
+	like(log, "unplugging the USB CD drive coldplug-cd0",
+	     "detach: the daemon unplugged it (log)");
 }
 
 /**
@@ -335,6 +375,7 @@ static void check_detach(struct lab_incus *vm, struct lab_guest *g, const struct
 	   "detach: the host image holds what the guest wrote (guest %s, host %s)", sum, md5);
 	log = daemon_log(d);
 	like(log, "released incus_data", "detach: the daemon released the slot (log)");
+	check_iso_detach(vm, d);
 }
 
 /**
