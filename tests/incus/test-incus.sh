@@ -9,7 +9,8 @@
 # coldplug comes from its Debian package (`make deb`), unpacked as dpkg would
 # install it: the binary and the systemd unit the daemon is run as. (A bare
 # binary works too, with COLDPLUG_UNIT naming a unit file, for debugging.) Scenarios (default: all): disks-nic-2,
-# disks-nic-4, usb-nics, restart, lifecycle, no-daemon, baseline-usb. COLDPLUG_INCUS_RECORD=DIR
+# disks-nic-4, usb-nics, restart, lifecycle, no-daemon, baseline-usb,
+# baseline-seed. COLDPLUG_INCUS_RECORD=DIR
 # keeps Incus's qemu.conf and QMP log of the disks-nic VMs there. Each VM runs the
 # project's Linux test guest (tests/qemu/guest) through raw.qemu -kernel.
 #
@@ -22,7 +23,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PKG=${1:?usage: test-incus.sh COLDPLUG.deb|COLDPLUG [SCENARIO...]}
 shift
-SCENARIOS=${*:-disks-nic-2 disks-nic-4 usb-nics restart lifecycle no-daemon baseline-usb}
+SCENARIOS=${*:-disks-nic-2 disks-nic-4 usb-nics restart lifecycle no-daemon baseline-usb baseline-seed}
 [ -n "${COLDPLUG_LAB_ENV:-}" ] && [ -r "$COLDPLUG_LAB_ENV" ] ||
 	{ echo "Bail out! COLDPLUG_LAB_ENV names no lab.env (run tests/qemu/prepare.sh BUILD)"; exit 1; }
 # shellcheck disable=SC1090
@@ -270,7 +271,7 @@ taps() { ip -o link show type tun 2>/dev/null | awk -F': ' '{print $2}' | sort; 
 # lifecycle: NIC detach, incus restart, a resize that reaches the guest,
 # and ten stop/start cycles that leak no daemon fd, no tap and no slot.
 scenario_lifecycle() {
-	local vm=life rep out fds0 fds1 taps0 i n=0 rec mac
+	local vm=life rep out fds0 fds1 taps0 i n=0 rec mac tap
 	inc storage volume create default datal --type=block size=32MiB >/dev/null
 	new_vm "$vm" 2 "cp.net=any,10.91.0.31/24"
 	inc config device add "$vm" data disk pool=default source=datal >/dev/null
@@ -279,11 +280,15 @@ scenario_lifecycle() {
 	fds0=$(ls "/proc/$SERVE_PID/fd" | wc -l)
 	check "lifecycle: incus start succeeds" inc start "$vm"
 	report "$vm" >/dev/null
+	tap=$(inc config get "$vm" volatile.eth0.host_name)
+	check "lifecycle: the guest answers on eth0 before the detach" \
+		ip netns exec "$NS" ping -q -n -c 3 -W 2 10.91.0.31
 	inc config device remove "$vm" eth0 >/dev/null
 	ok $? "lifecycle: NIC detach completes"
-	out=$(guest "$vm" "net")
-	check "lifecycle: the guest's NIC is gone or down after the detach" \
-		bash -c '! grep -q "^net .*operstate=up" <<<"$1"' _ "$out"
+	check "lifecycle: Incus's tap $tap is gone after the detach" \
+		bash -c '! ip link show "$1"' _ "$tap"
+	check "lifecycle: the guest no longer answers on the detached NIC" \
+		bash -c '! ip netns exec "$1" ping -q -n -c 3 -W 1 10.91.0.31' _ "$NS"
 	inc config device add "$vm" eth0 nic nictype=bridged parent="$BR" >/dev/null
 	check "lifecycle: incus restart succeeds (the NIC re-added while running comes back at start)" \
 		inc restart --force "$vm"
@@ -358,6 +363,23 @@ scenario_baseline_usb() {
 	inc delete --force "$vm" >/dev/null
 }
 
+# baseline_seed: the original write-up's scriptlet (tests/incus/seed-scriptlet.star)
+# on its own, without coldplug: the method coldplug replaces.
+scenario_baseline_seed() {
+	local vm=bseed rep loss
+	PROFILE=none new_vm "$vm" 2 "cp.net=any,10.91.0.51/24"
+	inc config device add "$vm" eth0 nic nictype=bridged parent="$BR" hwaddr=40:66:6a:00:00:51 >/dev/null
+	inc config set "$vm" raw.qemu.scriptlet="$(cat "$HERE/seed-scriptlet.star")" >/dev/null
+	check "baseline seed method: incus start succeeds with the write-up's scriptlet" inc start "$vm"
+	rep=$(report "$vm")
+	check "baseline seed method: the guest has its usb-net NIC" grep -q '^net .*driver=cdc_ether' <<<"$rep"
+	loss=$(pings 10.91.0.51)
+	diag "baseline seed method: ${loss:-?}% of 1000 pings lost"
+	check "baseline seed method: it loses packets, as the write-up found (${loss:-?}%)" \
+		awk -v l="${loss:-0}" 'BEGIN { exit !(l > 0) }'
+	inc delete --force "$vm" >/dev/null
+}
+
 # ------------------------------------------------------------------ main
 
 if ! "$HERE/lab.sh" start "$STATE" >"$RUN/lab.log" 2>&1; then
@@ -399,6 +421,7 @@ for s in $SCENARIOS; do
 	lifecycle) scenario_lifecycle ;;
 	no-daemon) scenario_no_daemon ;;
 	baseline-usb) scenario_baseline_usb ;;
+	baseline-seed) scenario_baseline_seed ;;
 	*) echo "Bail out! unknown scenario $s"; exit 1 ;;
 	esac
 	diag "scenario $s: $(($(date +%s) - t0)) s"
