@@ -137,11 +137,12 @@ report() {
 }
 
 # guest NAME COMMAND: run one guest command on the VM's console (through a
-# pty: `incus console` needs one) and print its output.
+# pty: `incus console` needs one) and print its output. An empty line goes
+# first: the first byte typed into a fresh console session can be lost.
 guest() {
 	local out=$RUN/console.$$
 	(set -a; . "$STATE/env"; set +a
-	 (sleep 1; printf '%s\r' "$2"; sleep "${GUEST_WAIT:-4}") |
+	 (sleep 1; printf '\r'; sleep 0.5; printf '%s\r' "$2"; sleep "${GUEST_WAIT:-4}") |
 		timeout 30 script -qfec "incus console $1" /dev/null >"$out" 2>&1)
 	tr -d '\r' <"$out" | sed -n "/^CP-BEGIN/,/^CP-END/p"
 	rm -f "$out"
