@@ -42,6 +42,10 @@
 # that touches set-up (scripts/deps.sh, the Makefile, meson options, the lab).
 set -uo pipefail
 
+# The whole script is one compound command, which bash reads before it runs
+# it: editing this file during a run (it takes more than half an hour) cannot
+# derail that run.
+{
 PROG="make check-fresh"
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MIRROR=http://deb.debian.org/debian
@@ -144,9 +148,10 @@ finish() {
 	done
 	printf '  %-11s %s\n' "total:" "$(dur $(($(date +%s) - t_start)))"
 	[ ${#results[@]} -gt 0 ] && printf '  %-11s %s\n' "logs:" "$LOGS"
-	if [ "$stage" != done ]; then
-		failed="$failed${failed:+, }$stage"
-	fi
+	case "$stage, $failed, " in
+	done,* | *", $stage, "*) ;;
+	*) failed="$failed${failed:+, }$stage" ;;
+	esac
 	if [ -n "$cleanup_failed" ]; then
 		failed="$failed${failed:+, }cleanup ($cleanup_failed)"
 	fi
@@ -275,3 +280,5 @@ run_in "make demo" "make demo"
 stage="make check"
 run_in "make check" "make check"
 stage="done"
+exit 0
+}
