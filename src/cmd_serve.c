@@ -49,7 +49,8 @@ static const char serve_help[] =
 	"--trace for every QMP message. SIGTERM stops the daemon; QEMUs reconnect\n"
 	"to the next one. The daemon never resets a VM.\n"
 	"\n"
-	"Needs: CAP_NET_ADMIN (to open a queue on a VM's tap). Without\n"
+	"Needs: CAP_NET_ADMIN (to open a queue on a VM's tap) and CAP_CHOWN (to\n"
+	"give the socket to --qemu-user). Without\n"
 	"CAP_SYS_PTRACE it cannot read QEMU's /proc fdinfo, and uses the tap names\n"
 	"the scriptlet passes (volatile.<nic>.host_name), checked against the\n"
 	"kernel's queue counts before and after.\n";

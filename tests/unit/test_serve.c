@@ -282,7 +282,8 @@ static void test_out_of_fds(const char *dir)
 	snprintf(sock, sizeof(sock), "%s/fd.sock", dir);
 	snprintf(log, sizeof(log), "%s/fd.log", dir);
 	snprintf(cmd, sizeof(cmd),
-		 "ulimit -n 9 && exec '%s' serve --socket '%s' --handshake-timeout 60000",
+		 "ulimit -n 9 && exec '%s' serve --socket '%s' --handshake-timeout 60000 "
+		 "--qemu-user root",
 		 COLDPLUG_BINARY, sock);
 	{
 		const char *const argv[] = { "/bin/sh", "-c", cmd, NULL };
