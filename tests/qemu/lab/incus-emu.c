@@ -32,10 +32,15 @@ static const char usage_text[] =
 	"\n"
 	"The VM\n"
 	"  --qemu 7.2|10.0|PATH     QEMU to run (default 7.2)\n"
-	"  --incus 7.2|7.3          Incus to emulate: 7.3 wraps the root disk in qcow2 (default 7.2)\n"
-	"  --no-tray-eject          do not answer DEVICE_TRAY_MOVED with an eject of that device\n"
-	"                           (by default the emulator does, as Incus 6.0.0-6.0.4 and\n"
-	"                           6.1-6.14 do for every tray event)\n"
+	"  --incus 6.0|7.x|7.2|7.3  Incus to emulate (default 7.x = 7.2): 7.3 wraps the root\n"
+	"                           disk in qcow2; 6.0 is Debian's 6.0.4 as recorded in\n"
+	"                           tests/data/incus-6.0 (SPICE where QEMU has it, qom-get\n"
+	"                           type, set-action reboot=shutdown, writable ISOs, state\n"
+	"                           polls, an eject for every DEVICE_TRAY_MOVED)\n"
+	"  --no-tray-eject          with --incus 6.0: do not answer DEVICE_TRAY_MOVED with an\n"
+	"                           eject of that device (7.x never does)\n"
+	"  --idle SECONDS           let the started VM run this long before the rest (Incus\n"
+	"                           6.0 polls query-status and query-chardev meanwhile)\n"
 	"  --name NAME              instance name (default cplab)\n"
 	"  --vcpus N                limits.cpu; NICs get max(N, 2) queues (default 1)\n"
 	"  --memory MB              limits.memory (default 512)\n"
@@ -92,6 +97,7 @@ static const char usage_text[] =
  * @conf:	print qemu.conf
  * @trace:	print the QMP trace
  * @hold:	wait for Enter
+ * @idle_s:	seconds to let pass after the start
  * @raw_conf:	raw.qemu.conf text (owned)
  * @script:	raw.qemu.scriptlet text (owned)
  * @profile:	the profile's name (owned)
@@ -104,7 +110,7 @@ struct cli {
 	size_t nnics;
 	size_t nconf, nraw;
 	bool report, conf, trace, hold;
-	unsigned ping, udp;
+	unsigned ping, udp, idle_s;
 	char *raw_conf, *script, *profile;
 };
 
@@ -293,6 +299,7 @@ enum {
 	OPT_SCRIPTLET,
 	OPT_PROJECT,
 	OPT_NO_TRAY_EJECT,
+	OPT_IDLE,
 };
 
 static const struct option long_opts[] = {
@@ -321,6 +328,7 @@ static const struct option long_opts[] = {
 	{ "scriptlet", required_argument, NULL, OPT_SCRIPTLET },
 	{ "project", required_argument, NULL, OPT_PROJECT },
 	{ "no-tray-eject", no_argument, NULL, OPT_NO_TRAY_EJECT },
+	{ "idle", required_argument, NULL, OPT_IDLE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -344,8 +352,10 @@ static int opt_one(struct cli *c, int opt, char *arg)
 		c->o.no_tray_eject = true;
 		return 0;
 	case OPT_INCUS:
-		c->o.release = !strcmp(arg, "7.3") ? LAB_INCUS_7_3 : LAB_INCUS_7_2;
-		return strcmp(arg, "7.3") && strcmp(arg, "7.2") ? -1 : 0;
+		return lab_incus_release_parse(arg, &c->o.release);
+	case OPT_IDLE:
+		c->idle_s = (unsigned)lab_num(arg);
+		return 0;
 	case OPT_NAME:
 		c->o.name = arg;
 		return 0;
@@ -553,6 +563,8 @@ static int run(struct cli *c, struct cp_error *err)
 		if (lab_incus_add_nic(vm, &c->nics[i], err) < 0)
 			goto out;
 	rc = lab_incus_start(vm, err);
+	if (rc == 0 && c->idle_s)
+		rc = lab_incus_idle(vm, (int)(c->idle_s * 1000), err);
 	printf("QEMU %s, pid %d, directory %s\n", lab_incus_qemu_version(vm),
 	       (int)lab_incus_pid(vm), lab_incus_dir(vm));
 	if (c->conf) {

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "coldplug/log.h"
 #include "coldplug/qmp.h"
 #include "digest.h"
 #include "incus_priv.h"
@@ -35,6 +36,8 @@
 #define EVENT_TIMEOUT_MS      5000
 #define INCUS_STOP_TIMEOUT_MS 30000 /* Stop(): how long quit has before a forced stop */
 #define KILL_REAP_MS	      5000
+#define INCUS60_FIRST_POLL_MS 4000 /* recorded: the first round 4 s after cont */
+#define INCUS60_POLL_MS	      2500 /* then every 2-3 s */
 
 /**
  * lab_incus_opts_init() - the defaults
@@ -50,6 +53,56 @@ void lab_incus_opts_init(struct lab_incus_opts *o)
 	o->cpu_model = "max";
 	o->memory_mb = 512;
 	o->pre_start_timeout_ms = 120000;
+}
+
+/**
+ * lab_incus_release_parse() - an Incus release from its name
+ * @text:	"6.0", "7.2", "7.3", or "7.x" (= 7.2, the default)
+ * @out:	set on success
+ *
+ * What 6.0 (6.0.4, recorded in tests/data/incus-6.0) does differently from
+ * 7.x, all modelled: qom-get /machine type right after connecting;
+ * query-cpus-fast once more after the CPU hotplug; an ISO as a writable node
+ * ("read-only":false, opened rdwr) on scsi-cd; bootindexes from 1;
+ * set-action {"panic":"pause","reboot":"shutdown","shutdown":"poweroff"};
+ * query-status after cont, then query-status + query-chardev rounds while
+ * time passes (lab_incus_idle()); an eject for every DEVICE_TRAY_MOVED. In
+ * qemu.conf: SPICE (agent and folder ports, three usb-redir on the xHCI, and
+ * -spice), where the QEMU has it; the 9p agent drive; a 16-byte agent
+ * ringbuf; no virtio-sound, no [memory] maxmem, no SCSI num_queues.
+ *
+ * Return: 0, or -1 for an unknown name
+ */
+int lab_incus_release_parse(const char *text, enum lab_incus_release *out)
+{
+	if (!strcmp(text, "6.0"))
+		*out = LAB_INCUS_6_0;
+	else if (!strcmp(text, "7.2") || !strcmp(text, "7.x"))
+		*out = LAB_INCUS_7_2;
+	else if (!strcmp(text, "7.3"))
+		*out = LAB_INCUS_7_3;
+	else
+		return -1;
+	return 0;
+}
+
+/**
+ * lab_incus_release_name() - a release's name
+ * @release:	release
+ *
+ * Return: static string
+ */
+const char *lab_incus_release_name(enum lab_incus_release release)
+{
+	switch (release) {
+	case LAB_INCUS_6_0:
+		return "6.0";
+	case LAB_INCUS_7_3:
+		return "7.3";
+	case LAB_INCUS_7_2:
+		break;
+	}
+	return "7.2";
 }
 
 /**
@@ -136,6 +189,26 @@ static void free_opt_strings(struct lab_incus *vm)
 }
 
 /**
+ * probe_spice() - whether QEMU can run -spice (Incus 6.0 always passes it)
+ * @vm:		emulator (@vm->qemu_bin set)
+ *
+ * Debian ships SPICE as a module (qemu-system-modules-spice); the lab's
+ * QEMU 10.0 is fetched without it, Debian's 7.2 has it.
+ *
+ * Return: true if `-spice help` lists the options
+ */
+static bool probe_spice(struct lab_incus *vm)
+{
+	struct lab_run_opts o = { .timeout_ms = 20000, .log_dir = vm->dir };
+	const char *argv[] = { vm->qemu_bin, "-spice", "help", NULL };
+	cleanup_free char *out = NULL;
+	struct cp_error e;
+
+	lab_run(argv, &o, &out, &e);
+	return out && strstr(out, "spice options");
+}
+
+/**
  * find_qemu() - the binary and its version
  * @vm:		emulator
  * @which:	"7.2", "10.0" or a path
@@ -172,6 +245,8 @@ static int find_qemu(struct lab_incus *vm, const char *which, struct cp_error *e
 		return cp_error_set(err, CP_ERR_FAILED, "cannot parse the version of %s", path);
 	vm->has_sound = vm->qemu_major > 8 || (vm->qemu_major == 8 && vm->qemu_minor >= 2);
 	vm->has_virtio_vga = true;
+	if (incus_is_6_0(vm))
+		vm->has_spice = probe_spice(vm);
 	return 0;
 }
 
@@ -217,9 +292,13 @@ static int set_paths(struct lab_incus *vm, struct cp_error *err)
 	lab_fmt(vm->qemu_log, sizeof(vm->qemu_log), "%s/qemu.log", dir);
 	lab_fmt(vm->trace_path, sizeof(vm->trace_path), "%s/qmp.log", dir);
 	lab_fmt(vm->config_dir, sizeof(vm->config_dir), "%s/config", dir);
+	lab_fmt(vm->agent_dir, sizeof(vm->agent_dir), "%s/agent", dir);
+	lab_fmt(vm->spice_path, sizeof(vm->spice_path), "%s/qemu.spice", dir);
 	lab_fmt(vm->scriptlet_log_path, sizeof(vm->scriptlet_log_path), "%s/scriptlet.log", dir);
 	if (mkdir(vm->config_dir, 0755) < 0)
 		return cp_error_set_errno(err, errno, "mkdir %s", vm->config_dir);
+	if (mkdir(vm->agent_dir, 0755) < 0)
+		return cp_error_set_errno(err, errno, "mkdir %s", vm->agent_dir);
 	return 0;
 }
 
@@ -508,8 +587,41 @@ static void eject_on_tray_event(struct lab_incus *vm, const cp_json *event)
 }
 
 /**
+ * detach_on_tray_open() - what Incus 7.x does with DEVICE_TRAY_MOVED:
+ * detachDisk() of the id without "dev-incus_", on tray-open only
+ * @vm:		emulator
+ * @event:	the event
+ *
+ * For an id that is no Incus disk's (coldplug's frontends) detachDisk()
+ * fails at the device lookup, before any QMP: nothing to send. For an Incus
+ * disk it hot-unplugs the disk in the background, which the emulator does
+ * not model: it only logs it.
+ */
+static void detach_on_tray_open(struct lab_incus *vm, const cp_json *event)
+{
+	const cp_json *data = cp_json_get_object(event, "data");
+	const char *id = cp_json_get_str(data, "id");
+	bool open = false;
+	size_t i;
+
+	if (!id || !cp_json_get_bool(data, "tray-open", &open) || !open ||
+	    !cp_str_has_prefix(id, "dev-incus_"))
+		return;
+	for (i = 0; i < vm->ndisks; i++) {
+		char dev[160];
+
+		lab_incus_device_id(vm->disks[i].name, dev, sizeof(dev));
+		if (!strcmp(dev, id))
+			cp_log(CP_LOG_WARN,
+			       "incus-emu: tray of %s opened: Incus 7.x would detach disk %s "
+			       "(not modelled)",
+			       id, vm->disks[i].name);
+	}
+}
+
+/**
  * on_event() - QMP event handler: record every event, and answer tray
- * events as Incus 6.0.4 does (unless the VM models a later Incus)
+ * events as the modelled Incus does
  * @c:		client
  * @event:	the event (borrowed)
  * @userdata:	the emulator
@@ -520,8 +632,11 @@ static void on_event(struct qmp_client *c, cp_json *event, void *userdata)
 
 	(void)c;
 	trace_add(vm, false, cp_json_ref(event), 0);
-	if (!vm->opts.no_tray_eject &&
-	    cp_streq(cp_json_get_str(event, "event"), "DEVICE_TRAY_MOVED"))
+	if (!cp_streq(cp_json_get_str(event, "event"), "DEVICE_TRAY_MOVED"))
+		return;
+	if (!incus_is_6_0(vm))
+		detach_on_tray_open(vm, event);
+	else if (!vm->opts.no_tray_eject)
 		eject_on_tray_event(vm, event);
 }
 
@@ -971,6 +1086,29 @@ static int run_hooks(struct lab_incus *vm, struct cp_error *err)
 }
 
 /**
+ * machine_type() - Incus 6.0's first command: qom-get /machine type
+ * @vm:		emulator, connected
+ * @err:	filled on failure (QEMU is killed, as by Incus's reverter)
+ *
+ * The recording shows it before everything else Incus logs; where exactly
+ * it sits against the agent ringbuf-read and the "early" stage is not in
+ * the log (neither sends anything Incus logs there).
+ *
+ * Return: 0, or -1
+ */
+static int machine_type(struct lab_incus *vm, struct cp_error *err)
+{
+	cp_json *args = cp_json_new_object();
+
+	cp_json_set_str(args, "path", "/machine");
+	cp_json_set_str(args, "property", "type");
+	if (incus_call_ok(vm, "qom-get", args, err) == 0)
+		return 0;
+	kill_qemu(vm);
+	return cp_error_prefix(err, "Failed getting the machine type");
+}
+
+/**
  * lab_incus_launch() - Incus's start() up to the pre-start stage
  * @vm:		emulator with its devices
  * @err:	filled on failure
@@ -998,11 +1136,15 @@ int lab_incus_launch(struct lab_incus *vm, struct cp_error *err)
 	if (start_qemu(vm, err) < 0 || connect_qmp(vm, err) < 0 || connect_console(vm, err) < 0)
 		return cp_error_prefix(err, "starting %s", vm->name);
 	incus_ringbuf_read(vm);
+	if (incus_is_6_0(vm) && machine_type(vm, err) < 0)
+		return -1;
 	if (scriptlet_stage(vm, "early", err) < 0)
 		return -1;
 	vm->vcpus_now = 1;
 	if (vm->opts.vcpus > 1 && incus_hook_cpus(vm, err) < 0)
 		return cp_error_prefix(err, "Failed to add CPUs");
+	if (incus_is_6_0(vm) && incus_call_ok(vm, "query-cpus-fast", NULL, err) < 0)
+		return cp_error_prefix(err, "Failed getting vCPU threads");
 	return run_hooks(vm, err);
 }
 
@@ -1126,8 +1268,8 @@ int lab_incus_resume(struct lab_incus *vm, struct cp_error *err)
 		return cp_error_prefix(err, "Failed resetting VM");
 	actions = cp_json_new_object();
 	cp_json_set_str(actions, "shutdown", "poweroff");
-	cp_json_set_str(actions, "reboot", "reset");
-	cp_json_set_str(actions, "panic", "exit-failure");
+	cp_json_set_str(actions, "reboot", incus_is_6_0(vm) ? "shutdown" : "reset");
+	cp_json_set_str(actions, "panic", incus_is_6_0(vm) ? "pause" : "exit-failure");
 	if (incus_call_ok(vm, "set-action", actions, err) < 0)
 		return cp_error_prefix(err, "Failed setting reboot action");
 	if (call_expecting(vm, "cont", "RESUME", err) < 0)
@@ -1136,7 +1278,61 @@ int lab_incus_resume(struct lab_incus *vm, struct cp_error *err)
 		incus_stop(vm);
 		return -1;
 	}
+	if (!incus_is_6_0(vm))
+		return 0;
+	vm->next_poll_ms = cp_now_ms() + INCUS60_FIRST_POLL_MS;
+	return incus_call_ok(vm, "query-status", NULL, err);
+}
+
+/**
+ * poll_round() - one of Incus 6.0's state rounds: query-status, query-chardev
+ * @vm:		emulator
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+static int poll_round(struct lab_incus *vm, struct cp_error *err)
+{
+	if (incus_call_ok(vm, "query-status", NULL, err) < 0 ||
+	    incus_call_ok(vm, "query-chardev", NULL, err) < 0)
+		return -1;
+	vm->next_poll_ms += INCUS60_POLL_MS;
 	return 0;
+}
+
+/**
+ * lab_incus_idle() - let @ms pass on the running VM, as Incus would
+ * @vm:		emulator, resumed
+ * @ms:		how long
+ * @err:	filled on failure
+ *
+ * Events are handled meanwhile (tray events answered). Incus 6.0.4 sends
+ * query-status + query-chardev every 2-3 s while the instance's state is
+ * asked for (the real-Incus suite waits on it; recorded in
+ * tests/data/incus-6.0/qemu.qmp.log from 4 s after cont on): the emulator
+ * sends a round every INCUS60_POLL_MS from INCUS60_FIRST_POLL_MS after cont.
+ * 7.x sends nothing.
+ *
+ * Return: 0, or -1
+ */
+int lab_incus_idle(struct lab_incus *vm, int ms, struct cp_error *err)
+{
+	int64_t until = cp_now_ms() + ms;
+
+	if (!vm->resumed || !vm->qmp)
+		return cp_error_set(err, CP_ERR_INVALID, "idle: the VM is not running");
+	for (;;) {
+		int64_t now = cp_now_ms(), next = until;
+
+		if (incus_is_6_0(vm) && vm->next_poll_ms <= now && poll_round(vm, err) < 0)
+			return -1;
+		if (incus_is_6_0(vm) && vm->next_poll_ms < next)
+			next = vm->next_poll_ms;
+		if (now >= until)
+			return 0;
+		if (qmp_client_dispatch(vm->qmp, (int)(next - now), err) < 0)
+			return cp_error_prefix(err, "idle");
+	}
 }
 
 /**

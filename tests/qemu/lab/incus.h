@@ -69,10 +69,16 @@ struct qmp_client;
 #define LAB_INCUS_MAX_EXTRA 32
 #define LAB_INCUS_NAME_MAX  64
 
-/* Which Incus the emulator behaves as (incus-qmp.md §2.6). */
+/*
+ * Which Incus the emulator behaves as. 7.2 and 7.3 differ in the root disk
+ * (incus-qmp.md §2.6); 6.0 is Incus 6.0.4 as Debian bookworm-backports ships
+ * it, modelled on the recording in tests/data/incus-6.0/ (a raw root node as
+ * 7.2, and the differences listed at lab_incus_release_parse()).
+ */
 enum lab_incus_release {
-	LAB_INCUS_7_2 = 0, /* <= 7.2 and the 6.0 LTS: the root disk is a raw file node */
+	LAB_INCUS_7_2 = 0, /* 7.x up to 7.2: the root disk is a raw file node */
 	LAB_INCUS_7_3,	   /* >= 7.3: the root is wrapped in a qcow2 metadata image */
+	LAB_INCUS_6_0,	   /* the 6.0 LTS as 6.0.4 behaves (tests/data/incus-6.0) */
 };
 
 /* A disk's io.bus. */
@@ -175,13 +181,18 @@ typedef int (*lab_incus_hook_fn)(struct lab_incus *vm, void *arg, struct cp_erro
  *			after connecting, one after each event it waits for)
  * @no_vhost:		never use vhost-net (default: as Incus, if
  *			/dev/vhost-net is usable)
- * @no_tray_eject:	do not answer DEVICE_TRAY_MOVED; by default the emulator
- *			does what Incus 6.0.0-6.0.4 and 6.1-6.14 do (Debian
- *			bookworm-backports ships 6.0.4): an asynchronous
+ * @no_tray_eject:	with @release LAB_INCUS_6_0, do not answer
+ *			DEVICE_TRAY_MOVED. By default Incus 6.0 does what
+ *			6.0.0-6.0.4 and 6.1-6.14 do (Debian bookworm-backports
+ *			ships 6.0.4): an asynchronous
  *			{"execute":"eject","arguments":{"id":<the event's id>}}
  *			for every tray event of any device, so a medium moved
- *			through a tray is taken out again. (6.0.5+, 6.15+ and
- *			7.x detach the disk on tray-open instead: not modelled.)
+ *			through a tray is taken out again. 7.x calls
+ *			detachDisk() on tray-open only, which fails before any
+ *			QMP for an id that is not an Incus disk (coldplug's
+ *			frontends): the emulator sends nothing then; the
+ *			hot-unplug it starts for an Incus disk's own id is not
+ *			modelled (logged).
  * @keep_dir:		keep the scratch directory (also $COLDPLUG_LAB_KEEP=1)
  * @project:		Incus project (default "default"); the instance JSON's
  *			"project"
@@ -261,6 +272,11 @@ int lab_incus_disk_detach(struct lab_incus *vm, const char *disk, unsigned max_r
 int lab_incus_nic_set_link(struct lab_incus *vm, const char *nic, bool up, struct cp_error *err);
 int lab_incus_nic_detach(struct lab_incus *vm, const char *nic, struct cp_error *err);
 int lab_incus_quit(struct lab_incus *vm, int timeout_ms, struct cp_error *err);
+int lab_incus_idle(struct lab_incus *vm, int ms, struct cp_error *err);
+
+/* "6.0" / "7.2" / "7.3" ("7.x" is 7.2) to a release, and back. */
+int lab_incus_release_parse(const char *text, enum lab_incus_release *out);
+const char *lab_incus_release_name(enum lab_incus_release release);
 
 /* The running VM. */
 struct qmp_client *lab_incus_qmp(struct lab_incus *vm);

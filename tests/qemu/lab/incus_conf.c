@@ -4,7 +4,10 @@
  * generateQemuConfig() and start(), driver_qemu_templates.go,
  * driver_qemu_bus.go), for an x86_64 Linux guest without spice, IOMMU, SEV,
  * CSM or pinning, in the layout of Incus 7.2 / 7.3 (a [mon] section and
- * -sandbox on the command line; HEAD moved both).
+ * -sandbox on the command line; HEAD moved both), or of Incus 6.0.4 as
+ * recorded in tests/data/incus-6.0/qemu.conf: SPICE (the agent and folder
+ * ports, three usb-redir devices on the xHCI, -spice), the 9p agent drive, a
+ * 16-byte agent ringbuf, no virtio-sound, no maxmem, no SCSI num_queues.
  *
  * Sections are built as Incus builds its []cfg.Section (a JSON array here,
  * the form the scriptlet sees), then raw.qemu.conf is applied
@@ -29,6 +32,8 @@
 #define GROUP_GENERIC	     0
 #define GROUP_9P	     1
 #define INCUS_RINGBUF_SIZE   16384 /* qmp.RingbufSize */
+#define INCUS60_RINGBUF_SIZE 16	   /* what 6.0.4 wrote: size = "16B" */
+#define INCUS_SPICE_USB	     3	   /* usb-redir devices Incus 6.0 puts on the xHCI */
 #define INCUS_USB_PORTS	     8	   /* qemuSparseUSBPorts */
 #define INCUS_HOTPLUG_SPARES 8
 #define INCUS_SANDBOX	     "on,obsolete=deny,elevateprivileges=allow,spawn=allow,resourcecontrol=deny"
@@ -225,7 +230,8 @@ static void conf_base(struct lab_incus *vm)
 	conf_section(vm, NULL, "boot-opts", kv, n);
 	n = 0;
 	kv_set(kv, &n, "size", "%uM", mem);
-	kv_set(kv, &n, "maxmem", "%uM", mem); /* = size here, so no "slots" */
+	if (!incus_is_6_0(vm))			      /* 6.0.4 has no memory hotplug: size only */
+		kv_set(kv, &n, "maxmem", "%uM", mem); /* = size here, so no "slots" */
 	conf_section(vm, "Memory", "memory", kv, n);
 	n = 0;
 	kv_set(kv, &n, "cpus", "1");
@@ -275,6 +281,74 @@ static void conf_chardevs(struct lab_incus *vm)
 }
 
 /**
+ * serial_port() - a chardev and the virtserialport that carries it
+ * @vm:		emulator
+ * @comment:	the chardev's comment
+ * @id:		the port's id; the chardev is <id>-chardev
+ * @backend:	chardev backend (spicevmc, spiceport)
+ * @chr_name:	the chardev's name
+ * @port_name:	the port's name in the guest
+ */
+static void serial_port(struct lab_incus *vm, const char *comment, const char *id,
+			const char *backend, const char *chr_name, const char *port_name)
+{
+	struct conf_kv kv[CONF_MAX_KV];
+	char name[96], chr[64];
+	size_t n = 0;
+
+	lab_fmt(chr, sizeof(chr), "%s-chardev", id);
+	kv_set(kv, &n, "backend", "%s", backend);
+	kv_set(kv, &n, "name", "%s", chr_name);
+	lab_fmt(name, sizeof(name), "chardev \"%s\"", chr);
+	conf_section(vm, comment, name, kv, n);
+	n = 0;
+	kv_set(kv, &n, "driver", "virtserialport");
+	kv_set(kv, &n, "name", "%s", port_name);
+	kv_set(kv, &n, "chardev", "%s", chr);
+	kv_set(kv, &n, "bus", "dev-qemu_serial.0");
+	lab_fmt(name, sizeof(name), "device \"%s\"", id);
+	conf_section(vm, NULL, name, kv, n);
+}
+
+/**
+ * conf_spice_ports() - Incus 6.0's SPICE agent and folder ports
+ * @vm:	emulator (QEMU has SPICE)
+ */
+static void conf_spice_ports(struct lab_incus *vm)
+{
+	serial_port(vm, "Spice agent", "qemu_spice", "spicevmc", "vdagent", "com.redhat.spice.0");
+	serial_port(vm, "Spice folder", "qemu_spicedir", "spiceport", "org.spice-space.webdav.0",
+		    "org.spice-space.webdav.0");
+}
+
+/**
+ * conf_spice_usb() - Incus 6.0's USB redirection: three usb-redir devices,
+ * each on its spicevmc chardev, on the xHCI (three of its ports taken)
+ * @vm:	emulator (QEMU has SPICE)
+ */
+static void conf_spice_usb(struct lab_incus *vm)
+{
+	struct conf_kv kv[CONF_MAX_KV];
+	char name[64], chr[48];
+	size_t n;
+	int i;
+
+	for (i = 1; i <= INCUS_SPICE_USB; i++) {
+		lab_fmt(chr, sizeof(chr), "qemu_spice-usb-chardev%d", i);
+		n = 0;
+		kv_set(kv, &n, "backend", "spicevmc");
+		kv_set(kv, &n, "name", "usbredir");
+		lab_fmt(name, sizeof(name), "chardev \"%s\"", chr);
+		conf_section(vm, NULL, name, kv, n);
+		n = 0;
+		kv_set(kv, &n, "driver", "usb-redir");
+		kv_set(kv, &n, "chardev", "%s", chr);
+		lab_fmt(name, sizeof(name), "device \"qemu_spice-usb%d\"", i);
+		conf_section(vm, NULL, name, kv, n);
+	}
+}
+
+/**
  * conf_serial() - qemuSerial(): virtio-serial, the agent ringbuf and ports
  * @vm:	emulator
  */
@@ -286,7 +360,7 @@ static void conf_serial(struct lab_incus *vm)
 	pci_device(vm, "Virtual serial bus", "dev-qemu_serial", "virtio-serial-pci", GROUP_GENERIC,
 		   kv, 0);
 	kv_set(kv, &n, "backend", "ringbuf");
-	kv_set(kv, &n, "size", "%dB", INCUS_RINGBUF_SIZE);
+	kv_set(kv, &n, "size", "%dB", incus_is_6_0(vm) ? INCUS60_RINGBUF_SIZE : INCUS_RINGBUF_SIZE);
 	conf_section(vm, "Serial identifier", "chardev \"qemu_serial-chardev\"", kv, n);
 	n = 0;
 	kv_set(kv, &n, "driver", "virtserialport");
@@ -299,6 +373,8 @@ static void conf_serial(struct lab_incus *vm)
 	kv_set(kv, &n, "name", "org.linuxcontainers.lxd");
 	kv_set(kv, &n, "bus", "dev-qemu_serial.0");
 	conf_section(vm, NULL, "device \"qemu_serial_legacy\"", kv, n);
+	if (incus_is_6_0(vm) && vm->has_spice)
+		conf_spice_ports(vm);
 }
 
 /**
@@ -306,9 +382,12 @@ static void conf_serial(struct lab_incus *vm)
  * @vm:	emulator
  *
  * balloon, rng, keyboard, tablet, (vsock), serial, USB, (sound): functions
- * 0-7 of one root port. The vsock function is allocated but not written (no
- * /dev/vhost-vsock in the lab), so the layout does not shift; sound only
- * where QEMU has virtio-sound-pci (>= 8.2), as Incus's feature probe would.
+ * 0-7 of one root port. The vsock function is allocated but not written:
+ * the lab cannot run vhost-vsock-pci (no /dev/vhost-vsock, and Incus's
+ * guest-cid/vhostfd come from its own open of it), so the layout does not
+ * shift. Sound only where QEMU has virtio-sound-pci (>= 8.2), as Incus 7.x's
+ * feature probe would; Incus 6.0.4 has none, but SPICE's usb-redir devices
+ * on the xHCI.
  */
 static void conf_generic_group(struct lab_incus *vm)
 {
@@ -333,7 +412,9 @@ static void conf_generic_group(struct lab_incus *vm)
 	kv_set(kv, &n, "p2", "%d", INCUS_USB_PORTS);
 	kv_set(kv, &n, "p3", "%d", INCUS_USB_PORTS);
 	pci_device(vm, "USB controller", "qemu_usb", "qemu-xhci", GROUP_GENERIC, kv, n);
-	if (!vm->has_sound)
+	if (incus_is_6_0(vm) && vm->has_spice)
+		conf_spice_usb(vm);
+	if (!vm->has_sound || incus_is_6_0(vm))
 		return;
 	n = 0;
 	kv_set(kv, &n, "driver", "none");
@@ -341,6 +422,37 @@ static void conf_generic_group(struct lab_incus *vm)
 	n = 0;
 	kv_set(kv, &n, "audiodev", "qemu_sound-audiodev");
 	pci_device(vm, NULL, "qemu_sound", "virtio-sound-pci", GROUP_GENERIC, kv, n);
+}
+
+/**
+ * conf_agent_drive() - Incus 6.0's 9p agent drive, next to the config drive
+ * @vm:	emulator
+ *
+ * Incus shares its directory of incus-agent binaries; the lab shares an
+ * empty directory.
+ */
+static void conf_agent_drive(struct lab_incus *vm)
+{
+	struct conf_kv kv[CONF_MAX_KV];
+	char port[LAB_PORT_NAME_MAX], addr[8];
+	size_t n = 0;
+	bool multi;
+
+	bus_allocate(vm, GROUP_9P, port, addr, &multi);
+	kv_set(kv, &n, "fsdriver", "local");
+	kv_set(kv, &n, "security_model", "none");
+	kv_set(kv, &n, "readonly", "on");
+	kv_set(kv, &n, "path", "%s", vm->agent_dir);
+	conf_section(vm, "Shared agent drive (9p)", "fsdev \"qemu_agent\"", kv, n);
+	n = 0;
+	kv_set(kv, &n, "driver", "virtio-9p-pci");
+	kv_set(kv, &n, "bus", "%s", port);
+	kv_set(kv, &n, "addr", "%s", addr);
+	if (multi)
+		kv_set(kv, &n, "multifunction", "on");
+	kv_set(kv, &n, "mount_tag", "agent");
+	kv_set(kv, &n, "fsdev", "qemu_agent");
+	conf_section(vm, NULL, "device \"dev-qemu_agent-drive-9p\"", kv, n);
 }
 
 /**
@@ -357,7 +469,8 @@ static void conf_fixed_ports(struct lab_incus *vm)
 	size_t n = 0;
 	bool multi;
 
-	kv_set(kv, &n, "num_queues", "%u", vm->opts.vcpus);
+	if (!incus_is_6_0(vm)) /* 6.0.4 leaves QEMU's default */
+		kv_set(kv, &n, "num_queues", "%u", vm->opts.vcpus);
 	pci_device(vm, "SCSI controller", "qemu_scsi", "virtio-scsi-pci", GROUP_NONE, kv, n);
 	bus_allocate(vm, GROUP_9P, port, addr, &multi);
 	n = 0;
@@ -375,6 +488,8 @@ static void conf_fixed_ports(struct lab_incus *vm)
 	kv_set(kv, &n, "mount_tag", "config");
 	kv_set(kv, &n, "fsdev", "qemu_config");
 	conf_section(vm, NULL, "device \"dev-qemu_config-drive-9p\"", kv, n);
+	if (incus_is_6_0(vm))
+		conf_agent_drive(vm);
 	pci_device(vm, "GPU", "qemu_gpu", vm->has_virtio_vga ? "virtio-vga" : "virtio-gpu-pci",
 		   GROUP_NONE, kv, 0);
 }
@@ -441,13 +556,14 @@ static int ref_priority(const struct lab_dev_ref *r)
  * @vm:	emulator
  *
  * A stable sort by priority (highest first) over the Sorted() order; the
- * base is 1 when raw.qemu has -kernel, as in Incus. The lab's own guest boot
+ * base is 1 when raw.qemu has -kernel, as in Incus, and always with Incus
+ * 6.0 (recorded: root 1, eth0 2, data 3, without -kernel). The lab's own guest boot
  * is -kernel too (QEMU's linuxboot ROM takes bootindex 0), so it counts.
  */
 void incus_boot_priorities(struct lab_incus *vm)
 {
 	struct lab_dev_ref order[LAB_INCUS_MAX_DISKS + LAB_INCUS_MAX_NICS];
-	int base = vm->opts.boot_guest, next, best, top;
+	int base = vm->opts.boot_guest || incus_is_6_0(vm), next, best, top;
 	size_t n, i;
 
 	for (i = 0; vm->opts.extra_args[i]; i++)
@@ -598,6 +714,7 @@ static int push(cp_json *args, const char *word)
 int incus_cmdline(struct lab_incus *vm, struct cp_error *err)
 {
 	char qmp[PATH_MAX + 32], pid[PATH_MAX + 16], dlog[PATH_MAX + 16], append[1100];
+	char spice[PATH_MAX + 48];
 	const char *words[] = {
 		"-S",	       "-name",		  vm->name,	"-uuid",       vm->uuid,
 		"-cpu",	       vm->cpu_model,	  "-nographic", "-serial",     "chardev:console",
@@ -611,12 +728,16 @@ int incus_cmdline(struct lab_incus *vm, struct cp_error *err)
 	if (!lab_fmt(qmp, sizeof(qmp), "unix:%s,server=on,wait=off", vm->coldplug_qmp) ||
 	    !lab_fmt(pid, sizeof(pid), "%s/qemu.pid", vm->dir) ||
 	    !lab_fmt(dlog, sizeof(dlog), "%s/qemu.debug.log", vm->dir) ||
+	    !lab_fmt(spice, sizeof(spice), "unix=on,disable-ticketing=on,addr=%s",
+		     vm->spice_path) ||
 	    !lab_fmt(append, sizeof(append), "console=ttyS0 panic=-1 quiet %s", vm->append))
 		return cp_error_set(err, CP_ERR_INVALID, "command line word too long");
 	for (i = 0; rc == 0 && i < CP_ARRAY_SIZE(words); i++)
 		rc = push(args, words[i]);
 	for (i = 0; rc == 0 && vm->opts.extra_conf[i]; i++)
 		rc = push(args, "-readconfig") | push(args, vm->opts.extra_conf[i]);
+	if (rc == 0 && incus_is_6_0(vm) && vm->has_spice)
+		rc = push(args, "-spice") | push(args, spice);
 	if (rc == 0 && !vm->opts.no_second_qmp)
 		rc = push(args, "-qmp") | push(args, qmp);
 	if (rc == 0 && vm->opts.boot_guest)

@@ -487,7 +487,7 @@ int incus_disk_prepare(struct lab_incus *vm, struct lab_disk *d, struct cp_error
 		if (create_image(d, (unsigned)(d - vm->disks) + 1, err) < 0)
 			return -1;
 	}
-	if (d->spec.root && vm->opts.release >= LAB_INCUS_7_3)
+	if (d->spec.root && vm->opts.release == LAB_INCUS_7_3)
 		return create_metadata_image(vm, d, err);
 	return 0;
 }
@@ -508,11 +508,16 @@ struct disk_io {
 
 /**
  * disk_io_mode() - addDriveConfig()'s aio / cache decisions
+ * @vm:		emulator
  * @d:		disk
  * @src:	the file Incus probes (the qcow2 for a >= 7.3 root)
  * @io:		filled
+ *
+ * An ISO is read-only in 7.x; Incus 6.0.4 opens it read-write and adds a
+ * writable node ("read-only":false), as its real-Incus runs showed.
  */
-static void disk_io_mode(const struct lab_disk *d, const char *src, struct disk_io *io)
+static void disk_io_mode(const struct lab_incus *vm, const struct lab_disk *d, const char *src,
+			 struct disk_io *io)
 {
 	const char *cache = "none";
 	struct statfs sfs;
@@ -540,7 +545,7 @@ static void disk_io_mode(const struct lab_disk *d, const char *src, struct disk_
 		io->aio = "threads";
 		io->direct = false;
 	}
-	io->readonly = d->spec.readonly || d->spec.cdrom;
+	io->readonly = d->spec.readonly || (d->spec.cdrom && !incus_is_6_0(vm));
 }
 
 /**
@@ -765,7 +770,7 @@ int incus_hook_disk(struct lab_incus *vm, struct lab_disk *d, struct cp_error *e
 	cp_json *bd;
 
 	lab_incus_node_name(d->name, node, sizeof(node));
-	disk_io_mode(d, d->qcow2[0] ? d->qcow2 : d->image, &io);
+	disk_io_mode(vm, d, d->qcow2[0] ? d->qcow2 : d->image, &io);
 	bd = disk_blockdev(vm, d, node, &io, err);
 	if (!bd || add_block_device(vm, d, bd, disk_device(d, node), err) < 0)
 		return cp_error_prefix(err, "Failed adding block device for disk device \"%s\"",

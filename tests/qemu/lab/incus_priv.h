@@ -127,6 +127,8 @@ struct lab_incus {
 	char qemu_log[PATH_MAX];
 	char trace_path[PATH_MAX];
 	char config_dir[PATH_MAX];
+	char agent_dir[PATH_MAX];
+	char spice_path[PATH_MAX];
 	char scriptlet_log_path[PATH_MAX];
 
 	struct lab_disk disks[LAB_INCUS_MAX_DISKS];
@@ -148,6 +150,7 @@ struct lab_incus {
 	cp_json *cmdline;
 	struct lab_bus bus;
 	bool has_sound, has_virtio_vga;
+	bool has_spice; /* QEMU can run -spice (probed for Incus 6.0 only) */
 
 	struct lab_proc proc;
 	bool started;
@@ -162,11 +165,23 @@ struct lab_incus {
 	FILE *trace_file;
 
 	bool launched, pre_started, resumed;
+	int64_t next_poll_ms; /* Incus 6.0's next query-status/query-chardev round */
 
 	/* The scriptlet runs' logs (log_* lines, QMP, errors), all stages. */
 	char *scriptlet_log;
 	size_t scriptlet_log_len;
 };
+
+/**
+ * incus_is_6_0() - whether the emulator behaves as Incus 6.0.4
+ * @vm:	emulator
+ *
+ * Return: true for LAB_INCUS_6_0
+ */
+static inline bool incus_is_6_0(const struct lab_incus *vm)
+{
+	return vm->opts.release == LAB_INCUS_6_0;
+}
 
 /* incus_conf.c */
 int incus_conf_generate(struct lab_incus *vm, struct cp_error *err);
