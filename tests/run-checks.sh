@@ -119,7 +119,8 @@ fi
 # coldplug installed from the Debian package this tree builds. A package
 # that cannot be built counts as one failure, and the suite then fails too.
 if [ -f "$BUILD/build.ninja" ]; then
-	if deb=$(scripts/deb.sh "$BUILD/deb" 2>"$BUILD/deb.log" | tail -n 1) && [ -f "$deb" ]; then
+	# An absolute path: meson runs the test from the build directory.
+	if deb=$(scripts/deb.sh "$(pwd)/$BUILD/deb" 2>"$BUILD/deb.log" | tail -n 1) && [ -f "$deb" ]; then
 		passed=$((passed + 1))
 	else
 		cat "$BUILD/deb.log"

@@ -67,18 +67,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-case $PKG in
-*.deb)
-	mkdir -p "$RUN/pkg" && dpkg-deb -x "$PKG" "$RUN/pkg" ||
-		{ echo "Bail out! cannot unpack $PKG"; exit 1; }
-	CP=$RUN/pkg/usr/bin/coldplug
-	UNIT=$(ls "$RUN"/pkg/lib/systemd/system/coldplug.service "$RUN"/pkg/usr/lib/systemd/system/coldplug.service 2>/dev/null | head -1)
-	;;
-*) CP=$PKG UNIT=${COLDPLUG_UNIT:-} ;;
-esac
-[ -x "$CP" ] && [ -r "$UNIT" ] || { echo "Bail out! no coldplug binary ($CP) or unit ($UNIT)"; exit 1; }
-diag "coldplug: $("$CP" --version 2>&1 | head -1), from $PKG"
-
 # ------------------------------------------------------------------ daemon
 
 # start_serve: coldplug serve as coldplug.service runs it: its ExecStart, its
@@ -414,6 +402,19 @@ scenario_baseline_seed() {
 }
 
 # ------------------------------------------------------------------ main
+
+case $PKG in
+*.deb)
+	mkdir -p "$RUN/pkg" && dpkg-deb -x "$PKG" "$RUN/pkg" ||
+		{ echo "Bail out! cannot unpack $PKG"; exit 1; }
+	CP=$RUN/pkg/usr/bin/coldplug
+	UNIT=$(ls "$RUN"/pkg/lib/systemd/system/coldplug.service "$RUN"/pkg/usr/lib/systemd/system/coldplug.service 2>/dev/null | head -1)
+	;;
+*) CP=$PKG UNIT=${COLDPLUG_UNIT:-} ;;
+esac
+[ -x "$CP" ] && [ -r "$UNIT" ] || { echo "Bail out! no coldplug binary ($CP) or unit ($UNIT)"; exit 1; }
+diag "coldplug: $("$CP" --version 2>&1 | head -1), from $PKG"
+
 
 if ! "$HERE/lab.sh" start "$STATE" >"$RUN/lab.log" 2>&1; then
 	cat "$RUN/lab.log" | sed 's/^/# /'
