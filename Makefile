@@ -9,7 +9,7 @@
 # (the Starlark runner: golang-go, golang-starlark-dev) looks again by itself
 # (tests/qemu/starlark/meson.build), and make check fails rather than run
 # fewer tests if it is still missing.
-# Also: make check-fresh  (root, about 35 min) a fresh minbase Debian 12 root
+# Also: make check-fresh  (root, about 40 min) a fresh minbase Debian 12 root
 #                    (debootstrap, cached in ~/.cache/coldplug/fresh), a clone
 #                    of the committed HEAD in it, and make demo then make check
 #                    run there: scripts/check-fresh.sh (--keep keeps the root:

@@ -20,7 +20,8 @@
 # debootstrapped base as a tarball (made once, then each run unpacks a pristine
 # copy of it), the .debs apt downloads in the root (archives/, bind-mounted on
 # its /var/cache/apt/archives: packages are still installed afresh, only not
-# downloaded again) and the logs of the last run (logs/). The lab's own
+# downloaded again) and the logs of the last run (logs/: each command's
+# output, and the suite's meson test logs and build logs from the root). The lab's own
 # downloads inside the root (QEMU 10.0, the test guest) are made afresh.
 #
 # The chroot: its root is a mount point (mount --bind DIR DIR, made private),
@@ -36,9 +37,9 @@
 # --keep (never while something is still mounted under it).
 #
 # Needs root and Debian's mirror; debootstrap is installed with apt-get if
-# missing (scripts/deps.sh fresh). Takes about 35 minutes on 2 cores without
-# KVM (debootstrap 2-3, make demo with its package installs about 8, make check
-# about 22). Not part of .ci/run (it is slow): run it before resolving an issue
+# missing (scripts/deps.sh fresh). Takes about 40 minutes on 2 cores without
+# KVM (debootstrap about 2, once; make demo with its package installs 2-5;
+# make check about 33, plus the real-Incus suite). Not part of .ci/run (it is slow): run it before resolving an issue
 # that touches set-up (scripts/deps.sh, the Makefile, meson options, the lab).
 set -uo pipefail
 
@@ -109,6 +110,17 @@ cleanup() {
 		wait "$RUNPID" 2>/dev/null
 	fi
 	RUNPID=""
+	# The suite's own logs outlive the root.
+	if [ -n "$ROOT" ] && [ -d "$ROOT/root/coldplug" ]; then
+		for f in "$ROOT"/root/coldplug/build*/meson-logs/testlog.txt; do
+			[ -f "$f" ] || continue
+			d=${f%/meson-logs/testlog.txt}
+			cp "$f" "$LOGS/testlog-${d##*/}.txt"
+		done
+		for f in "$ROOT"/root/coldplug/build*.log "$ROOT"/root/coldplug/build/*.log; do
+			[ -f "$f" ] && cp "$f" "$LOGS/"
+		done
+	fi
 	for d in "$BASEDIR" "$ROOT"; do
 		[ -n "$d" ] || continue
 		if ! unmount_all "$d"; then
@@ -183,6 +195,7 @@ if ! command -v debootstrap >/dev/null; then
 	"$SRC/scripts/deps.sh" fresh || die "debootstrap cannot be installed"
 fi
 mkdir -p "$CACHE" "$ARCHIVES" "$LOGS" || die "cannot create $CACHE"
+rm -f "$LOGS"/*.log "$LOGS"/*.txt
 t0=$(date +%s)
 if [ "$REBASE" = yes ] || [ ! -s "$BASE_TAR" ]; then
 	say "debootstrap --variant=minbase $SUITE from $MIRROR (once; cached as $BASE_TAR)"
