@@ -363,42 +363,44 @@ scenario_no_daemon() {
 	inc delete --force "$vm" >/dev/null
 }
 
-# baseline_usb: Incus's own io.bus=usb NIC, without coldplug: what users have
-# without it. usb-net flushes only queue 0 of the multi-queue tap, so the
-# flows the kernel hashes to the other queue stall (reference/qemu-notes.md
-# §3); the figure is reported, and a loss is expected.
-scenario_baseline_usb() {
-	local vm=busb rep loss
-	PROFILE=none new_vm "$vm" 2 "cp.net=any,10.91.0.41/24"
-	inc config device add "$vm" eth0 nic nictype=bridged parent="$BR" io.bus=usb hwaddr=40:66:6a:00:00:41 >/dev/null
-	check "baseline io.bus=usb: incus start succeeds without coldplug" inc start "$vm"
+# baseline NAME VM IP [lossy]: start VM (set up without coldplug) and measure
+# what its usb-net NIC loses; the figures are reported, and with "lossy" a
+# loss is expected. Pings are one flow; usb-net flushes only queue 0 of a
+# multi-queue tap (reference/qemu-notes.md §3), so the UDP flows hashed to
+# another queue are lost.
+baseline() {
+	local name=$1 vm=$2 ip=$3 lossy=${4:-} rep loss
+	check "baseline $name: incus start succeeds without coldplug" inc start "$vm"
 	rep=$(report "$vm")
-	check "baseline io.bus=usb: the guest has the usb-net NIC" grep -q '^net .*driver=cdc_ether' <<<"$rep"
-	loss=$(pings 10.91.0.41)
-	set -- $(udp_lost 10.91.0.41)
-	diag "baseline io.bus=usb: ${loss:-?}% of 1000 pings lost, ${1:-?} of ${2:-?} UDP packets lost, ${3:-?}/16 flows intact"
-	check "baseline io.bus=usb: it loses UDP packets, as the lab measured (${1:-?} of ${2:-?})" \
-		test "${1:-0}" -gt 0
+	check "baseline $name: the guest has its usb-net NIC" grep -q '^net .*driver=cdc_ether' <<<"$rep"
+	loss=$(pings "$ip")
+	set -- $(udp_lost "$ip")
+	diag "baseline $name: ${loss:-?}% of 1000 pings lost, ${1:-?} of ${2:-?} UDP packets lost, ${3:-?}/16 flows intact"
+	if [ -n "$lossy" ]; then
+		check "baseline $name: it loses UDP packets, as the lab measured (${1:-?} of ${2:-?})" \
+			test "${1:-0}" -gt 0
+	fi
 	inc delete --force "$vm" >/dev/null
 }
 
-# baseline_seed: the original write-up's scriptlet (tests/incus/seed-scriptlet.star)
-# on its own, without coldplug: the method coldplug replaces.
+# baseline_usb: Incus's own io.bus=usb NIC, what users have without coldplug.
+scenario_baseline_usb() {
+	PROFILE=none new_vm busb 2 "cp.net=any,10.91.0.41/24"
+	inc config device add busb eth0 nic nictype=bridged parent="$BR" io.bus=usb hwaddr=40:66:6a:00:00:41 >/dev/null
+	baseline io.bus=usb busb 10.91.0.41 lossy
+}
+
+# baseline_seed: the original write-up's scriptlet (tests/incus/seed-scriptlet.star),
+# the method coldplug replaces. Its loss is reported, not asserted: on Incus
+# 6.0.4 with QEMU 10.0 it lost nothing in the first minute here, where the
+# emulator on 7.2 and 10.0 loses everything and the write-up saw the network
+# work for about 20 s, then stop for minutes.
 scenario_baseline_seed() {
-	local vm=bseed rep loss
-	PROFILE=none new_vm "$vm" 2 "cp.net=any,10.91.0.51/24"
-	inc config device add "$vm" eth0 nic nictype=bridged parent="$BR" hwaddr=40:66:6a:00:00:51 >/dev/null
+	PROFILE=none new_vm bseed 2 "cp.net=any,10.91.0.51/24"
+	inc config device add bseed eth0 nic nictype=bridged parent="$BR" hwaddr=40:66:6a:00:00:51 >/dev/null
 	check "baseline seed method: Incus takes the write-up's scriptlet" \
-		inc config set "$vm" raw.qemu.scriptlet="$(cat "$HERE/seed-scriptlet.star")"
-	check "baseline seed method: incus start succeeds with the write-up's scriptlet" inc start "$vm"
-	rep=$(report "$vm")
-	check "baseline seed method: the guest has its usb-net NIC" grep -q '^net .*driver=cdc_ether' <<<"$rep"
-	loss=$(pings 10.91.0.51)
-	set -- $(udp_lost 10.91.0.51)
-	diag "baseline seed method: ${loss:-?}% of 1000 pings lost, ${1:-?} of ${2:-?} UDP packets lost, ${3:-?}/16 flows intact"
-	check "baseline seed method: it loses UDP packets, as the lab measured (${1:-?} of ${2:-?})" \
-		test "${1:-0}" -gt 0
-	inc delete --force "$vm" >/dev/null
+		inc config set bseed raw.qemu.scriptlet="$(cat "$HERE/seed-scriptlet.star")"
+	baseline "seed method" bseed 10.91.0.51
 }
 
 # ------------------------------------------------------------------ main
