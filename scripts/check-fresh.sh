@@ -195,6 +195,9 @@ if ! command -v debootstrap >/dev/null; then
 	"$SRC/scripts/deps.sh" fresh || die "debootstrap cannot be installed"
 fi
 mkdir -p "$CACHE" "$ARCHIVES" "$LOGS" || die "cannot create $CACHE"
+# One run at a time: runs share the base, the apt archive cache and logs/.
+exec 9>"$CACHE/lock"
+flock -n 9 || die "another make check-fresh is running (it holds $CACHE/lock)"
 rm -f "$LOGS"/*.log "$LOGS"/*.txt
 t0=$(date +%s)
 if [ "$REBASE" = yes ] || [ ! -s "$BASE_TAR" ]; then
@@ -269,7 +272,7 @@ run_in() {
 	unshare --pid --kill-child --mount-proc="$ROOT/proc" \
 		chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb USER=root LOGNAME=root \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		/bin/sh -c "cd /root/coldplug && $cmd" </dev/null >"$log" 2>&1 &
+		/bin/sh -c "cd /root/coldplug && $cmd" </dev/null >"$log" 2>&1 9>&- &
 	RUNPID=$!
 	tail -n +1 -f --pid="$RUNPID" "$log"
 	wait "$RUNPID"
