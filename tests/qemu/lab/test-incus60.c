@@ -214,7 +214,7 @@ static bool entries_diff(const char *section, const cp_json *real, const cp_json
 {
 	struct diff_walk a = { section, emu, out, size, false };
 	struct diff_walk b = { section, real, out, size, false };
-	char tmp[1024] = "";
+	char tmp[1024] = "", *save = NULL;
 
 	out[0] = '\0';
 	cp_json_object_each(real, diff_key, &a);
@@ -222,7 +222,7 @@ static bool entries_diff(const char *section, const cp_json *real, const cp_json
 	b.size = sizeof(tmp);
 	cp_json_object_each(emu, diff_key, &b);
 	/* Keys only the emulator has: report them once, from its side. */
-	for (char *p = strtok(tmp, ";"); p; p = strtok(NULL, ";")) {
+	for (char *p = strtok_r(tmp, ";", &save); p; p = strtok_r(NULL, ";", &save)) {
 		char key[128];
 
 		if (sscanf(p, " %127[^:]:", key) == 1 && !cp_json_get(real, key)) {
