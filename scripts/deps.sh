@@ -35,9 +35,10 @@ pkgs_check="$pkgs_check man-db $pkgs_deb"
 # bookworm-backports through a private apt configuration (tests/incus/lab.sh);
 # these are its bookworm dependencies (incusd's libraries, the UEFI firmware,
 # what incusd runs), libfuse3 for the stand-in /dev/vhost-vsock where the
-# machine has none, and the tools the suite uses (script, setpriv: util-linux).
+# machine has none, and the tools the suite uses (script, setpriv: util-linux;
+# sysctl: procps, which a minbase root lacks).
 pkgs_incus="liblxc1 libuv1 liblz4-1 libsqlite3-0 libacl1 libudev1 ovmf attr rsync \
-squashfs-tools xz-utils acl fuse3 libfuse3-dev python3 util-linux iproute2 iputils-ping genisoimage"
+squashfs-tools xz-utils acl fuse3 libfuse3-dev python3 util-linux iproute2 iputils-ping genisoimage procps"
 pkgs_check="$pkgs_check $pkgs_incus"
 
 want=""
