@@ -112,10 +112,10 @@ cleanup() {
 	RUNPID=""
 	# The suite's own logs outlive the root.
 	if [ -n "$ROOT" ] && [ -d "$ROOT/root/coldplug" ]; then
-		for f in "$ROOT"/root/coldplug/build*/meson-logs/testlog.txt; do
+		for f in "$ROOT"/root/coldplug/build*/meson-logs/testlog*.txt; do
 			[ -f "$f" ] || continue
-			d=${f%/meson-logs/testlog.txt}
-			cp "$f" "$LOGS/testlog-${d##*/}.txt"
+			d=${f%/meson-logs/*}
+			cp "$f" "$LOGS/${d##*/}-${f##*/}"
 		done
 		for f in "$ROOT"/root/coldplug/build*.log "$ROOT"/root/coldplug/build/*.log; do
 			[ -f "$f" ] && cp "$f" "$LOGS/"

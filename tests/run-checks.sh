@@ -71,12 +71,15 @@ no_runner() { # dir, label
 # Run one `meson test` and count its per-test results from its JSON log. A
 # run that fails without a failed test in its log (a rebuild that failed, no
 # log at all) counts as one failure: a stale or missing log never passes.
+# $logbase names the logs (default testlog): a second run in the same build
+# directory keeps the first one's logs.
 run_meson_test() { # dir, meson test args...
 	dir=$1
 	shift
-	log="$dir/meson-logs/testlog.json"
+	lb=${logbase:-testlog}
+	log="$dir/meson-logs/$lb.json"
 	rm -f "$log"
-	meson test -C "$dir" "$@"
+	meson test -C "$dir" --logbase "$lb" "$@"
 	rc=$?
 	if [ ! -f "$log" ]; then
 		note_fail "meson test -C $dir: no test log (exit status $rc)"
@@ -127,7 +130,7 @@ if [ -f "$BUILD/build.ninja" ]; then
 		note_fail "deb: scripts/deb.sh (see $BUILD/deb.log)"
 		deb=""
 	fi
-	COLDPLUG_DEB=$deb run_meson_test "$BUILD" --print-errorlogs --suite incus
+	COLDPLUG_DEB=$deb logbase=testlog-incus run_meson_test "$BUILD" --print-errorlogs --suite incus
 fi
 
 echo
