@@ -52,8 +52,8 @@
  * 20 TCG guests on 2 cores a ringbuf-read of the stub outlasts the 500 ms
  * Incus gives a monitor command, which fails that start (a real limit of
  * the polling stub). 10 start in 9-13 s and are all served. */
-#define MANY		  10
-#define STUB_TIMEOUT_S	  60
+#define MANY	       10
+#define STUB_TIMEOUT_S 60
 
 static const char *qemu = "7.2";
 static char dir[512];
