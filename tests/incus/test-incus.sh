@@ -387,7 +387,10 @@ baseline() {
 scenario_baseline_usb() {
 	PROFILE=none new_vm busb 2 "cp.net=any,10.91.0.41/24"
 	inc config device add busb eth0 nic nictype=bridged parent="$BR" io.bus=usb hwaddr=40:66:6a:00:00:41 >/dev/null
-	baseline io.bus=usb busb 10.91.0.41 lossy
+	# Reported, not asserted: the tap's automatic flow steering learns that
+	# replies leave on queue 0 and may move every flow there (0 of 1600 lost
+	# in one run, 796 in others).
+	baseline io.bus=usb busb 10.91.0.41
 }
 
 # baseline_seed: the original write-up's scriptlet (tests/incus/seed-scriptlet.star),
