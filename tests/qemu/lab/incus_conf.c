@@ -425,34 +425,38 @@ static void conf_generic_group(struct lab_incus *vm)
 }
 
 /**
- * conf_agent_drive() - Incus 6.0's 9p agent drive, next to the config drive
- * @vm:	emulator
- *
- * Incus shares its directory of incus-agent binaries; the lab shares an
- * empty directory.
+ * conf_9p_share() - one of Incus's 9p drives: its fsdev and its device
+ * @vm:		emulator
+ * @comment:	the fsdev section's comment, as Incus writes it
+ * @tag:	mount tag and name (config, agent)
+ * @dir:	the shared directory
  */
-static void conf_agent_drive(struct lab_incus *vm)
+static void conf_9p_share(struct lab_incus *vm, const char *comment, const char *tag,
+			  const char *dir)
 {
 	struct conf_kv kv[CONF_MAX_KV];
-	char port[LAB_PORT_NAME_MAX], addr[8];
+	char port[LAB_PORT_NAME_MAX], addr[8], fsdev[32], sect[64];
 	size_t n = 0;
 	bool multi;
 
+	snprintf(fsdev, sizeof(fsdev), "qemu_%s", tag);
 	bus_allocate(vm, GROUP_9P, port, addr, &multi);
 	kv_set(kv, &n, "fsdriver", "local");
 	kv_set(kv, &n, "security_model", "none");
 	kv_set(kv, &n, "readonly", "on");
-	kv_set(kv, &n, "path", "%s", vm->agent_dir);
-	conf_section(vm, "Shared agent drive (9p)", "fsdev \"qemu_agent\"", kv, n);
+	kv_set(kv, &n, "path", "%s", dir);
+	snprintf(sect, sizeof(sect), "fsdev \"%s\"", fsdev);
+	conf_section(vm, comment, sect, kv, n);
 	n = 0;
 	kv_set(kv, &n, "driver", "virtio-9p-pci");
 	kv_set(kv, &n, "bus", "%s", port);
 	kv_set(kv, &n, "addr", "%s", addr);
 	if (multi)
 		kv_set(kv, &n, "multifunction", "on");
-	kv_set(kv, &n, "mount_tag", "agent");
-	kv_set(kv, &n, "fsdev", "qemu_agent");
-	conf_section(vm, NULL, "device \"dev-qemu_agent-drive-9p\"", kv, n);
+	kv_set(kv, &n, "mount_tag", "%s", tag);
+	kv_set(kv, &n, "fsdev", "%s", fsdev);
+	snprintf(sect, sizeof(sect), "device \"dev-qemu_%s-drive-9p\"", tag);
+	conf_section(vm, NULL, sect, kv, n);
 }
 
 /**
@@ -465,31 +469,14 @@ static void conf_agent_drive(struct lab_incus *vm)
 static void conf_fixed_ports(struct lab_incus *vm)
 {
 	struct conf_kv kv[CONF_MAX_KV];
-	char port[LAB_PORT_NAME_MAX], addr[8];
 	size_t n = 0;
-	bool multi;
 
 	if (!incus_is_6_0(vm)) /* 6.0.4 leaves QEMU's default */
 		kv_set(kv, &n, "num_queues", "%u", vm->opts.vcpus);
 	pci_device(vm, "SCSI controller", "qemu_scsi", "virtio-scsi-pci", GROUP_NONE, kv, n);
-	bus_allocate(vm, GROUP_9P, port, addr, &multi);
-	n = 0;
-	kv_set(kv, &n, "fsdriver", "local");
-	kv_set(kv, &n, "security_model", "none");
-	kv_set(kv, &n, "readonly", "on");
-	kv_set(kv, &n, "path", "%s", vm->config_dir);
-	conf_section(vm, "Shared config drive (9p)", "fsdev \"qemu_config\"", kv, n);
-	n = 0;
-	kv_set(kv, &n, "driver", "virtio-9p-pci");
-	kv_set(kv, &n, "bus", "%s", port);
-	kv_set(kv, &n, "addr", "%s", addr);
-	if (multi)
-		kv_set(kv, &n, "multifunction", "on");
-	kv_set(kv, &n, "mount_tag", "config");
-	kv_set(kv, &n, "fsdev", "qemu_config");
-	conf_section(vm, NULL, "device \"dev-qemu_config-drive-9p\"", kv, n);
-	if (incus_is_6_0(vm))
-		conf_agent_drive(vm);
+	conf_9p_share(vm, "Shared config drive (9p)", "config", vm->config_dir);
+	if (incus_is_6_0(vm)) /* its incus-agent binaries; the lab's directory is empty */
+		conf_9p_share(vm, "Shared agent drive (9p)", "agent", vm->agent_dir);
 	pci_device(vm, "GPU", "qemu_gpu", vm->has_virtio_vga ? "virtio-vga" : "virtio-gpu-pci",
 		   GROUP_NONE, kv, 0);
 }
