@@ -125,7 +125,7 @@ fi
 # that cannot be built counts as one failure, and the suite then fails too.
 if [ -f "$BUILD/build.ninja" ]; then
 	# An absolute path: meson runs the test from the build directory.
-	if deb=$(scripts/deb.sh "$(pwd)/$BUILD/deb" 2>"$BUILD/deb.log" | tail -n 1) && [ -f "$deb" ]; then
+	if deb=$(scripts/deb.sh "$(realpath -m "$BUILD/deb")" 2>"$BUILD/deb.log" | tail -n 1) && [ -f "$deb" ]; then
 		passed=$((passed + 1))
 	else
 		cat "$BUILD/deb.log"
