@@ -21,6 +21,10 @@
  *        "info network". Never reuse a netdev virtio-net used (its vnet
  *        header mode sticks) and never give a hub or usb-net more than one
  *        queue (they only ever flush queue 0).
+ * Direct NIC: the slot's netdev opened the manager's tap at QEMU's start;
+ *        device_del the manager's NIC, wait, netdev_del its netdev (its
+ *        queues close; the tap keeps the slot's), and check with "info
+ *        network" that the slot's netdev is whole and still peered.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -572,6 +576,62 @@ static int ops_nic(struct op_list *l, const struct plan_step *st, struct cp_erro
 }
 
 /**
+ * check_direct() - "info network" shows the manager's netdev gone and the
+ * direct slot's netdev on its NIC with all its queues
+ * @st:		step
+ * @ret:	the HMP text
+ * @err:	filled on mismatch
+ *
+ * Return: 0, or -1
+ */
+static int check_direct(const struct plan_step *st, const cp_json *ret, struct cp_error *err)
+{
+	const struct hmp_net_client *cl;
+	struct hmp_network net;
+	size_t queues;
+	int rc = 0;
+
+	if (!cp_json_as_str(ret) || hmp_network_parse(cp_json_as_str(ret), &net, err) < 0)
+		return cp_error_set(err, CP_ERR_FAILED, "no 'info network' text");
+	queues = hmp_network_queues(&net, st->slot_name, &cl);
+	if (hmp_network_queues(&net, st->netdev, NULL))
+		rc = cp_error_set(err, CP_ERR_FAILED, "netdev %s is still there", st->netdev);
+	else if (queues != st->nqueues)
+		rc = cp_error_set(err, CP_ERR_FAILED, "netdev %s has %zu queues, not %u",
+				  st->slot_name, queues, st->nqueues);
+	else if (!*cl->peer)
+		rc = cp_error_set(err, CP_ERR_FAILED, "netdev %s is peered with no NIC",
+				  st->slot_name);
+	hmp_network_free(&net);
+	return rc;
+}
+
+/**
+ * ops_nic_direct() - the operations that leave a direct slot alone on its tap
+ * @l:		list to fill
+ * @st:		step
+ * @err:	filled when out of memory
+ *
+ * Return: 0, or -1
+ */
+static int ops_nic_direct(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+{
+	struct op *o;
+
+	if (add_unplug(l, st, err) < 0)
+		return -1;
+	o = add_cmd(l, "netdev_del", args_id(st->netdev), err);
+	if (!o)
+		return -1;
+	o->commits = true;
+	o = add_cmd(l, "human-monitor-command", hmp_args("info network"), err);
+	if (!o)
+		return -1;
+	o->check = check_direct;
+	return 0;
+}
+
+/**
  * check_released() - query-block shows the slot back on its placeholder
  * @st:		release step
  * @ret:	query-block's answer
@@ -734,6 +794,9 @@ int ops_for_step(const struct plan_step *st, struct op_list *out, struct cp_erro
 	case PLAN_NIC_PCI:
 	case PLAN_NIC_USB:
 		rc = ops_nic(out, st, err);
+		break;
+	case PLAN_NIC_DIRECT:
+		rc = ops_nic_direct(out, st, err);
 		break;
 	case PLAN_RELEASE_DISK:
 	case PLAN_RELEASE_CD:

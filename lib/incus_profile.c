@@ -84,6 +84,7 @@ static char *stub_text(const struct incus_profile_opts *o, struct cp_error *err)
 	t = t ? subst(t, "@VERSION@", COLDPLUG_VERSION) : NULL;
 	t = t ? subst(t, "@NIC_FRONTEND@", o->frontend == PLAN_FRONTEND_USB ? "usb" : "pci") : NULL;
 	t = t ? subst(t, "@NIC_MODEL@", qconf_nic_model(&o->conf)) : NULL;
+	t = t ? subst(t, "@VHOST@", o->conf.vhost ? "on" : "off") : NULL;
 	t = t ? subst(t, "@TIMEOUT@", timeout) : NULL;
 	t = t ? subst(t, "@CONNECT_TIMEOUT@", connect) : NULL;
 	t = t ? subst(t, "@MONITOR@", STUB_MONITOR) : NULL;
@@ -149,7 +150,10 @@ char *incus_profile_generate(const struct incus_profile_opts *o, struct cp_error
 	qo.monitor = &o->monitor;
 	conf = qconf_generate(&qo, QCONF_INCUS, err);
 	stub = conf ? stub_text(o, err) : NULL;
-	apparmor = stub ? cp_asprintf(err, "%s rw,\n", o->monitor.socket) : NULL;
+	/* QEMU opens Incus's tap by name for a direct NIC slot (TUNSETIFF on
+	 * an existing tap needs CAP_NET_ADMIN while QEMU is still root). */
+	apparmor = stub ? cp_asprintf(err, "%s rw,\ncapability net_admin,\n", o->monitor.socket)
+			: NULL;
 	if (!apparmor)
 		return NULL;
 	f = open_memstream(&text, &len);

@@ -556,9 +556,13 @@ static int add_nic_slot(struct build_ctx *ctx, const char *path, const char *typ
 	cp_strlcpy(s->mac, prop_str(ctx, path, "mac"), sizeof(s->mac));
 	s->bootindex = prop_int(ctx, path, "bootindex", -1);
 	s->hubid = -1;
-	if (hmp_network_queues(&ctx->net, netdev, &port) && port->hubid >= 0) {
+	s->nqueues = (unsigned)hmp_network_queues(&ctx->net, netdev, &port);
+	if (s->nqueues && port->hubid >= 0) {
 		s->hubid = port->hubid;
 		hub_uplink(&ctx->net, port->hubid, netdev, s->uplink, sizeof(s->uplink));
+	} else if (s->nqueues && !strcmp(port->type, "tap") && *port->ifname) {
+		s->direct = true;
+		cp_strlcpy(s->ifname, port->ifname, sizeof(s->ifname));
 	}
 	s->used = s->uplink[0] != '\0';
 	return 0;
@@ -628,6 +632,26 @@ static unsigned count_netdev_users(const struct build_ctx *ctx, const char *netd
 	for (i = 0; i < ctx->net.n; i++)
 		nc.n += ctx->net.clients[i].hubid >= 0 && !strcmp(ctx->net.clients[i].peer, netdev);
 	return nc.n;
+}
+
+/**
+ * mark_direct_slots() - a direct NIC slot is used once no other NIC carries
+ * its MAC (the manager's NIC was removed: the tap is the slot's alone)
+ * @inv:	inventory with every device added
+ */
+static void mark_direct_slots(struct inventory *inv)
+{
+	size_t i, j;
+
+	for (i = 0; i < inv->nslots; i++) {
+		struct inv_slot *s = &inv->slots[i];
+
+		if (s->kind != INV_SLOT_NIC || !s->direct)
+			continue;
+		s->used = true;
+		for (j = 0; j < inv->nnics; j++)
+			s->used &= !!strcasecmp(inv->nics[j].mac, s->mac);
+	}
 }
 
 /**
@@ -920,6 +944,7 @@ int inventory_build(const cp_json *raw, const struct inv_select *sel, struct inv
 	}
 	hmp_network_free(&ctx.net);
 	count_usb(&ctx);
+	mark_direct_slots(inv);
 	if (inv->ndisks)
 		qsort(inv->disks, inv->ndisks, sizeof(*inv->disks), cmp_disk);
 	if (inv->nnics)

@@ -371,6 +371,10 @@ static void collect_finish(struct collect *col, const struct cp_error *e)
 				   &be) < 0) {
 			inventory_free(col->inv);
 			e = &be;
+		} else {
+			inventory_probe_slot_taps(col->inv, col->sel && col->sel->sys_root
+								    ? col->sel->sys_root
+								    : "/sys");
 		}
 	}
 	if (e) {

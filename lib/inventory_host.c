@@ -9,10 +9,15 @@
  * read access to QEMU (CAP_SYS_PTRACE when QEMU runs as another user). When
  * it is denied, the NIC keeps an empty ifname and its errno, and the planner
  * says what to do.
+ *
+ * A direct NIC slot names its tap in "info network" (ifname=); sysfs, which
+ * anyone may read, says whether that tap exists and is persistent (made by
+ * the manager, not by QEMU at start when no tap of that name existed).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -112,4 +117,93 @@ int inventory_probe_taps(struct inventory *inv, const char *proc_root, struct cp
 		probe_nic(&inv->nics[i], proc_root, inv->pid);
 	}
 	return 0;
+}
+
+/**
+ * read_sysfs() - the first line of a small sysfs file
+ * @path:	file
+ * @out:	set to the line, without its newline
+ * @size:	size of @out
+ *
+ * Return: 0, or -errno
+ */
+static int read_sysfs(const char *path, char *out, size_t size)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, out, size - 1);
+	if (n < 0)
+		return -errno;
+	out[n] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	return 0;
+}
+
+/**
+ * ifname_ok() - a name the kernel could give an interface (so that a name
+ * QEMU reports cannot lead a lookup outside /sys/class/net)
+ * @name:	name
+ *
+ * Return: true if it is one
+ */
+static bool ifname_ok(const char *name)
+{
+	return *name && strlen(name) < INV_IFNAME_MAX && strcmp(name, ".") && strcmp(name, "..") &&
+	       !strpbrk(name, "/ \t\n:");
+}
+
+/**
+ * inventory_probe_tap() - what the kernel says of a host tap, from sysfs
+ * @sys_root:	"/sys" (tests pass a tree of their own)
+ * @ifname:	interface name
+ * @out:	filled (probe_errno says why it could not be)
+ */
+void inventory_probe_tap(const char *sys_root, const char *ifname, struct inv_tap *out)
+{
+	char dir[128], path[160], buf[64], link[256];
+	ssize_t n;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->probed = true;
+	if (!ifname_ok(ifname)) {
+		out->probe_errno = EINVAL;
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/class/net/%s", sys_root, ifname);
+	snprintf(path, sizeof(path), "%s/ifindex", dir);
+	rc = read_sysfs(path, buf, sizeof(buf));
+	if (rc < 0) {
+		out->probe_errno = -rc;
+		return;
+	}
+	out->exists = true;
+	out->ifindex = atoi(buf);
+	snprintf(path, sizeof(path), "%s/tun_flags", dir);
+	if (read_sysfs(path, buf, sizeof(buf)) == 0)
+		out->flags = (unsigned)strtoul(buf, NULL, 16);
+	snprintf(path, sizeof(path), "%s/master", dir);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n > 0) {
+		link[n] = '\0';
+		cp_strlcpy(out->master, strrchr(link, '/') ? strrchr(link, '/') + 1 : link,
+			   sizeof(out->master));
+	}
+}
+
+/**
+ * inventory_probe_slot_taps() - look up the tap of each direct NIC slot
+ * @inv:	inventory
+ * @sys_root:	"/sys" (tests pass a tree of their own)
+ */
+void inventory_probe_slot_taps(struct inventory *inv, const char *sys_root)
+{
+	size_t i;
+
+	for (i = 0; i < inv->nslots; i++)
+		if (inv->slots[i].direct)
+			inventory_probe_tap(sys_root, inv->slots[i].ifname, &inv->slots[i].tap);
 }

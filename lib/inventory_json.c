@@ -95,6 +95,15 @@ static cp_json *slot_json(const struct inv_slot *s)
 	if (s->kind == INV_SLOT_NIC) {
 		rc |= cp_json_set_str(o, "mac", s->mac);
 		rc |= cp_json_set_str(o, "uplink", s->uplink);
+		rc |= cp_json_set_bool(o, "direct", s->direct);
+		if (s->direct) {
+			rc |= cp_json_set_str(o, "tap", s->ifname);
+			rc |= cp_json_set_int(o, "queues", s->nqueues);
+			rc |= cp_json_set_bool(o, "tap-exists", s->tap.exists);
+			rc |= cp_json_set_int(o, "tap-ifindex", s->tap.ifindex);
+			rc |= cp_json_set_int(o, "tap-flags", s->tap.flags);
+			rc |= cp_json_set_str(o, "tap-master", s->tap.master);
+		}
 	} else {
 		rc |= cp_json_set_str(o, "node", s->node);
 	}

@@ -7,6 +7,8 @@
  * hands out free slots in index order. Every problem is collected, so one
  * refusal tells the user everything to fix.
  */
+#include <errno.h>
+#include <linux/if_tun.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +153,7 @@ static int add_already(struct plan_ctx *ctx)
 		ctx->need_nic += s->kind == INV_SLOT_NIC;
 		st = add_step(ctx, s->kind == INV_SLOT_DISK ? PLAN_DISK
 				   : s->kind == INV_SLOT_CD ? PLAN_CD
+				   : s->direct		    ? PLAN_NIC_DIRECT
 							    : PLAN_NIC_PCI);
 		if (!st)
 			return -1;
@@ -160,8 +163,13 @@ static int add_already(struct plan_ctx *ctx)
 		cp_strlcpy(st->slot_path, s->path, sizeof(st->slot_path));
 		cp_strlcpy(st->node, s->node, sizeof(st->node));
 		cp_strlcpy(st->netdev, s->uplink, sizeof(st->netdev));
-		cp_strlcpy(st->name, s->kind == INV_SLOT_NIC ? s->uplink : s->node,
+		cp_strlcpy(st->name,
+			   s->direct		     ? s->ifname
+			   : s->kind == INV_SLOT_NIC ? s->uplink
+						     : s->node,
 			   sizeof(st->name));
+		cp_strlcpy(st->ifname, s->ifname, sizeof(st->ifname));
+		st->ifindex = s->tap.ifindex;
 		snprintf(st->from, sizeof(st->from), "%s", st->name);
 		snprintf(st->to, sizeof(st->to), "%s (%s)", s->name, s->driver);
 	}
@@ -536,7 +544,7 @@ static long nic_slot_for_mac(struct plan_ctx *ctx, const char *mac)
 	for (i = 0; i < ctx->inv->nslots; i++) {
 		const struct inv_slot *s = &ctx->inv->slots[i];
 
-		if (s->kind == INV_SLOT_NIC && !s->used && !ctx->taken[i] &&
+		if (s->kind == INV_SLOT_NIC && !s->direct && !s->used && !ctx->taken[i] &&
 		    !strcasecmp(s->mac, mac)) {
 			ctx->taken[i] = true;
 			return (long)i;
@@ -602,6 +610,101 @@ static bool nic_pci_target(struct plan_ctx *ctx, const struct inv_nic *n, struct
 	cp_strlcpy(st->slot_path, s->path, sizeof(st->slot_path));
 	snprintf(st->to, sizeof(st->to), "%s (%s, hub %d, mac %s)", s->name, s->driver, s->hubid,
 		 s->mac);
+	return true;
+}
+
+/**
+ * direct_slot_for_mac() - the direct NIC slot that carries MAC @mac
+ * @ctx:	planner state
+ * @mac:	the manager's MAC
+ *
+ * Return: the slot (now taken), or NULL
+ */
+static const struct inv_slot *direct_slot_for_mac(struct plan_ctx *ctx, const char *mac)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->inv->nslots; i++) {
+		const struct inv_slot *s = &ctx->inv->slots[i];
+
+		if (s->kind == INV_SLOT_NIC && s->direct && !ctx->taken[i] &&
+		    !strcasecmp(s->mac, mac)) {
+			ctx->taken[i] = true;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/**
+ * direct_tap_ok() - the kernel shows the direct slot's tap as the
+ * manager's: it exists, it is persistent (QEMU did not create it at start
+ * because no tap of that name existed), and it is the tap the manager's NIC
+ * uses, where that is known
+ * @ctx:	planner state (a refusal is recorded otherwise)
+ * @n:		the manager's NIC
+ * @s:		the direct slot with its MAC
+ *
+ * Return: true if the slot may carry the NIC alone
+ */
+static bool direct_tap_ok(struct plan_ctx *ctx, const struct inv_nic *n, const struct inv_slot *s)
+{
+	const char *hint = tap_hint(ctx, n);
+	const char *theirs = hint ? hint : n->macvtap ? n->tapdev : n->ifname;
+
+	if (!s->tap.exists) {
+		refuse(ctx,
+		       "%s: NIC slot %s opened tap %s when QEMU started, but the kernel has no "
+		       "such tap now (%s); restart the VM",
+		       n->id, s->name, s->ifname,
+		       strerror(s->tap.probe_errno ? s->tap.probe_errno : ENOENT));
+		return false;
+	}
+	if (!(s->tap.flags & IFF_TAP) || !(s->tap.flags & IFF_PERSIST)) {
+		refuse(ctx,
+		       "%s: NIC slot %s is on %s, which %s: QEMU created it when it started "
+		       "because no tap of that name existed, so it is on no bridge and would "
+		       "carry nothing%s%s. The name came from volatile.%s.host_name at Incus's "
+		       "config stage; restart the VM, and if it happens again, report it",
+		       n->id, s->name, s->ifname,
+		       s->tap.flags & IFF_TAP ? "is not persistent" : "is not a tap",
+		       *theirs ? "; the NIC's own tap is " : "", theirs, n->name);
+		return false;
+	}
+	if (*theirs && strcmp(theirs, s->ifname)) {
+		refuse(ctx,
+		       "%s is on %s, but NIC slot %s (same MAC %s) opened tap %s; coldplug "
+		       "removes the NIC only when its slot shares its tap; restart the VM",
+		       n->id, theirs, s->name, s->mac, s->ifname);
+		return false;
+	}
+	return true;
+}
+
+/**
+ * nic_direct_target() - the step for a NIC whose direct slot sits on its tap
+ * @ctx:	planner state
+ * @n:		the manager's NIC
+ * @s:		the slot
+ * @st:		step to complete
+ *
+ * Return: true if the slot can carry it
+ */
+static bool nic_direct_target(struct plan_ctx *ctx, const struct inv_nic *n,
+			      const struct inv_slot *s, struct plan_step *st)
+{
+	if (!direct_tap_ok(ctx, n, s))
+		return false;
+	st->kind = PLAN_NIC_DIRECT;
+	st->slot = s->index;
+	st->nqueues = s->nqueues;
+	st->ifindex = s->tap.ifindex;
+	cp_strlcpy(st->ifname, s->ifname, sizeof(st->ifname));
+	cp_strlcpy(st->slot_name, s->name, sizeof(st->slot_name));
+	cp_strlcpy(st->slot_path, s->path, sizeof(st->slot_path));
+	snprintf(st->to, sizeof(st->to), "%s (%s, mac %s, direct on %s, %u queue%s%s%s)", s->name,
+		 s->driver, s->mac, s->ifname, s->nqueues, s->nqueues == 1 ? "" : "s",
+		 *s->tap.master ? ", on " : "", s->tap.master);
 	return true;
 }
 
@@ -697,6 +800,7 @@ static int add_nic_already(struct plan_ctx *ctx, const struct inv_nic *n)
 static int plan_nic(struct plan_ctx *ctx, const struct inv_nic *n)
 {
 	bool pci = ctx->o->nic_frontend == PLAN_FRONTEND_PCI;
+	const struct inv_slot *direct;
 	struct plan_step st;
 	struct plan_step *p;
 	bool ok;
@@ -706,15 +810,19 @@ static int plan_nic(struct plan_ctx *ctx, const struct inv_nic *n)
 	memset(&st, 0, sizeof(st));
 	st.kind = pci ? PLAN_NIC_PCI : PLAN_NIC_USB;
 	st.bootindex = -1;
-	ctx->need_nic += pci;
+	direct = direct_slot_for_mac(ctx, n->mac);
+	ctx->need_nic += pci || direct;
 	if (!nic_ok(ctx, n))
 		return 0;
-	ok = nic_host_side(ctx, n, &st);
-	ok = (pci ? nic_pci_target(ctx, n, &st) : nic_usb_target(ctx, n, &st)) && ok;
+	if (direct)
+		ok = nic_direct_target(ctx, n, direct, &st);
+	else
+		ok = nic_host_side(ctx, n, &st) &&
+		     (pci ? nic_pci_target(ctx, n, &st) : nic_usb_target(ctx, n, &st));
 	if (!ok)
 		return 0;
 	usb_unplugged(ctx, n->pci ? "" : n->bus);
-	if (!pci && !usb_take_port(ctx, n->id, "its usb-net"))
+	if (st.kind == PLAN_NIC_USB && !usb_take_port(ctx, n->id, "its usb-net"))
 		return 0;
 	cp_strlcpy(st.name, n->name, sizeof(st.name));
 	cp_strlcpy(st.dev_id, n->id, sizeof(st.dev_id));
@@ -722,10 +830,13 @@ static int plan_nic(struct plan_ctx *ctx, const struct inv_nic *n)
 	cp_strlcpy(st.netdev, n->netdev, sizeof(st.netdev));
 	cp_strlcpy(st.mac, n->mac, sizeof(st.mac));
 	cp_strlcpy(st.nic_driver, n->driver, sizeof(st.nic_driver));
-	st.nqueues = n->nqueues;
+	if (!direct)
+		st.nqueues = n->nqueues;
 	snprintf(st.from, sizeof(st.from), "%s (%s on %s, netdev %s, %u queue%s on %s)", n->id,
 		 n->driver, n->bus, n->netdev, n->nqueues, n->nqueues == 1 ? "" : "s",
-		 *st.tapdev ? st.tapdev : st.ifname);
+		 *st.tapdev   ? st.tapdev
+		 : *n->ifname ? n->ifname
+			      : st.ifname);
 	p = add_step(ctx, st.kind);
 	if (!p)
 		return -1;
@@ -957,6 +1068,8 @@ const char *plan_step_kind_name(enum plan_step_kind kind)
 		return "nic-pci";
 	case PLAN_NIC_USB:
 		return "nic-usb";
+	case PLAN_NIC_DIRECT:
+		return "nic-direct";
 	case PLAN_RELEASE_DISK:
 		return "release-disk";
 	case PLAN_RELEASE_CD:

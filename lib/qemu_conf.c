@@ -151,6 +151,7 @@ void qconf_opts_init(struct qconf_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->disk_slots = 8;
+	o->nic_queues = 2;
 	o->hotplug_global = true;
 }
 
@@ -217,7 +218,25 @@ int qconf_validate(const struct qconf_opts *o, struct cp_error *err)
 				    "NIC model '%s': use virtio-net-pci (macOS 11+), vmxnet3 "
 				    "(macOS 10.11+) or e1000-82545em",
 				    model);
+	if (o->nic_queues < 1 || o->nic_queues > QCONF_MAX_NIC_QUEUES)
+		return cp_error_set(err, CP_ERR_INVALID, "--nic-queues %u: use 1 to %d",
+				    o->nic_queues, QCONF_MAX_NIC_QUEUES);
 	for (i = 0; i < o->nmacs; i++) {
+		const char *tap = o->macs[i].tap;
+
+		if (tap && strcmp(model, "virtio-net-pci"))
+			return cp_error_set(
+				err, CP_ERR_INVALID,
+				"--nic-tap %s=%s: only a virtio-net-pci slot opens the manager's "
+				"tap directly (%s shares the tap's vnet header size with the "
+				"manager's virtio-net, which breaks its frames); leave out "
+				"--nic-tap for a %s slot behind a net hub",
+				o->macs[i].name, tap, model, model);
+		if (tap && (!*tap || strlen(tap) >= 16 || strpbrk(tap, " \t\n\"'\\,=/")))
+			return cp_error_set(err, CP_ERR_INVALID,
+					    "--nic-tap %s=%s: not an interface name (at most 15 "
+					    "characters, no spaces, quotes, commas or slashes)",
+					    o->macs[i].name, tap);
 		if (!qconf_mac_valid(o->macs[i].mac))
 			return cp_error_set(
 				err, CP_ERR_INVALID,
@@ -278,18 +297,37 @@ static void add_disk_slot(struct qconf *q, unsigned i)
 }
 
 /**
- * add_nic_slot() - hub port and PCI NIC N
- * @q:	configuration
- * @o:	options (model, MACs)
- * @i:	slot number
+ * add_nic_netdev() - the netdev of NIC slot N: the manager's tap opened by
+ * name (direct), or a port of net hub N
+ * @q:		configuration
+ * @o:		options (model, MACs, queues, vhost)
+ * @m:		the slot's MAC and tap, or NULL
+ * @i:		slot number
+ * @id:		the netdev's id
  */
-static void add_nic_slot(struct qconf *q, const struct qconf_opts *o, unsigned i)
+static void add_nic_netdev(struct qconf *q, const struct qconf_opts *o,
+			   const struct qconf_nic_mac *m, unsigned i, const char *id)
 {
-	const struct qconf_nic_mac *m = i < o->nmacs ? &o->macs[i] : NULL;
-	char id[32], comment[320];
+	char comment[400];
 	struct qconf_section *s;
 
-	snprintf(id, sizeof(id), NAME_NIC_SLOT "%u", i);
+	if (m && m->tap) {
+		snprintf(comment, sizeof(comment),
+			 "NIC slot %u for %s: a %s on the manager's own tap %s, %u queues,\n"
+			 "opened by QEMU at start (the tap must exist then: QEMU would create\n"
+			 "an unbridged one, which coldplug refuses). At pre-start coldplug\n"
+			 "removes the manager's NIC; the tap keeps this slot's queues only.\n"
+			 "Its MAC must be the manager's (%s).",
+			 i, m->name, qconf_nic_model(o), m->tap, o->nic_queues, m->mac);
+		s = qconf_add(q, "netdev", id, comment);
+		qconf_set(q, s, "type", "tap");
+		qconf_set(q, s, "ifname", "%s", m->tap);
+		qconf_set(q, s, "script", "no");
+		qconf_set(q, s, "downscript", "no");
+		qconf_set(q, s, "queues", "%u", o->nic_queues);
+		qconf_set(q, s, "vhost", o->vhost ? "on" : "off");
+		return;
+	}
 	snprintf(comment, sizeof(comment),
 		 "NIC slot %u%s%s: a %s behind net hub %u; coldplug plugs a fresh\n"
 		 "single queue of the manager's tap into the hub. Its MAC must be the\n"
@@ -299,6 +337,22 @@ static void add_nic_slot(struct qconf *q, const struct qconf_opts *o, unsigned i
 	s = qconf_add(q, "netdev", id, comment);
 	qconf_set(q, s, "type", "hubport");
 	qconf_set(q, s, "hubid", "%u", i);
+}
+
+/**
+ * add_nic_slot() - NIC slot N: its netdev and its PCI NIC
+ * @q:	configuration
+ * @o:	options (model, MACs, taps)
+ * @i:	slot number
+ */
+static void add_nic_slot(struct qconf *q, const struct qconf_opts *o, unsigned i)
+{
+	const struct qconf_nic_mac *m = i < o->nmacs ? &o->macs[i] : NULL;
+	struct qconf_section *s;
+	char id[32];
+
+	snprintf(id, sizeof(id), NAME_NIC_SLOT "%u", i);
+	add_nic_netdev(q, o, m, i, id);
 	s = qconf_add(q, "device", NULL, NULL);
 	qconf_set(q, s, "driver", "%s", qconf_nic_model(o));
 	qconf_set(q, s, "netdev", "%s", id);
@@ -306,6 +360,10 @@ static void add_nic_slot(struct qconf *q, const struct qconf_opts *o, unsigned i
 		qconf_set(q, s, "mac", "%s", m->mac);
 	qconf_set(q, s, "bus", "pcie.0");
 	qconf_set(q, s, "addr", "%02x.0", NAMES_NIC_SLOT_ADDR + i);
+	if (m && m->tap && o->nic_queues > 1) {
+		qconf_set(q, s, "mq", "on");
+		qconf_set(q, s, "vectors", "%u", 2 * o->nic_queues + 2);
+	}
 }
 
 /**

@@ -46,6 +46,20 @@ static int verify_nic(const struct plan_step *st, const struct inventory *after,
 	const struct inv_slot *s;
 	const struct inv_nic *n;
 
+	if (st->kind == PLAN_NIC_DIRECT) {
+		s = inventory_find_slot(after, INV_SLOT_NIC, st->slot);
+		if (!s || !s->direct || !s->used || s->nqueues != st->nqueues ||
+		    strcmp(s->ifname, st->ifname))
+			return cp_error_set(err, CP_ERR_FAILED,
+					    "%s should be alone on tap %s with %u queues",
+					    st->slot_name, st->ifname, st->nqueues);
+		if (!s->tap.exists || s->tap.ifindex != st->ifindex)
+			return cp_error_set(err, CP_ERR_FAILED, "tap %s (ifindex %d) of %s is gone",
+					    st->ifname, st->ifindex, st->slot_name);
+		if (inventory_find_nic(after, st->dev_id))
+			return cp_error_set(err, CP_ERR_FAILED, "%s is still there", st->dev_id);
+		return 0;
+	}
 	if (st->kind == PLAN_NIC_PCI) {
 		s = inventory_find_slot(after, INV_SLOT_NIC, st->slot);
 		if (!s || strcmp(s->uplink, st->netdev))

@@ -27,9 +27,12 @@ static const char profile_help[] =
 	"                      PCI device_del complete while the VM is paused, and a\n"
 	"                      second QMP monitor that dials coldplug serve, and a\n"
 	"                      ring buffer where the daemon writes its answer\n"
-	"  raw.apparmor        the rule that lets QEMU reach the daemon's socket\n"
+	"  raw.apparmor        the rules that let QEMU reach the daemon's socket and\n"
+	"                      open Incus's tap (capability net_admin)\n"
 	"  raw.qemu.scriptlet  a short stub: when the VM starts it adds one PCI NIC\n"
-	"                      slot per NIC (with that NIC's MAC), and at pre-start\n"
+	"                      slot per NIC (with that NIC's MAC; a virtio-net-pci\n"
+	"                      slot opens the NIC's tap itself, with Incus's queue\n"
+	"                      count: the direct path, at native speed), and at pre-start\n"
 	"                      asks the daemon to re-home the VM and waits; a failure\n"
 	"                      fails the start with the daemon's message\n"
 	"coldplug serve (coldplug.service) must run on the host.\n"
@@ -38,9 +41,14 @@ static const char profile_help[] =
 	"  --disk-slots N        virtio-blk disk slots (default 8, at most 12)\n"
 	"  --cd-slots N          ignored (kept for old command lines): an ISO gets a\n"
 	"                        USB CD drive coldplug adds on Incus's xHCI\n"
-	"  --nic-frontend pci|usb  PCI NIC slots behind net hubs (default) or usb-net\n"
-	"  --nic-model MODEL     PCI NIC model: virtio-net-pci (default; macOS 11+),\n"
-	"                        vmxnet3 (macOS 10.11+) or e1000-82545em\n"
+	"  --nic-frontend pci|usb  PCI NIC slots (default) or usb-net\n"
+	"  --nic-model MODEL     PCI NIC model: virtio-net-pci (default; macOS 11+):\n"
+	"                        direct on Incus's tap for bridged, ovn, routed and\n"
+	"                        p2p NICs; vmxnet3 (macOS 10.11+) or e1000-82545em:\n"
+	"                        behind a net hub fed one fresh queue (slower)\n"
+	"  --vhost auto|on|off   direct NIC slots use vhost-net (default auto: on\n"
+	"                        when /dev/vhost-net exists here now; with on, a VM\n"
+	"                        fails to start on a host without it)\n"
 	"  --socket PATH         the daemon's socket (default /run/coldplug/coldplug.sock)\n"
 	"  --qemu-version X.Y    the QEMU Incus runs, to spell the monitor's reconnect\n"
 	"                        option (reconnect-ms from 9.2; reconnect was removed in\n"
@@ -64,6 +72,7 @@ enum {
 	OPT_CD_SLOTS,
 	OPT_NIC_FRONTEND,
 	OPT_NIC_MODEL,
+	OPT_VHOST,
 	OPT_SOCKET,
 	OPT_QEMU_VERSION,
 	OPT_TIMEOUT,
@@ -229,6 +238,13 @@ static int profile_option(struct incus_profile_opts *o, int opt, const char **qv
 	case OPT_NIC_MODEL:
 		o->conf.nic_model = optarg;
 		return 0;
+	case OPT_VHOST:
+		if (strcmp(optarg, "auto") && strcmp(optarg, "on") && strcmp(optarg, "off"))
+			return cli_usage("--vhost is auto, on or off, not '%s'", optarg);
+		o->conf.vhost = !strcmp(optarg, "on") ||
+				(!strcmp(optarg, "auto") &&
+				 access("/dev/vhost-net", R_OK | W_OK) == 0);
+		return 0;
 	case OPT_SOCKET:
 		o->monitor.socket = optarg;
 		return 0;
@@ -288,6 +304,7 @@ static int profile_main(int argc, char **argv)
 		{ "cd-slots", required_argument, NULL, OPT_CD_SLOTS },
 		{ "nic-frontend", required_argument, NULL, OPT_NIC_FRONTEND },
 		{ "nic-model", required_argument, NULL, OPT_NIC_MODEL },
+		{ "vhost", required_argument, NULL, OPT_VHOST },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "qemu-version", required_argument, NULL, OPT_QEMU_VERSION },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -307,6 +324,7 @@ static int profile_main(int argc, char **argv)
 	int opt, rc = 0;
 
 	incus_profile_opts_init(&o);
+	o.conf.vhost = access("/dev/vhost-net", R_OK | W_OK) == 0; /* --vhost auto */
 	while (!rc && (opt = cli_getopt(argc, argv, "", options, &rc)) != -1) {
 		if (opt == CLI_GETOPT_STOP)
 			return rc;

@@ -73,7 +73,12 @@ static void print_slots(const struct inventory *inv)
 	for (i = 0; i < inv->nslots; i++) {
 		const struct inv_slot *s = &inv->slots[i];
 
-		if (s->kind == INV_SLOT_NIC)
+		if (s->kind == INV_SLOT_NIC && s->direct)
+			printf("  %-16s %-16s mac %s, direct on tap %s (%u queues%s%s%s)\n",
+			       s->name, s->driver, s->mac, s->ifname, s->nqueues,
+			       s->tap.exists ? "" : ", no such tap now",
+			       *s->tap.master ? ", on " : "", s->tap.master);
+		else if (s->kind == INV_SLOT_NIC)
 			printf("  %-16s %-16s mac %s, %s%s\n", s->name, s->driver, s->mac,
 			       s->used ? "uplink " : "free", s->used ? s->uplink : "");
 		else

@@ -32,6 +32,17 @@ static const char qemu_conf_help[] =
 	"  --nic-mac NAME=MAC   the MAC of the next NIC slot: the hwaddr of the\n"
 	"                       manager's NIC NAME (a slot's MAC is fixed when QEMU\n"
 	"                       starts, and the guest must use the manager's MAC)\n"
+	"  --nic-tap NAME=TAP   NIC NAME's slot opens the manager's tap TAP itself,\n"
+	"                       by name, when QEMU starts (the direct path:\n"
+	"                       native speed, no hub, no fd passing; needs QEMU to\n"
+	"                       start as root, and TAP to exist then: coldplug\n"
+	"                       refuses a tap QEMU created). virtio-net-pci only.\n"
+	"                       NAME must also have a --nic-mac\n"
+	"  --nic-queues N       queues of each --nic-tap slot (default 2; Incus uses\n"
+	"                       one per vCPU, at least 2); more than 1 needs a\n"
+	"                       multi_queue tap (ip tuntap add ... multi_queue)\n"
+	"  --vhost              --nic-tap slots use vhost-net (/dev/vhost-net must\n"
+	"                       exist when QEMU starts)\n"
 	"  --nic-model MODEL    virtio-net-pci (default; macOS 11+), vmxnet3 (macOS\n"
 	"                       10.11+) or e1000-82545em; with --macos-version the\n"
 	"                       default is the model that version drives\n"
@@ -48,11 +59,15 @@ static const char qemu_conf_help[] =
 	"  coldplug-ph-disk<N>      its placeholder node (null-co, 0 bytes, writable)\n"
 	"  coldplug-cd<N>           the USB CD drive (usb-bot) coldplug adds for an\n"
 	"                           ISO; the scsi-cd on it keeps the manager's id\n"
-	"  coldplug-nic<N>          hub port feeding NIC slot N (pcie.0 slot 0x1c+N,\n"
-	"                           net hub N); coldplug adds coldplug-nic<N>-uplink\n"
+	"  coldplug-nic<N>          netdev of NIC slot N (pcie.0 slot 0x1c+N): with\n"
+	"                           --nic-tap a tap netdev on the manager's tap, else\n"
+	"                           a port of net hub N, into which coldplug plugs\n"
+	"                           coldplug-nic<N>-uplink\n"
 	"\n"
 	"Examples:\n"
 	"  coldplug qemu-conf --disk-slots 2 --nic-mac eth0=10:66:6a:12:34:56 > c.conf\n"
+	"  coldplug qemu-conf --nic-mac eth0=10:66:6a:12:34:56 --nic-tap eth0=tap0 \\\n"
+	"      --nic-queues 4 > direct.conf\n"
 	"  coldplug qemu-conf --macos --osk-file osk.txt --macos-version 14 --add-xhci \\\n"
 	"      --nic-mac eth0=10:66:6a:12:34:56 > macos.conf\n";
 
@@ -62,6 +77,9 @@ enum {
 	OPT_NIC_SLOTS,
 	OPT_NIC_MAC,
 	OPT_NIC_MODEL,
+	OPT_NIC_TAP,
+	OPT_NIC_QUEUES,
+	OPT_VHOST,
 	OPT_NO_HOTPLUG,
 	OPT_FORMAT,
 };
@@ -84,6 +102,38 @@ static int add_mac(struct qconf_opts *o, char *arg)
 	*eq = '\0';
 	o->macs[o->nmacs].name = arg;
 	o->macs[o->nmacs++].mac = eq + 1;
+	return 0;
+}
+
+/**
+ * set_taps() - give each --nic-tap to the --nic-mac of the same NIC
+ * @o:		options
+ * @taps:	the --nic-tap values (NAME=TAP, kept: argv outlives @o)
+ * @ntaps:	their count
+ *
+ * Return: 0, or CLI_USAGE
+ */
+static int set_taps(struct qconf_opts *o, char **taps, size_t ntaps)
+{
+	size_t i, j;
+
+	for (i = 0; i < ntaps; i++) {
+		char *eq = strchr(taps[i], '=');
+
+		if (!eq || eq == taps[i] || !eq[1])
+			return cli_usage("--nic-tap wants NAME=TAP, like eth0=tap0");
+		*eq = '\0';
+		for (j = 0; j < o->nmacs && strcmp(o->macs[j].name, taps[i]); j++)
+			;
+		if (j == o->nmacs)
+			return cli_usage(
+				"--nic-tap %s=%s: NIC %s has no --nic-mac %s=MAC (the slot "
+				"needs the manager's MAC too)",
+				taps[i], eq + 1, taps[i], taps[i]);
+		if (o->macs[j].tap)
+			return cli_usage("--nic-tap %s given twice", taps[i]);
+		o->macs[j].tap = eq + 1;
+	}
 	return 0;
 }
 
@@ -117,6 +167,14 @@ static int qemu_conf_option(struct qconf_opts *o, int opt, enum qconf_format *fm
 	case OPT_NIC_MODEL:
 		o->nic_model = optarg;
 		return 0;
+	case OPT_NIC_QUEUES:
+		if (cli_parse_int("--nic-queues", optarg, 1, QCONF_MAX_NIC_QUEUES, &v))
+			return CLI_USAGE;
+		o->nic_queues = (unsigned)v;
+		return 0;
+	case OPT_VHOST:
+		o->vhost = true;
+		return 0;
 	case OPT_NO_HOTPLUG:
 		o->hotplug_global = false;
 		return 0;
@@ -145,6 +203,9 @@ static int qemu_conf_main(int argc, char **argv)
 		{ "nic-slots", required_argument, NULL, OPT_NIC_SLOTS },
 		{ "nic-mac", required_argument, NULL, OPT_NIC_MAC },
 		{ "nic-model", required_argument, NULL, OPT_NIC_MODEL },
+		{ "nic-tap", required_argument, NULL, OPT_NIC_TAP },
+		{ "nic-queues", required_argument, NULL, OPT_NIC_QUEUES },
+		{ "vhost", no_argument, NULL, OPT_VHOST },
 		{ "no-hotplug-global", no_argument, NULL, OPT_NO_HOTPLUG },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		CLI_MACOS_OPTIONS,
@@ -153,7 +214,9 @@ static int qemu_conf_main(int argc, char **argv)
 	};
 	enum qconf_format fmt = QCONF_READCONFIG;
 	struct cli_macos mc = { .on = false };
+	char *taps[QCONF_MAX_NIC_MACS];
 	bool nic_slots_set = false;
+	size_t ntaps = 0;
 	struct macos_opts m;
 	struct qconf_opts o;
 	struct cp_error err;
@@ -164,11 +227,17 @@ static int qemu_conf_main(int argc, char **argv)
 	while (!rc && (opt = cli_getopt(argc, argv, "", options, &rc)) != -1) {
 		if (opt == CLI_GETOPT_STOP)
 			return rc;
-		if (!cli_macos_option(&mc, opt, optarg))
+		if (opt == OPT_NIC_TAP && ntaps == QCONF_MAX_NIC_MACS)
+			rc = cli_usage("at most %d --nic-tap options", QCONF_MAX_NIC_MACS);
+		else if (opt == OPT_NIC_TAP)
+			taps[ntaps++] = optarg;
+		else if (!cli_macos_option(&mc, opt, optarg))
 			rc = qemu_conf_option(&o, opt, &fmt, &nic_slots_set);
 	}
 	if (!rc)
 		rc = cli_no_extra_args(argc, argv);
+	if (!rc)
+		rc = set_taps(&o, taps, ntaps);
 	if (!rc)
 		rc = cli_macos_apply(&mc, fmt, &m);
 	if (rc)

@@ -116,12 +116,33 @@ struct inv_disk {
  *			coldplug-cd<N> on the xHCI with a scsi-cd on its bus
  *			(or, from an older profile, an ide-cd coldplug-cd<N>
  *			on the AHCI, which is never used again)
- * @INV_SLOT_NIC:	a PCI NIC on pcie.0 behind net hub <N> (coldplug-nic<N>)
+ * @INV_SLOT_NIC:	a PCI NIC on pcie.0 whose netdev is coldplug-nic<N>: a
+ *			port of net hub <N>, or (direct) a tap netdev QEMU
+ *			opened on the manager's tap by name
  */
 enum inv_slot_kind {
 	INV_SLOT_DISK,
 	INV_SLOT_CD,
 	INV_SLOT_NIC,
+};
+
+/**
+ * struct inv_tap - a host tap as the kernel shows it (sysfs), not as QEMU
+ * or a peer describes it
+ * @probed:	it was looked up
+ * @exists:	an interface of that name exists
+ * @flags:	its tun_flags (IFF_TAP, IFF_PERSIST, IFF_MULTI_QUEUE...)
+ * @ifindex:	its ifindex
+ * @master:	the bridge (or other master) it is enslaved to, "" if none
+ * @probe_errno: why it could not be read (0 if it was, ENOENT if absent)
+ */
+struct inv_tap {
+	bool probed;
+	bool exists;
+	unsigned flags;
+	int ifindex;
+	char master[INV_IFNAME_MAX];
+	int probe_errno;
 };
 
 /**
@@ -140,7 +161,12 @@ enum inv_slot_kind {
  * @bootindex:	disk/cd: boot order, -1 when unset
  * @mac:	nic: the MAC the guest sees
  * @uplink:	nic: id of the netdev plugged into the hub, "" if none
- * @hubid:	nic: the hub's id
+ * @hubid:	nic: the hub's id (-1 for a direct slot)
+ * @direct:	nic: its netdev is a tap QEMU opened by name at start (the
+ *		direct path), not a hub port
+ * @nqueues:	nic, direct: that netdev's queues
+ * @ifname:	nic, direct: the tap it names ("ifname=" in "info network")
+ * @tap:	nic, direct: that tap as the kernel shows it now
  * @fdsets:	disk/cd: monitor fdsets whose opaque names @node (or a node
  *		of its chain, @node_raw / @node_backingN), as the manager added
  *		them (add-fd); the manager removes them first when it detaches
@@ -160,6 +186,10 @@ struct inv_slot {
 	char mac[INV_MAC_MAX];
 	char uplink[INV_NAME_MAX];
 	int hubid;
+	bool direct;
+	unsigned nqueues;
+	char ifname[INV_IFNAME_MAX];
+	struct inv_tap tap;
 	int64_t fdsets[INV_MAX_FDSETS];
 	unsigned nfdsets;
 };
@@ -262,12 +292,14 @@ struct inventory {
  * @nids:	their count
  * @proc_root:	where the host taps behind NIC queues are read: "/proc" when
  *		NULL (tests pass a tree of their own)
+ * @sys_root:	where direct NIC slots' taps are looked up: "/sys" when NULL
  */
 struct inv_select {
 	const char *id_prefix;
 	const char *const *ids;
 	size_t nids;
 	const char *proc_root;
+	const char *sys_root;
 };
 
 #define INV_INCUS_PREFIX "dev-incus_"
@@ -283,6 +315,8 @@ int inventory_read_raw(struct qmp_client *c, cp_json **raw, struct cp_error *err
 int inventory_build(const cp_json *raw, const struct inv_select *sel, struct inventory *inv,
 		    struct cp_error *err);
 int inventory_probe_taps(struct inventory *inv, const char *proc_root, struct cp_error *err);
+void inventory_probe_tap(const char *sys_root, const char *ifname, struct inv_tap *out);
+void inventory_probe_slot_taps(struct inventory *inv, const char *sys_root);
 
 const struct inv_slot *inventory_find_slot(const struct inventory *inv, enum inv_slot_kind kind,
 					   unsigned index);

@@ -66,6 +66,9 @@ struct plan_opts {
  *			created on the manager's node (no tray)
  * @PLAN_NIC_PCI:	a NIC onto a PCI NIC slot through its hub
  * @PLAN_NIC_USB:	a NIC onto a new usb-net
+ * @PLAN_NIC_DIRECT:	a NIC whose direct slot already sits on its tap: the
+ *			manager's NIC and netdev go, the tap keeps the slot's
+ *			queues only
  * @PLAN_RELEASE_DISK:	give a disk slot its placeholder back (the manager is
  *			detaching the disk and waits for its node to be free)
  * @PLAN_RELEASE_CD:	unplug a CD slot's usb-bot (a legacy ide-cd slot: take
@@ -76,6 +79,7 @@ enum plan_step_kind {
 	PLAN_CD,
 	PLAN_NIC_PCI,
 	PLAN_NIC_USB,
+	PLAN_NIC_DIRECT,
 	PLAN_RELEASE_DISK,
 	PLAN_RELEASE_CD,
 };
@@ -104,8 +108,12 @@ enum plan_step_kind {
  * @bootindex:	boot order to give the slot, -1 for none
  * @netdev:	nic: the manager's netdev id, reused for the new netdev
  * @mac:	nic: the manager's MAC
- * @nqueues:	nic: queues of the manager's netdev (all close at netdev_del)
- * @ifname:	nic: host tap to open a fresh queue on ("" with macvtap)
+ * @nqueues:	nic: queues of the manager's netdev (all close at netdev_del);
+ *		nic-direct: queues of the slot's netdev
+ * @ifname:	nic: host tap to open a fresh queue on ("" with macvtap);
+ *		nic-direct: the tap the slot and the manager share
+ * @ifindex:	nic-direct: that tap's ifindex (it is watched: when the
+ *		manager deletes it, the slot's netdev goes too)
  * @tapdev:	nic: macvtap character device ("/dev/tapN"), or ""
  * @usb_bus:	nic-usb, cd: the xHCI's bus for the usb-net or the
  *		usb-bot ("qemu_usb.0")
@@ -134,6 +142,7 @@ struct plan_step {
 	char mac[INV_MAC_MAX];
 	unsigned nqueues;
 	char ifname[INV_IFNAME_MAX];
+	int ifindex;
 	char tapdev[64];
 	char usb_bus[INV_NAME_MAX];
 	char nic_driver[64];

@@ -23,7 +23,8 @@
 
 #include "coldplug/error.h"
 
-#define QCONF_MAX_NIC_MACS 8
+#define QCONF_MAX_NIC_MACS   8
+#define QCONF_MAX_NIC_QUEUES 64
 
 /**
  * enum qconf_format - how to render
@@ -37,13 +38,17 @@ enum qconf_format {
 };
 
 /**
- * struct qconf_nic_mac - the MAC a NIC slot carries
+ * struct qconf_nic_mac - the MAC a NIC slot carries, and its tap
  * @name:	the manager's NIC name ("eth0"), for the comment
  * @mac:	"10:66:6a:ab:cd:ef"
+ * @tap:	the manager's tap: the slot's netdev opens it by name (the
+ *		direct path, virtio-net-pci only); NULL for a slot behind a
+ *		net hub
  */
 struct qconf_nic_mac {
 	const char *name;
 	const char *mac;
+	const char *tap;
 };
 
 /**
@@ -68,6 +73,10 @@ struct qconf_monitor {
  *		model its macOS version drives
  * @macs:	MAC of NIC slot 0, 1, ...
  * @nmacs:	their count
+ * @nic_queues:	queues of a direct slot's netdev (1..QCONF_MAX_NIC_QUEUES;
+ *		more than 1 needs a multi_queue tap, as Incus makes)
+ * @vhost:	direct slots use vhost-net (QEMU fails to start without
+ *		/dev/vhost-net)
  * @hotplug_global: add ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
  * @monitor:	the daemon's monitor, or NULL
  * @macos:	the macOS machine (coldplug/macos.h), or NULL for none
@@ -78,6 +87,8 @@ struct qconf_opts {
 	const char *nic_model;
 	struct qconf_nic_mac macs[QCONF_MAX_NIC_MACS];
 	size_t nmacs;
+	unsigned nic_queues;
+	bool vhost;
 	bool hotplug_global;
 	const struct qconf_monitor *monitor;
 	const struct macos_opts *macos;

@@ -288,6 +288,61 @@ static void test_nic(void)
 }
 
 /**
+ * test_nic_direct() - direct: unplug, wait, netdev_del (commits), and a
+ * check of "info network" that fails on each thing that can be wrong
+ */
+static void test_nic_direct(void)
+{
+	static const char *const good =
+		"virtio-net-pci.0: index=0,type=nic,model=virtio-net-pci,macaddr=10:66:6a:ab:cd:ef\r\n"
+		" \\ coldplug-nic0: index=0,type=tap,ifname=tap1234abcd,script=no,downscript=no\r\n"
+		"virtio-net-pci.1: index=1,type=nic,\r\n"
+		" \\ coldplug-nic0: index=1,type=tap,ifname=tap1234abcd,script=no,downscript=no\r\n";
+	static const char *const incus_left = "incus_eth0: index=0,type=tap,fd=18\r\n";
+	static const char *const unpeered =
+		"coldplug-nic0: index=0,type=tap,ifname=tap1234abcd,script=no,downscript=no\r\n"
+		"coldplug-nic0: index=1,type=tap,ifname=tap1234abcd,script=no,downscript=no\r\n";
+	struct plan_step st;
+	struct op_list l;
+	struct cp_error err;
+	char seq[512], text[1024];
+	op_check_fn check;
+	cp_json *v;
+
+	nic_step(&st, PLAN_NIC_DIRECT);
+	cp_strlcpy(st.slot_name, "coldplug-nic0", sizeof(st.slot_name));
+	st.nqueues = 2;
+	ops_for_step(&st, &l, &err);
+	sequence(&l, seq, sizeof(seq));
+	is_str(seq, "device_del wait:dev-incus_eth0 netdev_del human-monitor-command",
+	       "direct: Incus's NIC, then its netdev; nothing opened, nothing added");
+	ok(l.n == 4 && l.ops[2].commits && !l.ops[3].commits, "netdev_del commits");
+	check = l.n ? l.ops[l.n - 1].check : NULL;
+	ops_free(&l);
+	if (!check)
+		bail_out("no check on the direct step");
+	v = cp_json_new_string(good);
+	ok(check(&st, v, &err) == 0,
+	   "direct: the slot's 2 queues on its NIC, Incus's gone: passes");
+	cp_json_unref(v);
+	snprintf(text, sizeof(text), "%s%s", good, incus_left);
+	v = cp_json_new_string(text);
+	ok(check(&st, v, &err) < 0 && strstr(err.msg, "incus_eth0 is still there"),
+	   "direct: Incus's netdev left fails: %s", err.msg);
+	cp_json_unref(v);
+	st.nqueues = 4;
+	v = cp_json_new_string(good);
+	ok(check(&st, v, &err) < 0 && strstr(err.msg, "2 queues, not 4"),
+	   "direct: a queue missing fails: %s", err.msg);
+	cp_json_unref(v);
+	st.nqueues = 2;
+	v = cp_json_new_string(unpeered);
+	ok(check(&st, v, &err) < 0 && strstr(err.msg, "peered with no NIC"),
+	   "direct: the slot's netdev without its NIC fails: %s", err.msg);
+	cp_json_unref(v);
+}
+
+/**
  * test_rollback() - what re-creates Incus's frontend
  */
 static void test_rollback(void)
@@ -425,6 +480,7 @@ int main(void)
 	test_cd();
 	test_cd_release();
 	test_nic();
+	test_nic_direct();
 	test_rollback();
 	test_checks();
 	return done_testing();

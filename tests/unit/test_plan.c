@@ -5,6 +5,7 @@
  * plain-data inventory.
  */
 #include <errno.h>
+#include <linux/if_tun.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -441,6 +442,97 @@ static void test_frontend_parse(void)
 }
 
 /**
+ * make_direct() - turn the recording's hub NIC slot into a direct slot on
+ * tapcp0 (2 queues) and give the kernel's view of that tap
+ * @inv:	inventory of incus-default
+ *
+ * Return: the slot
+ */
+static struct inv_slot *make_direct(struct inventory *inv)
+{
+	struct inv_slot *s = (struct inv_slot *)inventory_find_slot(inv, INV_SLOT_NIC, 0);
+
+	if (!s)
+		bail_out("incus-default has no NIC slot 0");
+	s->direct = true;
+	s->hubid = -1;
+	s->nqueues = 2;
+	cp_strlcpy(s->ifname, "tapcp0", sizeof(s->ifname));
+	s->tap = (struct inv_tap){ .probed = true,
+				   .exists = true,
+				   .flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_PERSIST,
+				   .ifindex = 42,
+				   .master = "br0" };
+	return s;
+}
+
+/**
+ * test_direct_plan() - a direct slot on the NIC's tap: the NIC and its
+ * netdev go, the slot stays; every tap the kernel does not vouch for is
+ * refused
+ */
+static void test_direct_plan(void)
+{
+	const struct plan_tap other = { "eth0", "tapother" };
+	struct plan_opts o;
+	struct inventory inv;
+	struct cp_error err;
+	struct inv_slot *s;
+	struct plan p;
+
+	plan_opts_init(&o);
+	load("incus-default", &inv);
+	s = make_direct(&inv);
+	if (plan_build(&inv, &o, &p, &err) < 0)
+		bail_out("plan: %s", err.msg);
+	ok(p.steps[3].kind == PLAN_NIC_DIRECT && !strcmp(p.steps[3].slot_name, "coldplug-nic0") &&
+		   !strcmp(p.steps[3].netdev, "incus_eth0") &&
+		   !strcmp(p.steps[3].del_id, "dev-incus_eth0") &&
+		   !strcmp(p.steps[3].ifname, "tapcp0") && p.steps[3].ifindex == 42 &&
+		   p.steps[3].nqueues == 2,
+	   "eth0 stays on its tap through the direct slot: Incus's NIC and netdev go");
+	like(p.steps[3].to, "direct on tapcp0, 2 queues, on br0",
+	     "the target names tap and bridge");
+	plan_free(&p);
+	o.nic_frontend = PLAN_FRONTEND_USB;
+	if (plan_build(&inv, &o, &p, &err) < 0)
+		bail_out("plan: %s", err.msg);
+	ok(p.steps[3].kind == PLAN_NIC_DIRECT, "a direct slot wins over --nic-frontend usb");
+	plan_free(&p);
+	plan_opts_init(&o);
+
+	s->tap.flags &= ~(unsigned)IFF_PERSIST;
+	refusal(&inv, &o, "QEMU created it when it started", "a tap QEMU created");
+	s->tap.flags |= IFF_PERSIST;
+	s->tap.exists = false;
+	s->tap.probe_errno = ENOENT;
+	refusal(&inv, &o, "no such tap now", "a tap that is gone");
+	s->tap.exists = true;
+	o.taps = &other;
+	o.ntaps = 1;
+	refusal(&inv, &o, "dev-incus_eth0 is on tapother, but NIC slot coldplug-nic0",
+		"the NIC's tap is another");
+	o.taps = NULL;
+	o.ntaps = 0;
+	cp_strlcpy(s->mac, "10:66:6a:00:00:99", sizeof(s->mac));
+	refusal(&inv, &o, "no free NIC slot carries it", "a direct slot with another MAC");
+	inventory_free(&inv);
+
+	load("incus-default", &inv);
+	s = make_direct(&inv);
+	inv.nnics = 0; /* a second run: Incus's NIC is gone */
+	s->used = true;
+	if (plan_build(&inv, &o, &p, &err) < 0)
+		bail_out("plan: %s", err.msg);
+	ok(p.n == 4 && p.steps[0].kind == PLAN_NIC_DIRECT && p.steps[0].already &&
+		   p.steps[0].ifindex == 42 && !strcmp(p.steps[0].name, "tapcp0"),
+	   "a second run reports the direct slot as already done (%zu steps, first %s)", p.n,
+	   plan_step_kind_name(p.steps[0].kind));
+	plan_free(&p);
+	inventory_free(&inv);
+}
+
+/**
  * main() - run the tests
  *
  * Return: TAP exit status
@@ -460,6 +552,7 @@ int main(void)
 		test_nic_refusals();
 		test_cd_ports();
 		test_cd_release();
+		test_direct_plan();
 	}
 	test_usb_mac_versions();
 	test_frontend_parse();

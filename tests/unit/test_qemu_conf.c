@@ -66,7 +66,7 @@ static void test_incus(void)
 	qconf_opts_init(&o);
 	o.disk_slots = 2;
 	o.nic_slots = 1;
-	o.macs[0] = (struct qconf_nic_mac){ "eth0", "10:66:6a:ab:cd:ef" };
+	o.macs[0] = (struct qconf_nic_mac){ "eth0", "10:66:6a:ab:cd:ef", NULL };
 	o.nmacs = 1;
 	t = qconf_generate(&o, QCONF_INCUS, &err);
 	if (!t)
@@ -130,7 +130,7 @@ static void test_invalid(void)
 	   "unknown NIC model names the choices");
 	qconf_opts_init(&o);
 	o.nic_slots = 1;
-	o.macs[0] = (struct qconf_nic_mac){ "eth0", "11:66:6a:ab:cd:ef" };
+	o.macs[0] = (struct qconf_nic_mac){ "eth0", "11:66:6a:ab:cd:ef", NULL };
 	o.nmacs = 1;
 	ok(!qconf_generate(&o, QCONF_READCONFIG, &err) && strstr(err.msg, "unicast"),
 	   "a multicast MAC is refused");
@@ -144,6 +144,57 @@ static void test_invalid(void)
 }
 
 /**
+ * test_direct() - a --nic-tap slot opens the manager's tap by name, with
+ * its queues, and only as virtio-net-pci
+ */
+static void test_direct(void)
+{
+	struct qconf_opts o;
+	struct cp_error err;
+	char *t;
+
+	qconf_opts_init(&o);
+	o.disk_slots = 0;
+	o.nic_slots = 2;
+	o.nic_queues = 4;
+	o.macs[0] = (struct qconf_nic_mac){ "eth0", "10:66:6a:ab:cd:ef", "tapc17ee93a" };
+	o.macs[1] = (struct qconf_nic_mac){ "eth1", "10:66:6a:ab:cd:f0", NULL };
+	o.nmacs = 2;
+	t = qconf_generate(&o, QCONF_READCONFIG, &err);
+	if (!t)
+		bail_out("%s", err.msg);
+	like(t,
+	     "[netdev \"coldplug-nic0\"]\n  type = \"tap\"\n  ifname = \"tapc17ee93a\"\n"
+	     "  script = \"no\"\n  downscript = \"no\"\n  queues = \"4\"\n  vhost = \"off\"\n",
+	     "slot 0's netdev opens the manager's tap by name, with 4 queues, no vhost");
+	like(t, "  addr = \"1c.0\"\n  mq = \"on\"\n  vectors = \"10\"\n",
+	     "slot 0's virtio-net-pci is multi-queue with 2N+2 vectors");
+	like(t, "[netdev \"coldplug-nic1\"]\n  type = \"hubport\"\n  hubid = \"1\"\n",
+	     "a NIC without a tap keeps its hub");
+	ok(!strstr(strstr(t, "coldplug-nic1\"]"), "mq ="), "the hub slot is not multi-queue");
+	free(t);
+	o.vhost = true;
+	o.nic_queues = 1;
+	t = qconf_generate(&o, QCONF_INCUS, &err);
+	if (!t)
+		bail_out("%s", err.msg);
+	like(t, "queues = \"1\"\nvhost = \"on\"\n", "one queue, vhost on");
+	ok(!strstr(t, "mq ="), "a one-queue slot is not multi-queue");
+	free(t);
+	o.nic_model = "vmxnet3";
+	ok(!qconf_generate(&o, QCONF_READCONFIG, &err) && strstr(err.msg, "vnet header"),
+	   "a direct vmxnet3 is refused, with the reason");
+	o.nic_model = NULL;
+	o.macs[0].tap = "tap/../x";
+	ok(!qconf_generate(&o, QCONF_READCONFIG, &err) && strstr(err.msg, "interface name"),
+	   "a tap name with a slash is refused");
+	o.macs[0].tap = "tap0";
+	o.nic_queues = 0;
+	ok(!qconf_generate(&o, QCONF_READCONFIG, &err) && strstr(err.msg, "--nic-queues"),
+	   "0 queues is refused");
+}
+
+/**
  * main() - run the tests
  *
  * Return: TAP exit status
@@ -154,5 +205,6 @@ int main(void)
 	test_incus();
 	test_monitor();
 	test_invalid();
+	test_direct();
 	return done_testing();
 }

@@ -75,11 +75,13 @@ static const char *runner_path = COLDPLUG_SCRIPTLET_RUNNER;
 /**
  * struct stub_cfg - the profile settings a test runs the stub with
  * @usb:	nic-frontend usb (else pci)
+ * @model:	NIC model, NULL for virtio-net-pci
  * @timeout:	seconds a start waits for the daemon's answer
  * @connect:	seconds it waits for QEMU to reach the daemon
  */
 struct stub_cfg {
 	bool usb;
+	const char *model;
 	unsigned timeout;
 	unsigned connect;
 };
@@ -188,7 +190,8 @@ static char *stub_from_template(const char *path, const struct stub_cfg *s)
 
 	t = subst_all(t, "@VERSION@", COLDPLUG_VERSION);
 	t = subst_all(t, "@NIC_FRONTEND@", s->usb ? "usb" : "pci");
-	t = subst_all(t, "@NIC_MODEL@", "virtio-net-pci");
+	t = subst_all(t, "@NIC_MODEL@", s->model ? s->model : "virtio-net-pci");
+	t = subst_all(t, "@VHOST@", "off");
 	snprintf(num, sizeof(num), "%u", s->timeout);
 	t = subst_all(t, "@TIMEOUT@", num);
 	snprintf(num, sizeof(num), "%u", s->connect);
@@ -218,6 +221,7 @@ static char *stub_text(const struct stub_cfg *s)
 	incus_profile_opts_init(&o);
 	o.monitor.socket = SOCKET;
 	o.frontend = s->usb ? PLAN_FRONTEND_USB : PLAN_FRONTEND_PCI;
+	o.conf.nic_model = s->model;
 	o.timeout_s = s->timeout;
 	o.connect_timeout_s = s->connect;
 	yaml = incus_profile_generate(&o, &err);
@@ -276,17 +280,22 @@ static void instance_add_nic(cp_json *inst, const char *name, const char *mac, c
 {
 	cp_json *dev = cp_json_new_object();
 	cp_json *conf = cp_json_get_object(inst, "config");
+	cp_json *expanded = cp_json_get_object(inst, "expanded_config");
 	char key[128];
 
 	cp_json_set_str(dev, "type", "nic");
 	cp_json_set_str(dev, "network", "incusbr0");
 	cp_json_set(cp_json_get_object(inst, "expanded_devices"), name, dev);
 	snprintf(key, sizeof(key), "volatile.%s.hwaddr", name);
-	if (mac)
+	if (mac) {
 		cp_json_set_str(conf, key, mac);
+		cp_json_set_str(expanded, key, mac);
+	}
 	snprintf(key, sizeof(key), "volatile.%s.host_name", name);
-	if (tap)
+	if (tap) {
 		cp_json_set_str(conf, key, tap);
+		cp_json_set_str(expanded, key, tap);
+	}
 }
 
 /* ---- running ---- */
@@ -1006,12 +1015,14 @@ static cp_json *config_conf(void)
 }
 
 /**
- * test_config_pci() - one hubport netdev and one anonymous NIC per NIC,
- * with the NIC's volatile MAC, at the fixed slots, after Incus's sections
+ * test_config_pci() - a model other than virtio-net-pci: one hubport netdev
+ * and one anonymous NIC per NIC, with the NIC's volatile MAC, at the fixed
+ * slots, after Incus's sections
  */
 static void test_config_pci(void)
 {
-	cleanup_free char *stub = stub_text(&stub_default);
+	const struct stub_cfg s = { .model = "vmxnet3", .timeout = 120, .connect = 5 };
+	cleanup_free char *stub = stub_text(&s);
 	cleanup_json cp_json *inst = instance_load(), *conf = config_conf();
 	struct lab_scriptlet_result res;
 	const cp_json *out;
@@ -1027,19 +1038,61 @@ static void test_config_pci(void)
 	   "config/pci: Incus's sections kept, first");
 	ok(section_is(out, 2, "netdev \"coldplug-nic0\"",
 		      "{\"type\": \"hubport\", \"hubid\": \"0\"}"),
-	   "config/pci: eth0's hubport netdev");
+	   "config/pci: eth0's hubport netdev (vmxnet3 cannot share a virtio-net's tap)");
 	ok(section_is(out, 3, "device",
-		      "{\"driver\": \"virtio-net-pci\", \"netdev\": \"coldplug-nic0\", \"bus\": "
+		      "{\"driver\": \"vmxnet3\", \"netdev\": \"coldplug-nic0\", \"bus\": "
 		      "\"pcie.0\", \"addr\": \"1c.0\", \"mac\": \"10:66:6a:4e:1f:01\"}"),
 	   "config/pci: eth0's NIC, anonymous, with volatile.eth0.hwaddr");
 	ok(section_is(out, 4, "netdev \"coldplug-nic1\"",
 		      "{\"type\": \"hubport\", \"hubid\": \"1\"}"),
 	   "config/pci: eth1's hubport netdev");
 	ok(section_is(out, 5, "device",
-		      "{\"driver\": \"virtio-net-pci\", \"netdev\": \"coldplug-nic1\", \"bus\": "
+		      "{\"driver\": \"vmxnet3\", \"netdev\": \"coldplug-nic1\", \"bus\": "
 		      "\"pcie.0\", \"addr\": \"1d.0\", \"mac\": \"10:66:6a:4e:1f:02\"}"),
 	   "config/pci: eth1's NIC with volatile.eth1.hwaddr");
 	is_int(res.calls, 0, "config/pci: no QMP at the config stage");
+	lab_scriptlet_result_clear(&res);
+}
+
+/**
+ * test_config_direct() - virtio-net-pci on a tap NIC: a tap netdev on
+ * Incus's own tap with one queue per vCPU of [smp-opts], a multi-queue NIC;
+ * a macvlan NIC keeps a hub
+ */
+static void test_config_direct(void)
+{
+	static const char smp[] = "{\"name\": \"smp-opts\", \"comment\": \"CPU\", \"entries\": "
+				  "{\"cpus\": \"4\", \"sockets\": \"1\"}}";
+	cleanup_free char *stub = stub_text(&stub_default);
+	cleanup_json cp_json *inst = instance_load(), *conf = config_conf();
+	struct lab_scriptlet_result res;
+	const cp_json *out;
+	int rc;
+
+	cp_json_append(conf, cp_json_parse(smp, strlen(smp), NULL));
+	instance_add_nic(inst, "eth2", "10:66:6a:4e:1f:03", "macc0ffee1");
+	cp_json_set_str(cp_json_get_object(cp_json_get_object(inst, "expanded_devices"), "eth2"),
+			"nictype", "macvlan");
+	rc = run(NULL, stub, "config", inst, conf, &res);
+	out = res.conf;
+	ok(rc == 0 && cp_json_len(out) == 9, "config/direct: Incus's 3 sections + 2 per NIC%s%s",
+	   res.error ? ": " : "", res.error ? res.error : "");
+	ok(section_is(out, 3, "netdev \"coldplug-nic0\"",
+		      "{\"type\": \"tap\", \"ifname\": \"tap4e1f2a3b\", \"script\": \"no\", "
+		      "\"downscript\": \"no\", \"queues\": \"4\", \"vhost\": \"off\"}"),
+	   "config/direct: eth0's netdev opens volatile.eth0.host_name, one queue per vCPU");
+	ok(section_is(out, 4, "device",
+		      "{\"driver\": \"virtio-net-pci\", \"netdev\": \"coldplug-nic0\", \"bus\": "
+		      "\"pcie.0\", \"addr\": \"1c.0\", \"mac\": \"10:66:6a:4e:1f:01\", "
+		      "\"mq\": \"on\", \"vectors\": \"10\"}"),
+	   "config/direct: eth0's NIC is multi-queue, with 2N+2 vectors");
+	ok(section_is(out, 5, "netdev \"coldplug-nic1\"",
+		      "{\"type\": \"tap\", \"ifname\": \"tap9c8d7e6f\", \"script\": \"no\", "
+		      "\"downscript\": \"no\", \"queues\": \"4\", \"vhost\": \"off\"}"),
+	   "config/direct: eth1's netdev on its own tap");
+	ok(section_is(out, 7, "netdev \"coldplug-nic2\"",
+		      "{\"type\": \"hubport\", \"hubid\": \"2\"}"),
+	   "config/direct: a macvlan NIC (a macvtap, not a tap) keeps a hub");
 	lab_scriptlet_result_clear(&res);
 }
 
@@ -1740,6 +1793,7 @@ int main(void)
 	test_log();
 	test_qmp_builtins();
 	test_config_pci();
+	test_config_direct();
 	test_config_usb();
 	test_config_too_many();
 	test_run_wrapper();

@@ -211,8 +211,8 @@ static int write_conf(const char *dir, char *path, size_t size, struct cp_error 
 	o.disk_slots = 0;
 	o.nic_slots = 2;
 	o.nmacs = 2;
-	o.macs[0] = (struct qconf_nic_mac){ nics[0].name, nics[0].hwaddr };
-	o.macs[1] = (struct qconf_nic_mac){ nics[1].name, nics[1].hwaddr };
+	o.macs[0] = (struct qconf_nic_mac){ nics[0].name, nics[0].hwaddr, NULL };
+	o.macs[1] = (struct qconf_nic_mac){ nics[1].name, nics[1].hwaddr, NULL };
 	text = qconf_generate(&o, QCONF_READCONFIG, err);
 	lab_fmt(path, size, "%s/coldplug.conf", dir);
 	return text ? lab_write_file(path, text, err) : -1;
