@@ -372,9 +372,7 @@ static void collect_finish(struct collect *col, const struct cp_error *e)
 			inventory_free(col->inv);
 			e = &be;
 		} else {
-			inventory_probe_slot_taps(col->inv, col->sel && col->sel->sys_root
-								    ? col->sel->sys_root
-								    : "/sys");
+			inventory_probe_slot_taps(col->inv);
 		}
 	}
 	if (e) {

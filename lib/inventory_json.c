@@ -103,6 +103,8 @@ static cp_json *slot_json(const struct inv_slot *s)
 			rc |= cp_json_set_int(o, "tap-ifindex", s->tap.ifindex);
 			rc |= cp_json_set_int(o, "tap-flags", s->tap.flags);
 			rc |= cp_json_set_str(o, "tap-master", s->tap.master);
+			rc |= cp_json_set_int(o, "tap-queues", s->tap.queues);
+			rc |= cp_json_set_int(o, "tap-queues-disabled", s->tap.disabled);
 		}
 	} else {
 		rc |= cp_json_set_str(o, "node", s->node);

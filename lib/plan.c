@@ -639,8 +639,9 @@ static const struct inv_slot *direct_slot_for_mac(struct plan_ctx *ctx, const ch
 /**
  * direct_tap_ok() - the kernel shows the direct slot's tap as the
  * manager's: it exists, it is persistent (QEMU did not create it at start
- * because no tap of that name existed), and it is the tap the manager's NIC
- * uses, where that is known
+ * because no tap of that name existed), the queues attached to it are the
+ * slot's and the manager's netdev's, no more, no fewer, and it is the tap
+ * the manager's NIC uses, where that is known
  * @ctx:	planner state (a refusal is recorded otherwise)
  * @n:		the manager's NIC
  * @s:		the direct slot with its MAC
@@ -669,6 +670,14 @@ static bool direct_tap_ok(struct plan_ctx *ctx, const struct inv_nic *n, const s
 		       n->id, s->name, s->ifname,
 		       s->tap.flags & IFF_TAP ? "is not persistent" : "is not a tap",
 		       *theirs ? "; the NIC's own tap is " : "", theirs, n->name);
+		return false;
+	}
+	if (s->tap.queues + s->tap.disabled != s->nqueues + n->nqueues) {
+		refuse(ctx,
+		       "%s: tap %s has %u queues attached, but NIC slot %s holds %u and %s's "
+		       "netdev %s holds %u: they do not share that tap alone; restart the VM",
+		       n->id, s->ifname, s->tap.queues + s->tap.disabled, s->name, s->nqueues,
+		       n->id, n->netdev, n->nqueues);
 		return false;
 	}
 	if (*theirs && strcmp(theirs, s->ifname)) {

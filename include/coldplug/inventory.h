@@ -127,19 +127,24 @@ enum inv_slot_kind {
 };
 
 /**
- * struct inv_tap - a host tap as the kernel shows it (sysfs), not as QEMU
- * or a peer describes it
+ * struct inv_tap - a host tap as the kernel shows it (rtnetlink), not as
+ * QEMU or a peer describes it
  * @probed:	it was looked up
- * @exists:	an interface of that name exists
- * @flags:	its tun_flags (IFF_TAP, IFF_PERSIST, IFF_MULTI_QUEUE...)
+ * @exists:	an interface of that name exists (in this network namespace)
+ * @flags:	IFF_TUN/IFF_TAP, IFF_PERSIST, IFF_MULTI_QUEUE, IFF_VNET_HDR as
+ *		the kernel reports them (0 for an interface that is no tun)
+ * @queues:	queues attached and enabled
+ * @disabled:	queues attached but disabled (virtio-net's unused pairs)
  * @ifindex:	its ifindex
  * @master:	the bridge (or other master) it is enslaved to, "" if none
- * @probe_errno: why it could not be read (0 if it was, ENOENT if absent)
+ * @probe_errno: why it could not be read (0 if it was, ENODEV if absent)
  */
 struct inv_tap {
 	bool probed;
 	bool exists;
 	unsigned flags;
+	unsigned queues;
+	unsigned disabled;
 	int ifindex;
 	char master[INV_IFNAME_MAX];
 	int probe_errno;
@@ -292,14 +297,12 @@ struct inventory {
  * @nids:	their count
  * @proc_root:	where the host taps behind NIC queues are read: "/proc" when
  *		NULL (tests pass a tree of their own)
- * @sys_root:	where direct NIC slots' taps are looked up: "/sys" when NULL
  */
 struct inv_select {
 	const char *id_prefix;
 	const char *const *ids;
 	size_t nids;
 	const char *proc_root;
-	const char *sys_root;
 };
 
 #define INV_INCUS_PREFIX "dev-incus_"
@@ -315,8 +318,8 @@ int inventory_read_raw(struct qmp_client *c, cp_json **raw, struct cp_error *err
 int inventory_build(const cp_json *raw, const struct inv_select *sel, struct inventory *inv,
 		    struct cp_error *err);
 int inventory_probe_taps(struct inventory *inv, const char *proc_root, struct cp_error *err);
-void inventory_probe_tap(const char *sys_root, const char *ifname, struct inv_tap *out);
-void inventory_probe_slot_taps(struct inventory *inv, const char *sys_root);
+void inventory_probe_tap(const char *ifname, struct inv_tap *out);
+void inventory_probe_slot_taps(struct inventory *inv);
 
 const struct inv_slot *inventory_find_slot(const struct inventory *inv, enum inv_slot_kind kind,
 					   unsigned index);

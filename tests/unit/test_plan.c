@@ -461,6 +461,8 @@ static struct inv_slot *make_direct(struct inventory *inv)
 	s->tap = (struct inv_tap){ .probed = true,
 				   .exists = true,
 				   .flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_PERSIST,
+				   .queues = 3,
+				   .disabled = 3,
 				   .ifindex = 42,
 				   .master = "br0" };
 	return s;
@@ -508,6 +510,10 @@ static void test_direct_plan(void)
 	s->tap.probe_errno = ENOENT;
 	refusal(&inv, &o, "no such tap now", "a tap that is gone");
 	s->tap.exists = true;
+	s->tap.disabled = 2;
+	refusal(&inv, &o, "tap tapcp0 has 5 queues attached, but NIC slot coldplug-nic0 holds 2",
+		"a queue count that does not add up");
+	s->tap.disabled = 3;
 	o.taps = &other;
 	o.ntaps = 1;
 	refusal(&inv, &o, "dev-incus_eth0 is on tapother, but NIC slot coldplug-nic0",
@@ -521,6 +527,7 @@ static void test_direct_plan(void)
 	load("incus-default", &inv);
 	s = make_direct(&inv);
 	inv.nnics = 0; /* a second run: Incus's NIC is gone */
+	s->tap.disabled = 0;
 	s->used = true;
 	if (plan_build(&inv, &o, &p, &err) < 0)
 		bail_out("plan: %s", err.msg);

@@ -1131,6 +1131,8 @@ int lab_incus_launch(struct lab_incus *vm, struct cp_error *err)
 		return -1;
 	if (start_devices(vm, err) < 0)
 		return cp_error_prefix(err, "starting %s", vm->name);
+	if (vm->opts.config && vm->opts.config(vm, vm->opts.config_arg, err) < 0)
+		return cp_error_prefix(err, "config stage of %s", vm->name);
 	if (prepare_config(vm, err) < 0)
 		return -1;
 	if (start_qemu(vm, err) < 0 || connect_qmp(vm, err) < 0 || connect_console(vm, err) < 0)

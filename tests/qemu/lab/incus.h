@@ -172,6 +172,10 @@ typedef int (*lab_incus_hook_fn)(struct lab_incus *vm, void *arg, struct cp_erro
  *			hot-plugged), on a thread inside the VM network
  *			namespace; a failure fails the start, as in Incus
  * @pre_start_arg:	its argument
+ * @config:		called at Incus's config stage (devices started: the
+ *			taps exist and have their names; QEMU not started), e.g.
+ *			to write an @extra_conf file that names a tap
+ * @config_arg:		its argument
  * @pre_start_cmd:	or a shell command run then, inside the VM namespace,
  *			with COLDPLUG_LAB_QMP (second monitor), COLDPLUG_LAB_DIR,
  *			COLDPLUG_LAB_QEMU_PID in its environment; non-zero
@@ -226,6 +230,8 @@ struct lab_incus_opts {
 	bool no_second_qmp;
 	lab_incus_hook_fn pre_start;
 	void *pre_start_arg;
+	lab_incus_hook_fn config;
+	void *config_arg;
 	const char *pre_start_cmd;
 	int pre_start_timeout_ms;
 	bool no_ringbuf_reads;

@@ -8,9 +8,12 @@
  * One VM per vCPU count, started as Incus starts it, with four bridged NICs
  * on multi-queue taps (max(vCPUs, 2) queues) and broadcast frames on the
  * bridge from launch on. At pre-start, with the VM paused:
- *   eth0, eth1  `coldplug rehome --nic-frontend pci`: PCI NIC slots behind
- *               net hubs, the slots' MACs written by `coldplug qemu-conf
- *               --nic-mac` (two NICs on one VM);
+ *   eth0, eth1  `coldplug rehome --nic-frontend pci` (two NICs in one run):
+ *               eth0 on the direct path (`coldplug qemu-conf --nic-tap`: its
+ *               slot's netdev opened eth0's tap at QEMU's start, multi-queue;
+ *               coldplug removes Incus's NIC and netdev), eth1 on a PCI NIC
+ *               slot behind a net hub fed one fresh queue; the slots' MACs
+ *               written by `--nic-mac`;
  *   eth2        `coldplug rehome --nic-frontend usb`: usb-net under Incus's
  *               device id (its MAC starts with 40:, which usb-net before
  *               QEMU 10.2 forces; first a dry run shows the refusal of a MAC
@@ -73,8 +76,8 @@ struct nic_case {
 };
 
 static const struct nic_case nics[NICS] = {
-	{ "eth0", LAB_NIC_VIRTIO, "10:66:6a:c0:1d:00", "coldplug pci", "0000:00:1c.0/", true },
-	{ "eth1", LAB_NIC_VIRTIO, "10:66:6a:c0:1d:01", "coldplug pci", "0000:00:1d.0/", true },
+	{ "eth0", LAB_NIC_VIRTIO, "10:66:6a:c0:1d:00", "coldplug direct", "0000:00:1c.0/", true },
+	{ "eth1", LAB_NIC_VIRTIO, "10:66:6a:c0:1d:01", "coldplug hub", "0000:00:1d.0/", true },
 	{ "eth2", LAB_NIC_VIRTIO, "40:66:6a:c0:1d:02", "coldplug usb", "0000:01:00.6/usb", true },
 	{ "eth3", LAB_NIC_VIRTIO, "10:66:6a:c0:1d:03", "seed method", "0000:01:00.6/usb", false },
 };
@@ -194,27 +197,42 @@ static int pre_start(struct lab_incus *vm, void *arg, struct cp_error *err)
 }
 
 /**
- * write_conf() - `coldplug qemu-conf` with the PCI NICs' MACs
- * @dir:	directory
- * @path:	set to the file
- * @size:	its size
+ * struct conf_arg - what write_conf() writes
+ * @vcpus:	the VM's vCPUs
+ * @path:	the file (read when QEMU starts)
+ */
+struct conf_arg {
+	unsigned vcpus;
+	const char *path;
+};
+
+/**
+ * write_conf() - the emulator's config-stage hook: `coldplug qemu-conf`
+ * with the PCI NICs' MACs, eth0 direct on its tap with Incus's queue count
+ * @vm:		emulator, its devices started (the taps exist, as Incus makes
+ *		them before its config stage)
+ * @arg:	struct conf_arg
  * @err:	filled on failure
  *
  * Return: 0, or -1
  */
-static int write_conf(const char *dir, char *path, size_t size, struct cp_error *err)
+static int write_conf(struct lab_incus *vm, void *arg, struct cp_error *err)
 {
+	const struct conf_arg *c = arg;
+	unsigned vcpus = c->vcpus;
+	const char *path = c->path;
 	struct qconf_opts o;
 	cleanup_free char *text = NULL;
 
 	qconf_opts_init(&o);
 	o.disk_slots = 0;
 	o.nic_slots = 2;
+	o.nic_queues = vcpus > 2 ? vcpus : 2;
 	o.nmacs = 2;
-	o.macs[0] = (struct qconf_nic_mac){ nics[0].name, nics[0].hwaddr, NULL };
+	o.macs[0] = (struct qconf_nic_mac){ nics[0].name, nics[0].hwaddr,
+					    lab_incus_nic_tap(vm, nics[0].name) };
 	o.macs[1] = (struct qconf_nic_mac){ nics[1].name, nics[1].hwaddr, NULL };
 	text = qconf_generate(&o, QCONF_READCONFIG, err);
-	lab_fmt(path, size, "%s/coldplug.conf", dir);
 	return text ? lab_write_file(path, text, err) : -1;
 }
 
@@ -255,7 +273,8 @@ static void check_hook(const struct result *r, const struct hook_result *h)
 }
 
 /**
- * check_queues() - each coldplug NIC's tap now has exactly one queue
+ * check_queues() - each fresh-queue NIC's tap now has exactly one queue,
+ * the direct NIC's tap its slot's queues
  * @vm:	emulator
  * @r:	result
  */
@@ -271,6 +290,13 @@ static void check_queues(struct lab_incus *vm, const struct result *r)
 			continue;
 		lab_net_tap_queues(lab_incus_net(vm), lab_incus_nic_tap(vm, nics[i].name), &q, &dis,
 				   &err);
+		if (i == 0) {
+			ok(q + dis == (int)(r->vcpus > 2 ? r->vcpus : 2),
+			   "%u vCPUs: eth0's tap has the direct slot's queues only (%d queues, %d "
+			   "disabled until the guest enables them)",
+			   r->vcpus, q, dis);
+			continue;
+		}
 		ok(q == 1 && dis == 0,
 		   "%u vCPUs: %s's tap has one queue, in use (%d queues, %d disabled; Incus "
 		   "opened %u)",
@@ -428,14 +454,18 @@ static int run_vm(unsigned vcpus, struct result *r)
 	struct lab_guest *g = NULL;
 	struct lab_incus *vm = NULL;
 	struct lab_incus_opts o;
+	struct conf_arg ca;
 	char conf[512];
 	int rc = -1;
 	size_t i;
 
 	memset(r, 0, sizeof(*r));
 	r->vcpus = vcpus;
-	if (!dir || write_conf(dir, conf, sizeof(conf), &err) < 0)
+	if (!dir)
 		goto fail;
+	lab_fmt(conf, sizeof(conf), "%s/coldplug.conf", dir);
+	ca.vcpus = vcpus;
+	ca.path = conf;
 	lab_incus_opts_init(&o);
 	o.qemu = par.qemu;
 	o.vcpus = vcpus;
@@ -443,6 +473,8 @@ static int run_vm(unsigned vcpus, struct result *r)
 	o.extra_conf[0] = conf;
 	o.pre_start = pre_start;
 	o.pre_start_arg = &h;
+	o.config = write_conf;
+	o.config_arg = &ca;
 	vm = lab_incus_new(&o, &err);
 	if (!vm ||
 	    lab_incus_add_disk(
