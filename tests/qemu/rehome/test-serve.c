@@ -277,6 +277,7 @@ static void check_guest(struct lab_incus *vm, const struct lab_guest_report *rep
 	struct cp_error err = { 0 };
 	struct lab_loss l = { 0 };
 	char ip[32], want_iso[32];
+	int q = -1, dis = -1;
 	size_t i;
 
 	for (i = 0; i < CP_ARRAY_SIZE(d); i++) {
@@ -299,6 +300,11 @@ static void check_guest(struct lab_incus *vm, const struct lab_guest_report *rep
 	like(n ? lab_record_get(n, "path") : "-", "0000:00:1c.0/",
 	     "%s: eth0 with Incus's MAC %s is on coldplug-nic0", tag,
 	     lab_incus_nic_mac(vm, "eth0"));
+	lab_net_tap_queues(net, lab_incus_nic_tap(vm, "eth0"), &q, &dis, &err);
+	ok(q + dis >= 2,
+	   "%s: eth0's tap keeps the direct slot's queues (%d, %d disabled): the stub's slot "
+	   "opened Incus's tap, no hub, no fresh queue",
+	   tag, q, dis);
 	lab_incus_nic_ip(vm, "eth0", ip, sizeof(ip));
 	lab_net_neigh(net, ip, lab_incus_nic_mac(vm, "eth0"), &err);
 	lab_ping(net, ip, 1000, 2, &l, &err);
