@@ -22,6 +22,7 @@
 #include "coldplug/log.h"
 #include "fdpass.h"
 #include "serve.h"
+#include "linkwatch.h"
 #include "util.h"
 
 #define SERVE_EVENTS 64
@@ -33,6 +34,7 @@ enum serve_kind {
 	SERVE_LISTEN = 1,
 	SERVE_SIGNAL,
 	SERVE_VM,
+	SERVE_LINK,
 };
 
 /**
@@ -50,6 +52,8 @@ enum serve_kind {
  * @starved:	accept() ran out of descriptors and has not succeeded since
  *		(said once per episode)
  * @stop:	a signal asked to stop
+ * @lw:		rtnetlink watch of deleted interfaces (direct NIC slots' taps),
+ *		NULL if it could not be opened
  */
 struct serve {
 	struct serve_opts o;
@@ -63,6 +67,7 @@ struct serve {
 	int64_t listen_resume;
 	bool starved;
 	bool stop;
+	struct linkwatch *lw;
 };
 
 /**
@@ -473,6 +478,68 @@ static void reap_vms(struct serve *s)
 }
 
 /**
+ * on_link_gone() - linkwatch_fn: tell every VM an interface was deleted
+ * @ifindex:	its ifindex
+ * @ifname:	its name
+ * @userdata:	the daemon
+ */
+static void on_link_gone(int ifindex, const char *ifname, void *userdata)
+{
+	struct serve *s = userdata;
+	size_t i;
+
+	log_debug("interface %s (ifindex %d) deleted", ifname, ifindex);
+	for (i = 0; i < s->o.max_vms; i++)
+		if (s->vms[i])
+			vm_link_gone(s->vms[i], ifindex);
+}
+
+/**
+ * read_links() - deleted interfaces; after lost notifications, every VM
+ * checks its taps itself
+ * @s:	daemon
+ */
+static void read_links(struct serve *s)
+{
+	struct cp_error e;
+	size_t i;
+	int rc = linkwatch_read(s->lw, on_link_gone, s, &e);
+
+	if (rc == LINKWATCH_LOST) {
+		log_warn("interface notifications were lost; checking every direct NIC's tap");
+		for (i = 0; i < s->o.max_vms; i++)
+			if (s->vms[i])
+				vm_links_recheck(s->vms[i]);
+	} else if (rc < 0) {
+		log_err("watching interfaces: %s; a NIC detached from now on leaves its "
+			"direct slot's netdev in QEMU until the VM stops",
+			e.msg);
+		epoll_ctl(s->efd, EPOLL_CTL_DEL, linkwatch_fd(s->lw), NULL);
+		linkwatch_close(s->lw);
+		s->lw = NULL;
+	}
+}
+
+/**
+ * open_links() - watch deleted interfaces (no privilege needed); without
+ * it the daemon still runs
+ * @s:	daemon
+ */
+static void open_links(struct serve *s)
+{
+	struct cp_error e;
+
+	s->lw = linkwatch_open(&e);
+	if (s->lw && epoll_add(s, linkwatch_fd(s->lw), ref(SERVE_LINK, 0), &e) == 0)
+		return;
+	log_warn("cannot watch interfaces (%s): a NIC detached from a running VM leaves its "
+		 "direct slot's netdev in QEMU until the VM stops",
+		 e.msg);
+	linkwatch_close(s->lw);
+	s->lw = NULL;
+}
+
+/**
  * dispatch() - handle one epoll event
  * @s:	daemon
  * @ev:	the event
@@ -493,6 +560,10 @@ static void dispatch(struct serve *s, const struct epoll_event *ev)
 	case SERVE_VM:
 		if (idx < s->o.max_vms && s->vms[idx])
 			vm_readable(s->vms[idx]);
+		break;
+	case SERVE_LINK:
+		if (s->lw)
+			read_links(s);
 		break;
 	}
 }
@@ -542,6 +613,7 @@ static void serve_cleanup(struct serve *s)
 		close(s->sfd);
 	if (s->efd >= 0)
 		close(s->efd);
+	linkwatch_close(s->lw);
 }
 
 /**
@@ -564,6 +636,7 @@ int serve_run(const struct serve_opts *o, struct cp_error *err)
 		 open_listener(&s, err) == 0 &&
 		 epoll_add(&s, s.lfd, ref(SERVE_LISTEN, 0), err) == 0 &&
 		 epoll_add(&s, s.sfd, ref(SERVE_SIGNAL, 0), err) == 0) {
+		open_links(&s);
 		log_info("listening on %s (root and uid %u may connect)", o->socket,
 			 (unsigned)(s.has_qemu_user ? s.qemu_uid : 0));
 		notify_systemd("READY=1");

@@ -67,5 +67,7 @@ void vm_readable(struct vm *vm);
 void vm_timers(struct vm *vm, int64_t now);
 int64_t vm_next_deadline(const struct vm *vm);
 const char *vm_name(const struct vm *vm);
+void vm_link_gone(struct vm *vm, int ifindex);
+void vm_links_recheck(struct vm *vm);
 
 #endif /* COLDPLUG_SERVE_H */

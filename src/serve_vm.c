@@ -4,6 +4,7 @@
  * here is asynchronous: each QMP answer's callback moves the VM on, and the
  * loop calls vm_timers() for the polls. A VM never blocks the others.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +12,16 @@
 
 #include "cleanup.h"
 #include "coldplug/log.h"
+#include "linkwatch.h"
 #include "coldplug/qmp.h"
 #include "coldplug/qmp_batch.h"
 #include "coldplug/stub.h"
 #include "serve.h"
 #include "util.h"
 
-#define VM_MAX_WATCH 32
+#define VM_MAX_WATCH	   32
+#define VM_MAX_LINKS	   8
+#define VM_LINK_TIMEOUT_MS 5000
 
 enum vm_state {
 	VM_HANDSHAKE,
@@ -45,6 +49,21 @@ struct watch {
 };
 
 /**
+ * struct link - a direct NIC slot's tap: when the manager deletes it (a NIC
+ * detach), the slot's netdev must go, or QEMU polls a dead tap
+ * @ifindex:	the tap's ifindex when the slot was last seen on it
+ * @ifname:	its name
+ * @netdev:	the slot's netdev (coldplug-nic<N>)
+ * @gone:	netdev_del was sent
+ */
+struct link {
+	int ifindex;
+	char ifname[INV_IFNAME_MAX];
+	char netdev[INV_NAME_MAX];
+	bool gone;
+};
+
+/**
  * struct vm - one connected QEMU
  * @srv:	the daemon
  * @c:		its QMP client
@@ -60,6 +79,10 @@ struct watch {
  * @nwatch:	their count
  * @release:	a release plan in flight
  * @release_res: its result
+ * @links:	direct NIC slots' taps, watched for deletion
+ * @nlinks:	their count
+ * @qemu_major:	QEMU's version, from the last inventory
+ * @qemu_minor:	QEMU's version, from the last inventory
  */
 struct vm {
 	struct serve *srv;
@@ -76,6 +99,10 @@ struct vm {
 	size_t nwatch;
 	struct plan release;
 	struct apply_result release_res[1];
+	struct link links[VM_MAX_LINKS];
+	size_t nlinks;
+	int qemu_major;
+	int qemu_minor;
 };
 
 static void start_watch(struct vm *vm);
@@ -739,6 +766,110 @@ static void collect_watch(struct vm *vm)
 }
 
 /**
+ * on_link_dropped() - qmp_reply_fn of a direct slot's netdev_del
+ * @c:		client
+ * @ret:	reply
+ * @e:		error, or NULL
+ * @userdata:	the VM
+ */
+static void on_link_dropped(struct qmp_client *c, cp_json *ret, const struct cp_error *e,
+			    void *userdata)
+{
+	struct vm *vm = userdata;
+
+	(void)c;
+	(void)ret;
+	if (e && !failed_qmp(vm, e, "netdev_del of a direct NIC slot"))
+		return;
+}
+
+/**
+ * drop_link() - the tap of a direct slot is gone: netdev_del the slot's
+ * netdev (the guest sees its link go down; QEMU stops reading the tap)
+ * @vm:		VM
+ * @l:		the link
+ */
+static void drop_link(struct vm *vm, struct link *l)
+{
+	cp_json *a = cp_json_new_object();
+	struct cp_error e;
+
+	l->gone = true;
+	if (!a || cp_json_set_str(a, "id", l->netdev) < 0) {
+		cp_json_unref(a);
+		log_err("vm %s: out of memory removing netdev %s", vm->name, l->netdev);
+		return;
+	}
+	log_info("vm %s: tap %s is gone (the NIC was detached): removing %s; the guest sees its "
+		 "link go down%s",
+		 vm->name, l->ifname, l->netdev,
+		 vm->qemu_major >= 8 ? "; this QEMU keeps the dead tap's queues while the "
+				       "slot's NIC exists (QEMU 10.0 polls them, one core "
+				       "busy): restart the VM to free them"
+				     : "");
+	if (qmp_client_send(vm->c, "netdev_del", a, NULL, 0, VM_LINK_TIMEOUT_MS, on_link_dropped,
+			    vm, &e) < 0)
+		failed_qmp(vm, &e, "netdev_del of a direct NIC slot");
+}
+
+/**
+ * collect_links() - remember the tap of every direct NIC slot; drop a slot
+ * whose tap is already gone (deleted while the daemon was away)
+ * @vm:	VM with a fresh @inv
+ */
+static void collect_links(struct vm *vm)
+{
+	size_t i;
+
+	vm->nlinks = 0;
+	vm->qemu_major = vm->inv.ver_major;
+	vm->qemu_minor = vm->inv.ver_minor;
+	for (i = 0; i < vm->inv.nslots && vm->nlinks < VM_MAX_LINKS; i++) {
+		const struct inv_slot *s = &vm->inv.slots[i];
+		struct link *l = &vm->links[vm->nlinks];
+
+		if (s->kind != INV_SLOT_NIC || !s->direct || !s->used)
+			continue;
+		memset(l, 0, sizeof(*l));
+		l->ifindex = s->tap.ifindex;
+		cp_strlcpy(l->ifname, s->ifname, sizeof(l->ifname));
+		cp_strlcpy(l->netdev, s->name, sizeof(l->netdev));
+		vm->nlinks++;
+		if (!s->tap.exists && s->tap.probe_errno == ENODEV)
+			drop_link(vm, l);
+	}
+}
+
+/**
+ * vm_link_gone() - a host interface was deleted: drop the direct slot on it
+ * @vm:		VM
+ * @ifindex:	the interface's ifindex
+ */
+void vm_link_gone(struct vm *vm, int ifindex)
+{
+	size_t i;
+
+	for (i = 0; i < vm->nlinks; i++)
+		if (!vm->links[i].gone && vm->links[i].ifindex == ifindex)
+			drop_link(vm, &vm->links[i]);
+}
+
+/**
+ * vm_links_recheck() - deletions may have been missed: drop every direct
+ * slot whose tap is no longer there
+ * @vm:	VM
+ */
+void vm_links_recheck(struct vm *vm)
+{
+	size_t i;
+
+	for (i = 0; i < vm->nlinks; i++)
+		if (!vm->links[i].gone &&
+		    !linkwatch_exists(vm->links[i].ifindex, vm->links[i].ifname))
+			drop_link(vm, &vm->links[i]);
+}
+
+/**
  * on_watch_inventory() - inventory_fn: start or refresh the watch list
  * @inv:	inventory
  * @e:		error, or NULL
@@ -758,6 +889,7 @@ static void on_watch_inventory(struct inventory *inv, const struct cp_error *e, 
 		return;
 	}
 	collect_watch(vm);
+	collect_links(vm);
 	inventory_free(&vm->inv);
 	if (!vm->nwatch) {
 		idle(vm, NULL);

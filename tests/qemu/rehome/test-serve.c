@@ -21,6 +21,7 @@
  * The daemon runs in the VMs' network namespace, as it shares the host's
  * with Incus's QEMUs and taps on a real host.
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -390,6 +391,81 @@ static void check_detach(struct lab_incus *vm, struct lab_guest *g, const struct
 }
 
 /**
+ * tun_fds() - QEMU's descriptors on /dev/net/tun (its tap queues)
+ * @vm:	emulator
+ *
+ * Return: their count, -1 if /proc could not be read
+ */
+static int tun_fds(const struct lab_incus *vm)
+{
+	char path[64], fd[320], link[64];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	lab_fmt(path, sizeof(path), "/proc/%d/fd", (int)lab_incus_pid(vm));
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		ssize_t len;
+
+		lab_fmt(fd, sizeof(fd), "%s/%s", path, de->d_name);
+		len = readlink(fd, link, sizeof(link) - 1);
+		if (len > 0) {
+			link[len] = '\0';
+			n += !strcmp(link, "/dev/net/tun");
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/**
+ * check_nic_detach() - Incus detaches eth0 (on a direct slot) from the
+ * running VM, then deletes its tap: the daemon removes the slot's netdev
+ * @vm:		running emulator
+ * @d:		the daemon
+ */
+static void check_nic_detach(struct lab_incus *vm, const struct daemon *d)
+{
+	char tap[LAB_NET_IFNAMSIZ], want[96];
+	struct cp_error err = { 0 };
+	cleanup_free char *log = NULL;
+	const char *argv[] = { lab_tool("ip"), "link", "del", tap, NULL };
+	int before = tun_fds(vm), after = before, rc;
+	int64_t end;
+
+	cp_strlcpy(tap, lab_incus_nic_tap(vm, "eth0"), sizeof(tap));
+	rc = lab_incus_nic_detach(vm, "eth0", &err);
+	if (rc == 0)
+		rc = lab_net_run(net, LAB_NET_VM, argv, 10000, NULL, &err);
+	ok(rc == 0, "NIC detach: Incus's device_del, netdev_del, then its tap %s deleted%s%s", tap,
+	   rc ? ": " : "", rc ? err.msg : "");
+	lab_fmt(want, sizeof(want), "tap %s is gone (the NIC was detached): removing coldplug-nic0",
+		tap);
+	for (end = cp_now_ms() + 10000; cp_now_ms() < end; lab_sleep_ms(100)) {
+		free(log);
+		log = daemon_log(d);
+		if (log && strstr(log, want))
+			break;
+	}
+	like(log, want,
+	     "NIC detach: the daemon saw the tap go (rtnetlink) and removed the slot's "
+	     "netdev (log)");
+	for (end = cp_now_ms() + 5000; cp_now_ms() < end && after > 0; lab_sleep_ms(100))
+		after = tun_fds(vm);
+	if (!strcmp(qemu, "7.2"))
+		ok(before >= 2 && after == 0,
+		   "NIC detach: QEMU 7.2 closed the dead tap's queues (%d before, %d after)",
+		   before, after);
+	else
+		diag("NIC detach: QEMU %s keeps the dead tap's %d of %d queues while the slot's NIC "
+		     "exists (a QEMU change after 7.2; README Limits)",
+		     qemu, after, before);
+}
+
+/**
  * test_two_vms() - two full starts through the daemon, guest checks
  */
 static void test_two_vms(void)
@@ -434,8 +510,10 @@ static void test_two_vms(void)
 			if (stub_said(vm))
 				diag("%.*s", (int)strcspn(stub_said(vm), "\n\""), stub_said(vm));
 			check_guest(vm, rep, tag);
-			if (i == 1)
+			if (i == 1) {
 				check_detach(vm, g, &d);
+				check_nic_detach(vm, &d);
+			}
 		} else if (vm) {
 			ok(false, "%s: the guest reports", tag);
 		}
