@@ -166,7 +166,7 @@ volume_file() { echo "$STATE/incus/storage-pools/default/custom/default_$1/root.
 # bridged NIC: each on coldplug's frontend in the guest with its size and
 # bytes, the NIC with Incus's MAC, and no ping or UDP packet lost.
 scenario_disks_nic() {
-	local cpus=$1 vm=dn$1 rep rec mac ip=10.91.0.1$1 loss iso
+	local cpus=$1 vm=dn$1 rep rec mac ip=10.91.0.1$1 loss iso tap
 	inc storage volume create default "data$cpus" --type=block size=32MiB >/dev/null
 	dd if=/dev/zero of="$(volume_file "data$cpus")" bs=1M count=1 conv=notrunc status=none
 	"$COLDPLUG_CPTRAFFIC" pattern --seed 7 --offset 0 --length 1048576 |
@@ -207,6 +207,10 @@ scenario_disks_nic() {
 	check "$cpus vCPUs: one NIC, on coldplug-nic0 (pcie.0 slot 1c), with Incus's MAC $mac" \
 		test "$(grep -c '^net ' <<<"$rep")" = 1 -a "$(field "$rec" mac)" = "$mac" -a \
 		"${rec#*path=pci0000:00/0000:00:1c.0/}" != "$rec"
+	tap=$(inc config get "$vm" volatile.eth0.host_name)
+	set -- $(ip -d link show "$tap" | sed -n 's/.*numqueues \([0-9]*\) numdisabled \([0-9]*\).*/\1 \2/p')
+	check "$cpus vCPUs: the direct path: Incus's tap $tap keeps the slot's $((cpus > 2 ? cpus : 2)) queues, no hub, no fresh queue (${1:-?} queues, ${2:-?} disabled)" \
+		test "$((${1:-0} + ${2:-0}))" = "$((cpus > 2 ? cpus : 2))"
 	loss=$(pings "$ip")
 	check "$cpus vCPUs: 1000 pings from the bridge, 0 lost (lost: ${loss:-?}%)" test "${loss:-x}" = 0
 	set -- $(udp_lost "$ip")
@@ -305,6 +309,8 @@ scenario_lifecycle() {
 	ok $? "lifecycle: NIC detach completes"
 	check "lifecycle: Incus's tap $tap is gone after the detach" \
 		bash -c '! ip link show "$1"' _ "$tap"
+	check "lifecycle: the daemon saw the tap go and removed the direct slot's netdev (log)" \
+		bash -c 'for _ in $(seq 100); do grep -q "tap $2 is gone (the NIC was detached): removing coldplug-nic0" "$1" && exit 0; sleep 0.1; done; exit 1' _ "$RUN/serve.log" "$tap"
 	check "lifecycle: the guest no longer answers on the detached NIC" \
 		bash -c '! ip netns exec "$1" ping -q -n -c 3 -W 1 10.91.0.31' _ "$NS"
 	inc config device add "$vm" eth0 nic nictype=bridged parent="$BR" >/dev/null
