@@ -13,10 +13,15 @@
  * a 2-queue tap), broadcast frames on the bridge from launch until the guest
  * reports (as on a live Incus bridge). The configurations:
  *   native       Incus's virtio-net NIC, left alone (the upper bound)
+ *   direct       `coldplug qemu-conf --nic-mac --nic-tap --nic-queues N
+ *                [--vhost]`, written at Incus's config stage (the tap is named
+ *                at launch), + `coldplug rehome --nic-frontend pci`: a
+ *                multi-queue virtio-net-pci slot whose netdev opened Incus's
+ *                own tap when QEMU started; Incus's NIC and netdev removed
  *   pci-*        `coldplug qemu-conf --nic-mac --nic-model M` + `coldplug
  *                rehome --nic-frontend pci`: a PCI NIC slot behind a net hub,
- *                on one fresh queue of Incus's tap (M = virtio-net-pci,
- *                vmxnet3, e1000-82545em)
+ *                on one fresh queue of Incus's tap (M = virtio-net-pci, the
+ *                hub path direct replaces, vmxnet3, e1000-82545em)
  *   usb          `coldplug rehome --nic-frontend usb`: usb-net on the xHCI
  *   incus-usb    Incus's io.bus=usb NIC (usb-net on the 2-queue tap)
  *   seed         the original write-up's method (tests/qemu/lab/seed.h)
@@ -30,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "guest.h"
@@ -53,12 +59,15 @@
 #define CMD_TIMEOUT_MS	  60000
 #define SEED_QUIET_MS	  500
 #define NO_REPORT	  (-2)
+#define ARGV_MAX	  16
 
 static const struct bench_nic_config configs[] = {
 	{ "native", "native (Incus virtio-net, untouched)", BENCH_NIC_NATIVE, NULL,
 	  "10:66:6a:be:0c:00" },
-	{ "pci-virtio", "coldplug pci: virtio-net-pci", BENCH_NIC_PCI, "virtio-net-pci",
-	  "10:66:6a:be:0c:01" },
+	{ "direct", "coldplug direct: virtio-net-pci on Incus's tap", BENCH_NIC_DIRECT,
+	  "virtio-net-pci", "10:66:6a:be:0c:08" },
+	{ "pci-virtio", "coldplug pci: virtio-net-pci (the hub path direct replaces)",
+	  BENCH_NIC_PCI, "virtio-net-pci", "10:66:6a:be:0c:01" },
 	{ "pci-vmxnet3", "coldplug pci: vmxnet3", BENCH_NIC_PCI, "vmxnet3", "10:66:6a:be:0c:02" },
 	{ "pci-e1000", "coldplug pci: e1000-82545em", BENCH_NIC_PCI, "e1000-82545em",
 	  "10:66:6a:be:0c:03" },
@@ -87,26 +96,58 @@ struct options {
 };
 
 /**
- * struct hook_ctx - the pre-start hook's input (its errors go to the start's)
+ * struct hook_ctx - the hooks' input (their errors go to the start's)
  * @cfg:	the configuration
+ * @p:		parameters (the direct slot's queues, vhost)
+ * @conf:	the -readconfig file the config-stage hook writes (direct)
  */
 struct hook_ctx {
 	const struct bench_nic_config *cfg;
+	const struct bench_nic_params *p;
+	const char *conf;
 };
+
+/**
+ * struct conf_words - the words conf_argv() formats (they outlive argv)
+ * @mac:	NAME=MAC
+ * @tap:	NAME=TAP
+ * @queues:	the direct slot's queue count
+ */
+struct conf_words {
+	char mac[64];
+	char tap[64];
+	char queues[16];
+};
+
+/**
+ * runs_coldplug() - whether @cfg's NIC goes through coldplug (qemu-conf at
+ * the start, rehome at pre-start)
+ * @cfg:	configuration
+ *
+ * Return: true for pci-*, usb and direct
+ */
+static bool runs_coldplug(const struct bench_nic_config *cfg)
+{
+	return cfg->kind == BENCH_NIC_PCI || cfg->kind == BENCH_NIC_USB ||
+	       cfg->kind == BENCH_NIC_DIRECT;
+}
 
 /**
  * conf_argv() - the `coldplug qemu-conf` words of @cfg
  * @cfg:	configuration
- * @argv:	filled (NULL-terminated); room for 12
+ * @p:		parameters (direct: the queues, vhost)
+ * @tap:	Incus's tap for direct (known from the config stage on)
+ * @w:		buffers for the formatted words
+ * @argv:	filled (NULL-terminated); borrows from @w and @cfg
  *
  * Return: false if @cfg needs no coldplug configuration
  */
-static bool conf_argv(const struct bench_nic_config *cfg, const char *argv[12])
+static bool conf_argv(const struct bench_nic_config *cfg, const struct bench_nic_params *p,
+		      const char *tap, struct conf_words *w, const char *argv[ARGV_MAX])
 {
-	static char mac[64];
 	size_t n = 0;
 
-	if (cfg->kind != BENCH_NIC_PCI && cfg->kind != BENCH_NIC_USB)
+	if (!runs_coldplug(cfg))
 		return false;
 	argv[n++] = COLDPLUG_BINARY;
 	argv[n++] = "qemu-conf";
@@ -115,12 +156,24 @@ static bool conf_argv(const struct bench_nic_config *cfg, const char *argv[12])
 	argv[n++] = "0";
 	argv[n++] = "--cd-slots";
 	argv[n++] = "0";
-	if (cfg->kind == BENCH_NIC_PCI) {
-		lab_fmt(mac, sizeof(mac), "%s=%s", NIC_NAME, cfg->hwaddr);
+	if (cfg->kind == BENCH_NIC_PCI || cfg->kind == BENCH_NIC_DIRECT) {
+		lab_fmt(w->mac, sizeof(w->mac), "%s=%s", NIC_NAME, cfg->hwaddr);
 		argv[n++] = "--nic-mac";
-		argv[n++] = mac;
+		argv[n++] = w->mac;
+	}
+	if (cfg->kind == BENCH_NIC_PCI) {
 		argv[n++] = "--nic-model";
 		argv[n++] = cfg->model;
+	}
+	if (cfg->kind == BENCH_NIC_DIRECT) {
+		lab_fmt(w->tap, sizeof(w->tap), "%s=%s", NIC_NAME, tap);
+		lab_fmt(w->queues, sizeof(w->queues), "%u", p->queues);
+		argv[n++] = "--nic-tap";
+		argv[n++] = w->tap;
+		argv[n++] = "--nic-queues";
+		argv[n++] = w->queues;
+		if (p->vhost)
+			argv[n++] = "--vhost";
 	}
 	argv[n] = NULL;
 	return true;
@@ -130,25 +183,28 @@ static bool conf_argv(const struct bench_nic_config *cfg, const char *argv[12])
  * rehome_argv() - the `coldplug rehome` words of @cfg
  * @cfg:	configuration
  * @qmp:	the second monitor's socket
- * @argv:	filled (NULL-terminated); room for 12
+ * @argv:	filled (NULL-terminated)
  *
  * --id-prefix '' --device selects Incus's NIC only (the root disk stays
- * where Incus put it: this benchmark has no disk slots).
+ * where Incus put it: this benchmark has no disk slots). The direct path is
+ * --nic-frontend pci too: rehome finds the slot carrying the NIC's MAC on
+ * Incus's tap, and only removes Incus's NIC and netdev.
  *
  * Return: false if @cfg does not run coldplug
  */
-static bool rehome_argv(const struct bench_nic_config *cfg, const char *qmp, const char *argv[12])
+static bool rehome_argv(const struct bench_nic_config *cfg, const char *qmp,
+			const char *argv[ARGV_MAX])
 {
 	size_t n = 0;
 
-	if (cfg->kind != BENCH_NIC_PCI && cfg->kind != BENCH_NIC_USB)
+	if (!runs_coldplug(cfg))
 		return false;
 	argv[n++] = COLDPLUG_BINARY;
 	argv[n++] = "rehome";
 	argv[n++] = "--qmp";
 	argv[n++] = qmp;
 	argv[n++] = "--nic-frontend";
-	argv[n++] = cfg->kind == BENCH_NIC_PCI ? "pci" : "usb";
+	argv[n++] = cfg->kind == BENCH_NIC_USB ? "usb" : "pci";
 	argv[n++] = "--id-prefix";
 	argv[n++] = "";
 	argv[n++] = "--device";
@@ -195,7 +251,7 @@ static int pre_start(struct lab_incus *vm, void *arg, struct cp_error *err)
 	struct hook_ctx *h = arg;
 	struct lab_run_opts ro = { .timeout_ms = CMD_TIMEOUT_MS, .log_dir = lab_incus_dir(vm) };
 	cleanup_free char *out = NULL;
-	const char *argv[12];
+	const char *argv[ARGV_MAX];
 	int rc;
 
 	if (h->cfg->kind == BENCH_NIC_SEED) {
@@ -215,37 +271,85 @@ static int pre_start(struct lab_incus *vm, void *arg, struct cp_error *err)
 }
 
 /**
- * write_conf() - run `coldplug qemu-conf` for @cfg into DIR/coldplug.conf
- * @cfg:	configuration
- * @dir:	scratch directory
- * @path:	set to the file, or "" if @cfg needs none
- * @size:	its size
- * @r:		its command line goes to @r->conf_cmd
+ * run_conf() - run `coldplug qemu-conf` for @cfg into @path
+ * @cfg:	configuration (one that runs coldplug)
+ * @p:		parameters
+ * @tap:	Incus's tap (direct), or NULL
+ * @dir:	directory for the command's log
+ * @path:	the -readconfig file to write
  * @err:	filled on failure
  *
  * Return: 0, or -1
  */
-static int write_conf(const struct bench_nic_config *cfg, const char *dir, char *path, size_t size,
-		      struct bench_nic_result *r, struct cp_error *err)
+static int run_conf(const struct bench_nic_config *cfg, const struct bench_nic_params *p,
+		    const char *tap, const char *dir, const char *path, struct cp_error *err)
 {
 	struct lab_run_opts ro = { .timeout_ms = CMD_TIMEOUT_MS, .log_dir = dir };
 	cleanup_free char *text = NULL;
-	const char *argv[12];
+	struct conf_words w;
+	const char *argv[ARGV_MAX];
 	int rc;
 
-	path[0] = '\0';
-	if (rehome_argv(cfg, "SOCKET", argv))
-		argv_text(argv, r->rehome_cmd, sizeof(r->rehome_cmd));
-	if (!conf_argv(cfg, argv))
-		return 0;
-	argv_text(argv, r->conf_cmd, sizeof(r->conf_cmd));
+	conf_argv(cfg, p, tap, &w, argv);
 	rc = lab_run(argv, &ro, &text, err);
 	if (rc != 0)
 		return rc < 0 ? -1
 			      : cp_error_set(err, CP_ERR_FAILED, "coldplug qemu-conf exited %d: %s",
 					     rc, text ? text : "");
-	lab_fmt(path, size, "%s/coldplug.conf", dir);
 	return lab_write_file(path, text ? text : "", err);
+}
+
+/**
+ * config_stage() - the emulator's config-stage hook (direct): `coldplug
+ * qemu-conf --nic-tap` with the tap Incus just created, before QEMU starts
+ * @vm:		emulator, its devices started (the taps have their names)
+ * @arg:	struct hook_ctx
+ * @err:	filled on failure (the start then fails)
+ *
+ * Return: 0, or -1
+ */
+static int config_stage(struct lab_incus *vm, void *arg, struct cp_error *err)
+{
+	const struct hook_ctx *h = arg;
+	const char *tap = lab_incus_nic_tap(vm, NIC_NAME);
+
+	if (!tap)
+		return cp_error_set(err, CP_ERR_FAILED, "%s has no tap at the config stage",
+				    NIC_NAME);
+	return run_conf(h->cfg, h->p, tap, lab_incus_dir(vm), h->conf, err);
+}
+
+/**
+ * write_conf() - @cfg's coldplug command lines, and DIR/coldplug.conf: now,
+ * or for direct at the config stage (config_stage())
+ * @cfg:	configuration
+ * @p:		parameters
+ * @dir:	scratch directory
+ * @path:	set to the file, or "" if @cfg needs none
+ * @size:	its size
+ * @r:		the command lines go to @r->conf_cmd, @r->rehome_cmd
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+static int write_conf(const struct bench_nic_config *cfg, const struct bench_nic_params *p,
+		      const char *dir, char *path, size_t size, struct bench_nic_result *r,
+		      struct cp_error *err)
+{
+	struct conf_words w;
+	const char *argv[ARGV_MAX];
+
+	path[0] = '\0';
+	if (!runs_coldplug(cfg))
+		return 0;
+	rehome_argv(cfg, "SOCKET", argv);
+	argv_text(argv, r->rehome_cmd, sizeof(r->rehome_cmd));
+	conf_argv(cfg, p, "TAP", &w, argv);
+	argv_text(argv, r->conf_cmd, sizeof(r->conf_cmd));
+	lab_fmt(path, size, "%s/coldplug.conf", dir);
+	if (cfg->kind == BENCH_NIC_DIRECT)
+		return 0;
+	return run_conf(cfg, p, NULL, dir, path, err);
 }
 
 /**
@@ -253,7 +357,7 @@ static int write_conf(const struct bench_nic_config *cfg, const char *dir, char 
  * @cfg:	configuration
  * @p:		parameters
  * @conf:	coldplug's -readconfig file, or ""
- * @h:		the pre-start hook's context
+ * @h:		the hooks' context
  * @err:	filled on failure
  *
  * Return: new emulator, or NULL
@@ -275,10 +379,13 @@ static struct lab_incus *new_vm(const struct bench_nic_config *cfg,
 	o.memory_mb = p->memory_mb;
 	o.boot_guest = true;
 	o.extra_conf[0] = conf[0] ? conf : NULL;
-	if (cfg->kind == BENCH_NIC_PCI || cfg->kind == BENCH_NIC_USB ||
-	    cfg->kind == BENCH_NIC_SEED) {
+	if (runs_coldplug(cfg) || cfg->kind == BENCH_NIC_SEED) {
 		o.pre_start = pre_start;
 		o.pre_start_arg = h;
+	}
+	if (cfg->kind == BENCH_NIC_DIRECT) {
+		o.config = config_stage;
+		o.config_arg = h;
 	}
 	if (cfg->kind == BENCH_NIC_INCUS_USB)
 		nic.bus = LAB_NIC_USB;
@@ -356,14 +463,14 @@ static int run_vm(const struct bench_nic_config *cfg, const struct bench_nic_par
 {
 	struct cp_error err = { 0 };
 	cleanup_free char *dir = lab_scratch_dir("bench-nic", &err);
-	struct hook_ctx h = { .cfg = cfg };
 	struct lab_guest_report *rep = NULL;
 	struct lab_guest *g = NULL;
 	struct lab_incus *vm = NULL;
 	char conf[4096];
+	struct hook_ctx h = { .cfg = cfg, .p = p, .conf = conf };
 	int rc = -1;
 
-	if (!dir || write_conf(cfg, dir, conf, sizeof(conf), r, &err) < 0 ||
+	if (!dir || write_conf(cfg, p, dir, conf, sizeof(conf), r, &err) < 0 ||
 	    !(vm = new_vm(cfg, p, conf, &h, &err)) || start_vm(vm, p, &err) < 0)
 		goto out;
 	cp_strlcpy(r->qemu_version, lab_incus_qemu_version(vm), sizeof(r->qemu_version));
@@ -459,6 +566,7 @@ static void params_init(struct bench_nic_params *p, const char *qemu, bool quick
 	*p = (struct bench_nic_params){
 		.qemu = qemu,
 		.vcpus = 2,
+		.vhost = access("/dev/vhost-net", R_OK | W_OK) == 0,
 		.memory_mb = 512,
 		.pings = quick ? 50 : 200,
 		.ping_interval_ms = 2,
@@ -472,6 +580,7 @@ static void params_init(struct bench_nic_params *p, const char *qemu, bool quick
 		.noise_rate = 20,
 		.quick = quick,
 	};
+	p->queues = p->vcpus > 2 ? p->vcpus : 2; /* as Incus */
 }
 
 static const char usage[] =
@@ -481,9 +590,9 @@ static const char usage[] =
 	"  configuration (one VM each), as ratios to Incus's untouched virtio-net NIC.\n"
 	"  --out FILE     write the figures as JSON (RESULTS.md is made from such files)\n"
 	"  --quick        shorter runs (for trying it out; not for RESULTS.md)\n"
-	"  --configs      only these: native, pci-virtio, pci-vmxnet3, pci-e1000, usb,\n"
-	"                 incus-usb, seed, native-end (native is always run first: it is\n"
-	"                 the reference)\n"
+	"  --configs      only these: native, direct, pci-virtio, pci-vmxnet3, pci-e1000,\n"
+	"                 usb, incus-usb, seed, native-end (native is always run first:\n"
+	"                 it is the reference)\n"
 	"  --markdown F   write F from the JSON files of earlier runs, and exit\n"
 	"Needs root and $COLDPLUG_LAB_ENV (tests/qemu/prepare.sh BUILD_DIR).\n";
 

@@ -26,10 +26,11 @@ struct lab_guest;
 /* How a configuration gets its NIC to the guest. */
 enum bench_nic_kind {
 	BENCH_NIC_NATIVE = 0, /* Incus's virtio-net NIC, left alone */
-	BENCH_NIC_PCI,	      /* coldplug rehome --nic-frontend pci */
+	BENCH_NIC_PCI,	      /* coldplug rehome --nic-frontend pci, behind a net hub */
 	BENCH_NIC_USB,	      /* coldplug rehome --nic-frontend usb */
 	BENCH_NIC_INCUS_USB,  /* Incus's io.bus=usb NIC */
 	BENCH_NIC_SEED,	      /* the original write-up's method (tests/qemu/lab/seed.h) */
+	BENCH_NIC_DIRECT,     /* coldplug qemu-conf --nic-tap: a slot on Incus's own tap */
 };
 
 /**
@@ -37,7 +38,8 @@ enum bench_nic_kind {
  * @key:	short name (JSON, --configs)
  * @label:	what the tables call it
  * @kind:	how the NIC is set up
- * @model:	the PCI NIC slot's model (BENCH_NIC_PCI), else NULL
+ * @model:	the PCI NIC slot's model (BENCH_NIC_PCI, BENCH_NIC_DIRECT),
+ *		else NULL
  * @hwaddr:	the NIC's MAC (40: for the usb-net cases: usb-net before QEMU
  *		10.2 forces that first byte on some builds)
  */
@@ -52,7 +54,11 @@ struct bench_nic_config {
 /**
  * struct bench_nic_params - what one run measures, and how long
  * @qemu:		"7.2" or "10.0"
- * @vcpus:		guest vCPUs (Incus opens max(vCPUs, 2) tap queues)
+ * @vcpus:		guest vCPUs
+ * @queues:		the tap's queues: Incus opens max(vCPUs, 2), and the
+ *			direct slot gets as many (--nic-queues)
+ * @vhost:		/dev/vhost-net is usable: Incus's NIC and the direct
+ *			slot then use vhost-net (Incus's own test)
  * @memory_mb:		guest memory
  * @pings:		pings host -> guest
  * @ping_interval_ms:	their spacing
@@ -74,6 +80,8 @@ struct bench_nic_config {
 struct bench_nic_params {
 	const char *qemu;
 	unsigned vcpus;
+	unsigned queues;
+	bool vhost;
 	unsigned memory_mb;
 	unsigned pings;
 	unsigned ping_interval_ms;
@@ -135,7 +143,8 @@ struct bench_tcp {
  * @driver:		the guest driver bound to the NIC
  * @mac:		the MAC the guest sees
  * @path:		the NIC's place in the guest (sysfs, below /sys/devices)
- * @conf_cmd:		the `coldplug qemu-conf` command line, or ""
+ * @conf_cmd:		the `coldplug qemu-conf` command line (Incus's tap, named
+ *			at launch, shown as TAP), or ""
  * @rehome_cmd:		the `coldplug rehome` command line (its socket
  *			shown as SOCKET), or "" (a hook of its own for the seed)
  * @ping:		pings host -> guest
