@@ -3,6 +3,15 @@
  * The apply runner: see coldplug/apply.h. It walks the plan's steps, runs
  * each step's operation list (apply_ops.c) asynchronously on the QMP client,
  * and on the first failure restores what it can and stops.
+ *
+ * With two or more steps, their unplugs go first, all at once: every
+ * device_del in one batch and every DEVICE_DELETED awaited together. QEMU
+ * finishes a deleted device in an RCU callback, which its RCU thread runs
+ * in batches after up to 50 ms, so one device at a time costs about 50 ms
+ * each and all together about 50 ms in all. Then each step runs the rest of
+ * its operations in order. A step whose unplug failed is left where it was;
+ * every step whose frontend is gone still goes on (or is put back), so no
+ * device is left without a frontend; the run then reports the first failure.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +28,27 @@
 #include "util.h"
 
 #define APPLY_DEFAULT_EVENT_TIMEOUT_MS 5000
+
+/**
+ * struct unplug - one step's unplug in the first phase
+ * @a:		run
+ * @step:	the step
+ * @waits:	DEVICE_DELETED events still awaited (the frontend, and the USB
+ *		device around it when that is what device_del names)
+ * @planned:	the step has an unplug in this phase
+ * @replied:	device_del succeeded
+ * @failed:	device_del or a wait failed (@err says why)
+ * @err:	what went wrong
+ */
+struct unplug {
+	struct apply *a;
+	size_t step;
+	unsigned waits;
+	bool planned;
+	bool replied;
+	bool failed;
+	struct cp_error err;
+};
 
 /**
  * struct apply - one application of a plan in progress
@@ -39,6 +69,11 @@
  * @tap_fd:		queue opened by OP_OPEN_TAP, until it is passed
  * @step_start:		cp_now_ms() when the current step began
  * @failure:		the error that stopped the run
+ * @unplugs:		per step, its unplug of the first phase; NULL when the
+ *			steps unplug one by one
+ * @pending:		replies and events the first phase still awaits
+ * @batch_failed:	a step failed and the run went on (batch mode)
+ * @first_failure:	then, the first failure
  */
 struct apply {
 	struct qmp_client *c;
@@ -58,10 +93,15 @@ struct apply {
 	int tap_fd;
 	int64_t step_start;
 	struct cp_error failure;
+	struct unplug *unplugs;
+	size_t pending;
+	bool batch_failed;
+	struct cp_error first_failure;
 };
 
 static void run_ops(struct apply *a);
 static void start_step(struct apply *a);
+static bool skip_unplug(struct apply *a);
 
 /**
  * apply_opts_init() - default options
@@ -140,8 +180,32 @@ static void finish(struct apply *a, bool failed)
 	if (a->tap_fd >= 0)
 		close(a->tap_fd);
 	ops_free(&a->ops);
+	if (a->batch_failed) {
+		failed = true;
+		cp_error_copy(&a->failure, &a->first_failure);
+	}
 	a->fn(a->res, a->plan->n, failed ? &a->failure : NULL, a->userdata);
+	free(a->unplugs);
 	free(a);
+}
+
+/**
+ * step_end_failed() - the current step has failed (and was put back if it
+ * could be): stop, or in batch mode go on with the next step
+ * @a:	run
+ */
+static void step_end_failed(struct apply *a)
+{
+	if (!a->unplugs) {
+		finish(a, true);
+		return;
+	}
+	if (!a->batch_failed)
+		cp_error_copy(&a->first_failure, &a->failure);
+	a->batch_failed = true;
+	a->rolling_back = false;
+	a->step++;
+	start_step(a);
 }
 
 /**
@@ -163,7 +227,7 @@ static void step_failed(struct apply *a, const struct cp_error *e)
 				st->dev_id, e->msg);
 		r->status = APPLY_FAILED;
 		cp_error_copy(&a->failure, &r->err);
-		finish(a, true);
+		step_end_failed(a);
 		return;
 	}
 	cp_error_copy(&r->err, e);
@@ -174,12 +238,12 @@ static void step_failed(struct apply *a, const struct cp_error *e)
 	/* Only a frontend known to be gone is re-created: an unplug that did
 	 * not complete leaves the device (and its node) where it was. */
 	if (!a->gone || a->committed || st->kind == PLAN_NIC_PCI || st->kind == PLAN_NIC_USB) {
-		finish(a, true);
+		step_end_failed(a);
 		return;
 	}
 	ops_free(&a->ops);
 	if (ops_for_rollback(st, a->slot_added, &a->ops, &rb) < 0 || !a->ops.n) {
-		finish(a, true);
+		step_end_failed(a);
 		return;
 	}
 	log_warn("%s: %sputting %s back on %s", st->name,
@@ -369,7 +433,7 @@ static void run_ops(struct apply *a)
 		cp_error_prefix(&r->err, "%s was put back on %s", current(a)->dev_id,
 				current(a)->fe.bus);
 		cp_error_copy(&a->failure, &r->err);
-		finish(a, true);
+		step_end_failed(a);
 		return;
 	}
 	a->res[a->step].status = APPLY_MOVED;
@@ -391,7 +455,7 @@ static void start_step(struct apply *a)
 	while (a->step < a->plan->n && a->plan->steps[a->step].already)
 		a->step++;
 	if (a->step == a->plan->n) {
-		finish(a, false);
+		finish(a, a->batch_failed);
 		return;
 	}
 	ops_free(&a->ops);
@@ -404,7 +468,161 @@ static void start_step(struct apply *a)
 		step_failed(a, &e);
 		return;
 	}
+	if (a->unplugs && a->unplugs[a->step].planned && !skip_unplug(a))
+		return;
 	run_ops(a);
+}
+
+/**
+ * skip_unplug() - the first phase did the current step's unplug: skip its
+ * operations, or fail the step as that unplug failed
+ * @a:	run, at the start of a step in batch mode
+ *
+ * Return: true to run the step's remaining operations
+ */
+static bool skip_unplug(struct apply *a)
+{
+	const struct unplug *u = &a->unplugs[a->step];
+
+	while (a->cur < a->ops.n &&
+	       (a->ops.ops[a->cur].kind == OP_WAIT_DELETED ||
+		(a->cur == 0 && !strcmp(a->ops.ops[a->cur].cmd, "device_del"))))
+		a->cur++;
+	a->res[a->step].changed = u->replied;
+	a->gone = u->replied && !u->failed;
+	a->mark = qmp_client_event_mark(a->c);
+	if (u->failed) {
+		step_failed(a, &u->err);
+		return false;
+	}
+	return true;
+}
+
+/**
+ * unplug_settled() - one reply or event of the first phase is in; when the
+ * last is, the steps run
+ * @a:	run
+ */
+static void unplug_settled(struct apply *a)
+{
+	if (--a->pending == 0)
+		start_step(a);
+}
+
+/**
+ * on_unplug_reply() - qmp_reply_fn of a first-phase device_del
+ * @c:		client
+ * @ret:	reply
+ * @e:		error, or NULL
+ * @userdata:	struct unplug
+ */
+static void on_unplug_reply(struct qmp_client *c, cp_json *ret, const struct cp_error *e,
+			    void *userdata)
+{
+	struct unplug *u = userdata;
+
+	(void)c;
+	(void)ret;
+	if (e && !u->failed) {
+		u->failed = true;
+		cp_error_copy(&u->err, e);
+		cp_error_prefix(&u->err, "device_del %s", u->a->plan->steps[u->step].del_id);
+	}
+	u->replied = !e;
+	unplug_settled(u->a);
+}
+
+/**
+ * on_unplug_event() - qmp_await_fn of a first-phase DEVICE_DELETED
+ * @c:		client
+ * @ev:		the event, or NULL
+ * @e:		error, or NULL
+ * @userdata:	struct unplug
+ */
+static void on_unplug_event(struct qmp_client *c, cp_json *ev, const struct cp_error *e,
+			    void *userdata)
+{
+	struct unplug *u = userdata;
+	struct apply *a = u->a;
+	size_t step = a->step;
+
+	(void)c;
+	(void)ev;
+	if (e && !u->failed) {
+		u->failed = true;
+		a->step = u->step; /* deleted_hint() describes the current step */
+		if (e->code == CP_ERR_TIMEOUT)
+			deleted_hint(a, a->plan->steps[u->step].del_id, &u->err);
+		else
+			cp_error_copy(&u->err, e);
+		a->step = step;
+	}
+	u->waits -= !e;
+	unplug_settled(a);
+}
+
+/**
+ * await_deleted() - await DEVICE_DELETED of @id for @u
+ * @u:		the step's unplug
+ * @id:		device id
+ * @since:	event mark from before the device_del
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+static int await_deleted(struct unplug *u, const char *id, uint64_t since, struct cp_error *err)
+{
+	struct qmp_event_match m = { "DEVICE_DELETED", "device", id };
+
+	if (qmp_client_await_event(u->a->c, &m, since, u->a->o.event_timeout_ms, on_unplug_event, u,
+				   err) < 0)
+		return -1;
+	u->waits++;
+	u->a->pending++;
+	return 0;
+}
+
+/**
+ * start_unplugs() - the first phase: every step's device_del at once, and
+ * every DEVICE_DELETED awaited together
+ * @a:		run, in batch mode (@unplugs allocated)
+ *
+ * A command or wait that cannot even be sent fails that step only.
+ */
+static void start_unplugs(struct apply *a)
+{
+	uint64_t since = qmp_client_event_mark(a->c);
+	size_t i;
+
+	a->pending = 1; /* held until every request is out */
+	for (i = 0; i < a->plan->n; i++) {
+		const struct plan_step *st = &a->plan->steps[i];
+		struct unplug *u = &a->unplugs[i];
+		cp_json *args = cp_json_new_object();
+
+		u->a = a;
+		u->step = i;
+		if (st->already)
+			continue;
+		u->planned = true;
+		if (!args || cp_json_set_str(args, "id", st->del_id) < 0) {
+			cp_json_unref(args);
+			u->failed = true;
+			cp_error_set(&u->err, CP_ERR_NOMEM, "out of memory");
+			continue;
+		}
+		if (qmp_client_send(a->c, "device_del", args, NULL, 0, 0, on_unplug_reply, u,
+				    &u->err) < 0) {
+			u->failed = true;
+			continue;
+		}
+		a->pending++;
+		if (await_deleted(u, st->dev_id, since, &u->err) < 0 ||
+		    (strcmp(st->del_id, st->dev_id) &&
+		     await_deleted(u, st->del_id, since, &u->err) < 0))
+			u->failed = true;
+	}
+	unplug_settled(a);
 }
 
 /**
@@ -440,6 +658,15 @@ int apply_start(struct qmp_client *c, const struct plan *p, const struct apply_o
 	for (i = 0; i < p->n; i++) {
 		memset(&results[i], 0, sizeof(results[i]));
 		results[i].status = p->steps[i].already ? APPLY_ALREADY : APPLY_PLANNED;
+	}
+	if (plan_todo(p) >= 2) {
+		a->unplugs = cp_calloc(p->n, sizeof(*a->unplugs), err);
+		if (!a->unplugs) {
+			free(a);
+			return -1;
+		}
+		start_unplugs(a);
+		return 0;
 	}
 	start_step(a);
 	return 0;

@@ -22,6 +22,7 @@
  * @fn:		completion callback
  * @userdata:	passed to @fn
  * @start:	cp_now_ms() at the start
+ * @mark:	cp_now_us() when the current stage started
  */
 struct pipeline {
 	struct rehome *r;
@@ -31,7 +32,21 @@ struct pipeline {
 	rehome_fn fn;
 	void *userdata;
 	int64_t start;
+	int64_t mark;
 };
+
+/**
+ * stage_done() - account the time since the last mark to @stage
+ * @p:		run
+ * @stage:	the stage that just ended
+ */
+static void stage_done(struct pipeline *p, enum rehome_stage stage)
+{
+	int64_t now = cp_now_us();
+
+	p->r->stage_us[stage] += now - p->mark;
+	p->mark = now;
+}
 
 /**
  * rehome_opts_init() - defaults: Incus's devices, NICs onto PCI slots
@@ -110,6 +125,7 @@ static void on_after(struct inventory *inv, const struct cp_error *e, void *user
 	struct pipeline *p = userdata;
 	struct cp_error ve;
 
+	stage_done(p, REHOME_VERIFY);
 	if (e) {
 		cp_error_copy(&ve, e);
 		cp_error_prefix(&ve, "verify");
@@ -139,6 +155,7 @@ static void on_applied(struct apply_result *results, size_t n, const struct cp_e
 	struct cp_error ce;
 	size_t i;
 
+	stage_done(p, REHOME_APPLY);
 	if (e) {
 		cp_error_copy(&ce, e);
 		for (i = 0; i < n; i++)
@@ -166,9 +183,11 @@ static void start_apply(struct pipeline *p)
 	p->o.apply.pid = r->before.pid;
 	if (plan_build(&r->before, &p->o.plan, &r->plan, &e) < 0 ||
 	    apply_preflight(&r->plan, &p->o.apply, &e) < 0) {
+		stage_done(p, REHOME_PLAN);
 		finish(p, e.code == CP_ERR_REFUSED ? REHOME_REFUSED : REHOME_FAILED, &e);
 		return;
 	}
+	stage_done(p, REHOME_PLAN);
 	r->results = cp_calloc(r->plan.n, sizeof(*r->results), &e);
 	if (!r->results) {
 		finish(p, REHOME_FAILED, &e);
@@ -201,6 +220,7 @@ static void on_before(struct inventory *inv, const struct cp_error *e, void *use
 	struct pipeline *p = userdata;
 
 	(void)inv;
+	stage_done(p, REHOME_INVENTORY);
 	if (e) {
 		finish(p, REHOME_FAILED, e);
 		return;
@@ -236,6 +256,7 @@ int rehome_start(struct qmp_client *c, const struct rehome_opts *o, rehome_fn fn
 	p->fn = fn;
 	p->userdata = userdata;
 	p->start = cp_now_ms();
+	p->mark = cp_now_us();
 	if (inventory_collect(c, &p->o.sel, &p->r->before, on_before, p, err) < 0) {
 		free(p->r);
 		free(p);

@@ -156,6 +156,26 @@ static cp_json *device_json(const struct plan_step *st, const struct apply_resul
 }
 
 /**
+ * stages_json() - {"inventory": µs, "plan": µs, "apply": µs, "verify": µs}
+ * @r:	outcome
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *stages_json(const struct rehome *r)
+{
+	static const char *const names[REHOME_STAGES] = { "inventory", "plan", "apply", "verify" };
+	cleanup_json cp_json *o = cp_json_new_object();
+	int rc = 0;
+	size_t i;
+
+	if (!o)
+		return NULL;
+	for (i = 0; i < REHOME_STAGES; i++)
+		rc |= cp_json_set_int(o, names[i], r->stage_us[i]);
+	return rc ? NULL : steal_pointer(&o);
+}
+
+/**
  * rehome_report_json() - the machine-readable report of a run
  * @r:			outcome
  * @with_commands:	list each step's QMP commands (for --dry-run)
@@ -184,6 +204,7 @@ cp_json *rehome_report_json(const struct rehome *r, bool with_commands)
 		rc |= cp_json_set_str(o, "error", r->err.msg);
 	rc |= cp_json_set_bool(o, "verified", r->verified);
 	rc |= cp_json_set_int(o, "ms", r->ms);
+	rc |= cp_json_set(o, "stage-us", stages_json(r));
 	rc |= cp_json_set(o, "devices", steal_pointer(&devs));
 	return rc ? NULL : steal_pointer(&o);
 }

@@ -71,6 +71,19 @@ bool cp_streq(const char *a, const char *b)
 }
 
 /**
+ * cp_now_us() - microseconds on the monotonic clock
+ *
+ * Return: current CLOCK_MONOTONIC time in µs
+ */
+int64_t cp_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/**
  * cp_now_ms() - milliseconds on the monotonic clock
  *
  * Return: current CLOCK_MONOTONIC time in ms

@@ -27,6 +27,7 @@ size_t cp_strlcpy(char *dst, const char *src, size_t size);
 bool cp_str_has_prefix(const char *s, const char *prefix);
 bool cp_streq(const char *a, const char *b);
 int64_t cp_now_ms(void);
+int64_t cp_now_us(void);
 int cp_deadline_left(int64_t deadline_ms);
 char *cp_strdup(const char *s, struct cp_error *err);
 void *cp_calloc(size_t n, size_t size, struct cp_error *err);

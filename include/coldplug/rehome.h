@@ -52,6 +52,22 @@ struct rehome_opts {
 };
 
 /**
+ * enum rehome_stage - the pipeline's stages, for timing
+ * @REHOME_INVENTORY:	the inventory the plan is made from
+ * @REHOME_PLAN:	plan and host preflight
+ * @REHOME_APPLY:	the QMP operations
+ * @REHOME_VERIFY:	a fresh inventory, checked against the plan
+ * @REHOME_STAGES:	their count
+ */
+enum rehome_stage {
+	REHOME_INVENTORY,
+	REHOME_PLAN,
+	REHOME_APPLY,
+	REHOME_VERIFY,
+	REHOME_STAGES,
+};
+
+/**
  * struct rehome - one run of the pipeline, and its outcome
  * @result:	enum rehome_result
  * @err:	what went wrong (REHOME_REFUSED / REHOME_FAILED)
@@ -60,6 +76,7 @@ struct rehome_opts {
  * @results:	per step of @plan
  * @verified:	the fresh inventory after apply matched the plan
  * @ms:		how long it took
+ * @stage_us:	µs spent in each stage (enum rehome_stage) of those that ran
  */
 struct rehome {
 	enum rehome_result result;
@@ -69,6 +86,7 @@ struct rehome {
 	struct apply_result *results;
 	bool verified;
 	int64_t ms;
+	int64_t stage_us[REHOME_STAGES];
 };
 
 typedef void (*rehome_fn)(struct rehome *r, void *userdata);

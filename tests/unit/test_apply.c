@@ -144,13 +144,13 @@ static void test_moved(bool event_first)
 static void test_rollback(void)
 {
 	struct fakepeer *fp = new_peer();
-	struct apply_result res[2];
-	struct plan_step steps[2];
+	struct apply_result res[1];
+	struct plan_step steps[1];
 	struct qmp_client *c;
 	struct cp_error err;
 	struct plan p;
 
-	root_plan(&p, steps, 2);
+	root_plan(&p, steps, 1);
 	cp_strlcpy(steps[0].fe.serial, "incus_root", sizeof(steps[0].fe.serial));
 	fakepeer_expect(fp,
 			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_root\"}}");
@@ -171,9 +171,97 @@ static void test_rollback(void)
 	is_int(res[0].status, APPLY_ROLLED_BACK, "root was put back on its frontend");
 	like(res[0].err.msg, "Permission conflict", "the result keeps QEMU's reason");
 	like(res[0].err.msg, "put back on qemu_scsi.0", "and says where it is now");
-	is_int(res[1].status, APPLY_NOT_ATTEMPTED, "the next disk was not attempted");
 	qmp_client_free(c);
 	fakepeer_finish(fp, "the peer saw device_del, qom-set, then the rollback device_add");
+}
+
+/**
+ * test_batch() - two disks: both unplugs first, in one batch, their events
+ * awaited together; root's attach fails and root is put back, data still
+ * reaches its slot (its frontend is gone already), the run reports root
+ */
+static void test_batch(void)
+{
+	static const char data_deleted[] =
+		"{\"device\":\"dev-incus_data\",\"path\":\"/machine/peripheral/dev-incus_data\"}";
+	struct fakepeer *fp = new_peer();
+	struct apply_result res[2];
+	struct plan_step steps[2];
+	struct qmp_client *c;
+	struct cp_error err;
+	struct plan p;
+
+	root_plan(&p, steps, 2);
+	cp_strlcpy(steps[0].fe.serial, "incus_root", sizeof(steps[0].fe.serial));
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_root\"}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_data\"}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	fakepeer_event(fp, "DEVICE_DELETED", data_deleted);
+	fakepeer_event(fp, "DEVICE_DELETED", deleted);
+	fakepeer_expect(fp, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"" SLOT "\","
+			    "\"property\":\"drive\",\"value\":\"incus_root\"}}");
+	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"Permission conflict "
+			   "on node 'incus_root'\"}}");
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_add\",\"arguments\":{\"bus\":\"qemu_scsi.0\","
+			"\"drive\":\"incus_root\",\"driver\":\"scsi-hd\",\"id\":\"dev-incus_root\","
+			"\"bootindex\":0,\"serial\":\"incus_root\"}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	fakepeer_expect(fp, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":"
+			    "\"/machine/peripheral-anon/device[1]\",\"property\":\"drive\","
+			    "\"value\":\"incus_data\"}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	fakepeer_expect(fp, "{\"execute\":\"query-block\"}");
+	fakepeer_reply(fp, "{\"return\":[{\"device\":\"coldplug-disk1\",\"inserted\":"
+			   "{\"node-name\":\"incus_data\"}}]}");
+	c = connect_peer(fp);
+	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
+	   "batch: root's failed attach fails the run");
+	like(err.msg, "root: dev-incus_root -> coldplug-disk0", "batch: the run reports root");
+	is_int(res[0].status, APPLY_ROLLED_BACK, "batch: root was put back on its frontend");
+	is_int(res[1].status, APPLY_MOVED, "batch: data, already unplugged, reached its slot");
+	ok(res[0].changed && res[1].changed, "batch: both were changed");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "batch: both device_dels first, then root's attach and rollback, "
+			    "then data's attach");
+}
+
+/**
+ * test_batch_unplug_fails() - two disks: data's device_del is refused;
+ * root still moves, data stays where it was, untouched
+ */
+static void test_batch_unplug_fails(void)
+{
+	struct fakepeer *fp = new_peer();
+	struct apply_result res[2];
+	struct plan_step steps[2];
+	struct apply_opts o;
+	struct qmp_client *c;
+	struct cp_error err;
+	struct plan p;
+
+	apply_opts_init(&o);
+	o.event_timeout_ms = 300;
+	root_plan(&p, steps, 2);
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_root\"}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_data\"}}");
+	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"Bus "
+			   "'qemu_pcie5' does not support hotplugging\"}}");
+	fakepeer_event(fp, "DEVICE_DELETED", deleted);
+	expect_attach(fp);
+	c = connect_peer(fp);
+	ok(apply_run(c, &p, &o, res, &err) < 0, "batch: a refused device_del fails the run");
+	like(err.msg, "does not support hotplugging", "batch: with QEMU's reason");
+	is_int(res[0].status, APPLY_MOVED, "batch: root still moved");
+	ok(res[1].status == APPLY_FAILED && !res[1].changed, "batch: data failed, unchanged");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "batch: no command for data after its refused device_del");
 }
 
 /**
@@ -508,6 +596,8 @@ int main(void)
 	test_moved(true);
 	test_moved(false);
 	test_rollback();
+	test_batch();
+	test_batch_unplug_fails();
 	test_unplug_pending();
 	test_qemu_gone();
 	test_null_err();
