@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The emulator as Incus 6.0 follows real Incus 6.0.4 (issue 10): the VM of
- * tests/data/incus-6.0 (dn2: limits.cpu=2, a bridged NIC eth0, a 64 MiB root
- * and a 32 MiB custom block volume "data" on virtio-scsi, coldplug's
- * profile), started by the emulator with release LAB_INCUS_6_0, gives
+ * tests/data/incus-6.0 (dn2: limits.cpu=2, a bridged NIC eth0, a 64 MiB root,
+ * an ISO "cd" and a 32 MiB custom block volume "data" on virtio-scsi,
+ * coldplug's profile), started by the emulator with release LAB_INCUS_6_0, gives
  *  (a) the qemu.conf Incus 6.0.4 wrote (tests/data/incus-6.0/qemu.conf),
  *      compared section by section as QEMU reads it (conf-compare.py's
  *      idea): Incus's own sections in order, the profile's appended ones as
@@ -14,8 +14,8 @@
  *      in order, with the arguments that matter, up to `cont`; after it the
  *      state polling as a pattern (query-status, then query-status +
  *      query-chardev rounds), not a count.
- * The profile is today's `coldplug incus-profile` with the CD slot the
- * recorded one still had; the stub runs in the emulator's Starlark runner,
+ * The profile is today's `coldplug incus-profile` (its stub's NIC slot on
+ * the direct path, on Incus's tap); the stub runs in the emulator's Starlark runner,
  * and a stand-in for coldplug serve (a listening socket for the profile's
  * monitor, "done" in the status ringbuf) lets it finish. Then an ISO: a
  * writable node on scsi-cd, and an eject for a DEVICE_TRAY_MOVED.
@@ -48,17 +48,9 @@
 #endif
 
 #define REC_DIR	     COLDPLUG_TEST_DATA "/incus-6.0"
-#define REC_MAC	     "10:66:6a:45:13:b9" /* eth0's volatile hwaddr in the recording */
+#define REC_MAC	     "10:66:6a:22:04:98" /* eth0's volatile hwaddr in the recording */
 #define IDLE_MS	     7000		 /* two of Incus 6.0's polling rounds */
 #define MAX_COMMANDS 256
-
-/* The CD slot the recorded profile had (profiles before the USB CD drive). */
-static const char cd_slot[] = "[device \"coldplug-cd0\"]\n"
-			      "driver = \"ide-cd\"\n"
-			      "bus = \"ide.2\"\n"
-			      "drive = \"coldplug-cd0\"\n"
-			      "[drive \"coldplug-cd0\"]\n"
-			      "if = \"none\"\n";
 
 /**
  * struct ignored_key - a key whose value is not compared, and why
@@ -88,6 +80,8 @@ static const struct ignored_key ignored_keys[] = {
 	{ "fsdev \"qemu_agent\"", "path", "where Incus's agent binaries are; the lab's is empty" },
 	{ "device \"vmgenid0\"", "guid", "a random UUID per instance" },
 	{ "chardev \"coldplug\"", "path", "coldplug serve's socket (the test's own)" },
+	{ "netdev \"coldplug-nic0\"", "ifname",
+	  "the direct NIC slot's tap: Incus's volatile.eth0.host_name, random per run" },
 };
 
 /**
@@ -626,7 +620,7 @@ static int answer_done(struct lab_incus *vm, void *arg, struct cp_error *err)
 static struct lab_incus *recorded_vm(const char *qemu, const char *sock, struct cp_error *err)
 {
 	struct incus_profile_opts po;
-	cleanup_free char *yaml = NULL, *name = NULL, *conf = NULL, *stub = NULL, *raw = NULL;
+	cleanup_free char *yaml = NULL, *name = NULL, *conf = NULL, *stub = NULL;
 	struct lab_incus_opts o;
 	struct lab_incus *vm;
 
@@ -636,8 +630,6 @@ static struct lab_incus *recorded_vm(const char *qemu, const char *sock, struct 
 	yaml = incus_profile_generate(&po, err);
 	if (!yaml || lab_incus_profile_read(yaml, strlen(yaml), &name, &conf, &stub, err) < 0)
 		return NULL;
-	if (asprintf(&raw, "%s\n%s", conf, cd_slot) < 0)
-		return cp_error_set(err, CP_ERR_NOMEM, "out of memory"), NULL;
 	lab_incus_opts_init(&o);
 	o.qemu = qemu;
 	o.release = LAB_INCUS_6_0;
@@ -645,7 +637,7 @@ static struct lab_incus *recorded_vm(const char *qemu, const char *sock, struct 
 	o.vcpus = 2;
 	o.max_vcpus = 2;
 	o.no_vhost = true;
-	o.raw_qemu_conf = raw;
+	o.raw_qemu_conf = conf;
 	o.scriptlet = stub;
 	o.pre_start = answer_done;
 	vm = lab_incus_new(&o, err);
@@ -654,6 +646,9 @@ static struct lab_incus *recorded_vm(const char *qemu, const char *sock, struct 
 			      err) < 0 ||
 	    lab_incus_add_disk(
 		    vm, &(struct lab_disk_spec){ .name = "root", .root = true, .size = 64 << 20 },
+		    err) < 0 ||
+	    lab_incus_add_disk(
+		    vm, &(struct lab_disk_spec){ .name = "cd", .cdrom = true, .size = 2 << 20 },
 		    err) < 0 ||
 	    lab_incus_add_disk(vm, &(struct lab_disk_spec){ .name = "data", .size = 32 << 20 },
 			       err) < 0) {
