@@ -15,7 +15,9 @@
 #                    run there: scripts/check-fresh.sh (--keep keeps the root:
 #                    make check-fresh CHECK_FRESH_ARGS=--keep). Not in .ci/run.
 # Also: make bench   the NIC benchmark on QEMU 7.2 and 10.0 (root, about 12 min):
-#                    bench/results/nic-*.json, then bench/RESULTS.md from them
+#                    bench/results/nic-*.json, then bench/RESULTS.md from them;
+#                    then the start benchmark (about 4 min more):
+#                    bench/results/start-*.json, then bench/RESULTS-start.md
 # Also: make deb     the Debian package (root installs what it needs): built from
 #                    a copy of the tree in build/deb/src, lintian-checked
 #                    (errors and warnings fail), left at build/deb/coldplug_*.deb
@@ -77,6 +79,12 @@ bench:
 	done
 	@$(BUILD)/bench/bench-nic --markdown bench/RESULTS.md $(BENCH_RESULTS)/nic-7.2.json \
 		$(BENCH_RESULTS)/nic-10.0.json
+	@for v in 7.2 10.0; do \
+		COLDPLUG_LAB_ENV=$(CURDIR)/$(BUILD)/lab.env $(BUILD)/bench/bench-start --qemu $$v \
+			--repeat 11 --out $(BENCH_RESULTS)/start-$$v.json || exit 1; \
+	done
+	@$(BUILD)/bench/bench-start --markdown bench/RESULTS-start.md \
+		$(BENCH_RESULTS)/start-7.2.json $(BENCH_RESULTS)/start-10.0.json
 
 fuzz:
 	@scripts/deps.sh fuzz
