@@ -306,12 +306,13 @@ static void on_reply(struct qmp_client *c, cp_json *ret, const struct cp_error *
 /**
  * deleted_hint() - the fix for a DEVICE_DELETED that never came
  * @a:	run
+ * @st:	the step whose device it is
  * @id:	the device
  * @e:	the timeout error, extended
  */
-static void deleted_hint(const struct apply *a, const char *id, struct cp_error *e)
+static void deleted_hint(const struct apply *a, const struct plan_step *st, const char *id,
+			 struct cp_error *e)
 {
-	const struct plan_step *st = current(a);
 	bool pci = st->fe.addr[0] || (st->kind != PLAN_DISK && st->kind != PLAN_CD &&
 				      strcmp(st->nic_driver, "usb-net"));
 
@@ -339,7 +340,7 @@ static void on_deleted(struct qmp_client *c, cp_json *ev, const struct cp_error 
 	(void)c;
 	(void)ev;
 	if (e && e->code == CP_ERR_TIMEOUT) {
-		deleted_hint(a, a->ops.ops[a->cur].wait_id, &te);
+		deleted_hint(a, current(a), a->ops.ops[a->cur].wait_id, &te);
 		step_failed(a, &te);
 	} else if (e) {
 		step_failed(a, e);
@@ -489,7 +490,7 @@ static bool skip_unplug(struct apply *a)
 		(a->cur == 0 && !strcmp(a->ops.ops[a->cur].cmd, "device_del"))))
 		a->cur++;
 	a->res[a->step].changed = u->replied;
-	a->gone = u->replied && !u->failed;
+	a->gone = u->replied && !u->failed && !u->waits;
 	a->mark = qmp_client_event_mark(a->c);
 	if (u->failed) {
 		step_failed(a, &u->err);
@@ -543,22 +544,19 @@ static void on_unplug_event(struct qmp_client *c, cp_json *ev, const struct cp_e
 			    void *userdata)
 {
 	struct unplug *u = userdata;
-	struct apply *a = u->a;
-	size_t step = a->step;
+	const struct plan_step *st = &u->a->plan->steps[u->step];
 
 	(void)c;
 	(void)ev;
 	if (e && !u->failed) {
 		u->failed = true;
-		a->step = u->step; /* deleted_hint() describes the current step */
 		if (e->code == CP_ERR_TIMEOUT)
-			deleted_hint(a, a->plan->steps[u->step].del_id, &u->err);
+			deleted_hint(u->a, st, st->del_id, &u->err);
 		else
 			cp_error_copy(&u->err, e);
-		a->step = step;
 	}
 	u->waits -= !e;
-	unplug_settled(a);
+	unplug_settled(u->a);
 }
 
 /**
