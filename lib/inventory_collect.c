@@ -479,7 +479,9 @@ static void collect_finish(struct collect *col, const struct cp_error *e)
 			inventory_free(col->inv);
 			e = &be;
 		} else {
-			inventory_probe_slot_taps(col->inv);
+			inventory_probe_slot_taps(col->inv, col->sel && col->sel->proc_root
+								    ? col->sel->proc_root
+								    : "/proc");
 		}
 	}
 	if (e) {

@@ -10,27 +10,22 @@
  * it is denied, the NIC keeps an empty ifname and its errno, and the planner
  * says what to do.
  *
- * A direct NIC slot names its tap in "info network" (ifname=); rtnetlink,
- * which needs no privilege, says whether that tap exists in this network
- * namespace and is persistent (made by the manager, not by QEMU at start
- * when no tap of that name existed), its queues and its bridge.
+ * A direct NIC slot names its tap in "info network" (ifname=); rtnetlink
+ * (tapq_probe(), in QEMU's network namespace: no privilege when it is ours,
+ * as under Incus) says whether that tap exists and is persistent (made by
+ * the manager, not by QEMU at start when no tap of that name existed), its
+ * queues and its bridge.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if_link.h>
 #include <linux/if_tun.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <net/if.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "coldplug/inventory.h"
+#include "tapq.h"
 #include "util.h"
 
 /**
@@ -139,147 +134,20 @@ static bool ifname_ok(const char *name)
 	       !strpbrk(name, "/ \t\n:");
 }
 
-/* An RTM_GETLINK request for one interface, by name. */
-struct getlink_req {
-	struct nlmsghdr nh;
-	struct ifinfomsg ifi;
-	char attrs[RTA_SPACE(INV_IFNAME_MAX)];
-};
-
 /**
- * tun_info() - the tun attributes of IFLA_INFO_DATA
- * @data:	the nested attribute
- * @out:	filled
- */
-static void tun_info(const struct rtattr *data, struct inv_tap *out)
-{
-	const struct rtattr *a;
-	int len = (int)RTA_PAYLOAD(data);
-	uint32_t v32 = 0;
-	uint8_t v8 = 0;
-
-	for (a = RTA_DATA(data); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-		if (RTA_PAYLOAD(a) >= 1)
-			memcpy(&v8, RTA_DATA(a), 1);
-		if (RTA_PAYLOAD(a) >= 4)
-			memcpy(&v32, RTA_DATA(a), 4);
-		if (a->rta_type == IFLA_TUN_TYPE && RTA_PAYLOAD(a) >= 1)
-			out->flags |= v8 & (IFF_TUN | IFF_TAP);
-		else if (a->rta_type == IFLA_TUN_PERSIST && RTA_PAYLOAD(a) >= 1 && v8)
-			out->flags |= IFF_PERSIST;
-		else if (a->rta_type == IFLA_TUN_MULTI_QUEUE && RTA_PAYLOAD(a) >= 1 && v8)
-			out->flags |= IFF_MULTI_QUEUE;
-		else if (a->rta_type == IFLA_TUN_VNET_HDR && RTA_PAYLOAD(a) >= 1 && v8)
-			out->flags |= IFF_VNET_HDR;
-		else if (a->rta_type == IFLA_TUN_NUM_QUEUES && RTA_PAYLOAD(a) >= 4)
-			out->queues = v32;
-		else if (a->rta_type == IFLA_TUN_NUM_DISABLED_QUEUES && RTA_PAYLOAD(a) >= 4)
-			out->disabled = v32;
-	}
-}
-
-/**
- * link_info() - parse one RTM_NEWLINK answer
- * @ifi:	its ifinfomsg
- * @len:	bytes of attributes after it
- * @out:	filled
- */
-static void link_info(const struct ifinfomsg *ifi, int len, struct inv_tap *out)
-{
-	const struct rtattr *a, *b;
-	char master[IF_NAMESIZE];
-	uint32_t v32;
-	int blen;
-
-	out->exists = true;
-	out->ifindex = ifi->ifi_index;
-	for (a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-		if (a->rta_type == IFLA_MASTER && RTA_PAYLOAD(a) >= 4) {
-			memcpy(&v32, RTA_DATA(a), 4);
-			if (if_indextoname(v32, master))
-				cp_strlcpy(out->master, master, sizeof(out->master));
-			continue;
-		}
-		if (a->rta_type != IFLA_LINKINFO)
-			continue;
-		blen = (int)RTA_PAYLOAD(a);
-		for (b = RTA_DATA(a); RTA_OK(b, blen); b = RTA_NEXT(b, blen))
-			if (b->rta_type == IFLA_INFO_DATA)
-				tun_info(b, out);
-	}
-}
-
-/**
- * getlink() - ask the kernel about one interface over rtnetlink
- * @ifname:	its name
- * @out:	filled
- *
- * The socket is in the caller's network namespace (QEMU's, on an Incus
- * host and in the lab alike); no privilege is needed.
- *
- * Return: 0 (found or not: see @out), or -errno
- */
-static int getlink(const char *ifname, struct inv_tap *out)
-{
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	struct timeval tv = { .tv_sec = 2 };
-	struct getlink_req req;
-	struct rtattr *rta;
-	union {
-		char buf[16384];
-		struct nlmsghdr align;
-	} u;
-	cleanup_close int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	const struct nlmsghdr *nh;
-	ssize_t n;
-	int len;
-
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
-		return -errno;
-	memset(&req, 0, sizeof(req));
-	req.nh.nlmsg_type = RTM_GETLINK;
-	req.nh.nlmsg_flags = NLM_F_REQUEST;
-	req.nh.nlmsg_seq = 1;
-	req.ifi.ifi_family = AF_UNSPEC;
-	rta = (struct rtattr *)((char *)&req + NLMSG_ALIGN(NLMSG_LENGTH(sizeof(req.ifi))));
-	rta->rta_type = IFLA_IFNAME;
-	rta->rta_len = (unsigned short)RTA_LENGTH(strlen(ifname) + 1);
-	memcpy(RTA_DATA(rta), ifname, strlen(ifname) + 1);
-	req.nh.nlmsg_len = NLMSG_ALIGN(NLMSG_LENGTH(sizeof(req.ifi))) + RTA_ALIGN(rta->rta_len);
-	if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
-		return -errno;
-	n = recv(fd, u.buf, sizeof(u.buf), 0);
-	if (n < 0)
-		return -errno;
-	len = (int)n;
-	for (nh = &u.align; NLMSG_OK(nh, (unsigned)len); nh = NLMSG_NEXT(nh, len)) {
-		if (nh->nlmsg_seq != 1)
-			continue;
-		if (nh->nlmsg_type == NLMSG_ERROR &&
-		    nh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
-			const struct nlmsgerr *e = NLMSG_DATA(nh);
-
-			return e->error == -ENODEV ? (out->probe_errno = ENODEV, 0) : e->error;
-		}
-		if (nh->nlmsg_type == RTM_NEWLINK &&
-		    nh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct ifinfomsg))) {
-			link_info(NLMSG_DATA(nh), (int)IFLA_PAYLOAD(nh), out);
-			return 0;
-		}
-	}
-	return -EPROTO;
-}
-
-/**
- * inventory_probe_tap() - what the kernel says of a host tap (rtnetlink)
+ * inventory_probe_tap() - what the kernel says of a host tap (rtnetlink, in
+ * QEMU's network namespace: see tapq.h)
  * @ifname:	interface name
- * @out:	filled (probe_errno says why it could not be)
+ * @pid:	QEMU's pid, 0 for our own namespace
+ * @proc_root:	"/proc" (tests pass a tree of their own)
+ * @out:	filled (probe_errno says why it could not be: ENODEV when
+ *		there is no such interface)
  */
-void inventory_probe_tap(const char *ifname, struct inv_tap *out)
+void inventory_probe_tap(const char *ifname, pid_t pid, const char *proc_root, struct inv_tap *out)
 {
-	int rc;
+	struct tapq_target t = { .ifname = ifname, .pid = pid, .proc_root = proc_root };
+	struct tapq_info info;
+	struct cp_error err = { 0 };
 
 	memset(out, 0, sizeof(*out));
 	out->probed = true;
@@ -287,20 +155,31 @@ void inventory_probe_tap(const char *ifname, struct inv_tap *out)
 		out->probe_errno = EINVAL;
 		return;
 	}
-	rc = getlink(ifname, out);
-	if (rc < 0)
-		out->probe_errno = -rc;
+	if (tapq_probe(&t, &info, &err) < 0 && err.code != CP_ERR_INVALID) {
+		out->probe_errno = err.sys_errno ? err.sys_errno : EIO;
+		return;
+	}
+	/* CP_ERR_INVALID: it exists but is no tap; info says what it is. */
+	out->exists = true;
+	out->ifindex = info.ifindex;
+	out->flags = (info.is_tap ? IFF_TAP : 0) | (info.persistent ? IFF_PERSIST : 0) |
+		     (info.multi_queue ? IFF_MULTI_QUEUE : 0) | (info.vnet_hdr ? IFF_VNET_HDR : 0);
+	out->queues = info.queues;
+	out->disabled = info.disabled;
+	cp_strlcpy(out->master, info.master, sizeof(out->master));
 }
 
 /**
  * inventory_probe_slot_taps() - look up the tap of each direct NIC slot
- * @inv:	inventory
+ * @inv:	inventory (its pid says whose network namespace)
+ * @proc_root:	"/proc" (tests pass a tree of their own)
  */
-void inventory_probe_slot_taps(struct inventory *inv)
+void inventory_probe_slot_taps(struct inventory *inv, const char *proc_root)
 {
 	size_t i;
 
 	for (i = 0; i < inv->nslots; i++)
 		if (inv->slots[i].direct)
-			inventory_probe_tap(inv->slots[i].ifname, &inv->slots[i].tap);
+			inventory_probe_tap(inv->slots[i].ifname, inv->pid, proc_root,
+					    &inv->slots[i].tap);
 }

@@ -653,12 +653,20 @@ static bool direct_tap_ok(struct plan_ctx *ctx, const struct inv_nic *n, const s
 	const char *hint = tap_hint(ctx, n);
 	const char *theirs = hint ? hint : n->macvtap ? n->tapdev : n->ifname;
 
+	if (!s->tap.exists && s->tap.probe_errno != ENODEV) {
+		refuse(ctx,
+		       "%s: cannot look at tap %s of NIC slot %s in QEMU's network namespace "
+		       "(%s); coldplug needs CAP_SYS_ADMIN when QEMU runs in another namespace "
+		       "than coldplug's",
+		       n->id, s->ifname, s->name,
+		       strerror(s->tap.probe_errno ? s->tap.probe_errno : EIO));
+		return false;
+	}
 	if (!s->tap.exists) {
 		refuse(ctx,
 		       "%s: NIC slot %s opened tap %s when QEMU started, but the kernel has no "
-		       "such tap now (%s); restart the VM",
-		       n->id, s->name, s->ifname,
-		       strerror(s->tap.probe_errno ? s->tap.probe_errno : ENOENT));
+		       "such tap now; restart the VM",
+		       n->id, s->name, s->ifname);
 		return false;
 	}
 	if (!(s->tap.flags & IFF_TAP) || !(s->tap.flags & IFF_PERSIST)) {

@@ -119,9 +119,17 @@ static void parse_newlink(struct nlmsghdr *nh, struct tapq_info *info)
 	struct rtattr *rta;
 
 	info->ifindex = ifi->ifi_index;
-	for (rta = IFLA_RTA(ifi); RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+	for (rta = IFLA_RTA(ifi); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+		unsigned master = 0;
+
 		if (rta->rta_type == IFLA_LINKINFO)
 			parse_linkinfo(RTA_DATA(rta), (int)RTA_PAYLOAD(rta), info);
+		if (rta->rta_type == IFLA_MASTER && RTA_PAYLOAD(rta) >= 4) {
+			memcpy(&master, RTA_DATA(rta), 4);
+			if (!if_indextoname(master, info->master))
+				info->master[0] = '\0';
+		}
+	}
 }
 
 /**

@@ -28,6 +28,7 @@
  * @vnet_hdr:		IFF_VNET_HDR is set now
  * @queues:		queues attached (numqueues)
  * @disabled:		queues open but detached (numdisabled)
+ * @master:		the bridge (or other master) it is enslaved to, "" if none
  */
 struct tapq_info {
 	int ifindex;
@@ -37,6 +38,7 @@ struct tapq_info {
 	bool vnet_hdr;
 	unsigned queues;
 	unsigned disabled;
+	char master[16];
 };
 
 /**

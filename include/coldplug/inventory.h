@@ -130,7 +130,7 @@ enum inv_slot_kind {
  * struct inv_tap - a host tap as the kernel shows it (rtnetlink), not as
  * QEMU or a peer describes it
  * @probed:	it was looked up
- * @exists:	an interface of that name exists (in this network namespace)
+ * @exists:	an interface of that name exists (in QEMU's network namespace)
  * @flags:	IFF_TUN/IFF_TAP, IFF_PERSIST, IFF_MULTI_QUEUE, IFF_VNET_HDR as
  *		the kernel reports them (0 for an interface that is no tun)
  * @queues:	queues attached and enabled
@@ -318,8 +318,8 @@ int inventory_read_raw(struct qmp_client *c, cp_json **raw, struct cp_error *err
 int inventory_build(const cp_json *raw, const struct inv_select *sel, struct inventory *inv,
 		    struct cp_error *err);
 int inventory_probe_taps(struct inventory *inv, const char *proc_root, struct cp_error *err);
-void inventory_probe_tap(const char *ifname, struct inv_tap *out);
-void inventory_probe_slot_taps(struct inventory *inv);
+void inventory_probe_tap(const char *ifname, pid_t pid, const char *proc_root, struct inv_tap *out);
+void inventory_probe_slot_taps(struct inventory *inv, const char *proc_root);
 
 const struct inv_slot *inventory_find_slot(const struct inventory *inv, enum inv_slot_kind kind,
 					   unsigned index);

@@ -507,8 +507,11 @@ static void test_direct_plan(void)
 	refusal(&inv, &o, "QEMU created it when it started", "a tap QEMU created");
 	s->tap.flags |= IFF_PERSIST;
 	s->tap.exists = false;
-	s->tap.probe_errno = ENOENT;
+	s->tap.probe_errno = ENODEV;
 	refusal(&inv, &o, "no such tap now", "a tap that is gone");
+	s->tap.probe_errno = EPERM;
+	refusal(&inv, &o, "cannot look at tap tapcp0 of NIC slot coldplug-nic0 in QEMU's network",
+		"a tap in a namespace coldplug may not enter");
 	s->tap.exists = true;
 	s->tap.disabled = 2;
 	refusal(&inv, &o, "tap tapcp0 has 5 queues attached, but NIC slot coldplug-nic0 holds 2",
