@@ -7,20 +7,15 @@
  * say why below the table; coldplug paths that lose packets at the fixed
  * rates are flagged, not smoothed over.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "cleanup.h"
+#include "report.h"
 #include "nic.h"
 #include "run.h"
 #include "util.h"
 
-#define JSON_MAX   (4 << 20)
 #define CELL_MAX   128
 #define NOTES_MAX  32
 #define FORMAT_VER 1
@@ -48,92 +43,13 @@ struct notes {
 };
 
 /**
- * file_line() - the first line of @path starting with @key, after ": "
- * @path:	file (/proc/cpuinfo)
- * @key:	line prefix
- * @buf:	output ("-" if absent)
- * @size:	its size
- */
-static void file_line(const char *path, const char *key, char *buf, size_t size)
-{
-	FILE *f = fopen(path, "re");
-	char line[512];
-
-	cp_strlcpy(buf, "-", size);
-	while (f && fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-
-		if (strncmp(line, key, strlen(key)) || !colon)
-			continue;
-		colon += 1 + strspn(colon + 1, " \t");
-		colon[strcspn(colon, "\n")] = '\0';
-		cp_strlcpy(buf, colon, size);
-		break;
-	}
-	if (f)
-		fclose(f);
-}
-
-/**
- * loadavg() - the three load averages, as /proc/loadavg prints them
- * @buf:	output ("-" if unreadable)
- * @size:	its size
- */
-static void loadavg(char *buf, size_t size)
-{
-	FILE *f = fopen("/proc/loadavg", "re");
-	char line[128];
-	size_t end = 0, fields = 0;
-
-	cp_strlcpy(buf, "-", size);
-	if (f && fgets(line, sizeof(line), f)) {
-		while (line[end] && line[end] != '\n' && (line[end] != ' ' || ++fields < 3))
-			end++;
-		line[end] = '\0';
-		cp_strlcpy(buf, line, size);
-	}
-	if (f)
-		fclose(f);
-}
-
-/**
  * bench_nic_run_begin() - note the start: UTC time and load
  * @run:	filled (@seconds and @qemu_binary are the caller's)
  */
 void bench_nic_run_begin(struct bench_nic_run *run)
 {
-	time_t now = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&now, &tm);
-	strftime(run->started, sizeof(run->started), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	loadavg(run->load_start, sizeof(run->load_start));
-}
-
-/**
- * machine_json() - CPU, cores, kernel and load of this machine
- * @run:	the run (load at the start)
- *
- * Return: new object
- */
-static cp_json *machine_json(const struct bench_nic_run *run)
-{
-	cp_json *m = cp_json_new_object();
-	struct utsname u;
-	char buf[512];
-
-	file_line("/proc/cpuinfo", "model name", buf, sizeof(buf));
-	cp_json_set_str(m, "cpu", buf);
-	cp_json_set_int(m, "cores", sysconf(_SC_NPROCESSORS_ONLN));
-	if (uname(&u) == 0) {
-		snprintf(buf, sizeof(buf), "%s %s %s", u.sysname, u.release, u.machine);
-		cp_json_set_str(m, "kernel", buf);
-		cp_json_set_str(m, "kernel_version", u.version);
-	}
-	cp_json_set_str(m, "load_start", run->load_start);
-	loadavg(buf, sizeof(buf));
-	cp_json_set_str(m, "load_end", buf);
-	return m;
+	bench_run_begin(run->started, sizeof(run->started), run->load_start,
+			sizeof(run->load_start));
 }
 
 /**
@@ -290,7 +206,7 @@ cp_json *bench_nic_to_json(const struct bench_nic_params *p, const struct bench_
 	cp_json_set_str(doc, "tcg_thread", "single"); /* the lab's [accel] section */
 	cp_json_set_str(doc, "started", run->started);
 	cp_json_set_int(doc, "seconds", run->seconds);
-	cp_json_set(doc, "machine", machine_json(run));
+	cp_json_set(doc, "machine", bench_machine_json(run->load_start));
 	cp_json_set_str(guest, "kernel", kernel);
 	cp_json_set(doc, "guest", guest);
 	cp_json_set(doc, "params", params_json(p));
@@ -299,21 +215,6 @@ cp_json *bench_nic_to_json(const struct bench_nic_params *p, const struct bench_
 }
 
 /* ---- rendering (from the JSON only) ---- */
-
-/**
- * num() - an integer member, 0 if absent
- * @o:		object
- * @key:	member
- *
- * Return: its value
- */
-static int64_t num(const cp_json *o, const char *key)
-{
-	int64_t v = 0;
-
-	cp_json_get_int(o, key, &v);
-	return v;
-}
 
 /**
  * str() - a string member, "" if absent
@@ -350,9 +251,9 @@ static bool measured(const cp_json *m)
  */
 static double delivered(const cp_json *m)
 {
-	int64_t sent = num(m, "sent");
+	int64_t sent = bench_num(m, "sent");
 
-	return sent > 0 ? (double)num(m, "received") / (double)sent : 0.0;
+	return sent > 0 ? (double)bench_num(m, "received") / (double)sent : 0.0;
 }
 
 /**
@@ -410,14 +311,15 @@ static void cell_tcp(struct notes *notes, const cp_json *cfg, const char *key, c
 {
 	const cp_json *m = cp_json_get_object(cfg, key);
 	const cp_json *ref = native ? cp_json_get_object(native, key) : NULL;
-	double v = (double)num(m, "kbit_s") / 1000.0;
+	double v = (double)bench_num(m, "kbit_s") / 1000.0;
 	char r[32];
 
 	if (!measured(m)) {
 		note_ref(notes, cfg, what, m, buf, size);
 		return;
 	}
-	ratio_text(v, measured(ref) ? (double)num(ref, "kbit_s") / 1000.0 : 0.0, r, sizeof(r));
+	ratio_text(v, measured(ref) ? (double)bench_num(ref, "kbit_s") / 1000.0 : 0.0, r,
+		   sizeof(r));
 	lab_fmt(buf, size, "%.1f Mbit/s%s", v, r);
 }
 
@@ -445,8 +347,9 @@ static void cell_loss(struct notes *notes, const cp_json *cfg, const char *key, 
 		return;
 	}
 	if (flows)
-		lab_fmt(f, sizeof(f), ", %lld/%lld flows", (long long)num(m, "flows_complete"),
-			(long long)num(m, "flows"));
+		lab_fmt(f, sizeof(f), ", %lld/%lld flows",
+			(long long)bench_num(m, "flows_complete"),
+			(long long)bench_num(m, "flows"));
 	ratio_text(delivered(m), measured(ref) ? delivered(ref) : 0.0, r, sizeof(r));
 	lab_fmt(buf, size, "%.1f %% lost%s%s", 100.0 * (1.0 - delivered(m)), f, r);
 }
@@ -479,8 +382,9 @@ static void loss_start(const cp_json *cfg, const char *dir, char *buf, size_t si
 			break;
 		if (100.0 * (1.0 - delivered(steps[i])) <= LOSS_START_PCT)
 			continue;
-		if (num(steps[i], "rate"))
-			lab_fmt(buf, size, "loss from %lld/s", (long long)num(steps[i], "rate"));
+		if (bench_num(steps[i], "rate"))
+			lab_fmt(buf, size, "loss from %lld/s",
+				(long long)bench_num(steps[i], "rate"));
 		else
 			cp_strlcpy(buf, "loss only unpaced", size);
 		return;
@@ -576,14 +480,15 @@ static bool fixed_rate_losses(const cp_json *c, char *buf, size_t size)
 
 		if (k == 1 || k == 2)
 			lab_fmt(flows, sizeof(flows), ", %lld/%lld flows intact",
-				(long long)num(m, "flows_complete"), (long long)num(m, "flows"));
+				(long long)bench_num(m, "flows_complete"),
+				(long long)bench_num(m, "flows"));
 		if (!measured(m))
 			w = snprintf(buf + off, size - off, "%s%s not measured", sep, names[k]);
-		else if (k < 3 && num(m, "received") < num(m, "sent"))
+		else if (k < 3 && bench_num(m, "received") < bench_num(m, "sent"))
 			w = snprintf(buf + off, size - off, "%s%s %.1f %% lost (%lld of %lld%s)",
 				     sep, names[k], 100.0 * (1.0 - delivered(m)),
-				     (long long)(num(m, "sent") - num(m, "received")),
-				     (long long)num(m, "sent"), flows);
+				     (long long)(bench_num(m, "sent") - bench_num(m, "received")),
+				     (long long)bench_num(m, "sent"), flows);
 		off += w > 0 ? (size_t)w : 0;
 	}
 	return off > 0;
@@ -627,8 +532,8 @@ static void noise(FILE *f, const cp_json *configs)
 	for (i = 0; i < CP_ARRAY_SIZE(keys); i++) {
 		const cp_json *x = cp_json_get_object(a, keys[i]);
 		const cp_json *y = cp_json_get_object(b, keys[i]);
-		double vx = i < 2 ? (double)num(x, "kbit_s") : delivered(x);
-		double vy = i < 2 ? (double)num(y, "kbit_s") : delivered(y);
+		double vx = i < 2 ? (double)bench_num(x, "kbit_s") : delivered(x);
+		double vy = i < 2 ? (double)bench_num(y, "kbit_s") : delivered(y);
 		char r[32] = "n/a";
 
 		if (measured(x) && measured(y) && vx > 0.0)
@@ -659,16 +564,16 @@ static bool tcp_verdict(const cp_json *configs, const char *key, char *buf, size
 	double r, band = 0.0;
 	char end[96] = "no native-end, no noise band";
 
-	if (!measured(d) || !measured(a) || num(a, "kbit_s") <= 0) {
+	if (!measured(d) || !measured(a) || bench_num(a, "kbit_s") <= 0) {
 		cp_strlcpy(buf, "not measured: not met", size);
 		return false;
 	}
-	r = (double)num(d, "kbit_s") / (double)num(a, "kbit_s");
-	if (measured(b) && num(b, "kbit_s") > 0) {
-		band = (double)num(b, "kbit_s") / (double)num(a, "kbit_s") - 1.0;
+	r = (double)bench_num(d, "kbit_s") / (double)bench_num(a, "kbit_s");
+	if (measured(b) && bench_num(b, "kbit_s") > 0) {
+		band = (double)bench_num(b, "kbit_s") / (double)bench_num(a, "kbit_s") - 1.0;
 		band = band < 0.0 ? -band : band;
 		lab_fmt(end, sizeof(end), "%.2f× of native-end; noise band ±%.2f",
-			(double)num(d, "kbit_s") / (double)num(b, "kbit_s"), band);
+			(double)bench_num(d, "kbit_s") / (double)bench_num(b, "kbit_s"), band);
 	}
 	lab_fmt(buf, size, "%.2f× (%s): %s", r, end,
 		r >= DIRECT_TARGET	    ? "met"
@@ -784,10 +689,10 @@ static void print_params(FILE *f, const cp_json *p)
 		"connection, cptraffic); UDP payloads of %lld bytes in %lld flows (source "
 		"ports); fixed rate: %lld packets at %lld/s each way; then %lld packets at each "
 		"of",
-		(long long)num(p, "pings"), (long long)num(p, "ping_interval_ms"),
-		(long long)num(p, "tcp_seconds"), (long long)num(p, "udp_payload"),
-		(long long)num(p, "udp_flows"), (long long)num(p, "udp_count"),
-		(long long)num(p, "udp_rate"), (long long)num(p, "burst_count"));
+		(long long)bench_num(p, "pings"), (long long)bench_num(p, "ping_interval_ms"),
+		(long long)bench_num(p, "tcp_seconds"), (long long)bench_num(p, "udp_payload"),
+		(long long)bench_num(p, "udp_flows"), (long long)bench_num(p, "udp_count"),
+		(long long)bench_num(p, "udp_rate"), (long long)bench_num(p, "burst_count"));
 	for (i = 0; i < cp_json_len(ladder); i++) {
 		int64_t v = 0;
 
@@ -800,8 +705,8 @@ static void print_params(FILE *f, const cp_json *p)
 		"%.0f %% was lost. %lld broadcast frames/s on the bridge from launch until the "
 		"guest reports (as on a live Incus bridge; the seed method needs them to fail "
 		"as it fails in the field).\n",
-		(long long)num(p, "burst_rate_in"), LOSS_START_PCT,
-		(long long)num(p, "noise_rate"));
+		(long long)bench_num(p, "burst_rate_in"), LOSS_START_PCT,
+		(long long)bench_num(p, "noise_rate"));
 }
 
 /**
@@ -820,20 +725,21 @@ static void print_facts(FILE *f, const cp_json *doc)
 	fprintf(f,
 		"- **Machine:** %s, %lld cores; %s; load average %s at the start, %s at the "
 		"end.\n",
-		str(m, "cpu"), (long long)num(m, "cores"), str(m, "kernel"), str(m, "load_start"),
-		str(m, "load_end"));
+		str(m, "cpu"), (long long)bench_num(m, "cores"), str(m, "kernel"),
+		str(m, "load_start"), str(m, "load_end"));
 	/* Results from before the lab went single-threaded have no tcg_thread. */
 	fprintf(f,
 		"- **QEMU:** %s (`%s`), accel tcg, %s-threaded. **Date:** %s; the run took "
 		"%lld s.\n",
 		str(doc, "qemu_version"), str(doc, "qemu_binary"),
 		cp_json_get_str(doc, "tcg_thread") ? str(doc, "tcg_thread") : "multi",
-		str(doc, "started"), (long long)num(doc, "seconds"));
+		str(doc, "started"), (long long)bench_num(doc, "seconds"));
 	fprintf(f,
 		"- **Guest:** %lld vCPUs (Incus gives each NIC a %lld-queue tap), %lld MiB, "
 		"Linux %s (the lab's test guest).",
-		(long long)num(p, "vcpus"), (long long)num(p, "tap_queues"),
-		(long long)num(p, "memory_mb"), str(cp_json_get_object(doc, "guest"), "kernel"));
+		(long long)bench_num(p, "vcpus"), (long long)bench_num(p, "tap_queues"),
+		(long long)bench_num(p, "memory_mb"),
+		str(cp_json_get_object(doc, "guest"), "kernel"));
 	/* Results from before the direct path have no vhost_net. */
 	if (cp_json_get_bool(p, "vhost_net", &vhost))
 		fprintf(f, " vhost: %s.",
@@ -847,8 +753,8 @@ static void print_facts(FILE *f, const cp_json *doc)
 		const cp_json *c = cp_json_at(configs, i);
 
 		fprintf(f, "%s %s %lld s%s", i ? "," : "", str(c, "key"),
-			(long long)num(c, "seconds"),
-			num(c, "attempts") > 1 ? " (retried once)" : "");
+			(long long)bench_num(c, "seconds"),
+			bench_num(c, "attempts") > 1 ? " (retried once)" : "");
 	}
 	fprintf(f, ".\n");
 	for (i = 0; i < cp_json_len(configs); i++) {
@@ -886,28 +792,6 @@ void bench_nic_print(FILE *f, const cp_json *doc)
 	fprintf(f, "\n**Findings (computed from the figures):**\n\n");
 	findings(f, configs);
 	fprintf(f, "\n");
-}
-
-/**
- * read_doc() - parse one run's JSON file
- * @path:	file
- * @err:	filled on failure
- *
- * Return: new document, or NULL
- */
-static cp_json *read_doc(const char *path, struct cp_error *err)
-{
-	cleanup_free char *text = lab_read_file(path, JSON_MAX, err);
-	cp_json *doc = text ? cp_json_parse(text, strlen(text), err) : NULL;
-
-	if (!doc)
-		cp_error_prefix(err, "%s", path);
-	else if (!cp_json_get_array(doc, "configs")) {
-		cp_json_unref(doc);
-		doc = NULL;
-		cp_error_set(err, CP_ERR_PROTOCOL, "%s: not a bench-nic result", path);
-	}
-	return doc;
 }
 
 /**
@@ -962,29 +846,6 @@ static void write_header(FILE *f, char *const *inputs, size_t n)
  */
 int bench_nic_markdown(const char *out, char *const *inputs, size_t n, struct cp_error *err)
 {
-	cleanup_free char *tmp = cp_asprintf(err, "%s.tmp", out);
-	FILE *f;
-	size_t i;
-
-	if (!tmp)
-		return -1;
-	f = fopen(tmp, "we");
-	if (!f)
-		return cp_error_set_errno(err, errno, "open %s", tmp);
-	write_header(f, inputs, n);
-	for (i = 0; i < n; i++) {
-		cleanup_json cp_json *doc = read_doc(inputs[i], err);
-
-		if (!doc) {
-			fclose(f);
-			unlink(tmp);
-			return -1;
-		}
-		bench_nic_print(f, doc);
-	}
-	if (fclose(f) != 0 || rename(tmp, out) < 0) {
-		unlink(tmp);
-		return cp_error_set_errno(err, errno, "writing %s", out);
-	}
-	return 0;
+	return bench_markdown(out, inputs, n, "configs", "bench-nic", write_header, bench_nic_print,
+			      err);
 }

@@ -7,20 +7,14 @@
  * per pair and then its median; a failed start is listed with its error,
  * never dropped silently.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "cleanup.h"
-#include "run.h"
+#include "report.h"
 #include "start.h"
 #include "util.h"
 
-#define JSON_MAX   (4 << 20)
 #define FORMAT_VER 1
 
 /* Issue 11's target for coldplug's own time at 8 disks + 3 NICs, ms. */
@@ -67,89 +61,13 @@ struct spread {
 /* ---- the JSON ---- */
 
 /**
- * loadavg() - the three load averages, as /proc/loadavg prints them
- * @buf:	output ("-" if unreadable)
- * @size:	its size
- */
-static void loadavg(char *buf, size_t size)
-{
-	FILE *f = fopen("/proc/loadavg", "re");
-	char line[128];
-	size_t end = 0, fields = 0;
-
-	cp_strlcpy(buf, "-", size);
-	if (f && fgets(line, sizeof(line), f)) {
-		while (line[end] && line[end] != '\n' && (line[end] != ' ' || ++fields < 3))
-			end++;
-		line[end] = '\0';
-		cp_strlcpy(buf, line, size);
-	}
-	if (f)
-		fclose(f);
-}
-
-/**
- * cpu_model() - the first "model name" of /proc/cpuinfo
- * @buf:	output ("-" if absent)
- * @size:	its size
- */
-static void cpu_model(char *buf, size_t size)
-{
-	FILE *f = fopen("/proc/cpuinfo", "re");
-	char line[512];
-
-	cp_strlcpy(buf, "-", size);
-	while (f && fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-
-		if (strncmp(line, "model name", 10) || !colon)
-			continue;
-		colon += 1 + strspn(colon + 1, " \t");
-		colon[strcspn(colon, "\n")] = '\0';
-		cp_strlcpy(buf, colon, size);
-		break;
-	}
-	if (f)
-		fclose(f);
-}
-
-/**
  * bench_start_run_begin() - note the start: UTC time and load
  * @run:	filled (the rest is the caller's)
  */
 void bench_start_run_begin(struct bench_start_run *run)
 {
-	time_t now = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&now, &tm);
-	strftime(run->started, sizeof(run->started), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	loadavg(run->load_start, sizeof(run->load_start));
-}
-
-/**
- * machine_json() - CPU, cores, kernel and load of this machine
- * @run:	the run (load at the start)
- *
- * Return: new object
- */
-static cp_json *machine_json(const struct bench_start_run *run)
-{
-	cp_json *m = cp_json_new_object();
-	struct utsname u;
-	char buf[512];
-
-	cpu_model(buf, sizeof(buf));
-	cp_json_set_str(m, "cpu", buf);
-	cp_json_set_int(m, "cores", sysconf(_SC_NPROCESSORS_ONLN));
-	if (uname(&u) == 0) {
-		snprintf(buf, sizeof(buf), "%s %s %s", u.sysname, u.release, u.machine);
-		cp_json_set_str(m, "kernel", buf);
-	}
-	cp_json_set_str(m, "load_start", run->load_start);
-	loadavg(buf, sizeof(buf));
-	cp_json_set_str(m, "load_end", buf);
-	return m;
+	bench_run_begin(run->started, sizeof(run->started), run->load_start,
+			sizeof(run->load_start));
 }
 
 /**
@@ -261,7 +179,7 @@ cp_json *bench_start_to_json(const struct bench_start_params *p,
 	cp_json_set_str(doc, "accel", "tcg");
 	cp_json_set_str(doc, "started", run->started);
 	cp_json_set_int(doc, "seconds", run->seconds);
-	cp_json_set(doc, "machine", machine_json(run));
+	cp_json_set(doc, "machine", bench_machine_json(run->load_start));
 	cp_json_set(doc, "params", params_json(p));
 	cp_json_set(doc, "warmup", vm_json(&run->warmup));
 	cp_json_set(doc, "layouts", list);
@@ -269,21 +187,6 @@ cp_json *bench_start_to_json(const struct bench_start_params *p,
 }
 
 /* ---- rendering (from the JSON only) ---- */
-
-/**
- * num() - an integer member, 0 if absent
- * @o:		object
- * @key:	member
- *
- * Return: its value
- */
-static int64_t num(const cp_json *o, const char *key)
-{
-	int64_t v = 0;
-
-	cp_json_get_int(o, key, &v);
-	return v;
-}
 
 /**
  * str() - a string member, "-" if absent
@@ -327,7 +230,7 @@ static double stage_sum(const cp_json *with)
 	size_t i;
 
 	for (i = 0; i < BENCH_START_STAGES; i++)
-		sum += (double)num(st, bench_start_stage_names[i]);
+		sum += (double)bench_num(st, bench_start_stage_names[i]);
 	return sum;
 }
 
@@ -343,31 +246,31 @@ static bool metric(const cp_json *pair, enum metric m, double *out)
 {
 	const cp_json *a = cp_json_get_object(pair, "without"),
 		      *b = cp_json_get_object(pair, "with");
-	double plain = (double)num(a, "start_us"), with = (double)num(b, "start_us");
+	double plain = (double)bench_num(a, "start_us"), with = (double)bench_num(b, "start_us");
 	const double values[] = {
 		[M_PLAIN_START] = plain,
 		[M_WITH_START] = with,
 		[M_RATIO] = plain > 0 ? with / plain : 0,
 		[M_ADDED] = with - plain,
-		[M_PLAIN_LAUNCH] = (double)num(a, "launch_us"),
-		[M_WITH_LAUNCH] = (double)num(b, "launch_us"),
-		[M_QEMU_SLOTS] = (double)(num(b, "launch_us") - num(a, "launch_us") -
-					  num(b, "conf_us")),
-		[M_PLAIN_PRE_START] = (double)num(a, "pre_start_us"),
-		[M_WITH_PRE_START] = (double)num(b, "pre_start_us"),
-		[M_PLAIN_RESUME] = (double)num(a, "resume_us"),
-		[M_WITH_RESUME] = (double)num(b, "resume_us"),
-		[M_CONF] = (double)num(b, "conf_us"),
-		[M_REHOME_WALL] = (double)num(b, "rehome_us"),
-		[M_PIPELINE] = (double)num(b, "rehome_ms") * 1000,
-		[M_OUTSIDE] = (double)num(b, "rehome_us") - stage_sum(b),
+		[M_PLAIN_LAUNCH] = (double)bench_num(a, "launch_us"),
+		[M_WITH_LAUNCH] = (double)bench_num(b, "launch_us"),
+		[M_QEMU_SLOTS] = (double)(bench_num(b, "launch_us") - bench_num(a, "launch_us") -
+					  bench_num(b, "conf_us")),
+		[M_PLAIN_PRE_START] = (double)bench_num(a, "pre_start_us"),
+		[M_WITH_PRE_START] = (double)bench_num(b, "pre_start_us"),
+		[M_PLAIN_RESUME] = (double)bench_num(a, "resume_us"),
+		[M_WITH_RESUME] = (double)bench_num(b, "resume_us"),
+		[M_CONF] = (double)bench_num(b, "conf_us"),
+		[M_REHOME_WALL] = (double)bench_num(b, "rehome_us"),
+		[M_PIPELINE] = (double)bench_num(b, "rehome_ms") * 1000,
+		[M_OUTSIDE] = (double)bench_num(b, "rehome_us") - stage_sum(b),
 	};
 
 	if (!side_ok(pair, "without") || !side_ok(pair, "with"))
 		return false;
 	if (m >= M_STAGE0)
-		*out = (double)num(cp_json_get_object(b, "stage_us"),
-				   bench_start_stage_names[m - M_STAGE0]);
+		*out = (double)bench_num(cp_json_get_object(b, "stage_us"),
+					 bench_start_stage_names[m - M_STAGE0]);
 	else
 		*out = values[m];
 	return true;
@@ -494,7 +397,7 @@ static const cp_json *find_layout(const cp_json *layouts, int64_t disks, int64_t
 	for (i = 0; i < cp_json_len(layouts); i++) {
 		const cp_json *l = cp_json_at(layouts, i);
 
-		if (num(l, "disks") == disks && num(l, "nics") == nics)
+		if (bench_num(l, "disks") == disks && bench_num(l, "nics") == nics)
 			return l;
 	}
 	return NULL;
@@ -532,8 +435,8 @@ static void start_table(FILE *f, const cp_json *layouts)
 		const cp_json *l = cp_json_at(layouts, i);
 		struct spread r = stat_of(l, M_RATIO);
 
-		fprintf(f, "| %lld | %lld | %s | %s | ", (long long)num(l, "disks"),
-			(long long)num(l, "nics"), ms(l, M_PLAIN_START, a, sizeof(a)),
+		fprintf(f, "| %lld | %lld | %s | %s | ", (long long)bench_num(l, "disks"),
+			(long long)bench_num(l, "nics"), ms(l, M_PLAIN_START, a, sizeof(a)),
 			ms(l, M_WITH_START, b, sizeof(b)));
 		if (r.n)
 			fprintf(f, "%.2f× (%.2f–%.2f)", r.median, r.min, r.max);
@@ -569,8 +472,8 @@ static void coldplug_table(FILE *f, const cp_json *layouts)
 	for (i = 0; i < cp_json_len(layouts); i++) {
 		const cp_json *l = cp_json_at(layouts, i);
 
-		fprintf(f, "| %lld | %lld | %s |", (long long)num(l, "disks"),
-			(long long)num(l, "nics"), ms(l, M_CONF, cell, sizeof(cell)));
+		fprintf(f, "| %lld | %lld | %s |", (long long)bench_num(l, "disks"),
+			(long long)bench_num(l, "nics"), ms(l, M_CONF, cell, sizeof(cell)));
 		fprintf(f, " %s |", ms(l, M_REHOME_WALL, cell, sizeof(cell)));
 		fprintf(f, " **%s** |", ms(l, M_PIPELINE, cell, sizeof(cell)));
 		for (k = 0; k < BENCH_START_STAGES; k++)
@@ -595,8 +498,8 @@ static void phase_table(FILE *f, const cp_json *layouts)
 	for (i = 0; i < cp_json_len(layouts); i++) {
 		const cp_json *l = cp_json_at(layouts, i);
 
-		fprintf(f, "| %lld | %lld | %s → ", (long long)num(l, "disks"),
-			(long long)num(l, "nics"), ms(l, M_PLAIN_LAUNCH, a, sizeof(a)));
+		fprintf(f, "| %lld | %lld | %s → ", (long long)bench_num(l, "disks"),
+			(long long)bench_num(l, "nics"), ms(l, M_PLAIN_LAUNCH, a, sizeof(a)));
 		fprintf(f, "%s | %s | ", ms(l, M_WITH_LAUNCH, a, sizeof(a)),
 			ms(l, M_QEMU_SLOTS, b, sizeof(b)));
 		fprintf(f, "%s → ", ms(l, M_PLAIN_PRE_START, a, sizeof(a)));
@@ -719,7 +622,7 @@ static void biggest_stage(FILE *f, const cp_json *layouts)
 		if (!best.n || !pipe.n || pipe.median <= 0)
 			continue;
 		fprintf(f, "%s %lld+%lld: %s %.0f ms (%.0f %%)", i ? ";" : "",
-			(long long)num(l, "disks"), (long long)num(l, "nics"),
+			(long long)bench_num(l, "disks"), (long long)bench_num(l, "nics"),
 			bench_start_stage_names[arg], best.median / 1000,
 			100 * best.median / pipe.median);
 	}
@@ -792,8 +695,9 @@ static void failures(FILE *f, const cp_json *doc)
 					continue;
 				fprintf(f,
 					"- Failed: %lld disks, %lld NICs, pair %zu, %s coldplug: %s\n",
-					(long long)num(l, "disks"), (long long)num(l, "nics"),
-					k + 1, side, str(cp_json_get_object(pair, side), "error"));
+					(long long)bench_num(l, "disks"),
+					(long long)bench_num(l, "nics"), k + 1, side,
+					str(cp_json_get_object(pair, side), "error"));
 			}
 		}
 	}
@@ -829,11 +733,11 @@ static void print_facts(FILE *f, const cp_json *doc)
 	cp_json_get_bool(w, "ok", &warm);
 	fprintf(f,
 		"- **Machine:** %s, %lld cores; %s; load average %s at the start, %s at the end.\n",
-		str(m, "cpu"), (long long)num(m, "cores"), str(m, "kernel"), str(m, "load_start"),
-		str(m, "load_end"));
+		str(m, "cpu"), (long long)bench_num(m, "cores"), str(m, "kernel"),
+		str(m, "load_start"), str(m, "load_end"));
 	fprintf(f, "- **QEMU:** %s (`%s`), accel tcg. **Date:** %s; the run took %lld s.\n",
 		str(doc, "qemu_version"), str(doc, "qemu_binary"), str(doc, "started"),
-		(long long)num(doc, "seconds"));
+		(long long)bench_num(doc, "seconds"));
 	fprintf(f,
 		"- **VMs:** %lld vCPUs, %lld MiB, no guest (a start is launch → pre-start → "
 		"`cont`); disks of %lld MiB each, scsi-hd on virtio-scsi (the root disk and "
@@ -841,11 +745,11 @@ static void print_facts(FILE *f, const cp_json *doc)
 		"per layout, the order inside a pair alternating (pair 1 without coldplug first); "
 		"a test network per pair, made before its starts. One unrecorded start first "
 		"(8 disks, 3 NICs, with coldplug) warms the page cache: %s.\n",
-		(long long)num(p, "vcpus"), (long long)num(p, "memory_mb"),
-		(long long)(num(p, "disk_size") >> 20), (long long)num(p, "tap_queues"),
+		(long long)bench_num(p, "vcpus"), (long long)bench_num(p, "memory_mb"),
+		(long long)(bench_num(p, "disk_size") >> 20), (long long)bench_num(p, "tap_queues"),
 		vhost ? "on (/dev/vhost-net), for Incus's NICs and the direct slots"
 		      : "off (no /dev/vhost-net)",
-		(long long)num(p, "repeat"), num(p, "repeat") == 1 ? "" : "s",
+		(long long)bench_num(p, "repeat"), bench_num(p, "repeat") == 1 ? "" : "s",
 		warm ? "done" : str(w, "error"));
 	if (big)
 		fprintf(f,
@@ -892,28 +796,6 @@ void bench_start_print(FILE *f, const cp_json *doc)
 	variation(f, layouts);
 	failures(f, doc);
 	fputc('\n', f);
-}
-
-/**
- * read_doc() - parse one run's JSON file
- * @path:	file
- * @err:	filled on failure
- *
- * Return: new document, or NULL
- */
-static cp_json *read_doc(const char *path, struct cp_error *err)
-{
-	cleanup_free char *text = lab_read_file(path, JSON_MAX, err);
-	cp_json *doc = text ? cp_json_parse(text, strlen(text), err) : NULL;
-
-	if (!doc)
-		cp_error_prefix(err, "%s", path);
-	else if (!cp_json_get_array(doc, "layouts")) {
-		cp_json_unref(doc);
-		doc = NULL;
-		cp_error_set(err, CP_ERR_PROTOCOL, "%s: not a bench-start result", path);
-	}
-	return doc;
 }
 
 /**
@@ -969,29 +851,6 @@ static void write_header(FILE *f, char *const *inputs, size_t n)
  */
 int bench_start_markdown(const char *out, char *const *inputs, size_t n, struct cp_error *err)
 {
-	cleanup_free char *tmp = cp_asprintf(err, "%s.tmp", out);
-	FILE *f;
-	size_t i;
-
-	if (!tmp)
-		return -1;
-	f = fopen(tmp, "we");
-	if (!f)
-		return cp_error_set_errno(err, errno, "open %s", tmp);
-	write_header(f, inputs, n);
-	for (i = 0; i < n; i++) {
-		cleanup_json cp_json *doc = read_doc(inputs[i], err);
-
-		if (!doc) {
-			fclose(f);
-			unlink(tmp);
-			return -1;
-		}
-		bench_start_print(f, doc);
-	}
-	if (fclose(f) != 0 || rename(tmp, out) < 0) {
-		unlink(tmp);
-		return cp_error_set_errno(err, errno, "writing %s", out);
-	}
-	return 0;
+	return bench_markdown(out, inputs, n, "layouts", "bench-start", write_header,
+			      bench_start_print, err);
 }
