@@ -105,6 +105,24 @@ static void expect_attach(struct fakepeer *fp)
 }
 
 /**
+ * expect_attach_refused() - root's qom-set drive is refused, then the
+ * rollback re-creates Incus's scsi-hd as it was
+ * @fp:		peer
+ */
+static void expect_attach_refused(struct fakepeer *fp)
+{
+	fakepeer_expect(fp, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"" SLOT "\","
+			    "\"property\":\"drive\",\"value\":\"incus_root\"}}");
+	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"Permission conflict "
+			   "on node 'incus_root'\"}}");
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_add\",\"arguments\":{\"bus\":\"qemu_scsi.0\","
+			"\"drive\":\"incus_root\",\"driver\":\"scsi-hd\",\"id\":\"dev-incus_root\","
+			"\"bootindex\":0,\"serial\":\"incus_root\"}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+}
+
+/**
  * test_moved() - a disk moves; DEVICE_DELETED before or after the reply
  * @event_first:	send the event before device_del's reply
  */
@@ -156,15 +174,7 @@ static void test_rollback(void)
 			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_root\"}}");
 	fakepeer_reply(fp, "{\"return\":{}}");
 	fakepeer_event(fp, "DEVICE_DELETED", deleted);
-	fakepeer_expect(fp, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"" SLOT "\","
-			    "\"property\":\"drive\",\"value\":\"incus_root\"}}");
-	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"Permission conflict "
-			   "on node 'incus_root'\"}}");
-	fakepeer_expect(fp,
-			"{\"execute\":\"device_add\",\"arguments\":{\"bus\":\"qemu_scsi.0\","
-			"\"drive\":\"incus_root\",\"driver\":\"scsi-hd\",\"id\":\"dev-incus_root\","
-			"\"bootindex\":0,\"serial\":\"incus_root\"}}");
-	fakepeer_reply(fp, "{\"return\":{}}");
+	expect_attach_refused(fp);
 	c = connect_peer(fp);
 	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
 	   "a failed attach fails the run, as a partial change");
@@ -201,15 +211,7 @@ static void test_batch(void)
 	fakepeer_reply(fp, "{\"return\":{}}");
 	fakepeer_event(fp, "DEVICE_DELETED", data_deleted);
 	fakepeer_event(fp, "DEVICE_DELETED", deleted);
-	fakepeer_expect(fp, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"" SLOT "\","
-			    "\"property\":\"drive\",\"value\":\"incus_root\"}}");
-	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"Permission conflict "
-			   "on node 'incus_root'\"}}");
-	fakepeer_expect(fp,
-			"{\"execute\":\"device_add\",\"arguments\":{\"bus\":\"qemu_scsi.0\","
-			"\"drive\":\"incus_root\",\"driver\":\"scsi-hd\",\"id\":\"dev-incus_root\","
-			"\"bootindex\":0,\"serial\":\"incus_root\"}}");
-	fakepeer_reply(fp, "{\"return\":{}}");
+	expect_attach_refused(fp);
 	fakepeer_expect(fp, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":"
 			    "\"/machine/peripheral-anon/device[1]\",\"property\":\"drive\","
 			    "\"value\":\"incus_data\"}}");
