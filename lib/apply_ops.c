@@ -541,6 +541,24 @@ static cp_json *getfd_args(const struct plan_step *st)
 }
 
 /**
+ * add_network_check() - append "info network", its answer checked by @check
+ * @l:		list
+ * @check:	what the NIC's step must see there
+ * @err:	filled when out of memory
+ *
+ * Return: 0, or -1
+ */
+static int add_network_check(struct op_list *l, op_check_fn check, struct cp_error *err)
+{
+	struct op *o = add_cmd(l, "human-monitor-command", hmp_args("info network"), err);
+
+	if (!o)
+		return -1;
+	o->check = check;
+	return 0;
+}
+
+/**
  * ops_nic() - the operations that re-home a NIC (usb-net or PCI slot)
  * @l:		list to fill
  * @st:		step
@@ -568,11 +586,7 @@ static int ops_nic(struct op_list *l, const struct plan_step *st, struct cp_erro
 	if (!o)
 		return -1;
 	o->commits = true;
-	o = add_cmd(l, "human-monitor-command", hmp_args("info network"), err);
-	if (!o)
-		return -1;
-	o->check = check_network;
-	return 0;
+	return add_network_check(l, check_network, err);
 }
 
 /**
@@ -624,11 +638,7 @@ static int ops_nic_direct(struct op_list *l, const struct plan_step *st, struct 
 	if (!o)
 		return -1;
 	o->commits = true;
-	o = add_cmd(l, "human-monitor-command", hmp_args("info network"), err);
-	if (!o)
-		return -1;
-	o->check = check_direct;
-	return 0;
+	return add_network_check(l, check_direct, err);
 }
 
 /**
