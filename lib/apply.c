@@ -35,7 +35,6 @@
  * @step:	the step
  * @waits:	DEVICE_DELETED events still awaited (the frontend, and the USB
  *		device around it when that is what device_del names)
- * @planned:	the step has an unplug in this phase
  * @replied:	device_del succeeded
  * @failed:	device_del or a wait failed (@err says why)
  * @err:	what went wrong
@@ -44,7 +43,6 @@ struct unplug {
 	struct apply *a;
 	size_t step;
 	unsigned waits;
-	bool planned;
 	bool replied;
 	bool failed;
 	struct cp_error err;
@@ -469,7 +467,7 @@ static void start_step(struct apply *a)
 		step_failed(a, &e);
 		return;
 	}
-	if (a->unplugs && a->unplugs[a->step].planned && !skip_unplug(a))
+	if (a->unplugs && !skip_unplug(a)) /* every step to do had its unplug */
 		return;
 	run_ops(a);
 }
@@ -596,13 +594,13 @@ static void start_unplugs(struct apply *a)
 	for (i = 0; i < a->plan->n; i++) {
 		const struct plan_step *st = &a->plan->steps[i];
 		struct unplug *u = &a->unplugs[i];
-		cp_json *args = cp_json_new_object();
+		cp_json *args;
 
 		u->a = a;
 		u->step = i;
 		if (st->already)
 			continue;
-		u->planned = true;
+		args = cp_json_new_object();
 		if (!args || cp_json_set_str(args, "id", st->del_id) < 0) {
 			cp_json_unref(args);
 			u->failed = true;

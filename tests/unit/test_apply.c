@@ -188,20 +188,22 @@ static void test_rollback(void)
 /**
  * test_batch() - two disks: both unplugs first, in one batch, their events
  * awaited together; root's attach fails and root is put back, data still
- * reaches its slot (its frontend is gone already), the run reports root
+ * reaches its slot (its frontend is gone already), the run reports root; a
+ * third disk already on its slot is left alone
  */
 static void test_batch(void)
 {
 	static const char data_deleted[] =
 		"{\"device\":\"dev-incus_data\",\"path\":\"/machine/peripheral/dev-incus_data\"}";
 	struct fakepeer *fp = new_peer();
-	struct apply_result res[2];
-	struct plan_step steps[2];
+	struct apply_result res[3];
+	struct plan_step steps[3];
 	struct qmp_client *c;
 	struct cp_error err;
 	struct plan p;
 
-	root_plan(&p, steps, 2);
+	root_plan(&p, steps, 3);
+	steps[2].already = true; /* on its slot: no device_del, nothing sent for it */
 	cp_strlcpy(steps[0].fe.serial, "incus_root", sizeof(steps[0].fe.serial));
 	fakepeer_expect(fp,
 			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_root\"}}");
@@ -226,6 +228,7 @@ static void test_batch(void)
 	is_int(res[0].status, APPLY_ROLLED_BACK, "batch: root was put back on its frontend");
 	is_int(res[1].status, APPLY_MOVED, "batch: data, already unplugged, reached its slot");
 	ok(res[0].changed && res[1].changed, "batch: both were changed");
+	is_int(res[2].status, APPLY_ALREADY, "batch: the step already done stays so");
 	qmp_client_free(c);
 	fakepeer_finish(fp, "batch: both device_dels first, then root's attach and rollback, "
 			    "then data's attach");
