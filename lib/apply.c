@@ -100,6 +100,7 @@ struct apply {
 static void run_ops(struct apply *a);
 static void start_step(struct apply *a);
 static bool skip_unplug(struct apply *a);
+static bool is_unplug_op(const struct op_list *l, size_t i);
 
 /**
  * apply_opts_init() - default options
@@ -483,9 +484,7 @@ static bool skip_unplug(struct apply *a)
 {
 	const struct unplug *u = &a->unplugs[a->step];
 
-	while (a->cur < a->ops.n &&
-	       (a->ops.ops[a->cur].kind == OP_WAIT_DELETED ||
-		(a->cur == 0 && !strcmp(a->ops.ops[a->cur].cmd, "device_del"))))
+	while (a->cur < a->ops.n && is_unplug_op(&a->ops, a->cur))
 		a->cur++;
 	a->res[a->step].changed = u->replied;
 	a->gone = u->replied && !u->failed && !u->waits;
@@ -579,11 +578,57 @@ static int await_deleted(struct unplug *u, const char *id, uint64_t since, struc
 }
 
 /**
+ * is_unplug_op() - whether op @i of @l is part of the step's unplug: the
+ * device_del its list starts with, and the DEVICE_DELETED waits after it
+ * (apply_ops.c's add_unplug())
+ * @l:	a step's operations
+ * @i:	index
+ *
+ * Return: true if so
+ */
+static bool is_unplug_op(const struct op_list *l, size_t i)
+{
+	return l->ops[i].kind == OP_WAIT_DELETED ||
+	       (i == 0 && l->ops[i].kind == OP_CMD && !strcmp(l->ops[i].cmd, "device_del"));
+}
+
+/**
+ * start_step_unplug() - send one step's device_del and await its events,
+ * as its operation list (apply_ops.c) has them
+ * @u:		the step's unplug
+ * @since:	event mark from before the first device_del
+ *
+ * A command or wait that cannot even be sent fails that step only.
+ */
+static void start_step_unplug(struct unplug *u, uint64_t since)
+{
+	struct apply *a = u->a;
+	struct op_list l;
+	size_t i;
+
+	if (ops_for_step(&a->plan->steps[u->step], &l, &u->err) < 0) {
+		u->failed = true;
+		return;
+	}
+	for (i = 0; i < l.n && is_unplug_op(&l, i) && !u->failed; i++) {
+		if (l.ops[i].kind == OP_WAIT_DELETED) {
+			u->failed = await_deleted(u, l.ops[i].wait_id, since, &u->err) < 0;
+			continue;
+		}
+		if (qmp_client_send(a->c, "device_del", cp_json_ref(l.ops[i].args), NULL, 0, 0,
+				    on_unplug_reply, u, &u->err) < 0) {
+			u->failed = true;
+			continue;
+		}
+		a->pending++;
+	}
+	ops_free(&l);
+}
+
+/**
  * start_unplugs() - the first phase: every step's device_del at once, and
  * every DEVICE_DELETED awaited together
  * @a:		run, in batch mode (@unplugs allocated)
- *
- * A command or wait that cannot even be sent fails that step only.
  */
 static void start_unplugs(struct apply *a)
 {
@@ -592,31 +637,10 @@ static void start_unplugs(struct apply *a)
 
 	a->pending = 1; /* held until every request is out */
 	for (i = 0; i < a->plan->n; i++) {
-		const struct plan_step *st = &a->plan->steps[i];
-		struct unplug *u = &a->unplugs[i];
-		cp_json *args;
-
-		u->a = a;
-		u->step = i;
-		if (st->already)
-			continue;
-		args = cp_json_new_object();
-		if (!args || cp_json_set_str(args, "id", st->del_id) < 0) {
-			cp_json_unref(args);
-			u->failed = true;
-			cp_error_set(&u->err, CP_ERR_NOMEM, "out of memory");
-			continue;
-		}
-		if (qmp_client_send(a->c, "device_del", args, NULL, 0, 0, on_unplug_reply, u,
-				    &u->err) < 0) {
-			u->failed = true;
-			continue;
-		}
-		a->pending++;
-		if (await_deleted(u, st->dev_id, since, &u->err) < 0 ||
-		    (strcmp(st->del_id, st->dev_id) &&
-		     await_deleted(u, st->del_id, since, &u->err) < 0))
-			u->failed = true;
+		a->unplugs[i].a = a;
+		a->unplugs[i].step = i;
+		if (!a->plan->steps[i].already)
+			start_step_unplug(&a->unplugs[i], since);
 	}
 	unplug_settled(a);
 }
