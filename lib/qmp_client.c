@@ -22,13 +22,18 @@
 #include "coldplug/log.h"
 #include "coldplug/qmp.h"
 #include "fdpass.h"
+#include "qmp_outq.h"
 #include "qmp_stream.h"
 #include "util.h"
 
 #define QMP_DEFAULT_CMD_TIMEOUT_MS 10000
 #define QMP_DEFAULT_MAX_EVENTS	   256
 #define QMP_READ_CHUNK		   65536
-#define QMP_NAME_MAX		   128
+/* Reads per qmp_client_process() call: a peer that floods its socket gets
+ * this much of the event loop's time, then the others get theirs. */
+#define QMP_READ_BUDGET	       4
+#define QMP_DEFAULT_MAX_OUTPUT (1u << 20)
+#define QMP_NAME_MAX	       128
 
 enum qmp_state {
 	QMP_STATE_GREETING,
@@ -68,6 +73,7 @@ struct qmp_client {
 	enum qmp_state state;
 	struct cp_error latched;
 	struct qmp_stream *stream;
+	struct qmp_outq *out;
 	struct fdpass_cred peer;
 
 	int ver_major, ver_minor, ver_micro;
@@ -103,6 +109,7 @@ void qmp_client_opts_init(struct qmp_client_opts *o)
 	o->max_message = QMP_STREAM_DEFAULT_MAX_MESSAGE;
 	o->max_depth = CP_JSON_MAX_DEPTH;
 	o->max_events = QMP_DEFAULT_MAX_EVENTS;
+	o->max_output = QMP_DEFAULT_MAX_OUTPUT;
 	o->trace = -1;
 }
 
@@ -148,6 +155,8 @@ struct qmp_client *qmp_client_new(int fd, const struct qmp_client_opts *o, struc
 		c->opts.cmd_timeout_ms = QMP_DEFAULT_CMD_TIMEOUT_MS;
 	if (!c->opts.max_events)
 		c->opts.max_events = QMP_DEFAULT_MAX_EVENTS;
+	if (!c->opts.max_output)
+		c->opts.max_output = QMP_DEFAULT_MAX_OUTPUT;
 	cp_strlcpy(c->label, c->opts.label ? c->opts.label : "qmp", sizeof(c->label));
 	c->opts.label = NULL;
 	c->trace = c->opts.trace < 0 ? trace_from_env() : c->opts.trace > 0;
@@ -155,8 +164,10 @@ struct qmp_client *qmp_client_new(int fd, const struct qmp_client_opts *o, struc
 	c->next_id = 1;
 	c->stream = qmp_stream_new(c->opts.max_message, c->opts.max_depth);
 	c->events = calloc(c->opts.max_events, sizeof(*c->events));
+	c->out = qmp_outq_new(c->opts.max_output);
 	fl = fcntl(fd, F_GETFL);
-	if (!c->stream || !c->events || fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+	if (!c->stream || !c->events || !c->out || fl < 0 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		cp_error_set(err, CP_ERR_SYSTEM, "%s: cannot set up the QMP client", c->label);
 		qmp_client_free(c);
 		return NULL;
@@ -181,6 +192,7 @@ void qmp_client_free(struct qmp_client *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	qmp_stream_free(c->stream);
+	qmp_outq_free(c->out);
 	cp_json_unref(c->caps);
 	for (i = 0; c->events && i < c->opts.max_events; i++)
 		cp_json_unref(c->events[i]);
@@ -336,6 +348,8 @@ static void client_latch(struct qmp_client *c, const struct cp_error *e)
 	cp_error_prefix(&c->latched, "QMP %s", c->label);
 	log_debug("qmp %s: failed: %s", c->label, c->latched.msg);
 	c->ready_fn = NULL;
+	if (c->out)
+		qmp_outq_clear(c->out);
 	fail_callbacks(c, &c->latched);
 	if (ready)
 		ready(c, &c->latched, c->ready_userdata);
@@ -377,58 +391,40 @@ static int peer_gone(struct cp_error *e)
 }
 
 /**
- * write_all() - write a whole message, descriptors with the first byte
- * @c:		client
- * @buf:	bytes
- * @len:	their count
- * @fds:	descriptors, or NULL
- * @nfds:	their count
- * @deadline:	cp_now_ms() time after which a blocked write fails
- * @err:	filled on failure
- *
- * Return: 0, or -1
+ * flush_out() - write what the socket takes now; latch the client if the
+ * peer is gone
+ * @c:	client
  */
-static int write_all(struct qmp_client *c, const char *buf, size_t len, const int *fds, size_t nfds,
-		     int64_t deadline, struct cp_error *err)
+static void flush_out(struct qmp_client *c)
 {
-	size_t off = 0;
+	struct cp_error e;
 
-	while (off < len) {
-		struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
-		long n = fdpass_send(c->fd, buf + off, len - off, off ? NULL : fds, off ? 0 : nfds,
-				     err);
-
-		if (n < 0)
-			return peer_gone(err);
-		off += (size_t)n;
-		if (n > 0)
-			continue;
-		if (poll(&pfd, 1, cp_deadline_left(deadline)) == 0)
-			return cp_error_set(err, CP_ERR_TIMEOUT, "QEMU does not read its socket");
+	if (c->state != QMP_STATE_FAILED && qmp_outq_flush(c->out, c->fd, &e) < 0) {
+		peer_gone(&e);
+		client_latch(c, &e);
 	}
-	return 0;
 }
 
 /**
- * add_pending() - remember a command whose reply is awaited
+ * reserve_pending() - room for one more command whose reply is awaited, so
+ * that remembering it after it was queued cannot fail
  * @c:		client
- * @p:		the entry, copied
  * @err:	filled on failure
  *
  * Return: 0, or -1 when out of memory
  */
-static int add_pending(struct qmp_client *c, const struct qmp_pending *p, struct cp_error *err)
+static int reserve_pending(struct qmp_client *c, struct cp_error *err)
 {
-	if (c->npending == c->cap_pending) {
-		size_t cap = c->cap_pending ? c->cap_pending * 2 : 8;
-		struct qmp_pending *n = realloc(c->pending, cap * sizeof(*n));
+	size_t cap = c->cap_pending ? c->cap_pending * 2 : 8;
+	struct qmp_pending *n;
 
-		if (!n)
-			return cp_error_set(err, CP_ERR_NOMEM, "out of memory");
-		c->pending = n;
-		c->cap_pending = cap;
-	}
-	c->pending[c->npending++] = *p;
+	if (c->npending < c->cap_pending)
+		return 0;
+	n = realloc(c->pending, cap * sizeof(*n));
+	if (!n)
+		return cp_error_set(err, CP_ERR_NOMEM, "out of memory");
+	c->pending = n;
+	c->cap_pending = cap;
 	return 0;
 }
 
@@ -476,8 +472,8 @@ static int send_command(struct qmp_client *c, const char *cmd, cp_json *args, co
 			struct cp_error *err)
 {
 	struct qmp_pending p = { .fn = fn, .userdata = userdata };
-	cleanup_free char *text = NULL;
 	struct cp_error we;
+	char *text;
 
 	if (strlen(cmd) >= sizeof(p.cmd)) {
 		cp_json_unref(args);
@@ -487,15 +483,28 @@ static int send_command(struct qmp_client *c, const char *cmd, cp_json *args, co
 	p.id = c->next_id++;
 	p.timeout_ms = timeout_ms > 0 ? timeout_ms : c->opts.cmd_timeout_ms;
 	p.deadline = cp_now_ms() + p.timeout_ms;
+	if (reserve_pending(c, err) < 0) {
+		cp_json_unref(args);
+		return -1;
+	}
 	text = build_command(cmd, args, p.id);
 	if (!text)
 		return cp_error_set(err, CP_ERR_NOMEM, "%s: out of memory", cmd);
 	trace_msg(c, ">", text, fds, nfds);
-	if (write_all(c, text, strlen(text), fds, nfds, p.deadline, &we) < 0) {
+	if (qmp_outq_push(c->out, text, fds, nfds, &we) < 0) {
+		if (we.code != CP_ERR_PROTOCOL) {
+			cp_error_copy(err, &we);
+			cp_error_prefix(err, "%s", cmd);
+			return -1;
+		}
 		client_latch(c, &we);
 		return latched_error(c, cmd, err);
 	}
-	return add_pending(c, &p, err);
+	flush_out(c);
+	if (c->state == QMP_STATE_FAILED)
+		return latched_error(c, cmd, err);
+	c->pending[c->npending++] = p;
+	return 0;
 }
 
 /**
@@ -729,7 +738,9 @@ static int on_message(cp_json *msg, void *userdata, struct cp_error *err)
  * @c:		client
  * @err:	filled if the client is (or becomes) failed
  *
- * Call when the socket is readable. Never blocks.
+ * Call when the socket is readable. Never blocks, and reads at most
+ * QMP_READ_BUDGET chunks: a peer that floods its socket leaves the rest for
+ * the next call (the socket stays readable).
  *
  * Return: 0, or -1 with the latched error
  */
@@ -737,8 +748,9 @@ int qmp_client_process(struct qmp_client *c, struct cp_error *err)
 {
 	char buf[QMP_READ_CHUNK];
 	struct cp_error e;
+	int reads;
 
-	while (c->state != QMP_STATE_FAILED) {
+	for (reads = 0; c->state != QMP_STATE_FAILED && reads < QMP_READ_BUDGET; reads++) {
 		long n = fdpass_recv(c->fd, buf, sizeof(buf), NULL, NULL, &e);
 
 		if (n == -2)
@@ -755,6 +767,8 @@ int qmp_client_process(struct qmp_client *c, struct cp_error *err)
 		if (n <= 0 || qmp_stream_feed(c->stream, buf, (size_t)n, on_message, c, &e) < 0)
 			client_latch(c, &e);
 	}
+	if (c->state != QMP_STATE_FAILED)
+		return 0;
 	return latched_error(c, "read", err);
 }
 
@@ -858,11 +872,46 @@ int qmp_client_dispatch(struct qmp_client *c, int max_wait_ms, struct cp_error *
 		return latched_error(c, "dispatch", err);
 	if (max_wait_ms >= 0 && (wait < 0 || max_wait_ms < wait))
 		wait = max_wait_ms;
-	if (poll(&pfd, 1, wait) > 0 && qmp_client_process(c, err) < 0)
-		return -1;
+	if (qmp_client_wants_write(c))
+		pfd.events |= POLLOUT;
+	if (poll(&pfd, 1, wait) > 0) {
+		if (pfd.revents & POLLOUT)
+			flush_out(c);
+		if ((pfd.revents & ~POLLOUT) && qmp_client_process(c, err) < 0)
+			return -1;
+	}
 	qmp_client_expire(c);
 	if (c->state == QMP_STATE_FAILED)
 		return latched_error(c, "dispatch", err);
+	return 0;
+}
+
+/**
+ * qmp_client_wants_write() - whether messages wait for the socket to take
+ * them (an event loop then watches it for output too)
+ * @c:	client
+ *
+ * Return: true if qmp_client_flush() has work when the socket is writable
+ */
+bool qmp_client_wants_write(const struct qmp_client *c)
+{
+	return c->state != QMP_STATE_FAILED && qmp_outq_bytes(c->out) > 0;
+}
+
+/**
+ * qmp_client_flush() - the socket is writable: write what it takes
+ * @c:		client
+ * @err:	filled if the client is (or becomes) failed
+ *
+ * Never blocks.
+ *
+ * Return: 0, or -1 with the latched error
+ */
+int qmp_client_flush(struct qmp_client *c, struct cp_error *err)
+{
+	flush_out(c);
+	if (c->state == QMP_STATE_FAILED)
+		return latched_error(c, "write", err);
 	return 0;
 }
 

@@ -44,6 +44,8 @@ enum serve_kind {
  * @sfd:	signalfd
  * @efd:	epoll
  * @vms:	table of VMs (NULL for free slots), o.max_vms entries
+ * @out:	per slot: whether epoll watches the VM's socket for output too
+ *		(its commands wait for QEMU to read them)
  * @qemu_uid:	the user QEMU runs as, who may connect (with @has_qemu_user)
  * @has_qemu_user: whether @qemu_uid is set
  * @sock_ino:	inode of the socket we bound, to remove only ours at exit
@@ -61,6 +63,7 @@ struct serve {
 	int sfd;
 	int efd;
 	struct vm **vms;
+	bool *out;
 	uid_t qemu_uid;
 	bool has_qemu_user;
 	ino_t sock_ino;
@@ -474,6 +477,32 @@ static void reap_vms(struct serve *s)
 		epoll_ctl(s->efd, EPOLL_CTL_DEL, vm_fd(s->vms[i]), NULL);
 		vm_free(s->vms[i]);
 		s->vms[i] = NULL;
+		s->out[i] = false;
+	}
+}
+
+/**
+ * watch_output() - watch each VM's socket for output exactly while its
+ * commands wait for QEMU to read them: never a blocking write, and no
+ * wake-ups for a socket with nothing to send
+ * @s:	daemon
+ */
+static void watch_output(struct serve *s)
+{
+	struct epoll_event ev;
+	size_t i;
+	bool want;
+
+	for (i = 0; i < s->o.max_vms; i++) {
+		if (!s->vms[i])
+			continue;
+		want = vm_wants_write(s->vms[i]);
+		if (want == s->out[i])
+			continue;
+		ev = (struct epoll_event){ .events = EPOLLIN | EPOLLRDHUP | (want ? EPOLLOUT : 0),
+					   .data.u64 = ref(SERVE_VM, i) };
+		if (epoll_ctl(s->efd, EPOLL_CTL_MOD, vm_fd(s->vms[i]), &ev) == 0)
+			s->out[i] = want;
 	}
 }
 
@@ -558,7 +587,9 @@ static void dispatch(struct serve *s, const struct epoll_event *ev)
 		read_signals(s);
 		break;
 	case SERVE_VM:
-		if (idx < s->o.max_vms && s->vms[idx])
+		if (idx < s->o.max_vms && s->vms[idx] && (ev->events & EPOLLOUT))
+			vm_writable(s->vms[idx]);
+		if (idx < s->o.max_vms && s->vms[idx] && (ev->events & ~(uint32_t)EPOLLOUT))
 			vm_readable(s->vms[idx]);
 		break;
 	case SERVE_LINK:
@@ -587,6 +618,7 @@ static int serve_loop(struct serve *s, struct cp_error *err)
 		for (i = 0; i < n; i++)
 			dispatch(s, &evs[i]);
 		reap_vms(s);
+		watch_output(s);
 		resume_listener(s);
 	}
 	return 0;
@@ -604,6 +636,7 @@ static void serve_cleanup(struct serve *s)
 	for (i = 0; s->vms && i < s->o.max_vms; i++)
 		vm_free(s->vms[i]);
 	free(s->vms);
+	free(s->out);
 	if (s->lfd >= 0) {
 		close(s->lfd);
 		if (s->sock_ino && stat(s->o.socket, &st) == 0 && st.st_ino == s->sock_ino)
@@ -629,10 +662,11 @@ int serve_run(const struct serve_opts *o, struct cp_error *err)
 	int rc = -1;
 
 	s.vms = cp_calloc(o->max_vms ? o->max_vms : 1, sizeof(*s.vms), err);
+	s.out = s.vms ? cp_calloc(o->max_vms ? o->max_vms : 1, sizeof(*s.out), err) : NULL;
 	s.efd = epoll_create1(EPOLL_CLOEXEC);
-	if (s.vms && s.efd < 0)
+	if (s.out && s.efd < 0)
 		cp_error_set_errno(err, errno, "epoll_create1");
-	else if (s.vms && resolve_qemu_user(&s, err) == 0 && open_signals(&s, err) == 0 &&
+	else if (s.out && resolve_qemu_user(&s, err) == 0 && open_signals(&s, err) == 0 &&
 		 open_listener(&s, err) == 0 &&
 		 epoll_add(&s, s.lfd, ref(SERVE_LISTEN, 0), err) == 0 &&
 		 epoll_add(&s, s.sfd, ref(SERVE_SIGNAL, 0), err) == 0) {

@@ -64,6 +64,8 @@ void vm_free(struct vm *vm);
 int vm_fd(const struct vm *vm);
 bool vm_dead(const struct vm *vm);
 void vm_readable(struct vm *vm);
+bool vm_wants_write(const struct vm *vm);
+void vm_writable(struct vm *vm);
 void vm_timers(struct vm *vm, int64_t now);
 int64_t vm_next_deadline(const struct vm *vm);
 const char *vm_name(const struct vm *vm);

@@ -1114,6 +1114,28 @@ void vm_readable(struct vm *vm)
 }
 
 /**
+ * vm_wants_write() - whether the VM's commands wait for QEMU to read them
+ * @vm:	VM
+ *
+ * Return: true if the loop should call vm_writable() when the socket is
+ * writable
+ */
+bool vm_wants_write(const struct vm *vm)
+{
+	return qmp_client_wants_write(vm->c);
+}
+
+/**
+ * vm_writable() - the VM's socket takes output again
+ * @vm:	VM
+ */
+void vm_writable(struct vm *vm)
+{
+	if (qmp_client_flush(vm->c, NULL) < 0)
+		die(vm, qmp_client_error(vm->c));
+}
+
+/**
  * vm_new() - a QEMU connected to the daemon's socket
  * @srv:	the daemon
  * @fd:		the accepted connection (owned from now on)

@@ -39,6 +39,9 @@ struct qmp_client;
  * @max_depth:		deepest accepted nesting (default 64)
  * @max_events:		events kept for qmp_client_wait_event() (default 256;
  *			the oldest are dropped, and counted, beyond that)
+ * @max_output:		bytes of commands that may wait for QEMU to read them
+ *			(default 1 MiB); a command beyond that fails the
+ *			connection: QEMU is not reading
  * @trace:		log every message in and out at debug level; -1 (the
  *			default) takes it from $COLDPLUG_QMP_TRACE
  */
@@ -48,6 +51,7 @@ struct qmp_client_opts {
 	size_t max_message;
 	int max_depth;
 	size_t max_events;
+	size_t max_output;
 	int trace;
 };
 
@@ -109,6 +113,8 @@ int qmp_client_await_event(struct qmp_client *c, const struct qmp_event_match *m
 			   int timeout_ms, qmp_await_fn fn, void *userdata, struct cp_error *err);
 void qmp_client_set_event_handler(struct qmp_client *c, qmp_event_fn fn, void *userdata);
 int qmp_client_process(struct qmp_client *c, struct cp_error *err);
+bool qmp_client_wants_write(const struct qmp_client *c);
+int qmp_client_flush(struct qmp_client *c, struct cp_error *err);
 void qmp_client_expire(struct qmp_client *c);
 int64_t qmp_client_next_deadline(const struct qmp_client *c);
 int qmp_client_dispatch(struct qmp_client *c, int max_wait_ms, struct cp_error *err);

@@ -1074,8 +1074,14 @@ static void loop(struct qmp_client *c, const int *done, int ms)
 		int64_t next = qmp_client_next_deadline(c);
 		int wait = next < 0 ? 20 : cp_deadline_left(next);
 
-		if (poll(&pfd, 1, wait > 20 ? 20 : wait) > 0 && qmp_client_process(c, NULL) < 0)
-			break;
+		if (qmp_client_wants_write(c))
+			pfd.events |= POLLOUT;
+		if (poll(&pfd, 1, wait > 20 ? 20 : wait) > 0) {
+			if ((pfd.revents & POLLOUT) && qmp_client_flush(c, NULL) < 0)
+				break;
+			if ((pfd.revents & ~POLLOUT) && qmp_client_process(c, NULL) < 0)
+				break;
+		}
 		qmp_client_expire(c);
 	}
 }
@@ -1193,14 +1199,14 @@ static void batch_free_done(struct qmp_batch *b, const struct cp_error *e, void 
 }
 
 /**
- * test_batch_peer_closes() - the peer closes while a batch is being sent
+ * test_batch_over_bound() - a batch passes the output bound while it is sent
  *
- * The second command is larger than the socket buffer, so its write blocks
- * until the peer, having read the first, closes: the send fails at item 1,
- * the latch answers item 0, the batch answers item 1 and its callback frees
- * the batch. qmp_batch_send() must not touch the batch after that (ASan).
+ * The second command is larger than the client's output bound (QEMU could
+ * never have read that much): its send latches the client, the latch answers
+ * item 0, the batch answers item 1 and its callback frees the batch.
+ * qmp_batch_send() must not touch the batch after that (ASan).
  */
-static void test_batch_peer_closes(void)
+static void test_batch_over_bound(void)
 {
 	const size_t big = 4u << 20;
 	struct fakepeer *fp = fakepeer_new();
@@ -1224,11 +1230,57 @@ static void test_batch_peer_closes(void)
 	   "batch: two commands added");
 	is_int(qmp_batch_send(b, c, batch_free_done, &end, &err), 0,
 	       "batch: the first command went out");
-	is_int(end.calls, 1, "batch: the peer closing mid-batch ran the callback once");
-	ok(end.err.code == CP_ERR_EOF, "batch: with the connection error (%s: %s)",
-	   cp_error_code_name(end.err.code), end.err.msg);
+	is_int(end.calls, 1, "batch: the bound passed mid-batch ran the callback once");
+	ok(end.err.code == CP_ERR_PROTOCOL && strstr(end.err.msg, "does not read its socket"),
+	   "batch: with the connection error (%s: %s)", cp_error_code_name(end.err.code),
+	   end.err.msg);
 	qmp_client_free(c);
-	fakepeer_finish(fp, "batch: peer closes mid-batch");
+	fakepeer_finish(fp, "batch: bound passed mid-batch");
+}
+
+/**
+ * test_send_never_blocks() - a command larger than the socket buffer, to a
+ * peer that is not reading yet, is queued: the send returns at once with
+ * bytes still waiting, and the event loop writes them as the peer reads
+ */
+static void test_send_never_blocks(void)
+{
+	const size_t big = 2u << 20;
+	struct fakepeer *fp = fakepeer_new();
+	cleanup_free char *blob = malloc(big + 1);
+	cleanup_free char *expect = NULL;
+	cp_json *args = cp_json_new_object();
+	struct qmp_client_opts o;
+	struct got got = { 0 };
+	struct qmp_client *c;
+	struct cp_error err = { 0 };
+
+	if (!blob || !args)
+		bail_out("out of memory");
+	memset(blob, 'x', big);
+	blob[big] = '\0';
+	cp_json_set_str(args, "blob", blob);
+	if (asprintf(&expect, "{\"execute\": \"large\", \"arguments\": {\"blob\": \"%s\"}}", blob) <
+	    0)
+		bail_out("out of memory");
+	fakepeer_negotiate(fp);
+	fakepeer_delay(fp, 300);
+	fakepeer_expect(fp, expect);
+	fakepeer_reply(fp, "{\"return\": 7}");
+	test_opts(&o);
+	o.max_output = 4u << 20;
+	c = start_client(fp, &o, &err);
+	is_int(qmp_client_send(c, "large", args, NULL, 0, 0, got_reply, &got, &err), 0,
+	       "never blocks: a 2 MiB command is accepted");
+	ok(qmp_client_wants_write(c),
+	   "never blocks: the send returned with bytes waiting for the peer to read");
+	loop(c, &got.calls, 5000);
+	ok(got.calls == 1 && !strcmp(got.value, "7"),
+	   "never blocks: the loop wrote it as the peer read, and the reply came (%s)",
+	   got.err.msg);
+	ok(!qmp_client_wants_write(c), "never blocks: nothing is left to write");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "never blocks");
 }
 
 /* ---- trace ---- */
@@ -1455,7 +1507,8 @@ int main(void)
 	test_connect();
 	test_async();
 	test_latch_fails_callbacks();
-	test_batch_peer_closes();
+	test_batch_over_bound();
+	test_send_never_blocks();
 	test_trace();
 	return done_testing();
 }
