@@ -30,10 +30,18 @@
 #define QMP_DEFAULT_MAX_EVENTS	   256
 #define QMP_READ_CHUNK		   65536
 /* Reads per qmp_client_process() call: a peer that floods its socket gets
- * this much of the event loop's time, then the others get theirs. */
-#define QMP_READ_BUDGET	       4
-#define QMP_DEFAULT_MAX_OUTPUT (1u << 20)
-#define QMP_NAME_MAX	       128
+ * this much of the event loop's time (one chunk, about 600 events), then
+ * the others get theirs. */
+#define QMP_READ_BUDGET		    1
+#define QMP_DEFAULT_MAX_OUTPUT	    (1u << 20)
+#define QMP_DEFAULT_MAX_EVENT_BYTES (4u << 20)
+/* qmp_client_opts_init_peer() */
+#define QMP_PEER_MAX_MESSAGE	 (256u << 10)
+#define QMP_PEER_MAX_COST	 (2u << 20)
+#define QMP_PEER_MAX_EVENTS	 64
+#define QMP_PEER_MAX_EVENT_BYTES (128u << 10)
+#define QMP_PEER_MAX_OUTPUT	 (256u << 10)
+#define QMP_NAME_MAX		 128
 
 enum qmp_state {
 	QMP_STATE_GREETING,
@@ -92,6 +100,8 @@ struct qmp_client {
 	size_t nwaiters, cap_waiters;
 
 	cp_json **events;
+	size_t *event_cost;
+	size_t event_bytes;
 	uint64_t last_seq;
 	uint64_t dropped;
 	qmp_event_fn event_fn;
@@ -110,7 +120,26 @@ void qmp_client_opts_init(struct qmp_client_opts *o)
 	o->max_depth = CP_JSON_MAX_DEPTH;
 	o->max_events = QMP_DEFAULT_MAX_EVENTS;
 	o->max_output = QMP_DEFAULT_MAX_OUTPUT;
+	o->max_event_bytes = QMP_DEFAULT_MAX_EVENT_BYTES;
 	o->trace = -1;
+}
+
+/**
+ * qmp_client_opts_init_peer() - the defaults, tightened for a peer the
+ * caller does not trust (the daemon's connections from QEMU): every bound
+ * still leaves room for the largest message recorded from real QEMU and
+ * Incus (4.3 KB: query-block of 8 disks) many times over, and one
+ * connection costs at most about 2.5 MiB however it behaves
+ * @o:	options to initialise
+ */
+void qmp_client_opts_init_peer(struct qmp_client_opts *o)
+{
+	qmp_client_opts_init(o);
+	o->max_message = QMP_PEER_MAX_MESSAGE;
+	o->max_cost = QMP_PEER_MAX_COST;
+	o->max_events = QMP_PEER_MAX_EVENTS;
+	o->max_event_bytes = QMP_PEER_MAX_EVENT_BYTES;
+	o->max_output = QMP_PEER_MAX_OUTPUT;
 }
 
 /**
@@ -157,6 +186,8 @@ struct qmp_client *qmp_client_new(int fd, const struct qmp_client_opts *o, struc
 		c->opts.max_events = QMP_DEFAULT_MAX_EVENTS;
 	if (!c->opts.max_output)
 		c->opts.max_output = QMP_DEFAULT_MAX_OUTPUT;
+	if (!c->opts.max_event_bytes)
+		c->opts.max_event_bytes = QMP_DEFAULT_MAX_EVENT_BYTES;
 	cp_strlcpy(c->label, c->opts.label ? c->opts.label : "qmp", sizeof(c->label));
 	c->opts.label = NULL;
 	c->trace = c->opts.trace < 0 ? trace_from_env() : c->opts.trace > 0;
@@ -164,14 +195,16 @@ struct qmp_client *qmp_client_new(int fd, const struct qmp_client_opts *o, struc
 	c->next_id = 1;
 	c->stream = qmp_stream_new(c->opts.max_message, c->opts.max_depth);
 	c->events = calloc(c->opts.max_events, sizeof(*c->events));
+	c->event_cost = calloc(c->opts.max_events, sizeof(*c->event_cost));
 	c->out = qmp_outq_new(c->opts.max_output);
 	fl = fcntl(fd, F_GETFL);
-	if (!c->stream || !c->events || !c->out || fl < 0 ||
+	if (!c->stream || !c->events || !c->event_cost || !c->out || fl < 0 ||
 	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		cp_error_set(err, CP_ERR_SYSTEM, "%s: cannot set up the QMP client", c->label);
 		qmp_client_free(c);
 		return NULL;
 	}
+	qmp_stream_set_max_cost(c->stream, c->opts.max_cost);
 	if (fdpass_peer_cred(fd, &c->peer, NULL) < 0)
 		c->peer.pid = 0;
 	return c;
@@ -197,6 +230,7 @@ void qmp_client_free(struct qmp_client *c)
 	for (i = 0; c->events && i < c->opts.max_events; i++)
 		cp_json_unref(c->events[i]);
 	free(c->events);
+	free(c->event_cost);
 	free(c->pending);
 	free(c->waiters);
 	free(c);
@@ -353,6 +387,25 @@ static void client_latch(struct qmp_client *c, const struct cp_error *e)
 	fail_callbacks(c, &c->latched);
 	if (ready)
 		ready(c, &c->latched, c->ready_userdata);
+}
+
+/**
+ * qmp_client_close() - end the connection on our side: every pending
+ * command and event wait fails now, with @why
+ * @c:		client
+ * @why:	the reason, for their errors
+ *
+ * Callers whose callbacks own resources (a batch frees itself in its
+ * callback) call this before qmp_client_free(), which calls none.
+ */
+void qmp_client_close(struct qmp_client *c, const char *why)
+{
+	struct cp_error e;
+
+	if (!c || c->state == QMP_STATE_FAILED)
+		return;
+	cp_error_set(&e, CP_ERR_EOF, "%s", why);
+	client_latch(c, &e);
 }
 
 /**
@@ -633,21 +686,59 @@ static struct qmp_waiter take_waiter(struct qmp_client *c, size_t i)
 }
 
 /**
+ * forget_event() - drop the retained event of sequence number @seq, if any
+ * @c:		client
+ * @seq:	its sequence number
+ */
+static void forget_event(struct qmp_client *c, uint64_t seq)
+{
+	size_t slot = seq % c->opts.max_events;
+
+	if (!c->events[slot])
+		return;
+	c->dropped++;
+	cp_json_unref(c->events[slot]);
+	c->events[slot] = NULL;
+	c->event_bytes -= c->event_cost[slot];
+	c->event_cost[slot] = 0;
+}
+
+/**
+ * retain_event() - keep @ev for later waits, within the count and byte
+ * bounds: the oldest go first, and an event larger than the byte bound on
+ * its own is not kept
+ * @c:		client
+ * @ev:		the event (a reference is taken)
+ * @cost:	its parse cost (qmp_stream_last_cost())
+ */
+static void retain_event(struct qmp_client *c, cp_json *ev, size_t cost)
+{
+	size_t slot = c->last_seq % c->opts.max_events;
+	uint64_t seq = c->last_seq >= c->opts.max_events ? c->last_seq - c->opts.max_events : 0;
+
+	forget_event(c, c->last_seq);
+	for (; seq < c->last_seq && c->event_bytes > c->opts.max_event_bytes - cost; seq++)
+		forget_event(c, seq);
+	if (cost > c->opts.max_event_bytes) {
+		c->dropped++;
+		return;
+	}
+	c->events[slot] = cp_json_ref(ev);
+	c->event_cost[slot] = cost;
+	c->event_bytes += cost;
+}
+
+/**
  * on_event() - queue an event, hand it to the handler and to waiters
  * @c:	client
  * @ev:	the event message (borrowed)
  */
 static void on_event(struct qmp_client *c, cp_json *ev)
 {
-	size_t slot, i;
+	size_t i;
 
 	c->last_seq++;
-	slot = c->last_seq % c->opts.max_events;
-	if (c->events[slot]) {
-		c->dropped++;
-		cp_json_unref(c->events[slot]);
-	}
-	c->events[slot] = cp_json_ref(ev);
+	retain_event(c, ev, qmp_stream_last_cost(c->stream));
 	if (c->event_fn)
 		c->event_fn(c, ev, c->event_userdata);
 	for (i = 0; i < c->nwaiters;) {

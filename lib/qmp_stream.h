@@ -20,6 +20,8 @@
 #include "coldplug/json.h"
 
 #define QMP_STREAM_DEFAULT_MAX_MESSAGE (8u << 20)
+/* Estimated parse memory of one message: see qmp_stream_set_max_cost(). */
+#define QMP_STREAM_DEFAULT_MAX_COST (64u << 20)
 
 struct qmp_stream;
 
@@ -35,6 +37,8 @@ void qmp_stream_free(struct qmp_stream *s);
 int qmp_stream_feed(struct qmp_stream *s, const char *buf, size_t len, qmp_stream_msg_fn fn,
 		    void *userdata, struct cp_error *err);
 size_t qmp_stream_pending(const struct qmp_stream *s);
+void qmp_stream_set_max_cost(struct qmp_stream *s, size_t max_cost);
+size_t qmp_stream_last_cost(const struct qmp_stream *s);
 
 /**
  * enum qmp_msg_kind - what a message from QEMU is

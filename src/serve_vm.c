@@ -341,8 +341,8 @@ static void on_status_set(struct qmp_batch *b, const struct cp_error *e, void *u
 
 	vm->busy = false;
 	if (e) {
+		die(vm, e); /* before the free: @e is the batch's */
 		qmp_batch_free(b);
-		die(vm, e);
 		return;
 	}
 	status_line_written(vm, b);
@@ -483,8 +483,8 @@ static void on_claimed(struct qmp_batch *b, const struct cp_error *e, void *user
 
 	vm->busy = false;
 	if (e) {
+		die(vm, e); /* before the free: @e is the batch's */
 		qmp_batch_free(b);
-		die(vm, e);
 		return;
 	}
 	status_line_written(vm, b);
@@ -632,8 +632,8 @@ static void on_poll(struct qmp_batch *b, const struct cp_error *e, void *userdat
 
 	vm->busy = false;
 	if (e) {
+		die(vm, e); /* before the free: @e is the batch's */
 		qmp_batch_free(b);
-		die(vm, e);
 		return;
 	}
 	if (request)
@@ -678,8 +678,8 @@ static void on_identified(struct qmp_batch *b, const struct cp_error *e, void *u
 
 	vm->busy = false;
 	if (e) {
+		die(vm, e); /* before the free: @e is the batch's */
 		qmp_batch_free(b);
-		die(vm, e);
 		return;
 	}
 	snprintf(vm->name, sizeof(vm->name), "%s (pid %d)", name && *name ? name : "unnamed",
@@ -1155,7 +1155,7 @@ struct vm *vm_new(struct serve *srv, int fd, struct cp_error *err)
 		return NULL;
 	}
 	snprintf(label, sizeof(label), "fd %d", fd);
-	qmp_client_opts_init(&o);
+	qmp_client_opts_init_peer(&o);
 	o.label = label;
 	o.trace = so->trace ? 1 : -1;
 	vm->c = qmp_client_new(fd, &o, err);
@@ -1182,6 +1182,8 @@ void vm_free(struct vm *vm)
 {
 	if (!vm)
 		return;
+	/* Batches in flight free themselves in their callbacks. */
+	qmp_client_close(vm->c, "coldplug closed the connection");
 	qmp_client_free(vm->c);
 	inventory_free(&vm->inv);
 	plan_free(&vm->release);

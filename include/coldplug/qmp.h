@@ -39,6 +39,11 @@ struct qmp_client;
  * @max_depth:		deepest accepted nesting (default 64)
  * @max_events:		events kept for qmp_client_wait_event() (default 256;
  *			the oldest are dropped, and counted, beyond that)
+ * @max_cost:		largest accepted memory to parse one message, as
+ *			estimated before parsing (default 64 MiB): what json-c
+ *			allocates grows up to 261 times a message's size
+ * @max_event_bytes:	bound on that memory for the events kept, together
+ *			(default 4 MiB; the oldest are dropped, and counted)
  * @max_output:		bytes of commands that may wait for QEMU to read them
  *			(default 1 MiB); a command beyond that fails the
  *			connection: QEMU is not reading
@@ -51,6 +56,8 @@ struct qmp_client_opts {
 	size_t max_message;
 	int max_depth;
 	size_t max_events;
+	size_t max_cost;
+	size_t max_event_bytes;
 	size_t max_output;
 	int trace;
 };
@@ -76,10 +83,12 @@ typedef void (*qmp_await_fn)(struct qmp_client *c, cp_json *event, const struct 
 typedef void (*qmp_ready_fn)(struct qmp_client *c, const struct cp_error *err, void *userdata);
 
 void qmp_client_opts_init(struct qmp_client_opts *o);
+void qmp_client_opts_init_peer(struct qmp_client_opts *o);
 
 struct qmp_client *qmp_client_connect(const char *path, int timeout_ms,
 				      const struct qmp_client_opts *o, struct cp_error *err);
 struct qmp_client *qmp_client_new(int fd, const struct qmp_client_opts *o, struct cp_error *err);
+void qmp_client_close(struct qmp_client *c, const char *why);
 void qmp_client_free(struct qmp_client *c);
 int qmp_client_handshake(struct qmp_client *c, int timeout_ms, struct cp_error *err);
 int qmp_client_handshake_async(struct qmp_client *c, int timeout_ms, qmp_ready_fn fn,

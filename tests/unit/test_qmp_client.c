@@ -24,6 +24,7 @@
 #include "coldplug/qmp.h"
 #include "coldplug/qmp_batch.h"
 #include "fakepeer.h"
+#include "qmp_stream.h"
 #include "tap.h"
 #include "util.h"
 
@@ -248,10 +249,12 @@ static void recorded_events(const struct transcript *t, char *buf, size_t size)
  *
  * The fake peer plays QEMU's side; the test plays the client's side from the
  * same file, so every reply is compared with the recording and every event
- * must reach the client, in order.
+ * must reach the client, in order. The client has the daemon's bounds
+ * (qmp_client_opts_init_peer()): real QEMU's messages must pass them.
  */
 static void replay_transcript(const char *name)
 {
+	struct qmp_client_opts o;
 	struct transcript t = { 0 };
 	struct event_log events = { 0 };
 	struct fakepeer *fp = fakepeer_new();
@@ -267,7 +270,10 @@ static void replay_transcript(const char *name)
 		transcript_free(&t);
 		return;
 	}
-	c = start_client(fp, NULL, &err);
+	qmp_client_opts_init_peer(&o);
+	o.label = "fake";
+	o.trace = 0;
+	c = start_client(fp, &o, &err);
 	if (!ok(c != NULL, "%s: handshake", name))
 		diag("%s", err.msg);
 	for (i = 0; c && i < t.n; i++) {
@@ -961,6 +967,85 @@ static void test_event_cap(void)
 	fakepeer_finish(fp, "event queue cap");
 }
 
+/**
+ * ignore_msg() - qmp_stream_msg_fn that takes every message
+ * @msg:	unused
+ * @userdata:	unused
+ * @err:	unused
+ *
+ * Return: 0
+ */
+static int ignore_msg(cp_json *msg, void *userdata, struct cp_error *err)
+{
+	(void)msg;
+	(void)userdata;
+	(void)err;
+	return 0;
+}
+
+/**
+ * event_cost() - what the framer estimates for the event fakepeer_event()
+ * sends as EV with data {"n": "1"}
+ *
+ * Return: the cost
+ */
+static size_t event_cost(void)
+{
+	const char *text = "{\"timestamp\": {\"seconds\": 1700000000, \"microseconds\": 1}, "
+			   "\"event\": \"EV\", \"data\": {\"n\": \"1\"}}";
+	struct qmp_stream *s = qmp_stream_new(0, 0);
+	struct cp_error err;
+	size_t cost;
+
+	if (!s || qmp_stream_feed(s, text, strlen(text), ignore_msg, NULL, &err) < 0)
+		bail_out("cannot cost the event");
+	cost = qmp_stream_last_cost(s);
+	qmp_stream_free(s);
+	return cost;
+}
+
+/**
+ * test_event_bytes_cap() - beyond max_event_bytes the oldest events are
+ * dropped and counted, though the count allows more
+ */
+static void test_event_bytes_cap(void)
+{
+	struct qmp_event_match fourth = { "EV", "n", "4" }, fifth = { "EV", "n", "5" };
+	struct qmp_event_match last = { "EV", "n", "6" };
+	struct fakepeer *fp = fakepeer_new();
+	cleanup_json cp_json *ret = NULL, *e4 = NULL, *e5 = NULL, *e6 = NULL;
+	struct qmp_client_opts o;
+	struct qmp_client *c;
+	struct cp_error err = { 0 };
+	char data[32];
+	uint64_t mark;
+	int i;
+
+	test_opts(&o);
+	o.max_events = 64;
+	o.max_event_bytes = 2 * event_cost() + event_cost() / 2;
+	fakepeer_negotiate(fp);
+	fakepeer_expect(fp, "{\"execute\": \"query-status\"}");
+	for (i = 1; i <= 6; i++) {
+		snprintf(data, sizeof(data), "{\"n\": \"%d\"}", i);
+		fakepeer_event(fp, "EV", data);
+	}
+	fakepeer_reply(fp, "{\"return\": {}}");
+	c = start_client(fp, &o, &err);
+	mark = qmp_client_event_mark(c);
+	ret = qmp_client_call(c, "query-status", NULL, &err);
+	ok(ret != NULL, "event bytes: the reply after 6 events");
+	is_int((long long)qmp_client_events_dropped(c), 4,
+	       "event bytes: 4 dropped, 2 kept within %zu bytes", o.max_event_bytes);
+	e4 = qmp_client_wait_event(c, &fourth, mark, 50, &err);
+	ok(!e4 && err.code == CP_ERR_TIMEOUT, "event bytes: n=4 is gone");
+	e5 = qmp_client_wait_event(c, &fifth, mark, 0, &err);
+	e6 = qmp_client_wait_event(c, &last, mark, 0, &err);
+	ok(e5 && e6, "event bytes: the 2 newest (n=5, n=6) are kept");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "event bytes cap");
+}
+
 /* ---- connect ---- */
 
 /**
@@ -1504,6 +1589,7 @@ int main(void)
 	test_hmp();
 	test_fds();
 	test_event_cap();
+	test_event_bytes_cap();
 	test_connect();
 	test_async();
 	test_latch_fails_callbacks();
