@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * coldplug serve against hostile peers (issue 12): programs that speak just
+ * enough QMP to be served, then attack. The daemon is the real program on a
+ * private socket; each attack runs beside a well-behaved fake QEMU, which
+ * must be served as if the attacker were not there, and the daemon's memory
+ * is read from /proc after each one.
+ *
+ * - amplification: one event whose JSON ("[[],[],...]") would take 48 times
+ *   its size to parse; the daemon must refuse it before parsing it all.
+ * - flood: a peer that writes events as fast as it can; the daemon must keep
+ *   serving the other VM (it reads a bounded amount per turn) and keep only
+ *   a bounded number of bytes of events.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "fakepeer.h"
+#include "proc.h"
+#include "tap.h"
+#include "util.h"
+
+/* meson passes the built program's path; analysers see the fallback. */
+#ifndef COLDPLUG_BINARY
+#define COLDPLUG_BINARY "build/src/coldplug"
+#endif
+
+/* How much the daemon's peak memory may grow over one attack. The bounds
+ * of one connection come to about 2.5 MiB (measured: 1.2 MiB, 5.3 MiB in the
+ * sanitizer build); without the parse-cost cap, one 256 KiB message costs
+ * 16 MiB, and before any bound the amplification attack took 415 MB. */
+#define MAX_GROWTH_KB (12 * 1024)
+/* How long the well-behaved VM may take to be served during an attack; an
+ * attack lasts FLOOD_MS, twice as long. */
+#define SERVED_MS 2500
+#define FLOOD_MS  5000
+
+static char sock_path[108];
+
+static const char greeting[] =
+	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, "
+	"\"package\": \"\"}, \"capabilities\": [\"oob\"]}}\r\n";
+
+/**
+ * dial() - connect to the daemon's socket
+ *
+ * Return: connected socket; bails out on failure
+ */
+static int dial(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		bail_out("connect %s: %s", sock_path, strerror(errno));
+	return fd;
+}
+
+/**
+ * send_all() - write every byte, or stop at an error
+ * @fd:		connection
+ * @buf:	bytes
+ * @len:	count
+ *
+ * Return: true if all were written
+ */
+static bool send_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/**
+ * handshake() - greet and answer qmp_capabilities, as QEMU would
+ * @fd:	connection
+ *
+ * Return: true if the daemon negotiated
+ */
+static bool handshake(int fd)
+{
+	static const char ok_reply[] = "{\"return\": {}, \"id\": 1}\r\n";
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[512];
+	ssize_t n;
+
+	if (!send_all(fd, greeting, sizeof(greeting) - 1) || poll(&p, 1, 3000) <= 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, "qmp_capabilities") && send_all(fd, ok_reply, sizeof(ok_reply) - 1);
+}
+
+/**
+ * closed_by_daemon() - whether the daemon closes @fd within @ms
+ * @fd:	connection
+ * @ms:	deadline
+ *
+ * Return: true on end of stream (bytes the daemon sent are skipped)
+ */
+static bool closed_by_daemon(int fd, int ms)
+{
+	int64_t end = cp_now_ms() + ms;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[4096];
+
+	while (poll(&p, 1, cp_deadline_left(end)) > 0) {
+		if (read(fd, buf, sizeof(buf)) <= 0)
+			return true;
+	}
+	return false;
+}
+
+/**
+ * peak_kb() - the daemon's peak resident memory (VmHWM)
+ * @pid:	the daemon
+ *
+ * Return: kB, or -1
+ */
+static long peak_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/**
+ * good_vm() - a well-behaved fake QEMU that runs without asking (the
+ * daemon identifies it, then leaves it alone)
+ * @name:	its name
+ *
+ * Return: the peer, started
+ */
+static struct fakepeer *good_vm(const char *name)
+{
+	struct fakepeer *fp = fakepeer_new_fd(dial());
+	char reply[128];
+
+	snprintf(reply, sizeof(reply), "{\"return\":{\"name\":\"%s\"}}", name);
+	fakepeer_negotiate(fp);
+	fakepeer_expect(fp, "{\"execute\":\"query-name\"}");
+	fakepeer_reply(fp, reply);
+	fakepeer_expect(fp, "{\"execute\":\"query-uuid\"}");
+	fakepeer_reply(fp, "{\"return\":{\"UUID\":\"8e4a0b2c-0000-4000-8000-000000000002\"}}");
+	fakepeer_expect(fp, "{\"execute\":\"query-status\"}");
+	fakepeer_reply(fp, "{\"return\":{\"status\":\"running\",\"running\":true,"
+			   "\"singlestep\":false}}");
+	fakepeer_expect(fp, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}");
+	fakepeer_reply(fp, "{\"return\":[]}");
+	fakepeer_close(fp);
+	fakepeer_start(fp);
+	return fp;
+}
+
+/**
+ * test_amplification() - an 8 MiB event of empty arrays is refused early
+ * @daemon:	the daemon
+ */
+static void test_amplification(pid_t daemon)
+{
+	const size_t size = 8u << 20;
+	static const char head[] = "{\"event\": \"X\", \"data\": {\"a\": [[]";
+	char *ev = malloc(size + 64), *p;
+	long before = peak_kb(daemon), after;
+	struct fakepeer *good;
+	bool sent;
+	int fd = dial();
+
+	if (!ev)
+		bail_out("out of memory");
+	p = ev + sprintf(ev, "%s", head);
+	while ((size_t)(p - ev) < size)
+		p += sprintf(p, ",[]");
+	p += sprintf(p, "]}, \"timestamp\": {\"seconds\": 1, \"microseconds\": 1}}\r\n");
+	ok(handshake(fd), "amplification: the attacker is negotiated with");
+	good = good_vm("amp-neighbour");
+	sent = send_all(fd, ev, (size_t)(p - ev));
+	ok(closed_by_daemon(fd, 5000),
+	   "amplification: the daemon closes the attacker (all %zu bytes written: %s)",
+	   (size_t)(p - ev), sent ? "yes" : "no, it closed first");
+	ok(fakepeer_wait(good, SERVED_MS) && fakepeer_finish(good, "amplification: neighbour"),
+	   "amplification: the other VM is served");
+	after = peak_kb(daemon);
+	ok(before > 0 && after - before <= MAX_GROWTH_KB,
+	   "amplification: the daemon's peak memory grew by %ld kB (at most %d)", after - before,
+	   MAX_GROWTH_KB);
+	ok(kill(daemon, 0) == 0, "amplification: the daemon runs on");
+	close(fd);
+	free(ev);
+}
+
+/**
+ * struct flood - the flooding peer's thread
+ * @fd:		its connection
+ * @stop:	set to end the flood early
+ * @bytes:	bytes of events written
+ * @ended:	the flood is over (its time is up, or the daemon closed)
+ */
+struct flood {
+	int fd;
+	atomic_bool stop;
+	atomic_size_t bytes;
+	atomic_bool ended;
+};
+
+/**
+ * flood_run() - write events for FLOOD_MS or until told to stop
+ * @arg:	struct flood
+ *
+ * Return: NULL
+ */
+static void *flood_run(void *arg)
+{
+	struct flood *f = arg;
+	int64_t end = cp_now_ms() + FLOOD_MS;
+	static char chunk[65536];
+	size_t len = 0;
+
+	while (len + 128 < sizeof(chunk))
+		len += (size_t)snprintf(chunk + len, sizeof(chunk) - len,
+					"{\"event\": \"RTC_CHANGE\", \"data\": {\"offset\": %zu}, "
+					"\"timestamp\": {\"seconds\": 1, \"microseconds\": 1}}\r\n",
+					len);
+	while (!atomic_load(&f->stop) && cp_now_ms() < end && send_all(f->fd, chunk, len))
+		atomic_fetch_add(&f->bytes, len);
+	atomic_store(&f->ended, true);
+	return NULL;
+}
+
+/**
+ * test_flood() - a peer that floods events does not keep the daemon from
+ * another VM, nor grow its memory
+ * @daemon:	the daemon
+ */
+static void test_flood(pid_t daemon)
+{
+	struct flood f = { .fd = dial() };
+	long before = peak_kb(daemon), after;
+	struct fakepeer *good;
+	int64_t t0, took;
+	size_t bytes;
+	pthread_t th;
+	bool served, flooding;
+
+	ok(handshake(f.fd), "flood: the attacker is negotiated with");
+	if (pthread_create(&th, NULL, flood_run, &f) != 0)
+		bail_out("pthread_create");
+	usleep(300 * 1000);
+	t0 = cp_now_ms();
+	good = good_vm("flood-neighbour");
+	served = fakepeer_wait(good, SERVED_MS);
+	took = cp_now_ms() - t0;
+	flooding = !atomic_load(&f.ended);
+	bytes = atomic_load(&f.bytes);
+	ok(served && fakepeer_finish(good, "flood: neighbour"),
+	   "flood: the other VM is served while the attacker floods (%lld ms)", (long long)took);
+	atomic_store(&f.stop, true);
+	pthread_join(th, NULL);
+	after = peak_kb(daemon);
+	ok(flooding && bytes > (256u << 10),
+	   "flood: the attacker was still flooding then (%zu bytes of events written)", bytes);
+	ok(before > 0 && after - before <= MAX_GROWTH_KB,
+	   "flood: the daemon's peak memory grew by %ld kB (at most %d)", after - before,
+	   MAX_GROWTH_KB);
+	ok(kill(daemon, 0) == 0, "flood: the daemon runs on");
+	close(f.fd);
+}
+
+/**
+ * show_log() - the daemon's log, as diagnostics
+ * @path:	its file
+ */
+static void show_log(const char *path)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		diag("daemon: %s", strtok(line, "\n") ? line : "");
+	if (f)
+		fclose(f);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/cp-hostile-XXXXXX", log_path[256], asan[512];
+	struct lab_proc daemon;
+	struct cp_error err;
+	struct stat st;
+	int i;
+
+	if (!mkdtemp(dir))
+		bail_out("mkdtemp: %s", strerror(errno));
+	snprintf(sock_path, sizeof(sock_path), "%s/d.sock", dir);
+	snprintf(log_path, sizeof(log_path), "%s/serve.log", dir);
+	/* The sanitizer build's daemon: freed memory is reused soon, so that
+	 * its peak measures what it holds, not ASan's quarantine. */
+	snprintf(asan, sizeof(asan), "%s%squarantine_size_mb=4",
+		 getenv("ASAN_OPTIONS") ? getenv("ASAN_OPTIONS") : "",
+		 getenv("ASAN_OPTIONS") ? ":" : "");
+	setenv("ASAN_OPTIONS", asan, 1);
+	{
+		const char *const argv[] = { COLDPLUG_BINARY, "serve", "--socket",  sock_path,
+					     "--qemu-user",   "root",  "--poll-ms", "20",
+					     "--verbose",     NULL };
+
+		if (lab_proc_start(&daemon, argv, log_path, &err) < 0)
+			bail_out("start the daemon: %s", err.msg);
+	}
+	for (i = 0; i < 200 && stat(sock_path, &st) < 0; i++)
+		usleep(10 * 1000);
+	if (!S_ISSOCK(st.st_mode))
+		bail_out("the daemon does not listen on %s", sock_path);
+	test_amplification(daemon.pid);
+	test_flood(daemon.pid);
+	if (!ok(lab_proc_stop(&daemon, 2000, &err) == 0 && lab_proc_exited_ok(&daemon),
+		"SIGTERM stops the daemon cleanly (exit 0)"))
+		show_log(log_path);
+	unlink(log_path);
+	rmdir(dir);
+	return done_testing();
+}
