@@ -488,7 +488,17 @@ static bool nic_host_side(struct plan_ctx *ctx, const struct inv_nic *n, struct 
 		cp_strlcpy(st->ifname, n->ifname, sizeof(st->ifname));
 	if (*st->ifname || *st->tapdev)
 		return true;
-	if (n->probe_errno)
+	if (ctx->o->incus_profile)
+		refuse(ctx,
+		       "%s: its %s NIC slot needs a new queue on the NIC's tap, and coldplug serve "
+		       "cannot tell which tap that is: it takes no tap name from a VM (a VM could "
+		       "name another VM's tap), and reading QEMU's descriptors in /proc/%d/fdinfo "
+		       "failed (%s). Use a virtio-net NIC (the direct path, which needs no "
+		       "privilege), or run coldplug serve with CAP_SYS_PTRACE and CAP_NET_ADMIN "
+		       "(README: Security)",
+		       n->id, ctx->o->nic_frontend == PLAN_FRONTEND_USB ? "usb-net" : "hub-fed PCI",
+		       (int)ctx->inv->pid, strerror(n->probe_errno ? n->probe_errno : ENOENT));
+	else if (n->probe_errno)
 		refuse(ctx,
 		       "cannot tell which host tap serves %s: reading /proc/%d/fdinfo failed (%s; "
 		       "coldplug needs CAP_SYS_PTRACE to read a QEMU that runs as another user); "

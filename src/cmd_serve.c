@@ -49,11 +49,12 @@ static const char serve_help[] =
 	"--trace for every QMP message. SIGTERM stops the daemon; QEMUs reconnect\n"
 	"to the next one. The daemon never resets a VM.\n"
 	"\n"
-	"Needs: CAP_NET_ADMIN (to open a queue on a VM's tap) and CAP_CHOWN (to\n"
-	"give the socket to --qemu-user). Without\n"
-	"CAP_SYS_PTRACE it cannot read QEMU's /proc fdinfo, and uses the tap names\n"
-	"the scriptlet passes (volatile.<nic>.host_name), checked against the\n"
-	"kernel's queue counts before and after.\n";
+	"Needs no privilege: coldplug.service runs it as user coldplug with no\n"
+	"capability. The socket gets an ACL entry for --qemu-user. NICs on the\n"
+	"profile's direct path (virtio-net) need nothing more; a NIC that needs a\n"
+	"new queue on its tap (usb-net, a hub-fed PCI slot) needs CAP_NET_ADMIN and,\n"
+	"to learn the tap from QEMU's /proc fdinfo, CAP_SYS_PTRACE: the daemon\n"
+	"never takes a tap name from a VM, and refuses such a NIC without them.\n";
 
 enum {
 	OPT_CONFIG = CLI_OPT_FIRST_PRIVATE,

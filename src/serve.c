@@ -15,6 +15,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -216,10 +217,46 @@ static int resolve_qemu_user(struct serve *s, struct cp_error *err)
 }
 
 /**
- * set_socket_access() - mode 0600, owned by QEMU's user: QEMU and root can
- * connect, nobody else
+ * grant_user() - a POSIX ACL on @path: its owner and user @uid may read and
+ * write, nobody else (the owner of a file may set one, no privilege needed)
+ * @path:	the socket
+ * @uid:	the user to let in
+ *
+ * The xattr is built by hand (linux/posix_acl_xattr.h: version 2, entries
+ * sorted by tag), not with libacl, for five entries.
+ *
+ * Return: 0, or -1 with errno (EOPNOTSUPP: the file system has no ACLs)
+ */
+static int grant_user(const char *path, uid_t uid)
+{
+	enum { USER_OBJ = 0x01, USER = 0x02, GROUP_OBJ = 0x04, MASK = 0x10, OTHER = 0x20 };
+	const uint32_t none = UINT32_MAX;
+	struct {
+		uint16_t tag;
+		uint16_t perm;
+		uint32_t id;
+	} acl[] = {
+		{ USER_OBJ, 6, none }, { USER, 6, (uint32_t)uid }, { GROUP_OBJ, 0, none },
+		{ MASK, 6, none },     { OTHER, 0, none },
+	};
+	char buf[4 + sizeof(acl)];
+	uint32_t version = 2;
+
+	memcpy(buf, &version, 4);
+	memcpy(buf + 4, acl, sizeof(acl));
+	return setxattr(path, "system.posix_acl_access", buf, sizeof(buf), 0);
+}
+
+/**
+ * set_socket_access() - who may connect, as the kernel enforces it: root,
+ * the daemon's user, and QEMU's user
  * @s:		daemon
  * @err:	filled on failure
+ *
+ * Mode 0600, and an ACL entry that lets QEMU's user in (no privilege
+ * needed: we own the socket). Where the file system has no ACLs, mode 0666,
+ * and the check of each peer's uid (peer_allowed()) is what refuses the
+ * others.
  *
  * Return: 0, or -1
  */
@@ -228,15 +265,21 @@ static int set_socket_access(struct serve *s, struct cp_error *err)
 	const char *path = s->o.socket;
 	struct stat st;
 
-	/* chmod first: once the socket is QEMU's, changing its mode would
-	 * need CAP_FOWNER, which the unit does not give. */
 	if (chmod(path, 0600) < 0)
 		return cp_error_set_errno(err, errno, "chmod %s", path);
-	if (s->has_qemu_user && geteuid() != s->qemu_uid && chown(path, s->qemu_uid, (gid_t)-1) < 0)
-		return cp_error_set_errno(err, errno,
-					  "give %s to QEMU's user (uid %u): the daemon needs "
-					  "CAP_CHOWN for that, as coldplug.service gives it",
-					  path, (unsigned)s->qemu_uid);
+	if (!s->has_qemu_user || geteuid() == s->qemu_uid) {
+		/* only root and us */
+	} else if (grant_user(path, s->qemu_uid) < 0) {
+		if (errno != EOPNOTSUPP)
+			return cp_error_set_errno(err, errno,
+						  "let QEMU's user (uid %u) in with an ACL on %s",
+						  (unsigned)s->qemu_uid, path);
+		log_warn("%s: no ACLs on this file system: the socket is open to every user, "
+			 "and only each connection's uid check refuses the others",
+			 path);
+		if (chmod(path, 0666) < 0)
+			return cp_error_set_errno(err, errno, "chmod %s", path);
+	}
 	if (stat(path, &st) < 0)
 		return cp_error_set_errno(err, errno, "stat %s", path);
 	s->sock_ino = st.st_ino;

@@ -73,7 +73,6 @@ struct link {
  * @name:	"name (pid N)" for logs
  * @opts:	this VM's pipeline options
  * @req:	the stub's request
- * @taps:	the request's taps, as plan_opts wants them
  * @inv:	the inventory watching and releasing work from
  * @watch:	slots to watch
  * @nwatch:	their count
@@ -93,7 +92,6 @@ struct vm {
 	char name[192];
 	struct rehome_opts opts;
 	struct stub_request req;
-	struct plan_tap taps[STUB_MAX_TAPS];
 	struct inventory inv;
 	struct watch watch[VM_MAX_WATCH];
 	size_t nwatch;
@@ -447,19 +445,16 @@ static void on_rehomed(struct rehome *r, void *userdata)
 static void apply_request(struct vm *vm)
 {
 	const struct serve_opts *so = serve_opts_of(vm->srv);
-	size_t i;
 
 	vm->opts = so->rehome;
 	if (vm->req.has_frontend)
 		vm->opts.plan.nic_frontend = vm->req.frontend;
 	vm->opts.plan.usb_mac_fixed |= vm->req.usb_mac_fixed;
 	vm->opts.plan.incus_profile = true;
-	for (i = 0; i < vm->req.ntaps; i++) {
-		vm->taps[i].name = vm->req.taps[i].name;
-		vm->taps[i].ifname = vm->req.taps[i].ifname;
-	}
-	vm->opts.plan.taps = vm->taps;
-	vm->opts.plan.ntaps = vm->req.ntaps;
+	/* Never the tap names in the request: a VM could name another VM's
+	 * tap. Only the kernel says which tap a NIC is on (QEMU's fdinfo). */
+	vm->opts.plan.taps = NULL;
+	vm->opts.plan.ntaps = 0;
 	if (*vm->req.instance) {
 		char pid[32];
 

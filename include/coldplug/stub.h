@@ -49,7 +49,9 @@
  * @has_frontend:	@frontend was given
  * @frontend:		where NICs go
  * @usb_mac_fixed:	trust usb-net's MAC (see plan_opts)
- * @taps:		NIC name -> host tap (volatile.<nic>.host_name)
+ * @taps:		NIC name -> host tap (volatile.<nic>.host_name), as the
+ *			VM claims it: for logs and checks only, never to choose
+ *			a tap to open (a VM could name another VM's tap)
  * @ntaps:		their count
  */
 struct stub_request {

@@ -387,6 +387,12 @@ static void test_nic_refusals(void)
 	inv.nics[0].probe_errno = EACCES;
 	refusal(&inv, &o, "CAP_SYS_PTRACE", "tap unknown: /proc not readable");
 	refusal(&inv, &o, "--tap eth0=TAPNAME", "tap unknown: the fix is named");
+	o.incus_profile = true;
+	refusal(&inv, &o, "takes no tap name from a VM",
+		"tap unknown to the daemon: it says why it does not ask the VM");
+	refusal(&inv, &o, "Use a virtio-net NIC (the direct path",
+		"tap unknown to the daemon: the fixes, direct path or privileges");
+	o.incus_profile = false;
 	o.taps = &tap;
 	o.ntaps = 1;
 	ok(plan_build(&inv, &o, &p, &err) == 0 && !strcmp(p.steps[3].ifname, "tapX"),

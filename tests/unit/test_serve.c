@@ -344,8 +344,11 @@ static void test_qemu_user(const char *dir)
 	snprintf(log_path, sizeof(log_path), "%s", log);
 	for (i = 0; i < 200 && !log_has("listening on"); i++)
 		usleep(10 * 1000);
-	ok(stat(sock, &sst) == 0 && sst.st_uid == 65534 && (sst.st_mode & 0777) == 0600,
-	   "--qemu-user nobody: the socket is nobody's, mode 0600 (uid %u, mode %o)",
+	if (stat(sock, &sst) < 0)
+		memset(&sst, 0, sizeof(sst));
+	ok(sst.st_uid == 0 && S_ISSOCK(sst.st_mode) && (sst.st_mode & 0777) == 0660,
+	   "--qemu-user nobody: the socket is root's, 0600 with an ACL entry for nobody "
+	   "(uid %u, mode %o)",
 	   (unsigned)sst.st_uid, (unsigned)(sst.st_mode & 0777));
 	snprintf(sock_path, sizeof(sock_path), "%s", sock);
 	pid = fork();
@@ -376,6 +379,113 @@ static void test_qemu_user(const char *dir)
 	ok(log_has("its user may not use coldplug") && log_has("new connection from"),
 	   "...by the daemon's peer check, which let nobody in");
 	unlink(log);
+}
+
+/**
+ * connect_as() - whether a process of @uid can connect to @sock, and stays
+ * connected for a while (the daemon's peer check would close it at once)
+ * @uid:	user (and group) to connect as
+ * @sock:	socket path
+ *
+ * Return: 0 connected and kept, 1 connect() refused with EACCES, 2 closed
+ * by the daemon, 3 anything else
+ */
+static int connect_as(uid_t uid, const char *sock)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		memcpy(sa.sun_path, sock, strlen(sock) + 1);
+		if (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0 || fd < 0)
+			_exit(3);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(errno == EACCES ? 1 : 3);
+		_exit(closed_by_daemon(fd, 1000) ? 2 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return 3;
+	return WEXITSTATUS(st);
+}
+
+/**
+ * test_unprivileged() - the daemon as coldplug.service runs it: its own
+ * user, no capability at all; the kernel lets in QEMU's user (an ACL on
+ * the socket) and refuses every other
+ * @dir:	private directory (root's); the daemon gets a subdirectory
+ */
+static void test_unprivileged(const char *dir)
+{
+	const uid_t self = 65533, qemu = 65534, other = 65532;
+	char sub[96], sock[128], log[128], status[64];
+	struct lab_proc daemon;
+	struct cp_error err;
+	char text[4096];
+	struct stat sst;
+	size_t n;
+	FILE *f;
+	int i;
+
+	if (geteuid() != 0) {
+		skip(5, "needs root to start the daemon as another user");
+		return;
+	}
+	snprintf(sub, sizeof(sub), "%s/unpriv", dir);
+	snprintf(sock, sizeof(sock), "%s/d.sock", sub);
+	snprintf(log, sizeof(log), "%s/unpriv.log", dir);
+	if (mkdir(sub, 0755) < 0 || chown(sub, self, self) < 0)
+		bail_out("%s: %s", sub, strerror(errno));
+	{
+		char uid[16];
+		const char *const argv[] = { "/usr/bin/setpriv",
+					     "--reuid",
+					     uid,
+					     "--regid",
+					     uid,
+					     "--clear-groups",
+					     "--inh-caps=-all",
+					     "--bounding-set=-all",
+					     "--no-new-privs",
+					     COLDPLUG_BINARY,
+					     "serve",
+					     "--socket",
+					     sock,
+					     "--qemu-user",
+					     "nobody",
+					     "--verbose",
+					     NULL };
+
+		snprintf(uid, sizeof(uid), "%u", (unsigned)self);
+		if (lab_proc_start(&daemon, argv, log, &err) < 0)
+			bail_out("start the daemon: %s", err.msg);
+	}
+	snprintf(log_path, sizeof(log_path), "%s", log);
+	for (i = 0; i < 200 && !log_has("listening on"); i++)
+		usleep(10 * 1000);
+	snprintf(status, sizeof(status), "/proc/%d/status", (int)daemon.pid);
+	f = fopen(status, "r");
+	n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+	text[n] = '\0';
+	if (f)
+		fclose(f);
+	ok(strstr(text, "CapEff:\t0000000000000000") && strstr(text, "Uid:\t65533"),
+	   "unprivileged: the daemon runs as uid %u with no capability", (unsigned)self);
+	if (stat(sock, &sst) < 0)
+		memset(&sst, 0, sizeof(sst));
+	ok(sst.st_uid == self && S_ISSOCK(sst.st_mode) && (sst.st_mode & 0007) == 0,
+	   "unprivileged: the socket is the daemon's, closed to others (mode %o)",
+	   (unsigned)(sst.st_mode & 0777));
+	is_int(connect_as(qemu, sock), 0,
+	       "unprivileged: QEMU's user (nobody) connects, through the socket's ACL");
+	is_int(connect_as(other, sock), 1,
+	       "unprivileged: any other user is refused by the kernel (EACCES)");
+	ok(lab_proc_stop(&daemon, 2000, &err) == 0 && lab_proc_exited_ok(&daemon),
+	   "unprivileged: the daemon stops cleanly");
+	unlink(log);
+	rmdir(sub);
 }
 
 /**
@@ -418,6 +528,7 @@ int main(void)
 	unlink(log_path);
 	test_out_of_fds(dir);
 	test_qemu_user(dir);
+	test_unprivileged(dir);
 	rmdir(dir);
 	return done_testing();
 }
