@@ -34,6 +34,10 @@
 #include "names.h"
 #include "util.h"
 
+/* Devices read one by one in round 2, at most: a VM has tens; a peer that
+ * lists thousands would have us queue a command per device per property. */
+#define COLLECT_MAX_DEVICES 1024
+
 /* Round 1, in order. */
 enum {
 	R1_STATUS,
@@ -507,6 +511,27 @@ static void collect_next(struct collect *col)
 }
 
 /**
+ * too_many_devices() - whether round 1 lists more devices than we read
+ * @col:	collection, round 1 answered
+ * @err:	filled when it does
+ *
+ * Return: true if there are too many
+ */
+static bool too_many_devices(const struct collect *col, struct cp_error *err)
+{
+	size_t n = cp_json_len(qmp_batch_result(col->batch, R1_PERIPHERAL)) +
+		   cp_json_len(qmp_batch_result(col->batch, R1_ANON));
+
+	if (n <= COLLECT_MAX_DEVICES)
+		return false;
+	cp_error_set(err, CP_ERR_PROTOCOL,
+		     "QEMU lists %zu devices under /machine/peripheral and peripheral-anon; "
+		     "coldplug reads at most %d",
+		     n, COLLECT_MAX_DEVICES);
+	return true;
+}
+
+/**
  * collect_round_done() - qmp_batch_fn: one round is answered
  * @b:		the batch
  * @e:		connection error, or NULL
@@ -515,12 +540,16 @@ static void collect_next(struct collect *col)
 static void collect_round_done(struct qmp_batch *b, const struct cp_error *e, void *userdata)
 {
 	struct collect *col = userdata;
-	struct cp_error oom;
+	struct cp_error fail;
 	int rc = 0;
 
 	(void)b;
 	if (e) {
 		collect_finish(col, e);
+		return;
+	}
+	if (col->round == 1 && too_many_devices(col, &fail)) {
+		collect_finish(col, &fail);
 		return;
 	}
 	if (col->round == 1)
@@ -530,8 +559,8 @@ static void collect_round_done(struct qmp_batch *b, const struct cp_error *e, vo
 	else
 		rc = store_props(col);
 	if (rc < 0) {
-		cp_error_set(&oom, CP_ERR_NOMEM, "out of memory");
-		collect_finish(col, &oom);
+		cp_error_set(&fail, CP_ERR_NOMEM, "out of memory");
+		collect_finish(col, &fail);
 	} else if (col->round < 3) {
 		collect_next(col);
 	} else {

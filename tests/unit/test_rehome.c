@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coldplug/inventory.h"
 #include "coldplug/qmp.h"
 #include "coldplug/rehome.h"
 #include "fakepeer.h"
@@ -82,6 +83,98 @@ static void replay(const char *ver)
 }
 
 /**
+ * struct round1 - add_round1()'s state
+ * @fp:		the peer
+ * @devices:	how many devices the peer lists under /machine/peripheral
+ * @replies:	round-1 replies seen so far (the script stops after 8)
+ */
+struct round1 {
+	struct fakepeer *fp;
+	size_t devices;
+	int replies;
+};
+
+/**
+ * add_round1() - transcript_fn: the recording up to the end of inventory
+ * round 1, with the peripheral list (the reply with id 6) replaced by
+ * @devices virtio-blk-pci devices
+ * @dir:	direction
+ * @msg:	the message
+ * @nfds:	descriptors that went with it
+ * @line:	line number
+ * @userdata:	struct round1
+ *
+ * Return: 0, or -1
+ */
+static int add_round1(enum transcript_dir dir, cp_json *msg, size_t nfds, int line, void *userdata)
+{
+	struct round1 *r = userdata;
+	int64_t id = -1;
+	char *text;
+	size_t i;
+
+	if (r->replies >= 8)
+		return 0;
+	if (dir == TRANSCRIPT_FROM_QEMU && cp_json_get_int(msg, "id", &id) && id >= 2)
+		r->replies++;
+	if (dir == TRANSCRIPT_FROM_QEMU && id == 6) {
+		cp_json *list = cp_json_new_array();
+
+		for (i = 0; list && i < r->devices; i++) {
+			cp_json *e = cp_json_new_object();
+			char name[32];
+
+			snprintf(name, sizeof(name), "d%zu", i);
+			if (!e || cp_json_set_str(e, "name", name) < 0 ||
+			    cp_json_set_str(e, "type", "child<virtio-blk-pci>") < 0 ||
+			    cp_json_append(list, e) < 0)
+				return -1;
+		}
+		if (!list || cp_json_set(msg, "return", list) < 0)
+			return -1;
+	}
+	(void)line;
+	text = cp_json_dump(msg, 0);
+	if (!text)
+		return -1;
+	if (dir == TRANSCRIPT_TO_QEMU)
+		fakepeer_expect_fds(r->fp, text, nfds, NULL);
+	else
+		fakepeer_send(r->fp, text);
+	free(text);
+	return 0;
+}
+
+/**
+ * test_too_many_devices() - a QEMU that lists more devices than coldplug
+ * reads one by one (1025, and the recording's 4 anonymous ones) gets a clear
+ * error after round 1, not a command per device and property
+ */
+static void test_too_many_devices(void)
+{
+	struct round1 r = { .fp = fakepeer_new(), .devices = 1025 };
+	struct inv_select sel = { .id_prefix = INV_INCUS_PREFIX };
+	struct inventory inv = { 0 };
+	struct qmp_client *c;
+	struct cp_error err = { 0 };
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/transcripts/rehome-disks-7.2.qmp", COLDPLUG_TEST_DATA);
+	if (transcript_each(path, add_round1, &r, &err) < 0)
+		bail_out("%s: %s", path, err.msg);
+	fakepeer_start(r.fp);
+	c = qmp_client_new(fakepeer_client_fd(r.fp), NULL, &err);
+	if (!c || qmp_client_handshake(c, 2000, &err) < 0)
+		bail_out("handshake: %s", err.msg);
+	ok(inventory_read(c, &sel, &inv, &err) < 0 && strstr(err.msg, "lists 1029 devices") &&
+		   strstr(err.msg, "at most 1024"),
+	   "1025 devices: the inventory stops after round 1 (%s)", err.msg);
+	inventory_free(&inv);
+	qmp_client_free(c);
+	fakepeer_finish(r.fp, "1025 devices: round 1, nothing after it");
+}
+
+/**
  * main() - run the tests
  *
  * Return: TAP exit status
@@ -90,5 +183,6 @@ int main(void)
 {
 	replay("7.2");
 	replay("10.0");
+	test_too_many_devices();
 	return done_testing();
 }
