@@ -11,6 +11,9 @@
  * - flood: a peer that writes events as fast as it can; the daemon must keep
  *   serving the other VM (it reads a bounded amount per turn) and keep only
  *   a bounded number of bytes of events.
+ * - load: 50 VMs dial at once while one attacker floods and another never
+ *   reads what the daemon sends it: all 50 are served, and the daemon's
+ *   peak memory stays bounded (its figures are printed as diagnostics).
  */
 #include <errno.h>
 #include <poll.h>
@@ -191,7 +194,7 @@ static void test_amplification(pid_t daemon)
 	char *ev = malloc(size + 64), *p;
 	long before = peak_kb(daemon), after;
 	struct fakepeer *good;
-	bool sent;
+	bool sent, served;
 	int fd = dial();
 
 	if (!ev)
@@ -206,7 +209,8 @@ static void test_amplification(pid_t daemon)
 	ok(closed_by_daemon(fd, 5000),
 	   "amplification: the daemon closes the attacker (all %zu bytes written: %s)",
 	   (size_t)(p - ev), sent ? "yes" : "no, it closed first");
-	ok(fakepeer_wait(good, SERVED_MS) && fakepeer_finish(good, "amplification: neighbour"),
+	served = fakepeer_wait(good, SERVED_MS);
+	ok(fakepeer_finish(good, "amplification: neighbour") && served,
 	   "amplification: the other VM is served");
 	after = peak_kb(daemon);
 	ok(before > 0 && after - before <= MAX_GROWTH_KB,
@@ -280,7 +284,7 @@ static void test_flood(pid_t daemon)
 	took = cp_now_ms() - t0;
 	flooding = !atomic_load(&f.ended);
 	bytes = atomic_load(&f.bytes);
-	ok(served && fakepeer_finish(good, "flood: neighbour"),
+	ok(fakepeer_finish(good, "flood: neighbour") && served,
 	   "flood: the other VM is served while the attacker floods (%lld ms)", (long long)took);
 	atomic_store(&f.stop, true);
 	pthread_join(th, NULL);
@@ -307,6 +311,79 @@ static void show_log(const char *path)
 		diag("daemon: %s", strtok(line, "\n") ? line : "");
 	if (f)
 		fclose(f);
+}
+
+/**
+ * rss_kb() - the daemon's resident memory now (VmRSS)
+ * @pid:	the daemon
+ *
+ * Return: kB, or -1
+ */
+static long rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+#define LOAD_VMS 50
+
+/**
+ * test_load() - LOAD_VMS VMs at once beside a flooder and a peer that
+ * never reads
+ * @daemon:	the daemon
+ */
+static void test_load(pid_t daemon)
+{
+	struct flood f = { .fd = dial() };
+	struct fakepeer *vms[LOAD_VMS];
+	long before = peak_kb(daemon), idle = rss_kb(daemon), after;
+	int64_t t0, end, slowest = 0;
+	int deaf = dial(), served = 0, i;
+	pthread_t th;
+
+	ok(handshake(f.fd) && handshake(deaf), "load: both attackers are negotiated with");
+	if (pthread_create(&th, NULL, flood_run, &f) != 0)
+		bail_out("pthread_create");
+	usleep(200 * 1000);
+	t0 = cp_now_ms();
+	for (i = 0; i < LOAD_VMS; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "load-%d", i);
+		vms[i] = good_vm(name);
+	}
+	end = t0 + 5 * SERVED_MS;
+	for (i = 0; i < LOAD_VMS; i++) {
+		bool done = fakepeer_wait(vms[i], (int)cp_deadline_left(end));
+
+		if (done && cp_now_ms() - t0 > slowest)
+			slowest = cp_now_ms() - t0;
+		served += fakepeer_finish(vms[i], "load: VM %d", i) && done;
+	}
+	atomic_store(&f.stop, true);
+	pthread_join(th, NULL);
+	after = peak_kb(daemon);
+	is_int(served, LOAD_VMS,
+	       "load: all %d VMs served beside the attackers (the last after %lld ms)", LOAD_VMS,
+	       (long long)slowest);
+	ok(before > 0 && after - before <= MAX_GROWTH_KB,
+	   "load: the daemon's peak memory grew by %ld kB (at most %d)", after - before,
+	   MAX_GROWTH_KB);
+	diag("load figures: idle RSS %ld kB, peak %ld kB, %d VMs served in %lld ms beside a "
+	     "flood of %zu bytes and a peer that never reads",
+	     idle, after, served, (long long)slowest, atomic_load(&f.bytes));
+	close(deaf);
+	close(f.fd);
 }
 
 int main(void)
@@ -341,6 +418,7 @@ int main(void)
 		bail_out("the daemon does not listen on %s", sock_path);
 	test_amplification(daemon.pid);
 	test_flood(daemon.pid);
+	test_load(daemon.pid);
 	if (!ok(lab_proc_stop(&daemon, 2000, &err) == 0 && lab_proc_exited_ok(&daemon),
 		"SIGTERM stops the daemon cleanly (exit 0)"))
 		show_log(log_path);
