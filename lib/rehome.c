@@ -11,6 +11,7 @@
 #include "coldplug/log.h"
 #include "coldplug/qmp.h"
 #include "coldplug/rehome.h"
+#include "coldplug/verify.h"
 #include "util.h"
 
 /**
@@ -133,7 +134,7 @@ static void on_after(struct inventory *inv, const struct cp_error *e, void *user
 		finish(p, REHOME_FAILED, &ve);
 		return;
 	}
-	if (rehome_verify(&p->r->plan, p->r->results, inv, &ve) < 0) {
+	if (verify_plan(&p->r->plan, p->r->results, inv, &ve) < 0) {
 		finish(p, REHOME_FAILED, &ve);
 		return;
 	}

@@ -96,8 +96,6 @@ int rehome_start(struct qmp_client *c, const struct rehome_opts *o, rehome_fn fn
 		 struct cp_error *err);
 struct rehome *rehome_run(struct qmp_client *c, const struct rehome_opts *o, struct cp_error *err);
 void rehome_free(struct rehome *r);
-int rehome_verify(const struct plan *p, const struct apply_result *results,
-		  const struct inventory *after, struct cp_error *err);
 cp_json *rehome_report_json(const struct rehome *r, bool with_commands);
 const char *rehome_result_name(enum rehome_result r);
 
