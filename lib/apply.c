@@ -36,6 +36,8 @@
  * @waits:	DEVICE_DELETED events still awaited (the frontend, and the USB
  *		device around it when that is what device_del names)
  * @replied:	device_del succeeded
+ * @unknown:	device_del got no answer (timeout, end of stream): QEMU may
+ *		have carried it out
  * @failed:	device_del or a wait failed (@err says why)
  * @err:	what went wrong
  */
@@ -44,6 +46,7 @@ struct unplug {
 	size_t step;
 	unsigned waits;
 	bool replied;
+	bool unknown;
 	bool failed;
 	struct cp_error err;
 };
@@ -290,6 +293,8 @@ static void on_reply(struct qmp_client *c, cp_json *ret, const struct cp_error *
 		close(a->tap_fd);
 		a->tap_fd = -1;
 	}
+	if (e && op->changes && e->code != CP_ERR_QMP)
+		a->res[a->step].changed = true; /* no answer: QEMU may have done it */
 	if (e) {
 		step_failed(a, e);
 		return;
@@ -486,7 +491,7 @@ static bool skip_unplug(struct apply *a)
 
 	while (a->cur < a->ops.n && is_unplug_op(&a->ops, a->cur))
 		a->cur++;
-	a->res[a->step].changed = u->replied;
+	a->res[a->step].changed = u->replied || u->unknown;
 	a->gone = u->replied && !u->failed && !u->waits;
 	a->mark = qmp_client_event_mark(a->c);
 	if (u->failed) {
@@ -527,6 +532,7 @@ static void on_unplug_reply(struct qmp_client *c, cp_json *ret, const struct cp_
 		cp_error_prefix(&u->err, "device_del %s", u->a->plan->steps[u->step].del_id);
 	}
 	u->replied = !e;
+	u->unknown = e && e->code != CP_ERR_QMP;
 	unplug_settled(u->a);
 }
 

@@ -50,7 +50,9 @@ enum apply_status {
 /**
  * struct apply_result - the outcome of one plan step
  * @status:	enum apply_status
- * @changed:	QEMU was changed by this step (even if later restored)
+ * @changed:	QEMU was changed by this step (even if later restored), or
+ *		may have been: a command that changes QEMU got no answer (a
+ *		timeout, or QEMU closed the connection), so it counts as done
  * @err:	the failure, for APPLY_FAILED / APPLY_ROLLED_BACK
  * @ms:		how long the step took
  */
