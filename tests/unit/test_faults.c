@@ -260,6 +260,28 @@ static void deleted(struct run_model *m, const char *id)
 }
 
 /**
+ * any_command() - whether a fault kind can hit any command
+ * @kind:	the fault
+ *
+ * Return: true for an error reply, a timeout and EOF
+ */
+static bool any_command(enum fault kind)
+{
+	return kind == F_ERROR || kind == F_TIMEOUT || kind == F_EOF;
+}
+
+/**
+ * is_nic_kind() - whether a step kind moves a NIC (never put back)
+ * @kind:	enum plan_step_kind
+ *
+ * Return: true for the NIC kinds
+ */
+static bool is_nic_kind(enum plan_step_kind kind)
+{
+	return kind == PLAN_NIC_PCI || kind == PLAN_NIC_USB || kind == PLAN_NIC_DIRECT;
+}
+
+/**
  * fault_here() - count one command; whether the fault hits it
  * @m:	model
  *
@@ -285,7 +307,8 @@ static void lose(struct run_model *m)
  * model_unplugs() - the first phase: every device_del, and the events
  * @m:	model
  *
- * Return: the fault hit here (a step whose device_del failed is marked 'F')
+ * A step whose device_del fails gets its letter here; the others in
+ * model_step().
  */
 static void model_unplugs(struct run_model *m)
 {
@@ -303,7 +326,7 @@ static void model_unplugs(struct run_model *m)
 				deleted(m, l->ops[j].wait_id);
 			continue;
 		}
-		m->out->applies = m->kind <= F_EOF;
+		m->out->applies = any_command(m->kind);
 		m->out->fault_step = i;
 		if (m->kind == F_ERROR) {
 			fakepeer_reply(m->fp, "{\"error\":{\"class\":\"GenericError\","
@@ -317,7 +340,7 @@ static void model_unplugs(struct run_model *m)
 	for (i = m->out->fault_step; m->lost && i < m->plan->n; i++)
 		/* unanswered device_del: a NIC's network is unknown, a disk
 		 * failed where it was (or was not) */
-		m->out->status[i] = m->plan->steps[i].kind >= PLAN_NIC_PCI ? 'L' : 'F';
+		m->out->status[i] = is_nic_kind(m->plan->steps[i].kind) ? 'L' : 'F';
 	if (m->lost && m->kind == F_EOF)
 		fakepeer_close(m->fp);
 }
@@ -374,11 +397,11 @@ static char step_fault(struct run_model *m, size_t i, const struct op *op, bool 
 		       bool slot_added)
 {
 	const struct plan_step *st = &m->plan->steps[i];
-	bool nic = st->kind != PLAN_DISK && st->kind != PLAN_CD;
+	bool nic = is_nic_kind(st->kind);
 	bool rollback = !nic && !committed;
 
 	m->out->fault_step = i;
-	m->out->applies = m->kind <= F_EOF || (m->kind == F_BAD_CHECK && op->check) ||
+	m->out->applies = any_command(m->kind) || (m->kind == F_BAD_CHECK && op->check) ||
 			  (m->kind == F_RB_FAILS && rollback);
 	if (m->kind == F_TIMEOUT || m->kind == F_EOF) {
 		lose(m);
