@@ -78,6 +78,8 @@ struct unplug {
  * @pending:		replies and events the first phase still awaits
  * @batch_failed:	a step failed and the run went on (batch mode)
  * @first_failure:	then, the first failure
+ * @nics_lost:		NICs left without network (or in a state unknown) by
+ *			steps other than the one the run reports, comma-separated
  */
 struct apply {
 	struct qmp_client *c;
@@ -103,6 +105,7 @@ struct apply {
 	size_t pending;
 	bool batch_failed;
 	struct cp_error first_failure;
+	char nics_lost[256];
 };
 
 static void run_ops(struct apply *a);
@@ -173,6 +176,21 @@ static void tap_target(const struct apply *a, struct tapq_target *t)
 }
 
 /**
+ * err_append() - add a sentence to the end of an error's message
+ * @e:		error
+ * @fmt:	printf format
+ */
+static void CP_PRINTF(2, 3) err_append(struct cp_error *e, const char *fmt, ...)
+{
+	size_t len = strlen(e->msg);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->msg + len, sizeof(e->msg) - len, fmt, ap);
+	va_end(ap);
+}
+
+/**
  * finish() - report the run and free it
  * @a:		run (freed)
  * @failed:	whether it stopped on an error (in @a->failure)
@@ -191,6 +209,11 @@ static void finish(struct apply *a, bool failed)
 		failed = true;
 		cp_error_copy(&a->failure, &a->first_failure);
 	}
+	if (failed && *a->nics_lost) /* what Incus shows must name them too */
+		err_append(&a->failure,
+			   "; NIC %s also failed midway and %s not put back (see the report): "
+			   "restart the VM",
+			   a->nics_lost, strchr(a->nics_lost, ',') ? "were" : "was");
 	a->fn(a->res, a->plan->n, failed ? &a->failure : NULL, a->userdata);
 	free(a->unplugs);
 	free(a);
@@ -224,21 +247,6 @@ static void step_end_failed(struct apply *a)
 static bool is_nic(const struct plan_step *st)
 {
 	return st->kind == PLAN_NIC_PCI || st->kind == PLAN_NIC_USB || st->kind == PLAN_NIC_DIRECT;
-}
-
-/**
- * err_append() - add a sentence to the end of an error's message
- * @e:		error
- * @fmt:	printf format
- */
-static void CP_PRINTF(2, 3) err_append(struct cp_error *e, const char *fmt, ...)
-{
-	size_t len = strlen(e->msg);
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(e->msg + len, sizeof(e->msg) - len, fmt, ap);
-	va_end(ap);
 }
 
 /**
@@ -289,6 +297,10 @@ static void nic_left(struct apply *a, const struct plan_step *st, struct apply_r
 	err_append(&r->err, "; it is not put back (Incus's NIC cannot be re-created as it was): "
 			    "restart the VM (Incus re-creates its NICs at every start)");
 	log_warn("%s", r->err.msg);
+	if (a->unplugs && a->batch_failed) /* the run reports another step */
+		snprintf(a->nics_lost + strlen(a->nics_lost),
+			 sizeof(a->nics_lost) - strlen(a->nics_lost), "%s%s",
+			 *a->nics_lost ? ", " : "", st->name);
 }
 
 /**

@@ -20,7 +20,9 @@
  * direct slot whose tap the manager's netdev still shares, so traffic is
  * lost; or on its new frontend with a failed check) and the fix (restart
  * the VM: Incus re-creates its NICs at every start). It is logged at once,
- * before the run ends, and the run fails, so the start fails.
+ * before the run ends, and the run fails, so the start fails; when the run
+ * reports another device's failure, its error (what the start shows) still
+ * names every NIC left so.
  *
  * After a timeout or end of stream nothing more is sent: a disk or CD
  * already unplugged cannot be put back either, and its result says it has

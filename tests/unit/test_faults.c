@@ -545,6 +545,33 @@ static void check_nic_message(const struct plan *p, const struct apply_result *r
 }
 
 /**
+ * check_also_lost() - the run's error (what Incus shows) names every NIC
+ * left without network by a step other than the one it reports
+ * @p:		plan
+ * @err:	the run's error
+ * @o:		expected outcome
+ * @what:	the case, for names
+ */
+static void check_also_lost(const struct plan *p, const struct cp_error *err,
+			    const struct outcome *o, const char *what)
+{
+	char want[2 * INV_NAME_MAX + 64];
+	const char *names[2];
+	size_t i, n = 0, first = strspn(o->status, "M");
+
+	for (i = STEP_NIC_USB; i < NSTEPS; i++)
+		if (o->status[i] == 'L' && i != first)
+			names[n++] = p->steps[i].name;
+	if (!n) {
+		ok(!strstr(err->msg, "also failed midway"), "%s: no other NIC to name", what);
+		return;
+	}
+	snprintf(want, sizeof(want), "NIC %s%s%s also failed midway", names[0], n > 1 ? ", " : "",
+		 n > 1 ? names[1] : "");
+	like(err->msg, want, "%s: the run's error also names %s", what, want);
+}
+
+/**
  * run_case() - one fault at command @k
  * @p:		the plan
  * @k:		the command
@@ -590,6 +617,7 @@ static size_t run_case(const struct plan *p, size_t k, enum fault kind)
 	   "%s: the run fails as a partial change (rehome exits 4)", what);
 	like(err.msg, o.cause, "%s: the run's error gives the cause", what);
 	check_nic_message(p, res, &o, what);
+	check_also_lost(p, &err, &o, what);
 	qmp_client_free(c);
 	fakepeer_finish(fp, "%s: every command as modelled, nothing after a lost connection", what);
 	return total;
