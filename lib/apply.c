@@ -14,6 +14,7 @@
  * device is left without a frontend; the run then reports the first failure.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,8 @@
  * @waits:	DEVICE_DELETED events still awaited (the frontend, and the USB
  *		device around it when that is what device_del names)
  * @replied:	device_del succeeded
+ * @unknown:	device_del got no answer (timeout, end of stream): QEMU may
+ *		have carried it out
  * @failed:	device_del or a wait failed (@err says why)
  * @err:	what went wrong
  */
@@ -44,6 +47,7 @@ struct unplug {
 	size_t step;
 	unsigned waits;
 	bool replied;
+	bool unknown;
 	bool failed;
 	struct cp_error err;
 };
@@ -63,6 +67,8 @@ struct unplug {
  * @gone:		DEVICE_DELETED confirmed the manager's frontend is gone
  * @committed:		the current step has reached its new frontend
  * @slot_added:		the current step has added its CD slot's usb-bot
+ * @netdev_gone:	the current NIC step has deleted the manager's netdev
+ * @netdev_added:	the current NIC step has added its new netdev
  * @mark:		event mark taken before the last command
  * @tap_fd:		queue opened by OP_OPEN_TAP, until it is passed
  * @step_start:		cp_now_ms() when the current step began
@@ -72,6 +78,8 @@ struct unplug {
  * @pending:		replies and events the first phase still awaits
  * @batch_failed:	a step failed and the run went on (batch mode)
  * @first_failure:	then, the first failure
+ * @nics_lost:		NICs left without network (or in a state unknown) by
+ *			steps other than the one the run reports, comma-separated
  */
 struct apply {
 	struct qmp_client *c;
@@ -87,6 +95,8 @@ struct apply {
 	bool gone;
 	bool committed;
 	bool slot_added;
+	bool netdev_gone;
+	bool netdev_added;
 	uint64_t mark;
 	int tap_fd;
 	int64_t step_start;
@@ -95,6 +105,7 @@ struct apply {
 	size_t pending;
 	bool batch_failed;
 	struct cp_error first_failure;
+	char nics_lost[256];
 };
 
 static void run_ops(struct apply *a);
@@ -165,6 +176,21 @@ static void tap_target(const struct apply *a, struct tapq_target *t)
 }
 
 /**
+ * err_append() - add a sentence to the end of an error's message
+ * @e:		error
+ * @fmt:	printf format
+ */
+static void CP_PRINTF(2, 3) err_append(struct cp_error *e, const char *fmt, ...)
+{
+	size_t len = strlen(e->msg);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->msg + len, sizeof(e->msg) - len, fmt, ap);
+	va_end(ap);
+}
+
+/**
  * finish() - report the run and free it
  * @a:		run (freed)
  * @failed:	whether it stopped on an error (in @a->failure)
@@ -183,6 +209,11 @@ static void finish(struct apply *a, bool failed)
 		failed = true;
 		cp_error_copy(&a->failure, &a->first_failure);
 	}
+	if (failed && *a->nics_lost) /* what Incus shows must name them too */
+		err_append(&a->failure,
+			   "; NIC %s also failed midway and %s not put back (see the report): "
+			   "restart the VM",
+			   a->nics_lost, strchr(a->nics_lost, ',') ? "were" : "was");
 	a->fn(a->res, a->plan->n, failed ? &a->failure : NULL, a->userdata);
 	free(a->unplugs);
 	free(a);
@@ -208,12 +239,79 @@ static void step_end_failed(struct apply *a)
 }
 
 /**
+ * is_nic() - whether a step moves a NIC
+ * @st:	step
+ *
+ * Return: true for the NIC kinds
+ */
+static bool is_nic(const struct plan_step *st)
+{
+	return st->kind == PLAN_NIC_PCI || st->kind == PLAN_NIC_USB || st->kind == PLAN_NIC_DIRECT;
+}
+
+/**
+ * nic_left() - say what state a NIC that failed midway is left in, and
+ * the fix, in its result (and in the log at once, before the run ends)
+ * @a:	run
+ * @st:	the NIC's step
+ * @r:	its result, whose error gets the sentence
+ *
+ * A NIC is never put back: the manager's NIC (a virtio-net with its own
+ * queues and vhost descriptors) cannot be re-created as it was. What the
+ * guest has depends on how far the step got.
+ */
+static void nic_left(struct apply *a, const struct plan_step *st, struct apply_result *r)
+{
+	const char *tap = *st->ifname ? st->ifname : *st->tapdev ? st->tapdev : "its host tap";
+
+	if (a->committed)
+		err_append(&r->err, "; NIC %s is on %s, but the check after it failed", st->name,
+			   st->slot_name);
+	else if (!a->gone && !r->changed)
+		err_append(&r->err, "; NIC %s is untouched (still %s on netdev %s)", st->name,
+			   st->dev_id, st->netdev);
+	else if (!a->gone)
+		err_append(&r->err,
+			   "; NIC %s: its unplug did not complete (or was not answered), so "
+			   "whether the guest still has it is unknown",
+			   st->name);
+	else if (!a->netdev_gone && st->kind == PLAN_NIC_DIRECT)
+		err_append(
+			&r->err,
+			"; NIC %s: %s was unplugged and %s is on tap %s, but netdev %s still "
+			"holds queues of that tap: the traffic the kernel hashes to them is lost",
+			st->name, st->dev_id, st->slot_name, tap, st->netdev);
+	else if (!a->netdev_gone)
+		err_append(&r->err,
+			   "; NIC %s has no network: %s was unplugged and netdev %s holds tap %s "
+			   "with no frontend",
+			   st->name, st->dev_id, st->netdev, tap);
+	else
+		err_append(&r->err,
+			   "; NIC %s has no network: %s and netdev %s were removed%s and no "
+			   "frontend uses tap %s",
+			   st->name, st->dev_id, st->netdev,
+			   a->netdev_added ? " (a new netdev of that name was added)" : "", tap);
+	if (a->committed || (!a->gone && !r->changed))
+		return;
+	err_append(&r->err, "; it is not put back (Incus's NIC cannot be re-created as it was): "
+			    "restart the VM (Incus re-creates its NICs at every start)");
+	log_warn("%s", r->err.msg);
+	if (a->unplugs && a->batch_failed) /* the run reports another step */
+		snprintf(a->nics_lost + strlen(a->nics_lost),
+			 sizeof(a->nics_lost) - strlen(a->nics_lost), "%s%s",
+			 *a->nics_lost ? ", " : "", st->name);
+}
+
+/**
  * step_failed() - the current step (or its rollback) failed with @e
  * @a:	run
  * @e:	what went wrong
  *
  * A disk that lost its frontend and did not reach its slot gets the
- * manager's frontend back; then the run stops.
+ * manager's frontend back; a NIC is not put back (nic_left() says what is
+ * left of it). Then the run stops, or in batch mode goes on with the next
+ * step.
  */
 static void step_failed(struct apply *a, const struct cp_error *e)
 {
@@ -234,9 +332,15 @@ static void step_failed(struct apply *a, const struct cp_error *e)
 	r->status = APPLY_FAILED;
 	r->ms = cp_now_ms() - a->step_start;
 	cp_error_copy(&a->failure, &r->err);
+	if (is_nic(st)) {
+		nic_left(a, st, r);
+		cp_error_copy(&a->failure, &r->err);
+		step_end_failed(a);
+		return;
+	}
 	/* Only a frontend known to be gone is re-created: an unplug that did
 	 * not complete leaves the device (and its node) where it was. */
-	if (!a->gone || a->committed || st->kind == PLAN_NIC_PCI || st->kind == PLAN_NIC_USB) {
+	if (!a->gone || a->committed) {
 		step_end_failed(a);
 		return;
 	}
@@ -268,6 +372,10 @@ static void op_done(struct apply *a)
 		a->slot_added = true;
 	if (op->kind == OP_WAIT_DELETED)
 		a->gone = true;
+	if (op->drops_netdev)
+		a->netdev_gone = true;
+	if (op->adds_netdev)
+		a->netdev_added = true;
 	a->cur++;
 	run_ops(a);
 }
@@ -290,6 +398,8 @@ static void on_reply(struct qmp_client *c, cp_json *ret, const struct cp_error *
 		close(a->tap_fd);
 		a->tap_fd = -1;
 	}
+	if (e && op->changes && e->code != CP_ERR_QMP)
+		a->res[a->step].changed = true; /* no answer: QEMU may have done it */
 	if (e) {
 		step_failed(a, e);
 		return;
@@ -463,6 +573,8 @@ static void start_step(struct apply *a)
 	a->gone = false;
 	a->committed = false;
 	a->slot_added = false;
+	a->netdev_gone = false;
+	a->netdev_added = false;
 	a->step_start = cp_now_ms();
 	if (ops_for_step(current(a), &a->ops, &e) < 0) {
 		step_failed(a, &e);
@@ -486,7 +598,7 @@ static bool skip_unplug(struct apply *a)
 
 	while (a->cur < a->ops.n && is_unplug_op(&a->ops, a->cur))
 		a->cur++;
-	a->res[a->step].changed = u->replied;
+	a->res[a->step].changed = u->replied || u->unknown;
 	a->gone = u->replied && !u->failed && !u->waits;
 	a->mark = qmp_client_event_mark(a->c);
 	if (u->failed) {
@@ -527,6 +639,7 @@ static void on_unplug_reply(struct qmp_client *c, cp_json *ret, const struct cp_
 		cp_error_prefix(&u->err, "device_del %s", u->a->plan->steps[u->step].del_id);
 	}
 	u->replied = !e;
+	u->unknown = e && e->code != CP_ERR_QMP;
 	unplug_settled(u->a);
 }
 

@@ -572,15 +572,22 @@ static int ops_nic(struct op_list *l, const struct plan_step *st, struct cp_erro
 	cp_json *fe_args;
 	struct op *o;
 
-	if (add_unplug(l, st, err) < 0 || !add_cmd(l, "netdev_del", args_id(st->netdev), err) ||
-	    !add_op(l, OP_OPEN_TAP, NULL, NULL, err))
+	if (add_unplug(l, st, err) < 0)
+		return -1;
+	o = add_cmd(l, "netdev_del", args_id(st->netdev), err);
+	if (!o)
+		return -1;
+	o->drops_netdev = true;
+	if (!add_op(l, OP_OPEN_TAP, NULL, NULL, err))
 		return -1;
 	o = add_cmd(l, "getfd", getfd_args(st), err);
 	if (!o)
 		return -1;
 	o->with_tap = true;
-	if (!add_cmd(l, "netdev_add", netdev_tap_args(st), err))
+	o = add_cmd(l, "netdev_add", netdev_tap_args(st), err);
+	if (!o)
 		return -1;
+	o->adds_netdev = true;
 	fe_args = frontend_args(st, &fe_cmd);
 	o = add_cmd(l, fe_cmd ? fe_cmd : "device_add", fe_args, err);
 	if (!o)
@@ -637,7 +644,7 @@ static int ops_nic_direct(struct op_list *l, const struct plan_step *st, struct 
 	o = add_cmd(l, "netdev_del", args_id(st->netdev), err);
 	if (!o)
 		return -1;
-	o->commits = true;
+	o->commits = o->drops_netdev = true;
 	return add_network_check(l, check_direct, err);
 }
 

@@ -42,6 +42,9 @@ typedef int (*op_check_fn)(const struct plan_step *st, const cp_json *ret, struc
  *		rollback after this point
  * @adds_slot:	success means the step's CD slot (usb-bot) exists: a
  *		rollback unplugs it first
+ * @drops_netdev:	success means the manager's netdev is gone (its queues
+ *			of the tap are closed)
+ * @adds_netdev:	success means the new single-queue netdev exists
  * @wait_id:	OP_WAIT_DELETED: the device id
  * @check:	OP_CMD: verifies the reply, or NULL
  */
@@ -53,6 +56,8 @@ struct op {
 	bool changes;
 	bool commits;
 	bool adds_slot;
+	bool drops_netdev;
+	bool adds_netdev;
 	char wait_id[INV_NAME_MAX];
 	op_check_fn check;
 };

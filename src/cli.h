@@ -20,7 +20,8 @@
  * @CLI_ERROR:		failed (connection, QEMU error, bad input file)
  * @CLI_USAGE:		bad command line
  * @CLI_REFUSED:	refused before changing anything (the VM is untouched)
- * @CLI_PARTIAL:	failed after changing something; the report says what
+ * @CLI_PARTIAL:	failed after changing something (or after a change QEMU
+ *			never answered); the report says what
  * @CLI_DONE:		not an exit code: --help was printed, stop with CLI_OK
  *			(non-zero, so "if (rc) return rc;" stops every caller;
  *			main() turns it into CLI_OK)

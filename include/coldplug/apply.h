@@ -12,6 +12,23 @@
  * the node and no guest could use it). The results say, per device,
  * what happened and where it is now.
  *
+ * A NIC is never put back: the manager's NIC (a virtio-net on queues and
+ * vhost descriptors of its own) cannot be re-created as it was. A NIC step
+ * that fails says in its error what is left of the NIC (untouched; its
+ * unplug not completed or not answered, so unknown; no network, its
+ * frontend or frontend and netdev gone and no frontend on the tap; on a
+ * direct slot whose tap the manager's netdev still shares, so traffic is
+ * lost; or on its new frontend with a failed check) and the fix (restart
+ * the VM: Incus re-creates its NICs at every start). It is logged at once,
+ * before the run ends, and the run fails, so the start fails; when the run
+ * reports another device's failure, its error (what the start shows) still
+ * names every NIC left so.
+ *
+ * After a timeout or end of stream nothing more is sent: a disk or CD
+ * already unplugged cannot be put back either, and its result says it has
+ * no frontend. A command that changes QEMU and got no answer counts as a
+ * change (struct apply_result's @changed).
+ *
  * Asynchronous (apply_start(), for the daemon's event loop) or synchronous
  * (apply_run(), for the command line).
  */
@@ -50,7 +67,9 @@ enum apply_status {
 /**
  * struct apply_result - the outcome of one plan step
  * @status:	enum apply_status
- * @changed:	QEMU was changed by this step (even if later restored)
+ * @changed:	QEMU was changed by this step (even if later restored), or
+ *		may have been: a command that changes QEMU got no answer (a
+ *		timeout, or QEMU closed the connection), so it counts as done
  * @err:	the failure, for APPLY_FAILED / APPLY_ROLLED_BACK
  * @ms:		how long the step took
  */

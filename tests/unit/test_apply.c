@@ -3,7 +3,8 @@
  * Tests for the apply runner against the fake QMP peer: a disk re-homed
  * with events before or after the reply, a failed attach rolled back, an
  * unplug that never completes (no rollback: the device is still there), a
- * failure stopping later steps, and QEMU vanishing in the middle; an ISO
+ * failure stopping later steps, a NIC failing midway (not put back, and
+ * the error says what is left of it), and QEMU vanishing in the middle; an ISO
  * onto a new USB CD drive, and each way that can fail midway.
  */
 #include <stdio.h>
@@ -520,7 +521,66 @@ static void test_cd_nothing_left(void)
 }
 
 /**
- * test_qemu_gone() - QEMU closes the socket in the middle
+ * test_nic_midway() - a NIC whose new netdev is refused after Incus's NIC
+ * and netdev are gone: not put back, and the error names the NIC, what is
+ * left of it and the fix
+ */
+static void test_nic_midway(void)
+{
+	struct fakepeer *fp = new_peer();
+	struct apply_result res[1];
+	struct plan_step st;
+	struct qmp_client *c;
+	struct cp_error err;
+	struct plan p = { .steps = &st, .n = 1 };
+
+	memset(&st, 0, sizeof(st));
+	st.kind = PLAN_NIC_USB;
+	cp_strlcpy(st.name, "eth0", sizeof(st.name));
+	cp_strlcpy(st.dev_id, "dev-incus_eth0", sizeof(st.dev_id));
+	cp_strlcpy(st.del_id, "dev-incus_eth0", sizeof(st.del_id));
+	cp_strlcpy(st.slot_name, "dev-incus_eth0", sizeof(st.slot_name));
+	cp_strlcpy(st.netdev, "incus_eth0", sizeof(st.netdev));
+	cp_strlcpy(st.mac, "40:66:6a:01:02:03", sizeof(st.mac));
+	cp_strlcpy(st.usb_bus, "qemu_usb.0", sizeof(st.usb_bus));
+	cp_strlcpy(st.tapdev, "/dev/null", sizeof(st.tapdev)); /* a macvtap, for the test */
+	st.nqueues = 1;
+	st.bootindex = -1;
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_eth0\"}}");
+	fakepeer_reply(fp, QMP_OK);
+	fakepeer_event(fp, "DEVICE_DELETED", "{\"device\":\"dev-incus_eth0\"}");
+	fakepeer_expect(fp, "{\"execute\":\"netdev_del\",\"arguments\":{\"id\":\"incus_eth0\"}}");
+	fakepeer_reply(fp, QMP_OK);
+	fakepeer_expect_fds(fp,
+			    "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":"
+			    "\"coldplug-incus_eth0\"}}",
+			    1, NULL);
+	fakepeer_reply(fp, QMP_OK);
+	fakepeer_expect(fp, "{\"execute\":\"netdev_add\",\"arguments\":{\"fd\":"
+			    "\"coldplug-incus_eth0\",\"id\":\"incus_eth0\",\"type\":\"tap\","
+			    "\"vhost\":false}}");
+	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"no fd\"}}");
+	c = connect_peer(fp);
+	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
+	   "nic midway: the run fails as a partial change");
+	is_int(res[0].status, APPLY_FAILED, "nic midway: failed, not put back");
+	like(err.msg, "eth0: dev-incus_eth0 -> dev-incus_eth0: netdev_add",
+	     "nic midway: the cause");
+	like(err.msg,
+	     "NIC eth0 has no network: dev-incus_eth0 and netdev incus_eth0 were removed and no "
+	     "frontend uses tap /dev/null",
+	     "nic midway: the NIC, and what is left of it");
+	like(err.msg, "restart the VM (Incus re-creates its NICs at every start)",
+	     "nic midway: and the fix");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "nic midway: nothing after the refused netdev_add");
+}
+
+/**
+ * test_qemu_gone() - QEMU closes the socket before answering device_del:
+ * QEMU may have carried it out, so the run reports a change (exit code 4),
+ * never "nothing changed" (1)
  */
 static void test_qemu_gone(void)
 {
@@ -536,10 +596,11 @@ static void test_qemu_gone(void)
 			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_root\"}}");
 	fakepeer_close(fp);
 	c = connect_peer(fp);
-	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_EOF,
-	   "QEMU gone: the run fails with end of stream");
+	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
+	   "QEMU gone: the run fails as a partial change (device_del may have been done)");
 	like(err.msg, "QEMU closed the connection", "and says so");
 	is_int(res[0].status, APPLY_FAILED, "the step failed");
+	ok(res[0].changed, "a device_del that got no answer counts as a change");
 	qmp_client_free(c);
 	fakepeer_finish(fp, "script done");
 }
@@ -604,6 +665,7 @@ int main(void)
 	test_batch();
 	test_batch_unplug_fails();
 	test_unplug_pending();
+	test_nic_midway();
 	test_qemu_gone();
 	test_null_err();
 	return done_testing();
