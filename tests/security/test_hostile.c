@@ -42,7 +42,7 @@
  * of one connection come to about 2.5 MiB (measured: 1.2 MiB, 5.3 MiB in the
  * sanitizer build); without the parse-cost cap, one 256 KiB message costs
  * 16 MiB, and before any bound the amplification attack took 415 MB. */
-#define MAX_GROWTH_KB (12 * 1024)
+#define MAX_GROWTH_KB (12L * 1024)
 /* How long the well-behaved VM may take to be served during an attack; an
  * attack lasts FLOOD_MS, twice as long. */
 #define SERVED_MS 2500
@@ -134,12 +134,13 @@ static bool closed_by_daemon(int fd, int ms)
 }
 
 /**
- * peak_kb() - the daemon's peak resident memory (VmHWM)
+ * status_kb() - one "kB" line of the daemon's /proc status
  * @pid:	the daemon
+ * @key:	"VmHWM:" (its peak resident memory) or "VmRSS:" (now)
  *
  * Return: kB, or -1
  */
-static long peak_kb(pid_t pid)
+static long status_kb(pid_t pid, const char *key)
 {
 	char path[64], line[256];
 	long kb = -1;
@@ -147,12 +148,23 @@ static long peak_kb(pid_t pid)
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-			break;
+	while (f && kb < 0 && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			kb = strtol(line + strlen(key), NULL, 10);
 	if (f)
 		fclose(f);
 	return kb;
+}
+
+/**
+ * peak_kb() - the daemon's peak resident memory (VmHWM)
+ * @pid:	the daemon
+ *
+ * Return: kB, or -1
+ */
+static long peak_kb(pid_t pid)
+{
+	return status_kb(pid, "VmHWM:");
 }
 
 /**
@@ -214,7 +226,7 @@ static void test_amplification(pid_t daemon)
 	   "amplification: the other VM is served");
 	after = peak_kb(daemon);
 	ok(before > 0 && after - before <= MAX_GROWTH_KB,
-	   "amplification: the daemon's peak memory grew by %ld kB (at most %d)", after - before,
+	   "amplification: the daemon's peak memory grew by %ld kB (at most %ld)", after - before,
 	   MAX_GROWTH_KB);
 	ok(kill(daemon, 0) == 0, "amplification: the daemon runs on");
 	close(fd);
@@ -292,7 +304,7 @@ static void test_flood(pid_t daemon)
 	ok(flooding && bytes > (256u << 10),
 	   "flood: the attacker was still flooding then (%zu bytes of events written)", bytes);
 	ok(before > 0 && after - before <= MAX_GROWTH_KB,
-	   "flood: the daemon's peak memory grew by %ld kB (at most %d)", after - before,
+	   "flood: the daemon's peak memory grew by %ld kB (at most %ld)", after - before,
 	   MAX_GROWTH_KB);
 	ok(kill(daemon, 0) == 0, "flood: the daemon runs on");
 	close(f.fd);
@@ -308,31 +320,9 @@ static void show_log(const char *path)
 	FILE *f = fopen(path, "r");
 
 	while (f && fgets(line, sizeof(line), f))
-		diag("daemon: %s", strtok(line, "\n") ? line : "");
+		diag("daemon: %.*s", (int)strcspn(line, "\n"), line);
 	if (f)
 		fclose(f);
-}
-
-/**
- * rss_kb() - the daemon's resident memory now (VmRSS)
- * @pid:	the daemon
- *
- * Return: kB, or -1
- */
-static long rss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb;
 }
 
 #define LOAD_VMS 50
@@ -346,7 +336,7 @@ static void test_load(pid_t daemon)
 {
 	struct flood f = { .fd = dial() };
 	struct fakepeer *vms[LOAD_VMS];
-	long before = peak_kb(daemon), idle = rss_kb(daemon), after;
+	long before = peak_kb(daemon), idle = status_kb(daemon, "VmRSS:"), after;
 	int64_t t0, end, slowest = 0;
 	int deaf = dial(), served = 0, i;
 	pthread_t th;
@@ -377,7 +367,7 @@ static void test_load(pid_t daemon)
 	       "load: all %d VMs served beside the attackers (the last after %lld ms)", LOAD_VMS,
 	       (long long)slowest);
 	ok(before > 0 && after - before <= MAX_GROWTH_KB,
-	   "load: the daemon's peak memory grew by %ld kB (at most %d)", after - before,
+	   "load: the daemon's peak memory grew by %ld kB (at most %ld)", after - before,
 	   MAX_GROWTH_KB);
 	diag("load figures: idle RSS %ld kB, peak %ld kB, %d VMs served in %lld ms beside a "
 	     "flood of %zu bytes and a peer that never reads",
