@@ -932,23 +932,19 @@ cp_json *apply_step_commands(const struct plan_step *st)
 		return st->already && arr ? steal_pointer(&arr) : NULL;
 	for (i = 0; i < ops.n; i++) {
 		const struct op *op = &ops.ops[i];
-		cp_json *o = cp_json_new_object();
-		int rc;
+		cp_json *o;
 
-		if (op->kind == OP_CMD) {
-			rc = cp_json_set_str(o, "execute", op->cmd);
-			if (op->args)
-				rc |= cp_json_set(o, "arguments", cp_json_ref(op->args));
-			if (op->with_tap)
-				rc |= cp_json_set_str(o, "fd", "new queue of the host tap");
-		} else if (op->kind == OP_WAIT_DELETED) {
-			rc = cp_json_set_str(o, "wait", "DEVICE_DELETED");
-			rc |= cp_json_set_str(o, "device", op->wait_id);
-		} else {
-			rc = cp_json_set_str(o, "open-queue",
-					     *st->ifname ? st->ifname : st->tapdev);
-		}
-		if (rc | cp_json_append(arr, o)) {
+		if (op->kind == OP_CMD)
+			o = cp_json_obj(CP_STR("execute", op->cmd),
+					CP_JSON_IF(op->args, "arguments", cp_json_ref(op->args)),
+					CP_STR_IF(op->with_tap, "fd", "new queue of the host tap"));
+		else if (op->kind == OP_WAIT_DELETED)
+			o = cp_json_obj(CP_STR("wait", "DEVICE_DELETED"),
+					CP_STR("device", op->wait_id));
+		else
+			o = cp_json_obj(
+				CP_STR("open-queue", *st->ifname ? st->ifname : st->tapdev));
+		if (cp_json_append(arr, o) < 0) {
 			ops_free(&ops);
 			return NULL;
 		}

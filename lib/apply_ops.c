@@ -107,13 +107,7 @@ void ops_free(struct op_list *l)
  */
 static cp_json *args_id(const char *id)
 {
-	cp_json *a = cp_json_new_object();
-
-	if (a && cp_json_set_str(a, "id", id) < 0) {
-		cp_json_unref(a);
-		return NULL;
-	}
-	return a;
+	return cp_json_obj(CP_STR("id", id));
 }
 
 /**
@@ -126,14 +120,7 @@ static cp_json *args_id(const char *id)
  */
 static cp_json *args_qom_set(const char *path, const char *prop, cp_json *value)
 {
-	cp_json *a = cp_json_new_object();
-
-	if (!a || cp_json_set_str(a, "path", path) < 0 ||
-	    cp_json_set_str(a, "property", prop) < 0 || cp_json_set(a, "value", value) < 0) {
-		cp_json_unref(a);
-		return NULL;
-	}
-	return a;
+	return cp_json_obj(CP_STR("path", path), CP_STR("property", prop), CP_JSON("value", value));
 }
 
 /**
@@ -260,13 +247,7 @@ static int ops_disk(struct op_list *l, const struct plan_step *st, struct cp_err
  */
 static cp_json *tray_args(const struct plan_step *st, bool force)
 {
-	cp_json *a = args_id(st->slot_name);
-
-	if (a && force && cp_json_set_bool(a, "force", true) < 0) {
-		cp_json_unref(a);
-		return NULL;
-	}
-	return a;
+	return cp_json_obj(CP_STR("id", st->slot_name), CP_BOOL_IF(force, "force", true));
 }
 
 /**
@@ -279,15 +260,8 @@ static cp_json *tray_args(const struct plan_step *st, bool force)
  */
 static cp_json *usb_bot_args(const struct plan_step *st)
 {
-	cp_json *a = cp_json_new_object();
-
-	if (!a ||
-	    (cp_json_set_str(a, "bus", st->usb_bus) | cp_json_set_str(a, "driver", "usb-bot") |
-	     cp_json_set_str(a, "id", st->slot_name))) {
-		cp_json_unref(a);
-		return NULL;
-	}
-	return a;
+	return cp_json_obj(CP_STR("bus", st->usb_bus), CP_STR("driver", "usb-bot"),
+			   CP_STR("id", st->slot_name));
 }
 
 /**
@@ -300,26 +274,13 @@ static cp_json *usb_bot_args(const struct plan_step *st)
 static cp_json *scsi_cd_args(const struct plan_step *st)
 {
 	char bus[INV_NAME_MAX + 4];
-	cp_json *a = cp_json_new_object();
-	int rc;
 
-	if (!a)
-		return NULL;
 	snprintf(bus, sizeof(bus), "%s.0", st->slot_name);
-	rc = cp_json_set_str(a, "bus", bus) | cp_json_set_str(a, "drive", st->node) |
-	     cp_json_set_str(a, "driver", "scsi-cd") | cp_json_set_str(a, "id", st->dev_id) |
-	     cp_json_set_int(a, "lun", 0);
-	if (st->bootindex >= 0)
-		rc |= cp_json_set_int(a, "bootindex", st->bootindex);
-	if (st->fe.serial[0])
-		rc |= cp_json_set_str(a, "serial", st->fe.serial);
-	if (st->fe.device_id[0])
-		rc |= cp_json_set_str(a, "device_id", st->fe.device_id);
-	if (rc) {
-		cp_json_unref(a);
-		return NULL;
-	}
-	return a;
+	return cp_json_obj(CP_STR("bus", bus), CP_STR("drive", st->node),
+			   CP_STR("driver", "scsi-cd"), CP_STR("id", st->dev_id), CP_INT("lun", 0),
+			   CP_INT_IF(st->bootindex >= 0, "bootindex", st->bootindex),
+			   CP_STR_IF(st->fe.serial[0], "serial", st->fe.serial),
+			   CP_STR_IF(st->fe.device_id[0], "device_id", st->fe.device_id));
 }
 
 /**
@@ -456,17 +417,11 @@ static int check_network(const struct plan_step *st, const cp_json *ret, struct 
  */
 static cp_json *netdev_tap_args(const struct plan_step *st)
 {
-	cp_json *a = cp_json_new_object();
 	char fdname[INV_NAME_MAX + 16];
 
 	ops_fdname(st, fdname, sizeof(fdname));
-	if (!a || cp_json_set_str(a, "fd", fdname) < 0 ||
-	    cp_json_set_str(a, "id", st->netdev) < 0 || cp_json_set_str(a, "type", "tap") < 0 ||
-	    cp_json_set_bool(a, "vhost", false) < 0) {
-		cp_json_unref(a);
-		return NULL;
-	}
-	return a;
+	return cp_json_obj(CP_STR("fd", fdname), CP_STR("id", st->netdev), CP_STR("type", "tap"),
+			   CP_BOOL("vhost", false));
 }
 
 /**
@@ -478,30 +433,18 @@ static cp_json *netdev_tap_args(const struct plan_step *st)
  */
 static cp_json *frontend_args(const struct plan_step *st, const char **cmd)
 {
-	cp_json *a = cp_json_new_object();
 	char uplink[INV_NAME_MAX + 8];
-	int rc;
 
-	if (!a)
-		return NULL;
 	if (st->kind == PLAN_NIC_USB) {
 		*cmd = "device_add";
-		rc = cp_json_set_str(a, "bus", st->usb_bus) |
-		     cp_json_set_str(a, "driver", "usb-net") |
-		     cp_json_set_str(a, "id", st->dev_id) | cp_json_set_str(a, "mac", st->mac) |
-		     cp_json_set_str(a, "netdev", st->netdev);
-	} else {
-		*cmd = "netdev_add";
-		uplink_id(st, uplink, sizeof(uplink));
-		rc = cp_json_set_int(a, "hubid", st->hubid) | cp_json_set_str(a, "id", uplink) |
-		     cp_json_set_str(a, "netdev", st->netdev) |
-		     cp_json_set_str(a, "type", "hubport");
+		return cp_json_obj(CP_STR("bus", st->usb_bus), CP_STR("driver", "usb-net"),
+				   CP_STR("id", st->dev_id), CP_STR("mac", st->mac),
+				   CP_STR("netdev", st->netdev));
 	}
-	if (rc) {
-		cp_json_unref(a);
-		return NULL;
-	}
-	return a;
+	*cmd = "netdev_add";
+	uplink_id(st, uplink, sizeof(uplink));
+	return cp_json_obj(CP_INT("hubid", st->hubid), CP_STR("id", uplink),
+			   CP_STR("netdev", st->netdev), CP_STR("type", "hubport"));
 }
 
 /**
@@ -512,13 +455,7 @@ static cp_json *frontend_args(const struct plan_step *st, const char **cmd)
  */
 static cp_json *hmp_args(const char *line)
 {
-	cp_json *a = cp_json_new_object();
-
-	if (a && cp_json_set_str(a, "command-line", line) < 0) {
-		cp_json_unref(a);
-		return NULL;
-	}
-	return a;
+	return cp_json_obj(CP_STR("command-line", line));
 }
 
 /**
@@ -530,14 +467,9 @@ static cp_json *hmp_args(const char *line)
 static cp_json *getfd_args(const struct plan_step *st)
 {
 	char fdname[INV_NAME_MAX + 16];
-	cp_json *a = cp_json_new_object();
 
 	ops_fdname(st, fdname, sizeof(fdname));
-	if (a && cp_json_set_str(a, "fdname", fdname) < 0) {
-		cp_json_unref(a);
-		return NULL;
-	}
-	return a;
+	return cp_json_obj(CP_STR("fdname", fdname));
 }
 
 /**
@@ -682,15 +614,8 @@ static int check_released(const struct plan_step *st, const cp_json *ret, struct
  */
 static cp_json *placeholder_args(const struct plan_step *st)
 {
-	cp_json *a = cp_json_new_object();
-
-	if (!a || cp_json_set_str(a, "driver", "null-co") < 0 ||
-	    cp_json_set_str(a, "node-name", st->placeholder) < 0 ||
-	    cp_json_set_bool(a, "read-zeroes", true) < 0 || cp_json_set_int(a, "size", 0) < 0) {
-		cp_json_unref(a);
-		return NULL;
-	}
-	return a;
+	return cp_json_obj(CP_STR("driver", "null-co"), CP_STR("node-name", st->placeholder),
+			   CP_BOOL("read-zeroes", true), CP_INT("size", 0));
 }
 
 /**
@@ -838,32 +763,16 @@ int ops_for_step(const struct plan_step *st, struct op_list *out, struct cp_erro
 static cp_json *frontend_readd_args(const struct plan_step *st, const char *bus)
 {
 	const struct inv_frontend *fe = &st->fe;
-	cp_json *a = cp_json_new_object();
-	int rc;
 
-	if (!a)
-		return NULL;
-	rc = cp_json_set_str(a, "bus", bus) | cp_json_set_str(a, "drive", st->node) |
-	     cp_json_set_str(a, "driver", fe->driver) | cp_json_set_str(a, "id", st->dev_id);
-	if (fe->addr[0])
-		rc |= cp_json_set_str(a, "addr", fe->addr);
-	if (st->bootindex >= 0)
-		rc |= cp_json_set_int(a, "bootindex", st->bootindex);
-	if (fe->serial[0])
-		rc |= cp_json_set_str(a, "serial", fe->serial);
-	if (fe->device_id[0])
-		rc |= cp_json_set_str(a, "device_id", fe->device_id);
-	if (fe->channel >= 0)
-		rc |= cp_json_set_int(a, "channel", fe->channel);
-	if (fe->scsi_id >= 0)
-		rc |= cp_json_set_int(a, "scsi-id", fe->scsi_id);
-	if (fe->lun >= 0)
-		rc |= cp_json_set_int(a, "lun", fe->lun);
-	if (rc) {
-		cp_json_unref(a);
-		return NULL;
-	}
-	return a;
+	return cp_json_obj(CP_STR("bus", bus), CP_STR("drive", st->node),
+			   CP_STR("driver", fe->driver), CP_STR("id", st->dev_id),
+			   CP_STR_IF(fe->addr[0], "addr", fe->addr),
+			   CP_INT_IF(st->bootindex >= 0, "bootindex", st->bootindex),
+			   CP_STR_IF(fe->serial[0], "serial", fe->serial),
+			   CP_STR_IF(fe->device_id[0], "device_id", fe->device_id),
+			   CP_INT_IF(fe->channel >= 0, "channel", fe->channel),
+			   CP_INT_IF(fe->scsi_id >= 0, "scsi-id", fe->scsi_id),
+			   CP_INT_IF(fe->lun >= 0, "lun", fe->lun));
 }
 
 /**
@@ -875,21 +784,9 @@ static cp_json *frontend_readd_args(const struct plan_step *st, const char *bus)
  */
 static cp_json *usb_readd_args(const struct plan_step *st)
 {
-	cp_json *a = cp_json_new_object();
-	int rc;
-
-	if (!a)
-		return NULL;
-	rc = cp_json_set_str(a, "bus", st->fe.usb_bus) |
-	     cp_json_set_str(a, "driver", st->fe.usb_driver) |
-	     cp_json_set_str(a, "id", st->fe.usb_id);
-	if (st->fe.usb_port[0])
-		rc |= cp_json_set_str(a, "port", st->fe.usb_port);
-	if (rc) {
-		cp_json_unref(a);
-		return NULL;
-	}
-	return a;
+	return cp_json_obj(CP_STR("bus", st->fe.usb_bus), CP_STR("driver", st->fe.usb_driver),
+			   CP_STR("id", st->fe.usb_id),
+			   CP_STR_IF(st->fe.usb_port[0], "port", st->fe.usb_port));
 }
 
 /**

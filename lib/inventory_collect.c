@@ -182,23 +182,16 @@ static void collect_round_done(struct qmp_batch *b, const struct cp_error *e, vo
 static struct qmp_batch *round1_batch(void)
 {
 	struct qmp_batch *b = qmp_batch_new();
-	cp_json *flat = cp_json_new_object(), *hmp = cp_json_new_object();
-	int rc = 0;
 
-	if (!b || !flat || !hmp || cp_json_set_bool(flat, "flat", true) < 0 ||
-	    cp_json_set_str(hmp, "command-line", "info network") < 0)
-		rc = -1;
-	rc |= b ? qmp_batch_add(b, "query-status", NULL) : -1;
-	rc |= b ? qmp_batch_add(b, "query-block", NULL) : -1;
-	rc |= b ? qmp_batch_add(b, "query-named-block-nodes", steal_pointer(&flat)) : -1;
-	rc |= b ? qmp_batch_add(b, "query-fdsets", NULL) : -1;
-	rc |= b ? qmp_batch_add_qom_list(b, "/machine/peripheral") : -1;
-	rc |= b ? qmp_batch_add_qom_list(b, "/machine/peripheral-anon") : -1;
-	rc |= b ? qmp_batch_add(b, "human-monitor-command", steal_pointer(&hmp)) : -1;
-	rc |= b ? qmp_batch_add_qom_get(b, "/machine", "acpi-device") : -1;
-	cp_json_unref(flat);
-	cp_json_unref(hmp);
-	if (rc) {
+	if (!b || qmp_batch_add(b, "query-status", NULL) < 0 ||
+	    qmp_batch_add(b, "query-block", NULL) < 0 ||
+	    qmp_batch_add(b, "query-named-block-nodes", cp_json_obj(CP_BOOL("flat", true))) < 0 ||
+	    qmp_batch_add(b, "query-fdsets", NULL) < 0 ||
+	    qmp_batch_add_qom_list(b, "/machine/peripheral") < 0 ||
+	    qmp_batch_add_qom_list(b, "/machine/peripheral-anon") < 0 ||
+	    qmp_batch_add(b, "human-monitor-command",
+			  cp_json_obj(CP_STR("command-line", "info network"))) < 0 ||
+	    qmp_batch_add_qom_get(b, "/machine", "acpi-device") < 0) {
 		qmp_batch_free(b);
 		return NULL;
 	}

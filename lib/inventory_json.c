@@ -4,9 +4,7 @@
  */
 #include <stdio.h>
 
-#include "cleanup.h"
 #include "coldplug/inventory.h"
-#include "util.h"
 
 /**
  * hotplug_name() - name of an enum inv_hotplug
@@ -54,24 +52,12 @@ static const char *slot_kind_name(enum inv_slot_kind k)
  */
 static cp_json *disk_json(const struct inv_disk *d)
 {
-	cleanup_json cp_json *o = cp_json_new_object();
-	int rc = 0;
-
-	if (!o)
-		return NULL;
-	rc |= cp_json_set_str(o, "id", d->id);
-	rc |= cp_json_set_str(o, "name", d->name);
-	rc |= cp_json_set_str(o, "driver", d->fe.driver);
-	rc |= cp_json_set_str(o, "bus", d->fe.bus);
-	if (d->fe.usb_id[0])
-		rc |= cp_json_set_str(o, "usb-device", d->fe.usb_id);
-	rc |= cp_json_set_str(o, "node", d->node);
-	rc |= cp_json_set_bool(o, "cdrom", d->cdrom);
-	rc |= cp_json_set_bool(o, "read-only", d->read_only);
-	rc |= cp_json_set_int(o, "size", (int64_t)d->size);
-	rc |= cp_json_set_int(o, "bootindex", d->bootindex);
-	rc |= cp_json_set_bool(o, "managed", d->managed);
-	return rc ? NULL : steal_pointer(&o);
+	return cp_json_obj(CP_STR("id", d->id), CP_STR("name", d->name),
+			   CP_STR("driver", d->fe.driver), CP_STR("bus", d->fe.bus),
+			   CP_STR_IF(d->fe.usb_id[0], "usb-device", d->fe.usb_id),
+			   CP_STR("node", d->node), CP_BOOL("cdrom", d->cdrom),
+			   CP_BOOL("read-only", d->read_only), CP_INT("size", (int64_t)d->size),
+			   CP_INT("bootindex", d->bootindex), CP_BOOL("managed", d->managed));
 }
 
 /**
@@ -82,34 +68,21 @@ static cp_json *disk_json(const struct inv_disk *d)
  */
 static cp_json *slot_json(const struct inv_slot *s)
 {
-	cleanup_json cp_json *o = cp_json_new_object();
-	int rc = 0;
+	bool nic = s->kind == INV_SLOT_NIC, direct = nic && s->direct;
 
-	if (!o)
-		return NULL;
-	rc |= cp_json_set_str(o, "kind", slot_kind_name(s->kind));
-	rc |= cp_json_set_str(o, "name", s->name);
-	rc |= cp_json_set_str(o, "driver", s->driver);
-	rc |= cp_json_set_str(o, "path", s->path);
-	rc |= cp_json_set_bool(o, "used", s->used);
-	if (s->kind == INV_SLOT_NIC) {
-		rc |= cp_json_set_str(o, "mac", s->mac);
-		rc |= cp_json_set_str(o, "uplink", s->uplink);
-		rc |= cp_json_set_bool(o, "direct", s->direct);
-		if (s->direct) {
-			rc |= cp_json_set_str(o, "tap", s->ifname);
-			rc |= cp_json_set_int(o, "queues", s->nqueues);
-			rc |= cp_json_set_bool(o, "tap-exists", s->tap.exists);
-			rc |= cp_json_set_int(o, "tap-ifindex", s->tap.ifindex);
-			rc |= cp_json_set_int(o, "tap-flags", s->tap.flags);
-			rc |= cp_json_set_str(o, "tap-master", s->tap.master);
-			rc |= cp_json_set_int(o, "tap-queues", s->tap.queues);
-			rc |= cp_json_set_int(o, "tap-queues-disabled", s->tap.disabled);
-		}
-	} else {
-		rc |= cp_json_set_str(o, "node", s->node);
-	}
-	return rc ? NULL : steal_pointer(&o);
+	return cp_json_obj(
+		CP_STR("kind", slot_kind_name(s->kind)), CP_STR("name", s->name),
+		CP_STR("driver", s->driver), CP_STR("path", s->path), CP_BOOL("used", s->used),
+		CP_STR_IF(nic, "mac", s->mac), CP_STR_IF(nic, "uplink", s->uplink),
+		CP_BOOL_IF(nic, "direct", s->direct), CP_STR_IF(direct, "tap", s->ifname),
+		CP_INT_IF(direct, "queues", s->nqueues),
+		CP_BOOL_IF(direct, "tap-exists", s->tap.exists),
+		CP_INT_IF(direct, "tap-ifindex", s->tap.ifindex),
+		CP_INT_IF(direct, "tap-flags", s->tap.flags),
+		CP_STR_IF(direct, "tap-master", s->tap.master),
+		CP_INT_IF(direct, "tap-queues", s->tap.queues),
+		CP_INT_IF(direct, "tap-queues-disabled", s->tap.disabled),
+		CP_STR_IF(!nic, "node", s->node));
 }
 
 /**
@@ -120,26 +93,21 @@ static cp_json *slot_json(const struct inv_slot *s)
  */
 static cp_json *nic_json(const struct inv_nic *n)
 {
-	cleanup_json cp_json *o = cp_json_new_object();
-	cleanup_json cp_json *fds = cp_json_new_array();
+	cp_json *fds = cp_json_new_array();
 	unsigned i;
-	int rc = 0;
 
-	if (!o || !fds)
-		return NULL;
-	for (i = 0; i < n->nfds; i++)
-		rc |= cp_json_append(fds, cp_json_new_int(n->fds[i]));
-	rc |= cp_json_set_str(o, "id", n->id);
-	rc |= cp_json_set_str(o, "name", n->name);
-	rc |= cp_json_set_str(o, "driver", n->driver);
-	rc |= cp_json_set_str(o, "bus", n->bus);
-	rc |= cp_json_set_str(o, "mac", n->mac);
-	rc |= cp_json_set_str(o, "netdev", n->netdev);
-	rc |= cp_json_set_int(o, "queues", n->nqueues);
-	rc |= cp_json_set(o, "fds", steal_pointer(&fds));
-	rc |= cp_json_set_str(o, "host-interface", n->macvtap ? n->tapdev : n->ifname);
-	rc |= cp_json_set_bool(o, "managed", n->managed);
-	return rc ? NULL : steal_pointer(&o);
+	for (i = 0; fds && i < n->nfds; i++) {
+		if (cp_json_append(fds, cp_json_new_int(n->fds[i])) < 0) {
+			cp_json_unref(fds);
+			return NULL;
+		}
+	}
+	return cp_json_obj(CP_STR("id", n->id), CP_STR("name", n->name),
+			   CP_STR("driver", n->driver), CP_STR("bus", n->bus),
+			   CP_STR("mac", n->mac), CP_STR("netdev", n->netdev),
+			   CP_INT("queues", n->nqueues), CP_JSON("fds", fds),
+			   CP_STR("host-interface", n->macvtap ? n->tapdev : n->ifname),
+			   CP_BOOL("managed", n->managed));
 }
 
 /**
@@ -150,31 +118,28 @@ static cp_json *nic_json(const struct inv_nic *n)
  */
 cp_json *inventory_to_json(const struct inventory *inv)
 {
-	cleanup_json cp_json *o = cp_json_new_object();
-	cleanup_json cp_json *disks = cp_json_new_array();
-	cleanup_json cp_json *slots = cp_json_new_array();
-	cleanup_json cp_json *nics = cp_json_new_array();
+	cp_json *disks = cp_json_new_array(), *slots = cp_json_new_array();
+	cp_json *nics = cp_json_new_array();
+	bool oom = !disks || !slots || !nics;
 	char ver[32];
 	size_t i;
-	int rc = 0;
 
-	if (!o || !disks || !slots || !nics)
-		return NULL;
 	snprintf(ver, sizeof(ver), "%d.%d.%d", inv->ver_major, inv->ver_minor, inv->ver_micro);
-	for (i = 0; i < inv->ndisks; i++)
-		rc |= cp_json_append(disks, disk_json(&inv->disks[i]));
-	for (i = 0; i < inv->nslots; i++)
-		rc |= cp_json_append(slots, slot_json(&inv->slots[i]));
-	for (i = 0; i < inv->nnics; i++)
-		rc |= cp_json_append(nics, nic_json(&inv->nics[i]));
-	rc |= cp_json_set_str(o, "qemu", ver);
-	rc |= cp_json_set_str(o, "package", inv->package);
-	rc |= cp_json_set_int(o, "pid", inv->pid);
-	rc |= cp_json_set_str(o, "status", inv->status);
-	rc |= cp_json_set_str(o, "pci-hotplug", hotplug_name(inv->hotplug));
-	rc |= cp_json_set_str(o, "usb-bus", inv->usb_bus);
-	rc |= cp_json_set(o, "disks", steal_pointer(&disks));
-	rc |= cp_json_set(o, "slots", steal_pointer(&slots));
-	rc |= cp_json_set(o, "nics", steal_pointer(&nics));
-	return rc ? NULL : steal_pointer(&o);
+	for (i = 0; !oom && i < inv->ndisks; i++)
+		oom = cp_json_append(disks, disk_json(&inv->disks[i])) < 0;
+	for (i = 0; !oom && i < inv->nslots; i++)
+		oom = cp_json_append(slots, slot_json(&inv->slots[i])) < 0;
+	for (i = 0; !oom && i < inv->nnics; i++)
+		oom = cp_json_append(nics, nic_json(&inv->nics[i])) < 0;
+	if (oom) {
+		cp_json_unref(disks);
+		cp_json_unref(slots);
+		cp_json_unref(nics);
+		return NULL;
+	}
+	return cp_json_obj(CP_STR("qemu", ver), CP_STR("package", inv->package),
+			   CP_INT("pid", inv->pid), CP_STR("status", inv->status),
+			   CP_STR("pci-hotplug", hotplug_name(inv->hotplug)),
+			   CP_STR("usb-bus", inv->usb_bus), CP_JSON("disks", disks),
+			   CP_JSON("slots", slots), CP_JSON("nics", nics));
 }

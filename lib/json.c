@@ -192,6 +192,57 @@ int cp_json_set_bool(cp_json *obj, const char *key, bool v)
 }
 
 /**
+ * field_value() - the JSON value of one member
+ * @f:	the member (a CP_FIELD_JSON value is taken over)
+ *
+ * Return: new value, or NULL
+ */
+static cp_json *field_value(const struct cp_json_field *f)
+{
+	switch (f->type) {
+	case CP_FIELD_STR:
+		return f->s ? cp_json_new_string(f->s) : NULL;
+	case CP_FIELD_INT:
+		return cp_json_new_int(f->i);
+	case CP_FIELD_BOOL:
+		return cp_json_new_bool(f->b);
+	case CP_FIELD_JSON:
+		return f->v;
+	}
+	return NULL;
+}
+
+/**
+ * cp_json_obj_n() - an object of @n members, in order (see cp_json_obj())
+ * @f:	the members; skipped ones are left out
+ * @n:	their count
+ *
+ * Every CP_FIELD_JSON value is consumed, whatever happens: the caller never
+ * has to track which were.
+ *
+ * Return: new object, or NULL when out of memory or a string or JSON value
+ * is NULL
+ */
+cp_json *cp_json_obj_n(const struct cp_json_field *f, size_t n)
+{
+	cp_json *obj = cp_json_new_object();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (f[i].skip || !obj) {
+			if (f[i].type == CP_FIELD_JSON)
+				cp_json_unref(f[i].v);
+			continue;
+		}
+		if (cp_json_set(obj, f[i].key, field_value(&f[i])) < 0) {
+			cp_json_unref(obj);
+			obj = NULL;
+		}
+	}
+	return obj;
+}
+
+/**
  * cp_json_append() - append @val to array @arr
  * @arr:	array
  * @val:	value, stolen (dropped even on failure); NULL fails

@@ -128,13 +128,9 @@ int qmp_batch_add(struct qmp_batch *b, const char *cmd, cp_json *args)
  */
 int qmp_batch_add_qom_list(struct qmp_batch *b, const char *path)
 {
-	cp_json *args = cp_json_new_object();
+	cp_json *args = cp_json_obj(CP_STR("path", path));
 
-	if (!args || cp_json_set_str(args, "path", path) < 0) {
-		cp_json_unref(args);
-		return -1;
-	}
-	return qmp_batch_add(b, "qom-list", args);
+	return args ? qmp_batch_add(b, "qom-list", args) : -1;
 }
 
 /**
@@ -147,14 +143,9 @@ int qmp_batch_add_qom_list(struct qmp_batch *b, const char *path)
  */
 int qmp_batch_add_qom_get(struct qmp_batch *b, const char *path, const char *property)
 {
-	cp_json *args = cp_json_new_object();
+	cp_json *args = cp_json_obj(CP_STR("path", path), CP_STR("property", property));
 
-	if (!args || cp_json_set_str(args, "path", path) < 0 ||
-	    cp_json_set_str(args, "property", property) < 0) {
-		cp_json_unref(args);
-		return -1;
-	}
-	return qmp_batch_add(b, "qom-get", args);
+	return args ? qmp_batch_add(b, "qom-get", args) : -1;
 }
 
 /**

@@ -130,6 +130,32 @@ static void test_build(void)
 }
 
 /**
+ * test_obj() - cp_json_obj(): every member type, in order, optional members,
+ * and every JSON value consumed on failure too (ASan's leak check)
+ */
+static void test_obj(void)
+{
+	cleanup_free char *text = NULL;
+	cp_json *o;
+
+	o = cp_json_obj(CP_STR("id", "dev0"), CP_INT("bootindex", 2), CP_BOOL("on", true),
+			CP_JSON("value", cp_json_new_string("node")),
+			CP_STR_IF(false, "serial", "x"), CP_INT_IF(true, "n", -1),
+			CP_JSON_IF(false, "skipped", cp_json_new_int(9)));
+	text = o ? cp_json_dump(o, 0) : NULL;
+	is_str(text, "{\"id\":\"dev0\",\"bootindex\":2,\"on\":true,\"value\":\"node\",\"n\":-1}",
+	       "obj: every type, in order; _IF(false) members left out");
+	cp_json_unref(o);
+	ok(!cp_json_obj(CP_STR("id", NULL), CP_JSON("v", cp_json_new_int(1))),
+	   "obj: a NULL string fails (and the JSON value after it is not leaked)");
+	ok(!cp_json_obj(CP_JSON("v", cp_json_new_int(1)), CP_JSON("w", NULL)),
+	   "obj: a NULL JSON value fails (and the one before it is not leaked)");
+	o = cp_json_obj(CP_STR("only", "one"));
+	ok(o && cp_json_get_str(o, "only"), "obj: a single member");
+	cp_json_unref(o);
+}
+
+/**
  * count_keys() - cp_json_object_each() callback: append keys, stop at "stop"
  * @key:	member name
  * @val:	member value (unused)
@@ -201,6 +227,7 @@ int main(void)
 {
 	test_parse();
 	test_build();
+	test_obj();
 	test_each();
 	test_dump();
 	return done_testing();
