@@ -509,7 +509,7 @@ static void print_facts(FILE *f, const cp_json *doc)
 	const cp_json *m = cp_json_get_object(doc, "machine");
 	const cp_json *p = cp_json_get_object(doc, "params");
 	const cp_json *re = find_key(configs, "rehomed");
-	size_t i;
+	size_t i, ndirect = 0;
 
 	fprintf(f,
 		"- **Machine:** %s, %lld cores; %s; load average %s at the start, %s at the "
@@ -526,26 +526,28 @@ static void print_facts(FILE *f, const cp_json *doc)
 		(long long)bench_num(p, "vcpus"), (long long)bench_num(p, "memory_mb"),
 		str(cp_json_get_object(doc, "guest"), "kernel"));
 	fprintf(f,
-		"- **Parameters:** one %lld MiB raw image, every byte written before the first "
-		"VM; each pass is sequential from the disk's first byte, %lld MiB in 1 MiB blocks "
+		"- **Parameters:** one %lld MiB raw image on %s, every byte written before the "
+		"first VM; each pass is sequential from the disk's first byte, %lld MiB in 1 MiB blocks "
 		"or %lld MiB in 4 KiB blocks; %lld round(s) per pass in each VM, the figure is the "
 		"best round.\n",
-		(long long)(bench_num(p, "image_size") >> 20),
+		(long long)(bench_num(p, "image_size") >> 20), str(p, "image_dir"),
 		(long long)(bench_num(p, "large_bytes") >> 20),
 		(long long)(bench_num(p, "small_bytes") >> 20), (long long)bench_num(p, "rounds"));
-	fprintf(f, "- **One VM per configuration** (seconds, boot included; host O_DIRECT = the "
-		   "node's cache.direct):");
+	fprintf(f, "- **One VM per configuration** (seconds, boot included):");
 	for (i = 0; i < cp_json_len(configs); i++) {
 		const cp_json *c = cp_json_at(configs, i);
 		bool direct = false;
 
 		cp_json_get_bool(c, "host_direct", &direct);
-		fprintf(f, "%s %s %lld s%s, host O_DIRECT %s", i ? "," : "", str(c, "key"),
+		ndirect += direct;
+		fprintf(f, "%s %s %lld s%s", i ? "," : "", str(c, "key"),
 			(long long)bench_num(c, "seconds"),
-			bench_num(c, "attempts") > 1 ? " (retried once)" : "",
-			direct ? "yes" : "no");
+			bench_num(c, "attempts") > 1 ? " (retried once)" : "");
 	}
-	fprintf(f, ".\n");
+	fprintf(f,
+		". QEMU opened the image with O_DIRECT (the node's cache.direct, as Incus "
+		"chose it) in %zu of the %zu VMs.\n",
+		ndirect, cp_json_len(configs));
 	if (re && str(re, "conf_cmd")[0])
 		fprintf(f,
 			"- `rehomed`: `%s` given to QEMU with -readconfig, then at pre-start `%s`; "
