@@ -6,25 +6,28 @@
  *   bench-disk --qemu 7.2|10.0 [--out FILE] [--quick]
  *   bench-disk --markdown RESULTS-disk.md FILE.json...
  *
- * One VM per configuration (separate boots, so no two share the CPU while
- * one is measured), started by the lab's Incus emulator exactly as Incus
+ * One VM per frontend, started by the lab's Incus emulator exactly as Incus
  * starts it (tests/qemu/lab/incus.h), 2 vCPUs, a root disk and the bench
- * disk, whose image is one file made and filled once per run and given to
- * every VM in turn (Incus opens it: add-fd, blockdev-add with cache.direct
- * where the file system takes O_DIRECT). The configurations, in order:
+ * disk, whose image is one file made and filled once per run (Incus opens
+ * it: add-fd, blockdev-add with cache.direct where the file system takes
+ * O_DIRECT, and locking off, so the three VMs can hold it at once). The
+ * three VMs run side by side, and the passes take turns across them, a
+ * few seconds apart, so load from other jobs on this shared machine falls
+ * on all of them alike instead of on whichever VM ran during a busy minute.
+ * The configurations, in the order each pass runs on them:
  *   scsi            Incus's default: scsi-hd on Incus's virtio-scsi
  *   virtio-blk      Incus's io.bus=virtio-blk
  *   rehomed         the scsi disk, then at pre-start `coldplug rehome`:
  *                   coldplug's cold virtio-blk slot (`coldplug qemu-conf`)
  *                   holds Incus's block node, Incus's scsi-hd deleted
- *   virtio-blk-end  virtio-blk again
- *   scsi-end        scsi again, last
- * "Native" is the better of scsi and virtio-blk in each pass; the two -end
- * VMs measure each native frontend again, around the re-homed disk, and
- * how far they land from the first is the run's noise band. The passes are
- * in disk_measure.c, the JSON and RESULTS-disk.md in disk_report.c. A VM
- * whose guest never reports (a known TCG abort, qemu-notes §9) is started
- * once more, and the result says so.
+ *   virtio-blk-end  virtio-blk's VM again
+ *   scsi-end        scsi's VM again, last
+ * "Native" is the better of scsi and virtio-blk in each pass; the -end
+ * measurements repeat each native frontend right after the re-homed disk,
+ * and how far they land from the first is the run's noise band. The passes
+ * are in disk_measure.c, the JSON and RESULTS-disk.md in disk_report.c. A
+ * VM whose guest never reports (a known TCG abort, qemu-notes §9) is
+ * started once more, and the result says so.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -289,95 +292,168 @@ static int guest_disk(const struct lab_guest_report *rep, const struct bench_dis
 }
 
 /**
- * run_vm() - one VM: start, boot, measure
+ * struct vm_slot - one running VM and what it serves
+ * @dir:	its scratch directory (the -readconfig file), or NULL
+ * @vm:		the emulator, or NULL
+ * @g:		its guest's console, or NULL
+ * @rep:	the guest's report, or NULL
+ */
+struct vm_slot {
+	char *dir;
+	struct lab_incus *vm;
+	struct lab_guest *g;
+	struct lab_guest_report *rep;
+};
+
+/**
+ * slot_stop() - stop a VM and free what it held
+ * @s:		the slot (emptied)
+ */
+static void slot_stop(struct vm_slot *s)
+{
+	lab_guest_report_free(s->rep);
+	lab_guest_free(s->g);
+	lab_incus_free(s->vm);
+	if (s->dir)
+		lab_remove_tree(s->dir);
+	free(s->dir);
+	memset(s, 0, sizeof(*s));
+}
+
+/**
+ * start_vm() - one VM: start it and wait for its guest's report
  * @cfg:	configuration
  * @p:		parameters
  * @image:	the bench disk's image
- * @r:		filled (figures, or @r->error)
+ * @s:		filled with the running VM (stopped on failure)
+ * @r:		facts filled (or @r->error)
  * @why:	set to why the guest never reported (for the retry note)
  * @size:	its size
  *
  * Return: 0, NO_REPORT if the guest never reported (retried once by the
  * caller), -1 otherwise
  */
-static int run_vm(const struct bench_disk_config *cfg, const struct bench_disk_params *p,
-		  const char *image, struct bench_disk_result *r, char *why, size_t size)
+static int start_vm(const struct bench_disk_config *cfg, const struct bench_disk_params *p,
+		    const char *image, struct vm_slot *s, struct bench_disk_result *r, char *why,
+		    size_t size)
 {
 	struct cp_error err = { 0 };
-	cleanup_free char *dir = lab_scratch_dir("bench-disk", &err);
-	struct lab_guest_report *rep = NULL;
-	struct lab_guest *g = NULL;
-	struct lab_incus *vm = NULL;
 	char conf[4096] = "";
-	int rc = -1;
 
-	if (dir && cfg->kind == BENCH_DISK_REHOMED)
-		lab_fmt(conf, sizeof(conf), "%s/coldplug.conf", dir);
-	if (!dir || (conf[0] && write_conf(dir, conf, r, &err) < 0) ||
-	    !(vm = new_vm(cfg, p, image, conf[0] ? conf : NULL, &err)) ||
-	    lab_incus_start(vm, &err) < 0)
-		goto out;
-	cp_strlcpy(r->qemu_version, lab_incus_qemu_version(vm), sizeof(r->qemu_version));
-	r->host_direct = host_direct(vm);
-	if (!(g = lab_guest_new(vm, &err)) ||
-	    lab_guest_read_report(g, REPORT_TIMEOUT_MS, &rep, &err) < 0) {
+	s->dir = lab_scratch_dir("bench-disk", &err);
+	if (s->dir && cfg->kind == BENCH_DISK_REHOMED)
+		lab_fmt(conf, sizeof(conf), "%s/coldplug.conf", s->dir);
+	if (!s->dir || (conf[0] && write_conf(s->dir, conf, r, &err) < 0) ||
+	    !(s->vm = new_vm(cfg, p, image, conf[0] ? conf : NULL, &err)) ||
+	    lab_incus_start(s->vm, &err) < 0)
+		goto fail;
+	cp_strlcpy(r->qemu_version, lab_incus_qemu_version(s->vm), sizeof(r->qemu_version));
+	r->host_direct = host_direct(s->vm);
+	if (!(s->g = lab_guest_new(s->vm, &err)) ||
+	    lab_guest_read_report(s->g, REPORT_TIMEOUT_MS, &s->rep, &err) < 0) {
 		lab_fmt(why, size, "the guest never reported (%s): %s",
-			lab_incus_tcg_abort(vm) ? "QEMU aborted under TCG, qemu-notes §9"
-						: "a TCG boot hang",
+			lab_incus_tcg_abort(s->vm) ? "QEMU aborted under TCG, qemu-notes §9"
+						   : "a TCG boot hang",
 			err.msg);
-		rc = NO_REPORT;
-		goto out;
+		slot_stop(s);
+		return NO_REPORT;
 	}
-	if (guest_disk(rep, p, r, &err) < 0)
-		goto out;
-	bench_disk_measure(g, p, r);
-	r->done = true;
-	rc = 0;
-out:
-	if (rc == -1)
-		lab_fmt(r->error, sizeof(r->error), "%s", err.msg);
-	lab_guest_report_free(rep);
-	lab_guest_free(g);
-	lab_incus_free(vm);
-	if (dir)
-		lab_remove_tree(dir);
-	return rc;
+	if (guest_disk(s->rep, p, r, &err) == 0)
+		return 0;
+fail:
+	lab_fmt(r->error, sizeof(r->error), "%s", err.msg);
+	slot_stop(s);
+	return -1;
 }
 
 /**
- * run_config() - one configuration, its VM retried once if the guest never
- * reports
+ * start_config() - one configuration's VM, retried once if the guest never
+ * reports; it keeps running for the passes
  * @cfg:	configuration
  * @p:		parameters
  * @image:	the bench disk's image
- * @r:		filled
+ * @s:		filled with the running VM, or empty
+ * @r:		facts filled
  */
-static void run_config(const struct bench_disk_config *cfg, const struct bench_disk_params *p,
-		       const char *image, struct bench_disk_result *r)
+static void start_config(const struct bench_disk_config *cfg, const struct bench_disk_params *p,
+			 const char *image, struct vm_slot *s, struct bench_disk_result *r)
 {
 	int64_t t0 = cp_now_ms();
 	char why[BENCH_DISK_ERR_MAX] = "";
 	int rc;
 
-	memset(r, 0, sizeof(*r));
-	r->cfg = cfg;
-	fprintf(stderr, "bench-disk: QEMU %s: %s\n", p->qemu, cfg->label);
+	fprintf(stderr, "bench-disk: QEMU %s: starting %s\n", p->qemu, cfg->label);
 	r->attempts = 1;
-	rc = run_vm(cfg, p, image, r, why, sizeof(why));
+	rc = start_vm(cfg, p, image, s, r, why, sizeof(why));
 	if (rc == NO_REPORT) {
 		fprintf(stderr, "bench-disk: %s; retrying once\n", why);
-		memset(r, 0, sizeof(*r));
-		r->cfg = cfg;
 		r->attempts = 2;
 		lab_fmt(r->retry_note, sizeof(r->retry_note), "first VM: %s", why);
-		rc = run_vm(cfg, p, image, r, why, sizeof(why));
+		rc = start_vm(cfg, p, image, s, r, why, sizeof(why));
 		if (rc == NO_REPORT)
 			lab_fmt(r->error, sizeof(r->error), "twice: %s", why);
 	}
+	r->seconds = (cp_now_ms() - t0) / 1000;
 	if (r->error[0])
 		fprintf(stderr, "bench-disk: %s: no figures: %s\n", cfg->key, r->error);
-	r->seconds = (cp_now_ms() - t0) / 1000;
-	fprintf(stderr, "bench-disk: %s: %lld s\n", cfg->key, (long long)r->seconds);
+	else
+		fprintf(stderr, "bench-disk: %s: up in %lld s, the disk is %s (%s)\n", cfg->key,
+			(long long)r->seconds, r->dev, r->driver);
+}
+
+/**
+ * vm_of() - which VM a configuration is measured on: its own, or for a
+ * repeat (@cfg->first) its first measurement's
+ * @cfg:	configuration
+ *
+ * Return: index into configs
+ */
+static size_t vm_of(const struct bench_disk_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; cfg->first && i < NCONFIGS; i++)
+		if (!strcmp(configs[i].key, cfg->first))
+			return i;
+	return (size_t)(cfg - configs);
+}
+
+/**
+ * measure_all() - every round of every pass, each pass measured on every
+ * configuration in configs order before the next pass
+ * @p:		parameters
+ * @slots:	the running VMs, by configuration index (repeats unused)
+ * @res:	results, in configs order (a repeat takes its VM's facts)
+ */
+static void measure_all(const struct bench_disk_params *p, struct vm_slot *slots,
+			struct bench_disk_result *res)
+{
+	size_t c, i, k;
+
+	for (c = 0; c < NCONFIGS; c++) {
+		struct bench_disk_result *first = &res[vm_of(&configs[c])];
+
+		if (first != &res[c]) {
+			memcpy(res[c].qemu_version, first->qemu_version,
+			       sizeof(first->qemu_version));
+			memcpy(res[c].guest_kernel, first->guest_kernel,
+			       sizeof(first->guest_kernel));
+			memcpy(res[c].dev, first->dev, sizeof(first->dev));
+			memcpy(res[c].driver, first->driver, sizeof(first->driver));
+			memcpy(res[c].path, first->path, sizeof(first->path));
+			memcpy(res[c].error, first->error, sizeof(first->error));
+			res[c].host_direct = first->host_direct;
+		}
+		res[c].done = slots[vm_of(&configs[c])].g != NULL;
+		bench_disk_pass_init(p, &res[c]);
+	}
+	for (k = 0; k < p->rounds && k < BENCH_DISK_ROUNDS; k++)
+		for (i = 0; i < BENCH_DISK_PASSES; i++)
+			for (c = 0; c < NCONFIGS; c++)
+				if (res[c].done)
+					bench_disk_round(slots[vm_of(&configs[c])].g, &res[c], i);
+	for (c = 0; c < NCONFIGS; c++)
+		bench_disk_pass_done(&res[c]);
 }
 
 /**
@@ -493,7 +569,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 }
 
 /**
- * run_configs() - every configuration, on a fresh image
+ * run_configs() - every configuration, on a fresh image: the VMs started
+ * one after another and left running, then the passes taking turns
+ * across them (measure_all()), then the VMs stopped
  * @p:		parameters
  * @res:	filled, in configs order
  * @err:	filled if the image cannot be made
@@ -503,17 +581,26 @@ static int parse_options(int argc, char **argv, struct options *o)
 static int run_configs(const struct bench_disk_params *p, struct bench_disk_result *res,
 		       struct cp_error *err)
 {
+	struct vm_slot slots[NCONFIGS];
 	char dir[256], image[300];
 	size_t i;
 	int rc = -1;
 
+	memset(slots, 0, sizeof(slots));
+	memset(res, 0, NCONFIGS * sizeof(*res));
+	for (i = 0; i < NCONFIGS; i++)
+		res[i].cfg = &configs[i];
 	lab_fmt(dir, sizeof(dir), "%s/cplab-bench-disk.XXXXXX", p->image_dir);
 	if (!mkdtemp(dir))
 		return cp_error_set_errno(err, errno, "mkdtemp %s", dir);
 	lab_fmt(image, sizeof(image), "%s/bench.img", dir);
 	if (make_image(image, p->image_size, err) == 0) {
 		for (i = 0; i < NCONFIGS; i++)
-			run_config(&configs[i], p, image, &res[i]);
+			if (!configs[i].first)
+				start_config(&configs[i], p, image, &slots[i], &res[i]);
+		measure_all(p, slots, res);
+		for (i = 0; i < NCONFIGS; i++)
+			slot_stop(&slots[i]);
 		rc = 0;
 	}
 	lab_remove_tree(dir);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The disk benchmark (issue 11 item 6): what every part of bench-disk
- * shares. One VM per configuration, started by the lab's Incus emulator over
- * real QEMU (tests/qemu/lab), all on the same image file; the lab's test
- * guest runs O_DIRECT sequential reads and writes on the disk, and the
+ * shares. One VM per frontend, started by the lab's Incus emulator over real
+ * QEMU (tests/qemu/lab), all on the same image file and running side by
+ * side; the lab's test guests run O_DIRECT sequential reads and writes on
+ * the disk, taking turns, and the
  * figures go to a JSON file; RESULTS-disk.md is generated from those files
  * (disk_report.c), never edited by hand.
  */
@@ -35,14 +36,15 @@ enum bench_disk_kind {
 };
 
 /**
- * struct bench_disk_config - one configuration: one VM, the bench disk on it
+ * struct bench_disk_config - one configuration: a VM with the bench disk,
+ * or a repeat measured on an earlier configuration's VM
  * @key:	short name (JSON)
  * @label:	what the tables call it
  * @kind:	how the disk reaches the guest
  * @bus:	the io.bus Incus gives the disk (for rehomed: before coldplug
  *		moves it)
- * @first:	for a repeat measured last (the run's noise), the key of the
- *		first measurement of the same frontend; else NULL
+ * @first:	for a repeat (the run's noise), the key of the configuration
+ *		whose VM it measures again; else NULL
  */
 struct bench_disk_config {
 	const char *key;
@@ -107,6 +109,7 @@ struct bench_disk_params {
  * @ok:		every round ran (else see @error)
  * @bs:		block size
  * @bytes:	bytes each round moved
+ * @cmd:	the guest command of a round
  * @n:		rounds run
  * @us:		each round's time, microseconds (the guest's clock)
  * @error:	why it failed
@@ -115,6 +118,7 @@ struct bench_disk_pass {
 	bool ok;
 	unsigned bs;
 	uint64_t bytes;
+	char cmd[128];
 	size_t n;
 	int64_t us[BENCH_DISK_ROUNDS];
 	char error[BENCH_DISK_ERR_MAX];
@@ -123,11 +127,12 @@ struct bench_disk_pass {
 /**
  * struct bench_disk_result - one configuration's figures
  * @cfg:		the configuration (borrowed, static)
- * @done:		the VM started and every pass was attempted
- * @attempts:		VMs started (2 after the one retry)
+ * @done:		its VM started and the passes ran on it
+ * @attempts:		VMs started (2 after the one retry; 0 for a repeat)
  * @retry_note:		why the first VM was retried, or ""
  * @error:		why the configuration has no figures, or ""
- * @seconds:		wall time, boot included
+ * @seconds:		the time its VM took to start and report (0 for a
+ *			repeat)
  * @qemu_version:	QEMU's query-version
  * @guest_kernel:	the guest's kernel release
  * @dev:		the guest's block device (sdb, vda)
@@ -196,8 +201,9 @@ struct bench_disk_figure {
 
 /* disk_measure.c */
 int bench_disk_dio_parse(const char *text, uint64_t *bytes, int64_t *ns);
-void bench_disk_measure(struct lab_guest *g, const struct bench_disk_params *p,
-			struct bench_disk_result *r);
+void bench_disk_pass_init(const struct bench_disk_params *p, struct bench_disk_result *r);
+void bench_disk_round(struct lab_guest *g, struct bench_disk_result *r, size_t i);
+void bench_disk_pass_done(struct bench_disk_result *r);
 
 /* disk_report.c */
 void bench_disk_run_begin(struct bench_disk_run *run);

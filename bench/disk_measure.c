@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The passes of one configuration, inside the lab's test guest: `cptraffic
+ * The passes, inside the lab's test guest, one round at a time (disk.c
+ * decides the order): `cptraffic
  * dio` (tests/qemu/tools/cptraffic.c; the guest's busybox dd has
  * iflag=direct but prints no timing) reads or writes the bench disk with
  * O_DIRECT (no guest page cache: every block goes through the frontend),
@@ -9,6 +10,7 @@
  * fdatasync() (a flush through the frontend), so a frontend cannot look
  * faster by holding data back.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,9 +47,16 @@ int bench_disk_dio_parse(const char *text, uint64_t *bytes, int64_t *ns)
 	const char *t = line ? strstr(line, " ns=") : NULL;
 	unsigned long long vb;
 	long long vt;
+	char *end;
 
-	if (!b || !t || sscanf(b, " bytes=%llu", &vb) != 1 || sscanf(t, " ns=%lld", &vt) != 1 ||
-	    vt <= 0)
+	if (!b || !t)
+		return -1;
+	errno = 0;
+	vb = strtoull(b + strlen(" bytes="), &end, 10);
+	if (errno || end == b + strlen(" bytes="))
+		return -1;
+	vt = strtoll(t + strlen(" ns="), &end, 10);
+	if (errno || end == t + strlen(" ns=") || vt <= 0)
 		return -1;
 	*bytes = vb;
 	*ns = vt;
@@ -103,62 +112,62 @@ static int one_round(struct lab_guest *g, const char *cmd, uint64_t want, int64_
 }
 
 /**
- * log_pass() - one pass's rounds on stderr
- * @r:		the configuration's result
- * @i:		the pass
- */
-static void log_pass(const struct bench_disk_result *r, size_t i)
-{
-	const struct bench_disk_pass *x = &r->pass[i];
-	size_t k;
-
-	fprintf(stderr, "bench-disk: %s: %s:", r->cfg->key, bench_disk_passes[i].name);
-	for (k = 0; k < x->n; k++)
-		fprintf(stderr, " %.1f MiB/s",
-			(double)x->bytes / 1048576.0 / ((double)x->us[k] / 1e6));
-	fprintf(stderr, "%s%s\n", x->ok ? "" : " failed: ", x->ok ? "" : x->error);
-}
-
-/**
- * bench_disk_measure() - every pass, @p->rounds times, on @r->dev: round
- * by round, the passes taking turns, so a spell of load on the shared
- * machine spreads over all of them rather than sinking one
- * @g:		the guest, after its report
+ * bench_disk_pass_init() - the passes of @r: block sizes, byte counts,
+ * guest commands (on @r->dev)
  * @p:		parameters
- * @r:		its passes filled; a pass that fails keeps its error, runs no
- *		more rounds, and the others go on
+ * @r:		the configuration's result, its guest disk known
  */
-void bench_disk_measure(struct lab_guest *g, const struct bench_disk_params *p,
-			struct bench_disk_result *r)
+void bench_disk_pass_init(const struct bench_disk_params *p, struct bench_disk_result *r)
 {
-	char cmd[BENCH_DISK_PASSES][256];
-	bool failed[BENCH_DISK_PASSES] = { false };
-	size_t i, k;
+	size_t i;
 
 	for (i = 0; i < BENCH_DISK_PASSES; i++) {
 		const struct bench_disk_pass_def *def = &bench_disk_passes[i];
+		struct bench_disk_pass *x = &r->pass[i];
 
-		r->pass[i].bs = def->large ? p->large_bs : p->small_bs;
-		r->pass[i].bytes = (def->large ? p->large_bytes : p->small_bytes) / r->pass[i].bs *
-				   r->pass[i].bs;
-		pass_cmd(def, p, r->dev, cmd[i], sizeof(cmd[i]));
+		x->bs = def->large ? p->large_bs : p->small_bs;
+		x->bytes = (def->large ? p->large_bytes : p->small_bytes) / x->bs * x->bs;
+		pass_cmd(def, p, r->dev, x->cmd, sizeof(x->cmd));
 	}
-	for (k = 0; k < p->rounds && k < BENCH_DISK_ROUNDS; k++)
-		for (i = 0; i < BENCH_DISK_PASSES; i++) {
-			struct bench_disk_pass *x = &r->pass[i];
-			struct cp_error err = { 0 };
+}
 
-			if (failed[i])
-				continue;
-			if (one_round(g, cmd[i], x->bytes, &x->us[x->n], &err) < 0) {
-				failed[i] = true;
-				lab_fmt(x->error, sizeof(x->error), "%s", err.msg);
-				continue;
-			}
-			x->n++;
-		}
+/**
+ * bench_disk_round() - one more round of pass @i of @r, unless it failed
+ * before (then it keeps its first error and runs no more)
+ * @g:		the guest holding @r's disk
+ * @r:		the configuration's result (bench_disk_pass_init() done)
+ * @i:		the pass
+ */
+void bench_disk_round(struct lab_guest *g, struct bench_disk_result *r, size_t i)
+{
+	struct bench_disk_pass *x = &r->pass[i];
+	struct cp_error err = { 0 };
+
+	if (x->error[0] || x->n == BENCH_DISK_ROUNDS)
+		return;
+	if (one_round(g, x->cmd, x->bytes, &x->us[x->n], &err) < 0)
+		lab_fmt(x->error, sizeof(x->error), "%s", err.msg);
+	else
+		x->n++;
+}
+
+/**
+ * bench_disk_pass_done() - settle and log @r's passes: a pass counts if
+ * none of its rounds failed
+ * @r:		the configuration's result
+ */
+void bench_disk_pass_done(struct bench_disk_result *r)
+{
+	size_t i, k;
+
 	for (i = 0; i < BENCH_DISK_PASSES; i++) {
-		r->pass[i].ok = !failed[i] && r->pass[i].n > 0;
-		log_pass(r, i);
+		struct bench_disk_pass *x = &r->pass[i];
+
+		x->ok = r->done && !x->error[0] && x->n > 0;
+		fprintf(stderr, "bench-disk: %s: %s:", r->cfg->key, bench_disk_passes[i].name);
+		for (k = 0; k < x->n; k++)
+			fprintf(stderr, " %.1f MiB/s",
+				(double)x->bytes / 1048576.0 / ((double)x->us[k] / 1e6));
+		fprintf(stderr, "%s%s\n", x->error[0] ? " failed: " : "", x->error);
 	}
 }

@@ -414,8 +414,8 @@ static void noise(FILE *f, const cp_json *configs)
 	size_t i, k;
 	char r[32];
 
-	fprintf(f, "- Noise: each native frontend was measured again after the re-homed disk, "
-		   "its last / first:");
+	fprintf(f, "- Noise: each native frontend's VM ran every pass again right after the "
+		   "re-homed disk, the repeat's best round / the first's:");
 	for (i = 0, k = 0; i < cp_json_len(configs); i++) {
 		const cp_json *end = cp_json_at(configs, i);
 		const char *first = cp_json_get_str(end, "first");
@@ -440,7 +440,8 @@ static void noise(FILE *f, const cp_json *configs)
  */
 static void target(FILE *f, const cp_json *configs)
 {
-	bool met = true;
+	bool met = true, within = true;
+	double widest = 0.0;
 	char text[4][192];
 	size_t i;
 
@@ -451,15 +452,27 @@ static void target(FILE *f, const cp_json *configs)
 		bench_disk_figure(configs, bench_disk_passes[i].key, &fig);
 		if (fig.band >= 0.0)
 			lab_fmt(band, sizeof(band), "noise band ±%.2f", fig.band);
+		widest = fig.band > widest ? fig.band : widest;
 		lab_fmt(text[i], sizeof(text[i]), "%s %.2f× of %s (%s): %s",
 			bench_disk_passes[i].name, fig.ratio, fig.native_key ? fig.native_key : "-",
 			band, fig.verdict);
-		met &= !strncmp(fig.verdict, "met", 3);
+		met &= !strcmp(fig.verdict, "met");
+		within &= !strncmp(fig.verdict, "met", 3);
 	}
 	fprintf(f,
 		"- **Target (issue 11): the re-homed disk ≥ %.2f× the best native frontend on the "
-		"same image, within the noise band: %s.** %s; %s; %s; %s.\n",
-		BENCH_DISK_TARGET, met ? "met" : "not met", text[0], text[1], text[2], text[3]);
+		"same image: %s.** %s; %s; %s; %s.\n",
+		BENCH_DISK_TARGET,
+		met	 ? "met"
+		: within ? "met only within the noise band"
+			 : "not met",
+		text[0], text[1], text[2], text[3]);
+	if (widest > 1.0 - BENCH_DISK_TARGET)
+		fprintf(f,
+			"- The noise band reaches ±%.2f in this run, wider than the %.0f %% the "
+			"target allows: a pass \"met within the noise band\" means this run cannot "
+			"tell the re-homed disk from native, not that it matched it.\n",
+			widest, 100.0 * (1.0 - BENCH_DISK_TARGET));
 }
 
 /**
@@ -509,7 +522,7 @@ static void print_facts(FILE *f, const cp_json *doc)
 	const cp_json *m = cp_json_get_object(doc, "machine");
 	const cp_json *p = cp_json_get_object(doc, "params");
 	const cp_json *re = find_key(configs, "rehomed");
-	size_t i, ndirect = 0;
+	size_t i, ndirect = 0, nvms = 0;
 
 	fprintf(f,
 		"- **Machine:** %s, %lld cores; %s; load average %s at the start, %s at the "
@@ -533,21 +546,25 @@ static void print_facts(FILE *f, const cp_json *doc)
 		(long long)(bench_num(p, "image_size") >> 20), str(p, "image_dir"),
 		(long long)(bench_num(p, "large_bytes") >> 20),
 		(long long)(bench_num(p, "small_bytes") >> 20), (long long)bench_num(p, "rounds"));
-	fprintf(f, "- **One VM per configuration** (seconds, boot included):");
+	fprintf(f, "- **One VM per frontend, side by side** (the time each took to start and "
+		   "report):");
 	for (i = 0; i < cp_json_len(configs); i++) {
 		const cp_json *c = cp_json_at(configs, i);
 		bool direct = false;
 
+		if (cp_json_get_str(c, "first"))
+			continue;
 		cp_json_get_bool(c, "host_direct", &direct);
 		ndirect += direct;
-		fprintf(f, "%s %s %lld s%s", i ? "," : "", str(c, "key"),
+		nvms++;
+		fprintf(f, "%s %s %lld s%s", nvms > 1 ? "," : "", str(c, "key"),
 			(long long)bench_num(c, "seconds"),
 			bench_num(c, "attempts") > 1 ? " (retried once)" : "");
 	}
 	fprintf(f,
 		". QEMU opened the image with O_DIRECT (the node's cache.direct, as Incus "
 		"chose it) in %zu of the %zu VMs.\n",
-		ndirect, cp_json_len(configs));
+		ndirect, nvms);
 	if (re && str(re, "conf_cmd")[0])
 		fprintf(f,
 			"- `rehomed`: `%s` given to QEMU with -readconfig, then at pre-start `%s`; "
@@ -597,7 +614,7 @@ static void write_header(FILE *f, char *const *inputs, size_t n)
 	fprintf(f, ". Do not edit: run `make bench` again. How to run it and read it: "
 		   "[README.md](README.md).\n\n");
 	fprintf(f, "> **TCG on a shared machine.** These VMs run under QEMU's TCG (no KVM), on a "
-		   "machine other jobs use at the same time, on a virtual disk. Absolute figures "
+		   "machine other jobs use at the same time. Absolute figures "
 		   "say nothing about speed on KVM, and figures from different runs cannot be "
 		   "compared: only the ratios taken in the same run mean anything.\n\n");
 	fprintf(f,
@@ -606,14 +623,16 @@ static void write_header(FILE *f, char *const *inputs, size_t n)
 		"fdatasync(), timed in the guest) and, in parentheses, its ratio to **native**: the best of Incus's own frontends (its "
 		"first measurement) in that column, in the same run, on the same image file. "
 		"n/m = not measured, with the reason below the table.\n\n");
-	fprintf(f, "Configurations (one VM each, Incus's start sequence replayed by the lab's "
-		   "emulator, the same image file opened by Incus in each): **Incus virtio-scsi** "
-		   "= Incus's default disk, scsi-hd on Incus's virtio-scsi controller; **Incus "
-		   "virtio-blk** = `io.bus=virtio-blk`; **re-homed** = the scsi disk, then at "
-		   "pre-start `coldplug rehome`: Incus's scsi-hd deleted and coldplug's cold "
-		   "virtio-blk slot given Incus's own block node (no second open). The two "
-		   "native frontends are measured again last (virtio-blk, then scsi): how far "
-		   "they land from their first measurement is the run's noise band.\n\n");
+	fprintf(f,
+		"Configurations (one VM per frontend, Incus's start sequence replayed by the "
+		"lab's emulator, the same image file opened by Incus in each): **Incus "
+		"virtio-scsi** = Incus's default disk, scsi-hd on Incus's virtio-scsi controller; "
+		"**Incus virtio-blk** = `io.bus=virtio-blk`; **re-homed** = the scsi disk, then "
+		"at pre-start `coldplug rehome`: Incus's scsi-hd deleted and coldplug's cold "
+		"virtio-blk slot given Incus's own block node (no second open). The three VMs "
+		"run side by side and each pass takes turns across them, seconds apart, in the "
+		"table's order: after the re-homed disk the virtio-blk and scsi VMs run the pass "
+		"again, and how far that lands from their first run is the noise band.\n\n");
 }
 
 /**
