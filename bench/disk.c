@@ -501,7 +501,7 @@ static void params_init(struct bench_disk_params *p, const char *qemu, bool quic
 		.large_bs = 1 << 20,
 		.small_bs = 4 << 10,
 		.large_bytes = quick ? 128 << 20 : IMAGE_SIZE,
-		.small_bytes = quick ? 4 << 20 : 16 << 20,
+		.small_bytes = quick ? 4 << 20 : 12 << 20,
 		.rounds = quick ? 1 : BENCH_DISK_ROUNDS,
 		.quick = quick,
 	};

@@ -24,7 +24,7 @@ struct lab_guest;
 
 #define BENCH_DISK_ERR_MAX 512
 #define BENCH_DISK_PASSES  4 /* read and write, at 1 MiB and 4 KiB */
-#define BENCH_DISK_ROUNDS  5 /* at most, per pass */
+#define BENCH_DISK_ROUNDS  4 /* at most, per pass */
 
 /* Issue 11's target: the re-homed disk at least this share of the best native frontend. */
 #define BENCH_DISK_TARGET 0.98
