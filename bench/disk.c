@@ -603,7 +603,9 @@ static int run_configs(const struct bench_disk_params *p, struct bench_disk_resu
 			slot_stop(&slots[i]);
 		rc = 0;
 	}
-	lab_remove_tree(dir);
+	/* lab_remove_tree() only removes under /tmp/cplab-: this is on the tmpfs */
+	unlink(image);
+	rmdir(dir);
 	return rc;
 }
 
