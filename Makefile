@@ -17,7 +17,9 @@
 # Also: make bench   the NIC benchmark on QEMU 7.2 and 10.0 (root, about 12 min):
 #                    bench/results/nic-*.json, then bench/RESULTS.md from them;
 #                    then the start benchmark (about 4 min more):
-#                    bench/results/start-*.json, then bench/RESULTS-start.md
+#                    bench/results/start-*.json, then bench/RESULTS-start.md;
+#                    then the disk benchmark (about 4 min more):
+#                    bench/results/disk-*.json, then bench/RESULTS-disk.md
 # Also: make deb     the Debian package (root installs what it needs): built from
 #                    a copy of the tree in build/deb/src, lintian-checked
 #                    (errors and warnings fail), left at build/deb/coldplug_*.deb
@@ -85,6 +87,12 @@ bench:
 	done
 	@$(BUILD)/bench/bench-start --markdown bench/RESULTS-start.md \
 		$(BENCH_RESULTS)/start-7.2.json $(BENCH_RESULTS)/start-10.0.json
+	@for v in 7.2 10.0; do \
+		COLDPLUG_LAB_ENV=$(CURDIR)/$(BUILD)/lab.env $(BUILD)/bench/bench-disk --qemu $$v \
+			--out $(BENCH_RESULTS)/disk-$$v.json || exit 1; \
+	done
+	@$(BUILD)/bench/bench-disk --markdown bench/RESULTS-disk.md \
+		$(BENCH_RESULTS)/disk-7.2.json $(BENCH_RESULTS)/disk-10.0.json
 
 fuzz:
 	@scripts/deps.sh fuzz

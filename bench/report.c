@@ -124,6 +124,29 @@ int64_t bench_num(const cp_json *o, const char *key)
 }
 
 /**
+ * bench_write_json() - a run's figures to @path (via a temporary file)
+ * @doc:	the document
+ * @path:	file
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+int bench_write_json(const cp_json *doc, const char *path, struct cp_error *err)
+{
+	cleanup_free char *text = cp_json_dump(doc, CP_JSON_PRETTY);
+	cleanup_free char *line = NULL, *tmp = NULL;
+
+	if (!text)
+		return cp_error_set(err, CP_ERR_NOMEM, "dumping the JSON");
+	if (!(line = cp_asprintf(err, "%s\n", text)) || !(tmp = cp_asprintf(err, "%s.tmp", path)) ||
+	    lab_write_file(tmp, line, err) < 0)
+		return -1;
+	if (rename(tmp, path) < 0)
+		return cp_error_set_errno(err, errno, "rename %s", tmp);
+	return 0;
+}
+
+/**
  * read_doc() - one results file
  * @path:	its path
  * @key:	the array every file of this benchmark has ("configs", "layouts")

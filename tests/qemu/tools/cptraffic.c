@@ -5,7 +5,9 @@
  *   in the guest:  cptraffic serve            (UDP/TCP sink, TCP source, control port)
  *   on the host:   cptraffic udp | tcp | ctl  (inside a test network namespace)
  * plus `cptraffic pattern`, the reference generator of the disk test pattern
- * (tests/qemu/guest/README.md), so host and guest compute the same bytes.
+ * (tests/qemu/guest/README.md), so host and guest compute the same bytes,
+ * and `cptraffic dio`, timed O_DIRECT sequential reads or writes of a block
+ * device in the guest (bench/disk: busybox dd there prints no timing).
  *
  * Every client mode is bounded in packet count and in time. Addresses are
  * numeric IPv4 only: no name resolution, so a typo can never turn into
@@ -1075,6 +1077,71 @@ static int cmd_pattern(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------ */
+/* dio: timed O_DIRECT sequential I/O on a block device (in the guest)  */
+/* ------------------------------------------------------------------ */
+
+#define DIO_ALIGN 4096
+
+static const char dio_usage[] =
+	"usage: cptraffic dio read|write DEV --bs N --count C\n"
+	"  Reads or writes C blocks of N bytes of DEV, sequentially from offset 0, with\n"
+	"  O_DIRECT (N a multiple of 4096); a write ends with fdatasync(). Prints\n"
+	"  \"dio dir=read|write bs=N count=C bytes=B ns=T\", T the monotonic time from the\n"
+	"  first block to the last (the fdatasync included). A write overwrites DEV.\n";
+
+/* One block at a time from offset 0; every short transfer is an error. */
+static void dio_transfer(int fd, bool wr, unsigned char *buf, uint64_t bs, uint64_t count)
+{
+	for (uint64_t i = 0; i < count; i++) {
+		ssize_t n = wr ? pwrite(fd, buf, bs, (off_t)(i * bs))
+			       : pread(fd, buf, bs, (off_t)(i * bs));
+		if (n < 0 && errno == EINTR) {
+			i--;
+			continue;
+		}
+		if (n != (ssize_t)bs)
+			fatal("%s block %" PRIu64 ": %s", wr ? "write" : "read", i,
+			      n < 0 ? strerror(errno) : "short transfer");
+	}
+	if (wr && fdatasync(fd) < 0)
+		fatal("fdatasync: %s", strerror(errno));
+}
+
+static int cmd_dio(int argc, char **argv)
+{
+	uint64_t bs = 0, count = 0;
+	struct opt opts[] = {
+		{ "bs", OPT_U64, &bs, DIO_ALIGN, (uint64_t)64 << 20, true, false },
+		{ "count", OPT_U64, &count, 1, (uint64_t)1 << 32, true, false },
+	};
+	char *pos[2] = { NULL, NULL };
+	if (parse_opts(argc, argv, 2, opts, sizeof opts / sizeof opts[0], dio_usage, pos, 2) != 2)
+		usage_error("need read|write and a device (see --help)");
+	bool wr = strcmp(pos[0], "write") == 0;
+	if (!wr && strcmp(pos[0], "read") != 0)
+		usage_error("expected read or write, got '%s'", pos[0]);
+	if (bs % DIO_ALIGN)
+		usage_error("--bs: %" PRIu64 " is not a multiple of %d", bs, DIO_ALIGN);
+	unsigned char *buf;
+	if (posix_memalign((void **)&buf, DIO_ALIGN, bs) != 0)
+		fatal("out of memory");
+	memset(buf, 0x5a, bs);
+	int fd = open(pos[1], (wr ? O_WRONLY : O_RDONLY) | O_DIRECT | O_CLOEXEC);
+	if (fd < 0)
+		fatal("open %s: %s", pos[1], strerror(errno));
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	dio_transfer(fd, wr, buf, bs, count);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	close(fd);
+	free(buf);
+	int64_t ns = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
+	printf("dio dir=%s bs=%" PRIu64 " count=%" PRIu64 " bytes=%" PRIu64 " ns=%" PRId64 "\n",
+	       wr ? "write" : "read", bs, count, bs * count, ns);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 
 static const char main_usage[] =
 	"usage: cptraffic MODE [options]   (cptraffic MODE --help for details)\n"
@@ -1083,6 +1150,7 @@ static const char main_usage[] =
 	"  tcp      measure TCP throughput to (tx) or from (rx) a server\n"
 	"  ctl      send one control command (reset|stats) and print the reply\n"
 	"  pattern  print a region of the disk test pattern\n"
+	"  dio      timed O_DIRECT sequential reads or writes of a block device\n"
 	"Numeric IPv4 addresses only. Every client mode is bounded in count and time.\n";
 
 int main(int argc, char **argv)
@@ -1092,7 +1160,7 @@ int main(int argc, char **argv)
 		int (*fn)(int, char **);
 	} modes[] = {
 		{ "serve", cmd_serve }, { "udp", cmd_udp },	    { "tcp", cmd_tcp },
-		{ "ctl", cmd_ctl },	{ "pattern", cmd_pattern },
+		{ "ctl", cmd_ctl },	{ "pattern", cmd_pattern }, { "dio", cmd_dio },
 	};
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(main_usage, argc < 2 ? stderr : stdout);
@@ -1105,5 +1173,5 @@ int main(int argc, char **argv)
 			return modes[i].fn(argc, argv);
 		}
 	}
-	usage_error("unknown mode '%s' (serve, udp, tcp, ctl, pattern; see --help)", argv[1]);
+	usage_error("unknown mode '%s' (serve, udp, tcp, ctl, pattern, dio; see --help)", argv[1]);
 }
