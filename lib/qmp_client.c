@@ -818,6 +818,22 @@ void qmp_client_expire(struct qmp_client *c)
 }
 
 /**
+ * qmp_client_fail() - give up on the connection, as if it had failed
+ * @c:	client
+ * @e:	why: its code and message are latched
+ *
+ * For a deadline the caller keeps itself (coldplug serve closes a
+ * connection that does not say which VM it is in time): every pending
+ * reply, event wait and handshake callback gets @e, and every later call
+ * fails fast with it. A client that has failed already keeps its first
+ * error. The socket stays open until qmp_client_free().
+ */
+void qmp_client_fail(struct qmp_client *c, const struct cp_error *e)
+{
+	client_latch(c, e);
+}
+
+/**
  * qmp_client_next_deadline() - the earliest deadline the client waits for
  * @c:	client
  *

@@ -110,6 +110,7 @@ int qmp_client_await_event(struct qmp_client *c, const struct qmp_event_match *m
 void qmp_client_set_event_handler(struct qmp_client *c, qmp_event_fn fn, void *userdata);
 int qmp_client_process(struct qmp_client *c, struct cp_error *err);
 void qmp_client_expire(struct qmp_client *c);
+void qmp_client_fail(struct qmp_client *c, const struct cp_error *e);
 int64_t qmp_client_next_deadline(const struct qmp_client *c);
 int qmp_client_dispatch(struct qmp_client *c, int max_wait_ms, struct cp_error *err);
 
