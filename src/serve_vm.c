@@ -341,8 +341,8 @@ static void on_status_set(struct qmp_batch *b, const struct cp_error *e, void *u
 
 	vm->busy = false;
 	if (e) {
-		qmp_batch_free(b);
 		die(vm, e);
+		qmp_batch_free(b);
 		return;
 	}
 	status_line_written(vm, b);
@@ -483,8 +483,8 @@ static void on_claimed(struct qmp_batch *b, const struct cp_error *e, void *user
 
 	vm->busy = false;
 	if (e) {
-		qmp_batch_free(b);
 		die(vm, e);
+		qmp_batch_free(b);
 		return;
 	}
 	status_line_written(vm, b);
@@ -543,12 +543,12 @@ static void on_refused_request(struct qmp_batch *b, const struct cp_error *e, vo
 	struct vm *vm = userdata;
 
 	vm->busy = false;
-	if (!e)
-		status_line_written(vm, b);
-	qmp_batch_free(b);
 	if (e)
 		die(vm, e);
 	else
+		status_line_written(vm, b);
+	qmp_batch_free(b);
+	if (!e)
 		idle(vm, NULL);
 }
 
@@ -632,8 +632,8 @@ static void on_poll(struct qmp_batch *b, const struct cp_error *e, void *userdat
 
 	vm->busy = false;
 	if (e) {
-		qmp_batch_free(b);
 		die(vm, e);
+		qmp_batch_free(b);
 		return;
 	}
 	if (request)
@@ -678,8 +678,8 @@ static void on_identified(struct qmp_batch *b, const struct cp_error *e, void *u
 
 	vm->busy = false;
 	if (e) {
-		qmp_batch_free(b);
 		die(vm, e);
+		qmp_batch_free(b);
 		return;
 	}
 	snprintf(vm->name, sizeof(vm->name), "%s (pid %d)", name && *name ? name : "unnamed",
