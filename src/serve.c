@@ -81,7 +81,7 @@ void serve_opts_init(struct serve_opts *o)
 	rehome_opts_init(&o->rehome);
 	o->poll_ms = 100;
 	o->watch_ms = 1000;
-	o->handshake_ms = 5000;
+	o->identify_ms = SERVE_IDENTIFY_MS;
 	o->max_vms = 256;
 }
 

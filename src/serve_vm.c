@@ -70,6 +70,8 @@ struct link {
  * @state:	enum vm_state
  * @busy:	a QMP exchange or pipeline is in flight
  * @next_tick:	cp_now_ms() of the next poll, -1 for none
+ * @identify_by: cp_now_ms() time by which the peer must have said which VM
+ *		it is (on_identified()), -1 once it has
  * @name:	"name (pid N)" for logs
  * @opts:	this VM's pipeline options
  * @req:	the stub's request
@@ -90,6 +92,7 @@ struct vm {
 	enum vm_state state;
 	bool busy;
 	int64_t next_tick;
+	int64_t identify_by;
 	char name[192];
 	struct rehome_opts opts;
 	struct stub_request req;
@@ -682,6 +685,7 @@ static void on_identified(struct qmp_batch *b, const struct cp_error *e, void *u
 		qmp_batch_free(b);
 		return;
 	}
+	vm->identify_by = -1;
 	snprintf(vm->name, sizeof(vm->name), "%s (pid %d)", name && *name ? name : "unnamed",
 		 (int)qmp_client_peer_pid(vm->c));
 	log_info("vm %s: connected, QEMU %s, %s, uuid %s", vm->name, qmp_client_package(vm->c),
@@ -1060,6 +1064,26 @@ static void on_fdsets(struct qmp_client *c, cp_json *ret, const struct cp_error 
 }
 
 /**
+ * identify_expired() - the peer did not say in time which VM it is: close
+ * it, so that it does not hold a slot
+ * @vm:	VM in VM_HANDSHAKE or VM_IDENTIFY
+ *
+ * Failing the client ends the handshake or the identify batch with this
+ * error; their callback logs it (once) and the VM dies.
+ */
+static void identify_expired(struct vm *vm)
+{
+	struct cp_error e;
+
+	vm->identify_by = -1;
+	cp_error_set(&e, CP_ERR_TIMEOUT,
+		     "did not say which VM it is within %d ms of connecting (QMP greeting, "
+		     "then query-name, query-uuid, query-status, qom-list): closed",
+		     serve_opts_of(vm->srv)->identify_ms);
+	qmp_client_fail(vm->c, &e);
+}
+
+/**
  * vm_timers() - run the VM's poll if it is due
  * @vm:		VM
  * @now:	cp_now_ms()
@@ -1069,6 +1093,8 @@ void vm_timers(struct vm *vm, int64_t now)
 	struct cp_error e;
 
 	qmp_client_expire(vm->c);
+	if (vm->identify_by >= 0 && vm->identify_by <= now)
+		identify_expired(vm);
 	if (qmp_client_error(vm->c)) {
 		die(vm, qmp_client_error(vm->c));
 		return;
@@ -1098,6 +1124,8 @@ int64_t vm_next_deadline(const struct vm *vm)
 {
 	int64_t q = qmp_client_next_deadline(vm->c);
 
+	if (vm->identify_by >= 0 && (q < 0 || vm->identify_by < q))
+		q = vm->identify_by;
 	if (vm->busy || vm->next_tick < 0)
 		return q;
 	return q < 0 || vm->next_tick < q ? vm->next_tick : q;
@@ -1143,9 +1171,10 @@ struct vm *vm_new(struct serve *srv, int fd, struct cp_error *err)
 	}
 	vm->srv = srv;
 	vm->next_tick = -1;
+	vm->identify_by = cp_now_ms() + so->identify_ms;
 	snprintf(vm->name, sizeof(vm->name), "pid %d", (int)qmp_client_peer_pid(vm->c));
 	vm->busy = true;
-	if (qmp_client_handshake_async(vm->c, so->handshake_ms, on_ready, vm, err) < 0) {
+	if (qmp_client_handshake_async(vm->c, so->identify_ms, on_ready, vm, err) < 0) {
 		vm_free(vm);
 		return NULL;
 	}

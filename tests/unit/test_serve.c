@@ -5,7 +5,9 @@
  * message, a peer that vanishes), each of which the daemon must close while
  * it keeps serving; then a well-behaved fake QEMU that it identifies and
  * leaves alone (a VM that runs without asking), and a peer whose user may
- * not connect. The daemon is the real program, started on a private socket.
+ * not connect; then the slots (--max-vms): connections that never say which
+ * VM they are give theirs up. The daemon is the real program, started on a
+ * private socket.
  */
 #include <errno.h>
 #include <grp.h>
@@ -415,6 +417,194 @@ static void test_qemu_user(const char *dir)
 }
 
 /**
+ * start_daemon() - coldplug serve on @dir/@tag.sock, logging to @tag.log
+ * @d:		filled
+ * @dir:	private directory
+ * @tag:	file name stem
+ * @extra:	more arguments, NULL-terminated (at most 8)
+ *
+ * Sets sock_path and log_path to the daemon's; returns once it listens.
+ */
+static void start_daemon(struct lab_proc *d, const char *dir, const char *tag,
+			 const char *const *extra)
+{
+	const char *argv[16] = { COLDPLUG_BINARY, "serve", "--socket", sock_path, "--verbose" };
+	struct cp_error err;
+	size_t n = 5, i;
+
+	snprintf(sock_path, sizeof(sock_path), "%s/%s.sock", dir, tag);
+	snprintf(log_path, sizeof(log_path), "%s/%s.log", dir, tag);
+	for (i = 0; extra[i] && n < sizeof(argv) / sizeof(argv[0]) - 1; i++)
+		argv[n++] = extra[i];
+	if (lab_proc_start(d, argv, log_path, &err) < 0)
+		bail_out("start the daemon: %s", err.msg);
+	for (i = 0; i < 500 && !log_has("listening on"); i++)
+		usleep(10 * 1000);
+}
+
+/**
+ * log_lines() - how many lines of the daemon's log contain @a and @b
+ * @a:	substring
+ * @b:	another, or NULL
+ *
+ * Return: the count
+ */
+static int log_lines(const char *a, const char *b)
+{
+	FILE *f = fopen(log_path, "r");
+	char line[4096];
+	int count = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		count += strstr(line, a) && (!b || strstr(line, b));
+	if (f)
+		fclose(f);
+	return count;
+}
+
+/**
+ * negotiate_raw() - greet and answer qmp_capabilities, with no fake peer
+ * (for a child process: no thread, no TAP output)
+ * @fd:	connection
+ *
+ * Return: true once the daemon's qmp_capabilities is answered
+ */
+static bool negotiate_raw(int fd)
+{
+	static const char greeting[] =
+		"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2,"
+		" \"major\": 7}, \"package\": \"\"}, \"capabilities\": [\"oob\"]}}\r\n";
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[4096] = "", reply[64];
+	size_t len = 0;
+	const char *id;
+	ssize_t n;
+
+	write_all(fd, greeting, sizeof(greeting) - 1);
+	while (!(id = strstr(buf, "\"id\"")) || !strchr(id, '}')) {
+		if (len == sizeof(buf) - 1 || poll(&p, 1, 2000) <= 0 ||
+		    (n = read(fd, buf + len, sizeof(buf) - 1 - len)) <= 0)
+			return false;
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	id += strcspn(id, "0123456789");
+	snprintf(reply, sizeof(reply), "{\"return\": {}, \"id\": %ld}\r\n", strtol(id, NULL, 10));
+	write_all(fd, reply, strlen(reply));
+	return strstr(buf, "qmp_capabilities") != NULL;
+}
+
+/**
+ * idle_child() - a process that dials, negotiates, then answers nothing
+ * @ms:	how long it waits to be closed
+ *
+ * Exits 0 if the daemon closed it within @ms, 1 if not, 2 if it could not
+ * negotiate.
+ *
+ * Return: its pid
+ */
+static pid_t idle_child(int ms)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid == 0) {
+		fd = dial();
+		if (!negotiate_raw(fd))
+			_exit(2);
+		_exit(closed_by_daemon(fd, ms) ? 0 : 1);
+	}
+	if (pid < 0)
+		bail_out("fork: %s", strerror(errno));
+	return pid;
+}
+
+/**
+ * running_vm() - a fake QEMU, from this process, that the daemon must
+ * identify as a VM that runs without asking
+ * @fd:		its connection
+ * @name:	its VM name
+ * @hold_ms:	how long it stays connected once identified
+ *
+ * Return: the peer, started; fakepeer_finish() it
+ */
+static struct fakepeer *running_vm(int fd, const char *name, int hold_ms)
+{
+	struct fakepeer *fp = fakepeer_new_fd(fd);
+	char reply[128];
+
+	snprintf(reply, sizeof(reply), "{\"return\":{\"name\":\"%s\"}}", name);
+	fakepeer_negotiate(fp);
+	fakepeer_expect(fp, "{\"execute\":\"query-name\"}");
+	fakepeer_reply(fp, reply);
+	fakepeer_expect(fp, "{\"execute\":\"query-uuid\"}");
+	fakepeer_reply(fp, "{\"return\":{\"UUID\":\"8e4a0b2c-0000-4000-8000-000000000002\"}}");
+	fakepeer_expect(fp, "{\"execute\":\"query-status\"}");
+	fakepeer_reply(fp, "{\"return\":{\"status\":\"running\",\"running\":true,"
+			   "\"singlestep\":false}}");
+	fakepeer_expect(fp, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}");
+	fakepeer_reply(fp, "{\"return\":[]}");
+	fakepeer_delay(fp, hold_ms);
+	fakepeer_close(fp);
+	fakepeer_start(fp);
+	return fp;
+}
+
+/**
+ * child_ok() - reap a child of idle_child()
+ * @pid:	the child
+ *
+ * Return: true if it exited 0
+ */
+static bool child_ok(pid_t pid)
+{
+	int st;
+
+	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/**
+ * test_idle_slots() - connections that never say which VM they are give
+ * their slot up at the deadline, and the next VM is served
+ * @dir:	private directory for the daemon's socket and log
+ *
+ * --max-vms 2, a 1000 ms deadline: two processes greet and negotiate, then
+ * answer nothing. A QMP command's own timeout (10 s) would keep them long
+ * after that.
+ */
+static void test_idle_slots(const char *dir)
+{
+	static const char *const extra[] = { "--max-vms", "2",		 "--handshake-timeout",
+					     "1000",	  "--qemu-user", "root",
+					     NULL };
+	struct lab_proc daemon;
+	struct fakepeer *fp;
+	struct cp_error err;
+	pid_t idle[2];
+	int i, fd;
+
+	start_daemon(&daemon, dir, "slots", extra);
+	for (i = 0; i < 2; i++)
+		idle[i] = idle_child(4000);
+	for (i = 0; i < 200 && log_lines("new connection from", NULL) < 2; i++)
+		usleep(10 * 1000);
+	usleep(200 * 1000);
+	fd = dial();
+	ok(closed_by_daemon(fd, 500), "both slots held: a third connection is refused");
+	close(fd);
+	ok(child_ok(idle[0]) && child_ok(idle[1]),
+	   "two connections that negotiate and then answer nothing are closed within 4 s");
+	is_int(log_lines("warning: ", "did not say which VM it is within 1000 ms"), 2,
+	       "...each logged once, at the 1000 ms deadline");
+	fp = running_vm(dial(), "slotvm", 300);
+	ok(fakepeer_wait(fp, 5000), "the next VM gets a slot and is identified");
+	fakepeer_finish(fp, "a VM served once the idle connections are gone");
+	ok(lab_proc_stop(&daemon, 2000, &err) == 0 && lab_proc_exited_ok(&daemon),
+	   "the daemon stops cleanly");
+	unlink(log_path);
+}
+
+/**
  * main() - start the daemon, run the tests, stop it
  *
  * Return: TAP exit status
@@ -455,6 +645,7 @@ int main(void)
 	unlink(log_path);
 	test_out_of_fds(dir);
 	test_qemu_user(dir);
+	test_idle_slots(dir);
 	rmdir(dir);
 	return done_testing();
 }
