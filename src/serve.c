@@ -300,23 +300,41 @@ static int open_signals(struct serve *s, struct cp_error *err)
 
 /**
  * peer_allowed() - whether a connecting process may use the daemon
- * @s:	daemon
- * @fd:	accepted connection
+ * @s:		daemon
+ * @cred:	its credentials (SO_PEERCRED)
  *
  * Only the user: a group (Incus's incus group holds its restricted users)
  * would let in more than QEMU.
  *
  * Return: true for root, our own user, or QEMU's user (--qemu-user)
  */
-static bool peer_allowed(const struct serve *s, int fd)
+static bool peer_allowed(const struct serve *s, const struct fdpass_cred *cred)
 {
-	struct fdpass_cred cred;
-
-	if (fdpass_peer_cred(fd, &cred, NULL) < 0)
-		return false;
-	if (cred.uid == 0 || cred.uid == geteuid())
+	if (cred->uid == 0 || cred->uid == geteuid())
 		return true;
-	return s->has_qemu_user && cred.uid == s->qemu_uid;
+	return s->has_qemu_user && cred->uid == s->qemu_uid;
+}
+
+/**
+ * pid_connected() - whether process @pid already has a live connection
+ * @s:		daemon
+ * @pid:	the connecting process (0: the kernel did not say)
+ *
+ * A QEMU's monitor chardev holds one connection at a time; a second from
+ * the same process is not a VM, and would take a second slot. A connection
+ * whose peer has just closed does not count (vm_live()): QEMU may dial
+ * again before the loop has read the hang-up.
+ *
+ * Return: true if a VM in the table is @pid's and still live
+ */
+static bool pid_connected(const struct serve *s, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; pid > 0 && i < s->o.max_vms; i++)
+		if (s->vms[i] && vm_pid(s->vms[i]) == pid && vm_live(s->vms[i]))
+			return true;
+	return false;
 }
 
 /**
@@ -377,6 +395,24 @@ static void resume_listener(struct serve *s)
 }
 
 /**
+ * refuse() - close a connection the daemon will not serve, and say why
+ * @s:		daemon
+ * @fd:		the connection (closed here)
+ * @cred:	its peer
+ * @why:	the reason
+ *
+ * Return: true (accept_one()'s "one was handled")
+ */
+static bool refuse(struct serve *s, int fd, const struct fdpass_cred *cred, const char *why)
+{
+	(void)s;
+	log_warn("refused a connection from uid %u (pid %d): %s", (unsigned)cred->uid,
+		 (int)cred->pid, why);
+	close(fd);
+	return true;
+}
+
+/**
  * accept_one() - take one pending connection
  * @s:	daemon
  *
@@ -384,6 +420,7 @@ static void resume_listener(struct serve *s)
  */
 static bool accept_one(struct serve *s)
 {
+	struct fdpass_cred cred;
 	struct cp_error err;
 	struct vm *vm;
 	long slot;
@@ -396,13 +433,19 @@ static bool accept_one(struct serve *s)
 	if (fd < 0)
 		return errno == EINTR || errno == ECONNABORTED;
 	s->starved = false;
-	slot = free_slot(s);
-	if (!peer_allowed(s, fd) || slot < 0) {
-		log_warn("refused a connection: %s",
-			 slot < 0 ? "too many VMs (--max-vms)" : "its user may not use coldplug");
+	if (fdpass_peer_cred(fd, &cred, NULL) < 0) {
+		log_warn("refused a connection: its credentials cannot be read");
 		close(fd);
 		return true;
 	}
+	if (!peer_allowed(s, &cred))
+		return refuse(s, fd, &cred, "its user may not use coldplug");
+	if (pid_connected(s, cred.pid))
+		return refuse(s, fd, &cred,
+			      "that process has a connection already (QEMU dials once)");
+	slot = free_slot(s);
+	if (slot < 0)
+		return refuse(s, fd, &cred, "too many VMs (--max-vms)");
 	vm = vm_new(s, fd, &err);
 	if (!vm || epoll_add(s, fd, ref(SERVE_VM, (size_t)slot), &err) < 0) {
 		log_err("new connection: %s", err.msg);

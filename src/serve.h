@@ -75,6 +75,8 @@ const struct serve_opts *serve_opts_of(const struct serve *s);
 struct vm *vm_new(struct serve *srv, int fd, struct cp_error *err);
 void vm_free(struct vm *vm);
 int vm_fd(const struct vm *vm);
+pid_t vm_pid(const struct vm *vm);
+bool vm_live(struct vm *vm);
 bool vm_dead(const struct vm *vm);
 void vm_readable(struct vm *vm);
 void vm_timers(struct vm *vm, int64_t now);

@@ -5,6 +5,7 @@
  * loop calls vm_timers() for the polls. A VM never blocks the others.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,17 @@ static void start_watch(struct vm *vm);
 int vm_fd(const struct vm *vm)
 {
 	return qmp_client_fd(vm->c);
+}
+
+/**
+ * vm_pid() - the pid of the process at the other end (SO_PEERCRED)
+ * @vm:	VM
+ *
+ * Return: pid, or 0 if the kernel did not say
+ */
+pid_t vm_pid(const struct vm *vm)
+{
+	return qmp_client_peer_pid(vm->c);
 }
 
 /**
@@ -1139,6 +1151,26 @@ void vm_readable(struct vm *vm)
 {
 	if (qmp_client_process(vm->c, NULL) < 0)
 		die(vm, qmp_client_error(vm->c));
+}
+
+/**
+ * vm_live() - whether the VM's connection is still up
+ * @vm:	VM
+ *
+ * A hang-up the loop has not read yet counts: it is read now (the VM dies,
+ * to be reaped), so that a QEMU that reconnects at once is not taken for a
+ * second connection of the same process.
+ *
+ * Return: false once the VM is dead or its peer has closed
+ */
+bool vm_live(struct vm *vm)
+{
+	struct pollfd p = { .fd = vm_fd(vm), .events = POLLIN | POLLRDHUP };
+
+	if (vm->state != VM_DEAD && poll(&p, 1, 0) > 0 &&
+	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		vm_readable(vm);
+	return vm->state != VM_DEAD;
 }
 
 /**

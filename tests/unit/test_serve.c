@@ -303,9 +303,10 @@ static long cpu_ticks(pid_t pid)
  * test_out_of_fds() - a daemon out of descriptors rests instead of spinning
  * @dir:	private directory for its socket and log
  *
- * With a descriptor limit that leaves room for two connections, six dial
- * in: accept() fails with EMFILE and the rest stay queued. The daemon must
- * not wake up for them again and again (level-triggered epoll).
+ * With a descriptor limit that leaves room for two connections, six
+ * processes dial in (one connection per process is served): accept() fails
+ * with EMFILE and the rest stay queued. The daemon must not wake up for them
+ * again and again (level-triggered epoll).
  */
 static void test_out_of_fds(const char *dir)
 {
@@ -314,7 +315,8 @@ static void test_out_of_fds(const char *dir)
 	struct lab_proc daemon;
 	struct cp_error err;
 	struct stat st;
-	int fds[6], i;
+	int hold[2], i;
+	pid_t kids[6];
 	long t0, t1;
 
 	snprintf(sock, sizeof(sock), "%s/fd.sock", dir);
@@ -332,19 +334,31 @@ static void test_out_of_fds(const char *dir)
 	for (i = 0; i < 200 && stat(sock, &st) < 0; i++)
 		usleep(10 * 1000);
 	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	if (pipe(hold) < 0)
+		bail_out("pipe: %s", strerror(errno));
 	for (i = 0; i < 6; i++) {
-		fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)) < 0)
-			bail_out("connect %s: %s", sock, strerror(errno));
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			char c;
+
+			close(hold[1]);
+			if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+				_exit(1);
+			_exit(read(hold[0], &c, 1) == 0 ? 0 : 1); /* until the parent closes */
+		}
 	}
+	close(hold[0]);
 	usleep(300 * 1000);
 	t0 = cpu_ticks(daemon.pid);
 	nanosleep(&(struct timespec){ .tv_sec = 1, .tv_nsec = 500000000L }, NULL);
 	t1 = cpu_ticks(daemon.pid);
 	ok(t0 >= 0 && t1 - t0 < 30, "out of descriptors, the daemon rests (%ld ticks in 1.5 s)",
 	   t1 - t0);
+	close(hold[1]);
 	for (i = 0; i < 6; i++)
-		close(fds[i]);
+		if (kids[i] > 0)
+			waitpid(kids[i], NULL, 0);
 	ok(lab_proc_stop(&daemon, 2000, &err) == 0 && lab_proc_exited_ok(&daemon),
 	   "...and stops cleanly");
 	snprintf(log_path, sizeof(log_path), "%s", log);
@@ -605,6 +619,48 @@ static void test_idle_slots(const char *dir)
 }
 
 /**
+ * test_one_per_pid() - one connection per process: a second one from the
+ * same process is refused while the first lives; once that one is closed,
+ * the process is served again (QEMU reconnecting)
+ * @daemon:	the daemon process
+ *
+ * The last case is made deterministic by stopping the daemon: the process
+ * dials again and then closes its first connection, so the daemon wakes
+ * with the new connection ahead of the hang-up it has not read yet.
+ */
+static void test_one_per_pid(const struct lab_proc *daemon)
+{
+	struct fakepeer *fp = running_vm(dial(), "pidvm", 500);
+	char refused[64];
+	int fd, i;
+
+	snprintf(refused, sizeof(refused), "(pid %d): that process has a connection",
+		 (int)getpid());
+	for (i = 0; i < 300 && !log_lines("vm pidvm (pid ", "connected"); i++)
+		usleep(10 * 1000);
+	fd = dial();
+	ok(closed_by_daemon(fd, 2000), "a second connection from the same process is closed");
+	close(fd);
+	is_int(log_lines("refused a connection from uid 0 ", refused), 1,
+	       "...logged with its pid and why");
+	ok(fakepeer_wait(fp, 5000), "the first connection is served on");
+	fakepeer_finish(fp, "a process's first connection, its second refused");
+	fp = running_vm(dial(), "pidvm2", 300);
+	for (i = 0; i < 300 && !log_lines("vm pidvm2 (pid ", "connected"); i++)
+		usleep(10 * 1000);
+	kill(daemon->pid, SIGSTOP);
+	fd = dial();
+	fakepeer_wait(fp, 5000);
+	fakepeer_finish(fp, "a process's connection, closed while the daemon is stopped");
+	kill(daemon->pid, SIGCONT);
+	fp = running_vm(fd, "pidvm3", 0);
+	ok(fakepeer_wait(fp, 5000),
+	   "the process dials again as its first connection closes: served");
+	fakepeer_finish(fp, "a process's connection after its first closed");
+	is_int(log_lines("refused a connection from uid 0 ", refused), 1, "...not refused");
+}
+
+/**
  * main() - start the daemon, run the tests, stop it
  *
  * Return: TAP exit status
@@ -638,6 +694,7 @@ int main(void)
 	test_vanish(&daemon);
 	test_vanish_identify(&daemon);
 	test_running_vm();
+	test_one_per_pid(&daemon);
 	test_refused_user();
 	ok(lab_proc_stop(&daemon, 2000, &err) == 0 && lab_proc_exited_ok(&daemon),
 	   "SIGTERM stops the daemon cleanly (exit 0)");
