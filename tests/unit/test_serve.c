@@ -661,6 +661,77 @@ static void test_one_per_pid(const struct lab_proc *daemon)
 }
 
 /**
+ * test_refusals_logged_once() - a refused user that dials again and again
+ * is logged once, then counted
+ * @dir:	private directory for the daemon's socket and log
+ *
+ * The count is summed up at most once a minute, and at exit: stopping the
+ * daemon brings it out at once. The table of uids is bounded (16): 20 more
+ * uids, each refused once, fill it, and the rest are counted together.
+ */
+static void test_refusals_logged_once(const char *dir)
+{
+	static const char *const extra[] = { "--qemu-user", "root", NULL };
+	struct lab_proc daemon;
+	struct cp_error err;
+	int st;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		skip(7, "needs root to connect as another user");
+		return;
+	}
+	start_daemon(&daemon, dir, "refused", extra);
+	chmod(sock_path, 0666);
+	pid = fork();
+	if (pid == 0) {
+		int i, closed = 0;
+
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		for (i = 0; i < 20; i++) {
+			int fd = dial();
+
+			closed += closed_by_daemon(fd, 2000);
+			close(fd);
+		}
+		_exit(closed == 20 ? 0 : 1);
+	}
+	ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	   "a process of another user dials 20 times: each connection is closed");
+	is_int(log_lines("refused a connection from uid 65534 (pid ", NULL), 1,
+	       "...and the refusal is logged once, with uid and pid");
+	pid = fork();
+	if (pid == 0) {
+		int i, closed = 0;
+
+		for (i = 0; i < 20; i++) {
+			pid_t kid = fork();
+
+			if (kid == 0) {
+				if (setuid((uid_t)(2000 + i)) < 0)
+					_exit(2);
+				_exit(closed_by_daemon(dial(), 2000) ? 0 : 1);
+			}
+			closed += kid > 0 && waitpid(kid, &st, 0) == kid && WIFEXITED(st) &&
+				  WEXITSTATUS(st) == 0;
+		}
+		_exit(closed == 20 ? 0 : 1);
+	}
+	ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	   "20 more users dial once each: each is closed");
+	is_int(log_lines("refused a connection from uid 20", NULL), 15,
+	       "...15 are logged (the table holds 16 uids, 65534 included)");
+	ok(lab_proc_stop(&daemon, 2000, &err) == 0 && lab_proc_exited_ok(&daemon),
+	   "the daemon stops cleanly");
+	is_int(log_lines("refused 19 more connections from uid 65534 ", "may not use coldplug"), 1,
+	       "...and sums up the other 19 of uid 65534 in one line as it stops");
+	is_int(log_lines("refused 5 connections in ", "more uids than"), 1,
+	       "...and the 5 uids the table had no room for in another");
+	unlink(log_path);
+}
+
+/**
  * main() - start the daemon, run the tests, stop it
  *
  * Return: TAP exit status
@@ -703,6 +774,7 @@ int main(void)
 	test_out_of_fds(dir);
 	test_qemu_user(dir);
 	test_idle_slots(dir);
+	test_refusals_logged_once(dir);
 	rmdir(dir);
 	return done_testing();
 }
