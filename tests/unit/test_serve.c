@@ -757,7 +757,7 @@ int main(void)
 		if (lab_proc_start(&daemon, argv, log_path, &err) < 0)
 			bail_out("start the daemon: %s", err.msg);
 	}
-	for (i = 0; i < 200 && stat(sock_path, &st) < 0; i++)
+	for (i = 0; i < 1000 && stat(sock_path, &st) < 0; i++)
 		usleep(10 * 1000);
 	ok(S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0600,
 	   "the daemon listens; with --qemu-user root its socket is root's, 0600");
