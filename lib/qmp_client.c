@@ -390,25 +390,6 @@ static void client_latch(struct qmp_client *c, const struct cp_error *e)
 }
 
 /**
- * qmp_client_close() - end the connection on our side: every pending
- * command and event wait fails now, with @why
- * @c:		client
- * @why:	the reason, for their errors
- *
- * Callers whose callbacks own resources (a batch frees itself in its
- * callback) call this before qmp_client_free(), which calls none.
- */
-void qmp_client_close(struct qmp_client *c, const char *why)
-{
-	struct cp_error e;
-
-	if (!c || c->state == QMP_STATE_FAILED)
-		return;
-	cp_error_set(&e, CP_ERR_EOF, "%s", why);
-	client_latch(c, &e);
-}
-
-/**
  * latched_error() - fail a call fast with the latched error
  * @c:		client in FAILED state
  * @cmd:	what was attempted, for the message
@@ -920,6 +901,22 @@ void qmp_client_expire(struct qmp_client *c)
 			     w.has_key ? "=" : "", w.has_key ? w.value : "", w.timeout_ms);
 		w.fn(c, NULL, &e, w.userdata);
 	}
+}
+
+/**
+ * qmp_client_fail() - give up on the connection, as if it had failed
+ * @c:	client
+ * @e:	why: its code and message are latched
+ *
+ * For a deadline the caller keeps itself (coldplug serve closes a
+ * connection that does not say which VM it is in time): every pending
+ * reply, event wait and handshake callback gets @e, and every later call
+ * fails fast with it. A client that has failed already keeps its first
+ * error. The socket stays open until qmp_client_free().
+ */
+void qmp_client_fail(struct qmp_client *c, const struct cp_error *e)
+{
+	client_latch(c, e);
 }
 
 /**

@@ -41,9 +41,11 @@ static const char serve_help[] =
 	"  --event-timeout MS   deadline for DEVICE_DELETED (default 5000)\n"
 	"  --poll-ms MS         how often to look for a VM's request (default 100)\n"
 	"  --watch-ms MS        how often to look for a disk detach (default 1000)\n"
-	"  --max-vms N          connections served at once (default 256)\n"
-	"  --handshake-timeout MS  how long a new connection may take to greet\n"
-	"                       (default 5000); a silent one is closed\n"
+	"  --max-vms N          connections served at once (default 256), one per\n"
+	"                       QEMU process\n"
+	"  --handshake-timeout MS  how long a new connection may take to greet and\n"
+	"                       say which VM it is (default 5000); one that has not\n"
+	"                       is closed and gives up its slot\n"
 	"\n"
 	"Logs go to stderr (the journal under systemd); --verbose for each step,\n"
 	"--trace for every QMP message. SIGTERM stops the daemon; QEMUs reconnect\n"
@@ -161,7 +163,7 @@ static int serve_option(struct serve_args *a, int opt, const char *v)
 	case OPT_WATCH_MS:
 		return set_ms("watch-ms", v, &a->o.watch_ms);
 	case OPT_HANDSHAKE_TIMEOUT:
-		return set_ms("handshake-timeout", v, &a->o.handshake_ms);
+		return set_ms("handshake-timeout", v, &a->o.identify_ms);
 	case OPT_MAX_VMS:
 		if (cli_parse_int("max-vms", v, 1, 4096, &n))
 			return CLI_USAGE;

@@ -29,6 +29,48 @@
 #define SERVE_EVENTS 64
 /* How long the listener rests when we are out of descriptors. */
 #define SERVE_ACCEPT_PAUSE_MS 1000
+/*
+ * Refused connections are logged once per uid and reason, then counted: a
+ * peer that dials again and again (a refused user's loop, or a QEMU refused
+ * for --max-vms, which reconnects every second) must not flood the journal.
+ * The count is logged at most once a minute, and at exit. The table is
+ * fixed: only root and QEMU's user can reach the socket (mode 0600), so a
+ * few uids at a time is all a host sees; beyond that, refusals are counted
+ * together.
+ */
+#define SERVE_REFUSED_PEERS	 16
+#define SERVE_REFUSED_SUMMARY_MS 60000
+
+/* Why a connection is refused. */
+enum serve_refusal {
+	SERVE_REFUSE_USER,
+	SERVE_REFUSE_PID,
+	SERVE_REFUSE_FULL,
+};
+
+static const char *const serve_refusal_text[] = {
+	[SERVE_REFUSE_USER] = "its user may not use coldplug",
+	[SERVE_REFUSE_PID] = "that process has a connection already (QEMU dials once)",
+	[SERVE_REFUSE_FULL] = "too many VMs (--max-vms)",
+};
+
+/**
+ * struct refused - the refusals of one uid for one reason
+ * @used:	the entry is in use
+ * @uid:	the peer's user
+ * @why:	enum serve_refusal
+ * @more:	refusals since the last line, not logged yet
+ * @last_pid:	the process refused last
+ * @logged:	cp_now_ms() of the last line
+ */
+struct refused {
+	bool used;
+	uid_t uid;
+	enum serve_refusal why;
+	unsigned long more;
+	pid_t last_pid;
+	int64_t logged;
+};
 
 /* What an epoll event is about. */
 enum serve_kind {
@@ -57,6 +99,9 @@ enum serve_kind {
  * @stop:	a signal asked to stop
  * @lw:		rtnetlink watch of deleted interfaces (direct NIC slots' taps),
  *		NULL if it could not be opened
+ * @refused:	refusals logged lately, by uid and reason
+ * @refused_other: refusals the table had no room for, not logged yet
+ * @other_since: cp_now_ms() of the first of them
  */
 struct serve {
 	struct serve_opts o;
@@ -72,6 +117,9 @@ struct serve {
 	bool starved;
 	bool stop;
 	struct linkwatch *lw;
+	struct refused refused[SERVE_REFUSED_PEERS];
+	unsigned long refused_other;
+	int64_t other_since;
 };
 
 /**
@@ -85,7 +133,7 @@ void serve_opts_init(struct serve_opts *o)
 	rehome_opts_init(&o->rehome);
 	o->poll_ms = 100;
 	o->watch_ms = 1000;
-	o->handshake_ms = 5000;
+	o->identify_ms = SERVE_IDENTIFY_MS;
 	o->max_vms = 256;
 }
 
@@ -346,23 +394,41 @@ static int open_signals(struct serve *s, struct cp_error *err)
 
 /**
  * peer_allowed() - whether a connecting process may use the daemon
- * @s:	daemon
- * @fd:	accepted connection
+ * @s:		daemon
+ * @cred:	its credentials (SO_PEERCRED)
  *
  * Only the user: a group (Incus's incus group holds its restricted users)
  * would let in more than QEMU.
  *
  * Return: true for root, our own user, or QEMU's user (--qemu-user)
  */
-static bool peer_allowed(const struct serve *s, int fd)
+static bool peer_allowed(const struct serve *s, const struct fdpass_cred *cred)
 {
-	struct fdpass_cred cred;
-
-	if (fdpass_peer_cred(fd, &cred, NULL) < 0)
-		return false;
-	if (cred.uid == 0 || cred.uid == geteuid())
+	if (cred->uid == 0 || cred->uid == geteuid())
 		return true;
-	return s->has_qemu_user && cred.uid == s->qemu_uid;
+	return s->has_qemu_user && cred->uid == s->qemu_uid;
+}
+
+/**
+ * pid_connected() - whether process @pid already has a live connection
+ * @s:		daemon
+ * @pid:	the connecting process (0: the kernel did not say)
+ *
+ * A QEMU's monitor chardev holds one connection at a time; a second from
+ * the same process is not a VM, and would take a second slot. A connection
+ * whose peer has just closed does not count (vm_live()): QEMU may dial
+ * again before the loop has read the hang-up.
+ *
+ * Return: true if a VM in the table is @pid's and still live
+ */
+static bool pid_connected(const struct serve *s, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; pid > 0 && i < s->o.max_vms; i++)
+		if (s->vms[i] && vm_pid(s->vms[i]) == pid && vm_live(s->vms[i]))
+			return true;
+	return false;
 }
 
 /**
@@ -423,6 +489,130 @@ static void resume_listener(struct serve *s)
 }
 
 /**
+ * refused_entry() - the table entry of @uid's refusals for @why
+ * @s:		daemon
+ * @uid:	the peer's user
+ * @why:	enum serve_refusal
+ * @now:	cp_now_ms()
+ * @found:	set to whether the entry was in use (its first line is out)
+ *
+ * Return: the entry; else a free one, or one whose last line is a minute old
+ * with nothing counted since (reused); NULL when every entry is busy
+ */
+static struct refused *refused_entry(struct serve *s, uid_t uid, enum serve_refusal why,
+				     int64_t now, bool *found)
+{
+	struct refused *spare = NULL;
+	size_t i;
+
+	for (i = 0; i < SERVE_REFUSED_PEERS; i++) {
+		struct refused *r = &s->refused[i];
+
+		if (r->used && r->uid == uid && r->why == why) {
+			*found = true;
+			return r;
+		}
+		if (!spare &&
+		    (!r->used || (!r->more && now - r->logged >= SERVE_REFUSED_SUMMARY_MS)))
+			spare = r;
+	}
+	*found = false;
+	return spare;
+}
+
+/**
+ * refuse() - close a connection the daemon will not serve; say why the
+ * first time, count the rest
+ * @s:		daemon
+ * @fd:		the connection (closed here)
+ * @cred:	its peer
+ * @why:	enum serve_refusal
+ *
+ * Return: true (accept_one()'s "one was handled")
+ */
+static bool refuse(struct serve *s, int fd, const struct fdpass_cred *cred, enum serve_refusal why)
+{
+	int64_t now = cp_now_ms();
+	bool found;
+	struct refused *r = refused_entry(s, cred->uid, why, now, &found);
+
+	if (!r) {
+		if (!s->refused_other++)
+			s->other_since = now;
+	} else if (found) {
+		r->more++;
+		r->last_pid = cred->pid;
+	} else {
+		log_warn("refused a connection from uid %u (pid %d): %s; more of these are "
+			 "counted, and summed up at most once a minute",
+			 (unsigned)cred->uid, (int)cred->pid, serve_refusal_text[why]);
+		*r = (struct refused){ .used = true, .uid = cred->uid, .why = why, .logged = now };
+	}
+	/* After the line: a peer that sees the close finds it logged. */
+	close(fd);
+	return true;
+}
+
+/**
+ * refusals_summary() - log the refusals counted a minute or more ago (all
+ * of them with @all); forget the uids that have been quiet for a minute
+ * @s:		daemon
+ * @all:	log every count now (at exit)
+ */
+static void refusals_summary(struct serve *s, bool all)
+{
+	int64_t now = cp_now_ms();
+	size_t i;
+
+	for (i = 0; i < SERVE_REFUSED_PEERS; i++) {
+		struct refused *r = &s->refused[i];
+		bool due = r->used && now - r->logged >= SERVE_REFUSED_SUMMARY_MS;
+
+		if (!r->used || !(r->more ? all || due : due))
+			continue;
+		if (!r->more) {
+			r->used = false;
+			continue;
+		}
+		log_warn("refused %lu more connection%s from uid %u in %lld s (the last from pid "
+			 "%d): %s",
+			 r->more, r->more == 1 ? "" : "s", (unsigned)r->uid,
+			 (long long)((now - r->logged) / 1000), (int)r->last_pid,
+			 serve_refusal_text[r->why]);
+		r->more = 0;
+		r->logged = now;
+	}
+	if (s->refused_other && (all || now - s->other_since >= SERVE_REFUSED_SUMMARY_MS)) {
+		log_warn("refused %lu connection%s in %lld s from more uids than the daemon names "
+			 "one by one",
+			 s->refused_other, s->refused_other == 1 ? "" : "s",
+			 (long long)((now - s->other_since) / 1000));
+		s->refused_other = 0;
+	}
+}
+
+/**
+ * refusals_deadline() - when refusals_summary() has a count to log
+ * @s:	daemon
+ *
+ * Return: cp_now_ms() time, or -1 for none
+ */
+static int64_t refusals_deadline(const struct serve *s)
+{
+	int64_t d = s->refused_other ? s->other_since + SERVE_REFUSED_SUMMARY_MS : -1, v;
+	size_t i;
+
+	for (i = 0; i < SERVE_REFUSED_PEERS; i++) {
+		if (!s->refused[i].used || !s->refused[i].more)
+			continue;
+		v = s->refused[i].logged + SERVE_REFUSED_SUMMARY_MS;
+		if (d < 0 || v < d)
+			d = v;
+	}
+	return d;
+}
+
+/**
  * accept_one() - take one pending connection
  * @s:	daemon
  *
@@ -430,6 +620,7 @@ static void resume_listener(struct serve *s)
  */
 static bool accept_one(struct serve *s)
 {
+	struct fdpass_cred cred;
 	struct cp_error err;
 	struct vm *vm;
 	long slot;
@@ -442,13 +633,18 @@ static bool accept_one(struct serve *s)
 	if (fd < 0)
 		return errno == EINTR || errno == ECONNABORTED;
 	s->starved = false;
-	slot = free_slot(s);
-	if (!peer_allowed(s, fd) || slot < 0) {
-		log_warn("refused a connection: %s",
-			 slot < 0 ? "too many VMs (--max-vms)" : "its user may not use coldplug");
+	if (fdpass_peer_cred(fd, &cred, NULL) < 0) {
+		log_warn("refused a connection: its credentials cannot be read");
 		close(fd);
 		return true;
 	}
+	if (!peer_allowed(s, &cred))
+		return refuse(s, fd, &cred, SERVE_REFUSE_USER);
+	if (pid_connected(s, cred.pid))
+		return refuse(s, fd, &cred, SERVE_REFUSE_PID);
+	slot = free_slot(s);
+	if (slot < 0)
+		return refuse(s, fd, &cred, SERVE_REFUSE_FULL);
 	vm = vm_new(s, fd, &err);
 	if (!vm || epoll_add(s, fd, ref(SERVE_VM, (size_t)slot), &err) < 0) {
 		log_err("new connection: %s", err.msg);
@@ -482,15 +678,18 @@ static void read_signals(struct serve *s)
 
 /**
  * loop_timeout() - ms until the earliest deadline (VMs, the listener's
- * pause), for epoll_wait
+ * pause, a count of refusals to log), for epoll_wait
  * @s:	daemon
  *
  * Return: -1 for none
  */
 static int loop_timeout(const struct serve *s)
 {
-	int64_t d = s->listen_resume, v;
+	int64_t d = s->listen_resume, v = refusals_deadline(s);
 	size_t i;
+
+	if (v >= 0 && (d < 0 || v < d))
+		d = v;
 
 	for (i = 0; i < s->o.max_vms; i++) {
 		if (!s->vms[i])
@@ -663,6 +862,7 @@ static int serve_loop(struct serve *s, struct cp_error *err)
 		reap_vms(s);
 		watch_output(s);
 		resume_listener(s);
+		refusals_summary(s, false);
 	}
 	return 0;
 }
@@ -676,6 +876,7 @@ static void serve_cleanup(struct serve *s)
 	struct stat st;
 	size_t i;
 
+	refusals_summary(s, true);
 	for (i = 0; s->vms && i < s->o.max_vms; i++)
 		vm_free(s->vms[i]);
 	free(s->vms);

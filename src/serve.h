@@ -34,7 +34,9 @@
  *			override the NIC frontend and name taps)
  * @poll_ms:		how often to look for the stub's request
  * @watch_ms:		how often to look for a detach (query-fdsets)
- * @handshake_ms:	deadline for a new connection's QMP greeting
+ * @identify_ms:	deadline for a new connection to say which VM it is
+ *			(greeting, negotiation, the identify queries answered;
+ *			--handshake-timeout, default SERVE_IDENTIFY_MS)
  * @max_vms:		connections served at once
  * @trace:		log every QMP message
  */
@@ -44,10 +46,21 @@ struct serve_opts {
 	struct rehome_opts rehome;
 	int poll_ms;
 	int watch_ms;
-	int handshake_ms;
+	int identify_ms;
 	unsigned max_vms;
 	bool trace;
 };
+
+/*
+ * How long a new connection has, from accept(), to greet, negotiate and
+ * answer query-name, query-uuid, query-status and qom-list (the default of
+ * --handshake-timeout). QEMU answers them from its main loop as soon as its
+ * monitor connects, paused or not: a few ms, and still a small fraction of
+ * this on a host busy starting many VMs; and a QEMU that is closed dials
+ * again a second later (the profile's reconnect). A peer that never says
+ * which VM it is must not hold one of the --max-vms slots for longer.
+ */
+#define SERVE_IDENTIFY_MS 5000
 
 struct serve;
 struct vm;
@@ -62,6 +75,8 @@ const struct serve_opts *serve_opts_of(const struct serve *s);
 struct vm *vm_new(struct serve *srv, int fd, struct cp_error *err);
 void vm_free(struct vm *vm);
 int vm_fd(const struct vm *vm);
+pid_t vm_pid(const struct vm *vm);
+bool vm_live(struct vm *vm);
 bool vm_dead(const struct vm *vm);
 void vm_readable(struct vm *vm);
 bool vm_wants_write(const struct vm *vm);

@@ -5,6 +5,7 @@
  * loop calls vm_timers() for the polls. A VM never blocks the others.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,8 @@ struct link {
  * @state:	enum vm_state
  * @busy:	a QMP exchange or pipeline is in flight
  * @next_tick:	cp_now_ms() of the next poll, -1 for none
+ * @identify_by: cp_now_ms() time by which the peer must have said which VM
+ *		it is (on_identified()), -1 once it has
  * @name:	"name (pid N)" for logs
  * @opts:	this VM's pipeline options
  * @req:	the stub's request
@@ -89,6 +92,7 @@ struct vm {
 	enum vm_state state;
 	bool busy;
 	int64_t next_tick;
+	int64_t identify_by;
 	char name[192];
 	struct rehome_opts opts;
 	struct stub_request req;
@@ -114,6 +118,17 @@ static void start_watch(struct vm *vm);
 int vm_fd(const struct vm *vm)
 {
 	return qmp_client_fd(vm->c);
+}
+
+/**
+ * vm_pid() - the pid of the process at the other end (SO_PEERCRED)
+ * @vm:	VM
+ *
+ * Return: pid, or 0 if the kernel did not say
+ */
+pid_t vm_pid(const struct vm *vm)
+{
+	return qmp_client_peer_pid(vm->c);
 }
 
 /**
@@ -538,12 +553,12 @@ static void on_refused_request(struct qmp_batch *b, const struct cp_error *e, vo
 	struct vm *vm = userdata;
 
 	vm->busy = false;
-	if (!e)
-		status_line_written(vm, b);
-	qmp_batch_free(b);
 	if (e)
 		die(vm, e);
 	else
+		status_line_written(vm, b);
+	qmp_batch_free(b);
+	if (!e)
 		idle(vm, NULL);
 }
 
@@ -677,6 +692,7 @@ static void on_identified(struct qmp_batch *b, const struct cp_error *e, void *u
 		qmp_batch_free(b);
 		return;
 	}
+	vm->identify_by = -1;
 	snprintf(vm->name, sizeof(vm->name), "%s (pid %d)", name && *name ? name : "unnamed",
 		 (int)qmp_client_peer_pid(vm->c));
 	log_info("vm %s: connected, QEMU %s, %s, uuid %s", vm->name, qmp_client_package(vm->c),
@@ -1055,6 +1071,26 @@ static void on_fdsets(struct qmp_client *c, cp_json *ret, const struct cp_error 
 }
 
 /**
+ * identify_expired() - the peer did not say in time which VM it is: close
+ * it, so that it does not hold a slot
+ * @vm:	VM in VM_HANDSHAKE or VM_IDENTIFY
+ *
+ * Failing the client ends the handshake or the identify batch with this
+ * error; their callback logs it (once) and the VM dies.
+ */
+static void identify_expired(struct vm *vm)
+{
+	struct cp_error e;
+
+	vm->identify_by = -1;
+	cp_error_set(&e, CP_ERR_TIMEOUT,
+		     "did not say which VM it is within %d ms of connecting (QMP greeting, "
+		     "then query-name, query-uuid, query-status, qom-list): closed",
+		     serve_opts_of(vm->srv)->identify_ms);
+	qmp_client_fail(vm->c, &e);
+}
+
+/**
  * vm_timers() - run the VM's poll if it is due
  * @vm:		VM
  * @now:	cp_now_ms()
@@ -1064,6 +1100,8 @@ void vm_timers(struct vm *vm, int64_t now)
 	struct cp_error e;
 
 	qmp_client_expire(vm->c);
+	if (vm->identify_by >= 0 && vm->identify_by <= now)
+		identify_expired(vm);
 	if (qmp_client_error(vm->c)) {
 		die(vm, qmp_client_error(vm->c));
 		return;
@@ -1093,6 +1131,8 @@ int64_t vm_next_deadline(const struct vm *vm)
 {
 	int64_t q = qmp_client_next_deadline(vm->c);
 
+	if (vm->identify_by >= 0 && (q < 0 || vm->identify_by < q))
+		q = vm->identify_by;
 	if (vm->busy || vm->next_tick < 0)
 		return q;
 	return q < 0 || vm->next_tick < q ? vm->next_tick : q;
@@ -1131,6 +1171,26 @@ void vm_writable(struct vm *vm)
 }
 
 /**
+ * vm_live() - whether the VM's connection is still up
+ * @vm:	VM
+ *
+ * A hang-up the loop has not read yet counts: it is read now (the VM dies,
+ * to be reaped), so that a QEMU that reconnects at once is not taken for a
+ * second connection of the same process.
+ *
+ * Return: false once the VM is dead or its peer has closed
+ */
+bool vm_live(struct vm *vm)
+{
+	struct pollfd p = { .fd = vm_fd(vm), .events = POLLIN | POLLRDHUP };
+
+	if (vm->state != VM_DEAD && poll(&p, 1, 0) > 0 &&
+	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		vm_readable(vm);
+	return vm->state != VM_DEAD;
+}
+
+/**
  * vm_new() - a QEMU connected to the daemon's socket
  * @srv:	the daemon
  * @fd:		the accepted connection (owned from now on)
@@ -1160,9 +1220,10 @@ struct vm *vm_new(struct serve *srv, int fd, struct cp_error *err)
 	}
 	vm->srv = srv;
 	vm->next_tick = -1;
+	vm->identify_by = cp_now_ms() + so->identify_ms;
 	snprintf(vm->name, sizeof(vm->name), "pid %d", (int)qmp_client_peer_pid(vm->c));
 	vm->busy = true;
-	if (qmp_client_handshake_async(vm->c, so->handshake_ms, on_ready, vm, err) < 0) {
+	if (qmp_client_handshake_async(vm->c, so->identify_ms, on_ready, vm, err) < 0) {
 		vm_free(vm);
 		return NULL;
 	}
@@ -1175,10 +1236,13 @@ struct vm *vm_new(struct serve *srv, int fd, struct cp_error *err)
  */
 void vm_free(struct vm *vm)
 {
+	struct cp_error e;
+
 	if (!vm)
 		return;
 	/* Batches in flight free themselves in their callbacks. */
-	qmp_client_close(vm->c, "coldplug closed the connection");
+	cp_error_set(&e, CP_ERR_EOF, "coldplug closed the connection");
+	qmp_client_fail(vm->c, &e);
 	qmp_client_free(vm->c);
 	inventory_free(&vm->inv);
 	plan_free(&vm->release);

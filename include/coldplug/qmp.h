@@ -88,7 +88,6 @@ void qmp_client_opts_init_peer(struct qmp_client_opts *o);
 struct qmp_client *qmp_client_connect(const char *path, int timeout_ms,
 				      const struct qmp_client_opts *o, struct cp_error *err);
 struct qmp_client *qmp_client_new(int fd, const struct qmp_client_opts *o, struct cp_error *err);
-void qmp_client_close(struct qmp_client *c, const char *why);
 void qmp_client_free(struct qmp_client *c);
 int qmp_client_handshake(struct qmp_client *c, int timeout_ms, struct cp_error *err);
 int qmp_client_handshake_async(struct qmp_client *c, int timeout_ms, qmp_ready_fn fn,
@@ -125,6 +124,7 @@ int qmp_client_process(struct qmp_client *c, struct cp_error *err);
 bool qmp_client_wants_write(const struct qmp_client *c);
 int qmp_client_flush(struct qmp_client *c, struct cp_error *err);
 void qmp_client_expire(struct qmp_client *c);
+void qmp_client_fail(struct qmp_client *c, const struct cp_error *e);
 int64_t qmp_client_next_deadline(const struct qmp_client *c);
 int qmp_client_dispatch(struct qmp_client *c, int max_wait_ms, struct cp_error *err);
 

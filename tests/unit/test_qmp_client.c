@@ -1255,6 +1255,52 @@ static void test_latch_fails_callbacks(void)
 	fakepeer_finish(fp, "latched error reaches callbacks");
 }
 
+/**
+ * test_caller_fail() - qmp_client_fail() ends the handshake or a pending
+ * command with the caller's error, and latches it
+ */
+static void test_caller_fail(void)
+{
+	struct fakepeer *fp = fakepeer_new();
+	struct got a = { 0 };
+	struct qmp_client *c;
+	struct cp_error err = { 0 }, why, later;
+	struct qmp_client_opts o;
+	int ready = 0;
+
+	cp_error_set(&why, CP_ERR_TIMEOUT, "not identified in time");
+	cp_error_set(&later, CP_ERR_PROTOCOL, "a second reason");
+	fakepeer_negotiate(fp);
+	fakepeer_expect(fp, "{\"execute\": \"a\"}");
+	fakepeer_delay(fp, 10000); /* and never answers */
+	c = start_client(fp, NULL, &err);
+	is_int(qmp_client_send(c, "a", NULL, NULL, 0, 0, got_reply, &a, &err), 0, "fail: a sent");
+	qmp_client_fail(c, &why);
+	ok(a.calls == 1 && a.err.code == CP_ERR_TIMEOUT && strstr(a.err.msg, "not identified"),
+	   "fail: the pending command gets the caller's error at once");
+	qmp_client_fail(c, &later);
+	ok(qmp_client_error(c) && strstr(qmp_client_error(c)->msg, "not identified"),
+	   "fail: the client is latched, and keeps its first error");
+	ok(qmp_client_send(c, "b", NULL, NULL, 0, 0, got_reply, NULL, &err) < 0 &&
+		   err.code == CP_ERR_TIMEOUT,
+	   "fail: a later send fails fast");
+	is_int(qmp_client_next_deadline(c), -1, "fail: no deadline left");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "caller's fail (the peer never answered)");
+
+	fp = fakepeer_new();
+	fakepeer_delay(fp, 10000); /* no greeting */
+	fakepeer_start(fp);
+	test_opts(&o);
+	c = qmp_client_new(fakepeer_client_fd(fp), &o, &err);
+	is_int(qmp_client_handshake_async(c, 60000, ready_cb, &ready, &err), 0,
+	       "fail: handshake started");
+	qmp_client_fail(c, &why);
+	is_int(ready, -1, "fail: the handshake's callback gets the error");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "caller's fail during the handshake");
+}
+
 /* ---- batches ---- */
 
 /**
@@ -1595,6 +1641,7 @@ int main(void)
 	test_latch_fails_callbacks();
 	test_batch_over_bound();
 	test_send_never_blocks();
+	test_caller_fail();
 	test_trace();
 	return done_testing();
 }

@@ -5,7 +5,9 @@
  * message, a peer that vanishes), each of which the daemon must close while
  * it keeps serving; then a well-behaved fake QEMU that it identifies and
  * leaves alone (a VM that runs without asking), and a peer whose user may
- * not connect. The daemon is the real program, started on a private socket.
+ * not connect; then the slots (--max-vms): connections that never say which
+ * VM they are give theirs up. The daemon is the real program, started on a
+ * private socket.
  */
 #include <errno.h>
 #include <grp.h>
@@ -90,6 +92,39 @@ static void write_all(int fd, const void *buf, size_t len)
 	}
 }
 
+/**
+ * log_has() - whether the daemon's log contains @text
+ * @text:	substring
+ *
+ * Return: true if found
+ */
+static bool log_has(const char *text)
+{
+	char buf[65536];
+	FILE *f = fopen(log_path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, text) != NULL;
+}
+
+/**
+ * daemon_runs() - whether the daemon has not exited (a zombie has: kill(0)
+ * would not tell)
+ * @daemon:	the daemon process
+ *
+ * Return: true while it runs; it is left to lab_proc_stop() to reap
+ */
+static bool daemon_runs(const struct lab_proc *daemon)
+{
+	siginfo_t si = { 0 };
+
+	return waitid(P_PID, (id_t)daemon->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       si.si_pid == 0;
+}
+
 /* The junk table: what a misbehaving connection sends (sizeof, so that an
  * embedded NUL counts). */
 #define JUNK(name, bytes)                                                                          \
@@ -130,7 +165,7 @@ static void test_junk(const struct lab_proc *daemon)
 		ok(closed_by_daemon(fd, 3000), "%s: the daemon closes the connection",
 		   junk[i].name);
 		close(fd);
-		ok(kill(daemon->pid, 0) == 0, "%s: the daemon still runs", junk[i].name);
+		ok(daemon_runs(daemon), "%s: the daemon still runs", junk[i].name);
 	}
 }
 
@@ -149,8 +184,29 @@ static void test_vanish(const struct lab_proc *daemon)
 	usleep(100 * 1000);
 	close(fd);
 	usleep(200 * 1000);
-	ok(kill(daemon->pid, 0) == 0,
-	   "a peer that vanishes after its greeting: the daemon runs on");
+	ok(daemon_runs(daemon), "a peer that vanishes after its greeting: the daemon runs on");
+}
+
+/**
+ * test_vanish_identify() - a peer that negotiates, then closes while the
+ * daemon asks which VM it is
+ * @daemon:	the daemon process
+ *
+ * The identify batch fails with the connection error, which lives in the
+ * batch: the daemon must log it before it frees the batch (ASan).
+ */
+static void test_vanish_identify(const struct lab_proc *daemon)
+{
+	struct fakepeer *fp = fakepeer_new_fd(dial());
+
+	fakepeer_negotiate(fp);
+	fakepeer_expect(fp, "{\"execute\":\"query-name\"}");
+	fakepeer_close(fp);
+	fakepeer_start(fp);
+	ok(fakepeer_wait(fp, 5000), "a peer that closes instead of saying which VM it is");
+	fakepeer_finish(fp, "closed during the identify queries");
+	usleep(200 * 1000);
+	ok(daemon_runs(daemon), "...and the daemon runs on");
 }
 
 /**
@@ -175,24 +231,6 @@ static void test_running_vm(void)
 	fakepeer_start(fp);
 	ok(fakepeer_wait(fp, 5000), "the fake QEMU's script ran to its end");
 	fakepeer_finish(fp, "a running VM is identified, then left alone (no poll, no change)");
-}
-
-/**
- * log_has() - whether the daemon's log contains @text
- * @text:	substring
- *
- * Return: true if found
- */
-static bool log_has(const char *text)
-{
-	char buf[65536];
-	FILE *f = fopen(log_path, "r");
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-	if (f)
-		fclose(f);
-	buf[n] = '\0';
-	return strstr(buf, text) != NULL;
 }
 
 /**
@@ -265,9 +303,10 @@ static long cpu_ticks(pid_t pid)
  * test_out_of_fds() - a daemon out of descriptors rests instead of spinning
  * @dir:	private directory for its socket and log
  *
- * With a descriptor limit that leaves room for two connections, six dial
- * in: accept() fails with EMFILE and the rest stay queued. The daemon must
- * not wake up for them again and again (level-triggered epoll).
+ * With a descriptor limit that leaves room for two connections, six
+ * processes dial in (one connection per process is served): accept() fails
+ * with EMFILE and the rest stay queued. The daemon must not wake up for them
+ * again and again (level-triggered epoll).
  */
 static void test_out_of_fds(const char *dir)
 {
@@ -276,7 +315,8 @@ static void test_out_of_fds(const char *dir)
 	struct lab_proc daemon;
 	struct cp_error err;
 	struct stat st;
-	int fds[6], i;
+	int hold[2], i;
+	pid_t kids[6];
 	long t0, t1;
 
 	snprintf(sock, sizeof(sock), "%s/fd.sock", dir);
@@ -294,19 +334,31 @@ static void test_out_of_fds(const char *dir)
 	for (i = 0; i < 200 && stat(sock, &st) < 0; i++)
 		usleep(10 * 1000);
 	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	if (pipe(hold) < 0)
+		bail_out("pipe: %s", strerror(errno));
 	for (i = 0; i < 6; i++) {
-		fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)) < 0)
-			bail_out("connect %s: %s", sock, strerror(errno));
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			char c;
+
+			close(hold[1]);
+			if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+				_exit(1);
+			_exit(read(hold[0], &c, 1) == 0 ? 0 : 1); /* until the parent closes */
+		}
 	}
+	close(hold[0]);
 	usleep(300 * 1000);
 	t0 = cpu_ticks(daemon.pid);
 	nanosleep(&(struct timespec){ .tv_sec = 1, .tv_nsec = 500000000L }, NULL);
 	t1 = cpu_ticks(daemon.pid);
 	ok(t0 >= 0 && t1 - t0 < 30, "out of descriptors, the daemon rests (%ld ticks in 1.5 s)",
 	   t1 - t0);
+	close(hold[1]);
 	for (i = 0; i < 6; i++)
-		close(fds[i]);
+		if (kids[i] > 0)
+			waitpid(kids[i], NULL, 0);
 	ok(lab_proc_stop(&daemon, 2000, &err) == 0 && lab_proc_exited_ok(&daemon),
 	   "...and stops cleanly");
 	snprintf(log_path, sizeof(log_path), "%s", log);
@@ -489,6 +541,307 @@ static void test_unprivileged(const char *dir)
 }
 
 /**
+ * start_daemon() - coldplug serve on @dir/@tag.sock, logging to @tag.log
+ * @d:		filled
+ * @dir:	private directory
+ * @tag:	file name stem
+ * @extra:	more arguments, NULL-terminated (at most 8)
+ *
+ * Sets sock_path and log_path to the daemon's; returns once it listens.
+ */
+static void start_daemon(struct lab_proc *d, const char *dir, const char *tag,
+			 const char *const *extra)
+{
+	const char *argv[16] = { COLDPLUG_BINARY, "serve", "--socket", sock_path, "--verbose" };
+	struct cp_error err;
+	size_t n = 5, i;
+
+	snprintf(sock_path, sizeof(sock_path), "%s/%s.sock", dir, tag);
+	snprintf(log_path, sizeof(log_path), "%s/%s.log", dir, tag);
+	for (i = 0; extra[i] && n < sizeof(argv) / sizeof(argv[0]) - 1; i++)
+		argv[n++] = extra[i];
+	if (lab_proc_start(d, argv, log_path, &err) < 0)
+		bail_out("start the daemon: %s", err.msg);
+	for (i = 0; i < 500 && !log_has("listening on"); i++)
+		usleep(10 * 1000);
+}
+
+/**
+ * log_lines() - how many lines of the daemon's log contain @a and @b
+ * @a:	substring
+ * @b:	another, or NULL
+ *
+ * Return: the count
+ */
+static int log_lines(const char *a, const char *b)
+{
+	FILE *f = fopen(log_path, "r");
+	char line[4096];
+	int count = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		count += strstr(line, a) && (!b || strstr(line, b));
+	if (f)
+		fclose(f);
+	return count;
+}
+
+/**
+ * negotiate_raw() - greet and answer qmp_capabilities, with no fake peer
+ * (for a child process: no thread, no TAP output)
+ * @fd:	connection
+ *
+ * Return: true once the daemon's qmp_capabilities is answered
+ */
+static bool negotiate_raw(int fd)
+{
+	static const char greeting[] =
+		"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2,"
+		" \"major\": 7}, \"package\": \"\"}, \"capabilities\": [\"oob\"]}}\r\n";
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[4096] = "", reply[64];
+	size_t len = 0;
+	const char *id;
+	ssize_t n;
+
+	write_all(fd, greeting, sizeof(greeting) - 1);
+	while (!(id = strstr(buf, "\"id\"")) || !strchr(id, '}')) {
+		if (len == sizeof(buf) - 1 || poll(&p, 1, 2000) <= 0 ||
+		    (n = read(fd, buf + len, sizeof(buf) - 1 - len)) <= 0)
+			return false;
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	id += strcspn(id, "0123456789");
+	snprintf(reply, sizeof(reply), "{\"return\": {}, \"id\": %ld}\r\n", strtol(id, NULL, 10));
+	write_all(fd, reply, strlen(reply));
+	return strstr(buf, "qmp_capabilities") != NULL;
+}
+
+/**
+ * idle_child() - a process that dials, negotiates, then answers nothing
+ * @ms:	how long it waits to be closed
+ *
+ * Exits 0 if the daemon closed it within @ms, 1 if not, 2 if it could not
+ * negotiate.
+ *
+ * Return: its pid
+ */
+static pid_t idle_child(int ms)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid == 0) {
+		fd = dial();
+		if (!negotiate_raw(fd))
+			_exit(2);
+		_exit(closed_by_daemon(fd, ms) ? 0 : 1);
+	}
+	if (pid < 0)
+		bail_out("fork: %s", strerror(errno));
+	return pid;
+}
+
+/**
+ * running_vm() - a fake QEMU, from this process, that the daemon must
+ * identify as a VM that runs without asking
+ * @fd:		its connection
+ * @name:	its VM name
+ * @hold_ms:	how long it stays connected once identified
+ *
+ * Return: the peer, started; fakepeer_finish() it
+ */
+static struct fakepeer *running_vm(int fd, const char *name, int hold_ms)
+{
+	struct fakepeer *fp = fakepeer_new_fd(fd);
+	char reply[128];
+
+	snprintf(reply, sizeof(reply), "{\"return\":{\"name\":\"%s\"}}", name);
+	fakepeer_negotiate(fp);
+	fakepeer_expect(fp, "{\"execute\":\"query-name\"}");
+	fakepeer_reply(fp, reply);
+	fakepeer_expect(fp, "{\"execute\":\"query-uuid\"}");
+	fakepeer_reply(fp, "{\"return\":{\"UUID\":\"8e4a0b2c-0000-4000-8000-000000000002\"}}");
+	fakepeer_expect(fp, "{\"execute\":\"query-status\"}");
+	fakepeer_reply(fp, "{\"return\":{\"status\":\"running\",\"running\":true,"
+			   "\"singlestep\":false}}");
+	fakepeer_expect(fp, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}");
+	fakepeer_reply(fp, "{\"return\":[]}");
+	fakepeer_delay(fp, hold_ms);
+	fakepeer_close(fp);
+	fakepeer_start(fp);
+	return fp;
+}
+
+/**
+ * child_ok() - reap a child of idle_child()
+ * @pid:	the child
+ *
+ * Return: true if it exited 0
+ */
+static bool child_ok(pid_t pid)
+{
+	int st;
+
+	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/**
+ * test_idle_slots() - connections that never say which VM they are give
+ * their slot up at the deadline, and the next VM is served
+ * @dir:	private directory for the daemon's socket and log
+ *
+ * --max-vms 2, a 1000 ms deadline: two processes greet and negotiate, then
+ * answer nothing. A QMP command's own timeout (10 s) would keep them long
+ * after that.
+ */
+static void test_idle_slots(const char *dir)
+{
+	static const char *const extra[] = { "--max-vms", "2",		 "--handshake-timeout",
+					     "1000",	  "--qemu-user", "root",
+					     NULL };
+	struct lab_proc daemon;
+	struct fakepeer *fp;
+	struct cp_error err;
+	pid_t idle[2];
+	int i, fd;
+
+	start_daemon(&daemon, dir, "slots", extra);
+	for (i = 0; i < 2; i++)
+		idle[i] = idle_child(4000);
+	for (i = 0; i < 200 && log_lines("new connection from", NULL) < 2; i++)
+		usleep(10 * 1000);
+	usleep(200 * 1000);
+	fd = dial();
+	ok(closed_by_daemon(fd, 500), "both slots held: a third connection is refused");
+	close(fd);
+	ok(child_ok(idle[0]) && child_ok(idle[1]),
+	   "two connections that negotiate and then answer nothing are closed within 4 s");
+	is_int(log_lines("warning: ", "did not say which VM it is within 1000 ms"), 2,
+	       "...each logged once, at the 1000 ms deadline");
+	fp = running_vm(dial(), "slotvm", 300);
+	ok(fakepeer_wait(fp, 5000), "the next VM gets a slot and is identified");
+	fakepeer_finish(fp, "a VM served once the idle connections are gone");
+	ok(lab_proc_stop(&daemon, 2000, &err) == 0 && lab_proc_exited_ok(&daemon),
+	   "the daemon stops cleanly");
+	unlink(log_path);
+}
+
+/**
+ * test_one_per_pid() - one connection per process: a second one from the
+ * same process is refused while the first lives; once that one is closed,
+ * the process is served again (QEMU reconnecting)
+ * @daemon:	the daemon process
+ *
+ * The last case is made deterministic by stopping the daemon: the process
+ * dials again and then closes its first connection, so the daemon wakes
+ * with the new connection ahead of the hang-up it has not read yet.
+ */
+static void test_one_per_pid(const struct lab_proc *daemon)
+{
+	struct fakepeer *fp = running_vm(dial(), "pidvm", 500);
+	char refused[64];
+	int fd, i;
+
+	snprintf(refused, sizeof(refused), "(pid %d): that process has a connection",
+		 (int)getpid());
+	for (i = 0; i < 300 && !log_lines("vm pidvm (pid ", "connected"); i++)
+		usleep(10 * 1000);
+	fd = dial();
+	ok(closed_by_daemon(fd, 2000), "a second connection from the same process is closed");
+	close(fd);
+	is_int(log_lines("refused a connection from uid 0 ", refused), 1,
+	       "...logged with its pid and why");
+	ok(fakepeer_wait(fp, 5000), "the first connection is served on");
+	fakepeer_finish(fp, "a process's first connection, its second refused");
+	fp = running_vm(dial(), "pidvm2", 300);
+	for (i = 0; i < 300 && !log_lines("vm pidvm2 (pid ", "connected"); i++)
+		usleep(10 * 1000);
+	kill(daemon->pid, SIGSTOP);
+	fd = dial();
+	fakepeer_wait(fp, 5000);
+	fakepeer_finish(fp, "a process's connection, closed while the daemon is stopped");
+	kill(daemon->pid, SIGCONT);
+	fp = running_vm(fd, "pidvm3", 0);
+	ok(fakepeer_wait(fp, 5000),
+	   "the process dials again as its first connection closes: served");
+	fakepeer_finish(fp, "a process's connection after its first closed");
+	is_int(log_lines("refused a connection from uid 0 ", refused), 1, "...not refused");
+}
+
+/**
+ * test_refusals_logged_once() - a refused user that dials again and again
+ * is logged once, then counted
+ * @dir:	private directory for the daemon's socket and log
+ *
+ * The count is summed up at most once a minute, and at exit: stopping the
+ * daemon brings it out at once. The table of uids is bounded (16): 20 more
+ * uids, each refused once, fill it, and the rest are counted together.
+ */
+static void test_refusals_logged_once(const char *dir)
+{
+	static const char *const extra[] = { "--qemu-user", "root", NULL };
+	struct lab_proc daemon;
+	struct cp_error err;
+	int st;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		skip(7, "needs root to connect as another user");
+		return;
+	}
+	start_daemon(&daemon, dir, "refused", extra);
+	chmod(sock_path, 0666);
+	pid = fork();
+	if (pid == 0) {
+		int i, closed = 0;
+
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		for (i = 0; i < 20; i++) {
+			int fd = dial();
+
+			closed += closed_by_daemon(fd, 2000);
+			close(fd);
+		}
+		_exit(closed == 20 ? 0 : 1);
+	}
+	ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	   "a process of another user dials 20 times: each connection is closed");
+	is_int(log_lines("refused a connection from uid 65534 (pid ", NULL), 1,
+	       "...and the refusal is logged once, with uid and pid");
+	pid = fork();
+	if (pid == 0) {
+		int i, closed = 0;
+
+		for (i = 0; i < 20; i++) {
+			pid_t kid = fork();
+
+			if (kid == 0) {
+				if (setuid((uid_t)(2000 + i)) < 0)
+					_exit(2);
+				_exit(closed_by_daemon(dial(), 2000) ? 0 : 1);
+			}
+			closed += kid > 0 && waitpid(kid, &st, 0) == kid && WIFEXITED(st) &&
+				  WEXITSTATUS(st) == 0;
+		}
+		_exit(closed == 20 ? 0 : 1);
+	}
+	ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	   "20 more users dial once each: each is closed");
+	is_int(log_lines("refused a connection from uid 20", NULL), 15,
+	       "...15 are logged (the table holds 16 uids, 65534 included)");
+	ok(lab_proc_stop(&daemon, 2000, &err) == 0 && lab_proc_exited_ok(&daemon),
+	   "the daemon stops cleanly");
+	is_int(log_lines("refused 19 more connections from uid 65534 ", "may not use coldplug"), 1,
+	       "...and sums up the other 19 of uid 65534 in one line as it stops");
+	is_int(log_lines("refused 5 connections in ", "more uids than"), 1,
+	       "...and the 5 uids the table had no room for in another");
+	unlink(log_path);
+}
+
+/**
  * main() - start the daemon, run the tests, stop it
  *
  * Return: TAP exit status
@@ -514,13 +867,15 @@ int main(void)
 		if (lab_proc_start(&daemon, argv, log_path, &err) < 0)
 			bail_out("start the daemon: %s", err.msg);
 	}
-	for (i = 0; i < 200 && stat(sock_path, &st) < 0; i++)
+	for (i = 0; i < 1000 && stat(sock_path, &st) < 0; i++)
 		usleep(10 * 1000);
 	ok(S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0600,
 	   "the daemon listens; with --qemu-user root its socket is root's, 0600");
 	test_junk(&daemon);
 	test_vanish(&daemon);
+	test_vanish_identify(&daemon);
 	test_running_vm();
+	test_one_per_pid(&daemon);
 	test_refused_user();
 	ok(lab_proc_stop(&daemon, 2000, &err) == 0 && lab_proc_exited_ok(&daemon),
 	   "SIGTERM stops the daemon cleanly (exit 0)");
@@ -529,6 +884,8 @@ int main(void)
 	test_out_of_fds(dir);
 	test_qemu_user(dir);
 	test_unprivileged(dir);
+	test_idle_slots(dir);
+	test_refusals_logged_once(dir);
 	rmdir(dir);
 	return done_testing();
 }

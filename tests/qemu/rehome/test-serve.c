@@ -17,6 +17,9 @@
  *     stub's bound, and QEMU gone: the daemon not running; the daemon killed
  *     during apply; a plan refusal (too few disk slots).
  *  4. The daemon as the shipped unit runs it: its own user, no capability.
+ *  5. The daemon restarts while a VM it served runs: QEMU dials the new one,
+ *     which identifies it (within its deadline, one connection for the
+ *     process) and refuses nothing.
  *
  * The daemon runs in the VMs' network namespace, as it shares the host's
  * with Incus's QEMUs and taps on a real host.
@@ -819,6 +822,52 @@ static void test_unprivileged(void)
 }
 
 /**
+ * test_restart() - a daemon restart: the running QEMU dials the next daemon
+ * and is served by it
+ */
+static void test_restart(void)
+{
+	struct cp_error err = { 0 };
+	struct profile p = { 0 };
+	struct lab_incus *vm = NULL;
+	char connected[64];
+	struct daemon d;
+	int64_t end;
+	bool seen = false;
+
+	if (daemon_start(&d, "serve-restart", 0, &err) < 0 ||
+	    profile_make(&p, 2, d.sock, &err) < 0 ||
+	    !(vm = new_vm(&p, "cprestart", false, 1, false, &err)) ||
+	    lab_incus_start(vm, &err) < 0 || !stub_said(vm)) {
+		ok(false, "restart: a VM served by the first daemon: %s", err.msg);
+		goto out;
+	}
+	ok(daemon_stop(&d), "restart: the daemon stops while the VM runs");
+	if (daemon_start(&d, "serve-restart", 0, &err) < 0) {
+		ok(false, "restart: the next daemon: %s", err.msg);
+		goto out;
+	}
+	lab_fmt(connected, sizeof(connected), "(pid %d): connected", (int)lab_incus_pid(vm));
+	for (end = cp_now_ms() + 15000; !seen && cp_now_ms() < end; lab_sleep_ms(100)) {
+		cleanup_free char *log = daemon_log(&d);
+
+		seen = strstr(log, connected) != NULL;
+	}
+	ok(seen, "restart: QEMU dials the next daemon, which identifies it");
+	lab_sleep_ms(500);
+	{
+		cleanup_free char *log = daemon_log(&d);
+
+		ok(!strstr(log, "refused") && !strstr(log, "did not say which VM"),
+		   "restart: nothing refused or closed for not identifying");
+	}
+out:
+	lab_incus_free(vm);
+	ok(daemon_stop(&d), "restart: the next daemon stops cleanly");
+	profile_free(&p);
+}
+
+/**
  * main() - run the tests
  * @argc:	argument count
  * @argv:	--qemu VERSION
@@ -844,6 +893,7 @@ int main(int argc, char **argv)
 	test_many();
 	test_failures();
 	test_unprivileged();
+	test_restart();
 	lab_net_free(net);
 	lab_remove_tree(scratch);
 	return done_testing();
