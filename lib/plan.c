@@ -999,6 +999,8 @@ int plan_build(const struct inventory *inv, const struct plan_opts *o, struct pl
 	struct plan_ctx ctx = { .inv = inv, .o = o, .plan = out, .err = err };
 
 	memset(out, 0, sizeof(*out));
+	out->before_guest = true;
+	out->allow_paused = o->allow_paused;
 	ctx.usb_free = (long)inv->usb_ports - (long)inv->usb_used;
 	snprintf(out->qemu, sizeof(out->qemu), "%d.%d.%d", inv->ver_major, inv->ver_minor,
 		 inv->ver_micro);

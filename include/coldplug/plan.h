@@ -157,11 +157,18 @@ struct plan_step {
  * @steps:	disks (boot order, then name), CDs, then NICs
  * @n:		their count
  * @qemu:	"7.2.22", for reports
+ * @before_guest: the plan holds only while the guest has not run (a
+ *		re-homing plan, not a release): apply re-reads the run state
+ *		before its first change and changes nothing if it moved on
+ * @allow_paused: with @before_guest, "paused" passes too (the policy's
+ *		@allow_paused)
  */
 struct plan {
 	struct plan_step *steps;
 	size_t n;
 	char qemu[32];
+	bool before_guest;
+	bool allow_paused;
 };
 
 void plan_opts_init(struct plan_opts *o);
