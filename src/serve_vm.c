@@ -603,14 +603,17 @@ static void read_request(struct vm *vm)
 }
 
 /**
- * paused() - whether a run state is before the guest starts
+ * before_guest() - whether a run state is before the guest starts
  * @status:	query-status "status"
  *
- * Return: true for prelaunch and paused
+ * "paused" is not: QEMU is "prelaunch" from -S until the first cont, so a
+ * paused guest has run (plan_check_run_state()), and no pre-start follows.
+ *
+ * Return: true for prelaunch
  */
-static bool paused(const char *status)
+static bool before_guest(const char *status)
 {
-	return cp_streq(status, "prelaunch") || cp_streq(status, "paused");
+	return cp_streq(status, "prelaunch");
 }
 
 /**
@@ -633,7 +636,7 @@ static void on_poll(struct qmp_batch *b, const struct cp_error *e, void *userdat
 	}
 	if (request)
 		read_request(vm);
-	else if (status && !paused(status))
+	else if (status && !before_guest(status))
 		idle(vm, "the VM started without asking coldplug (is coldplug's scriptlet in its "
 			 "profile?); nothing to do");
 	else
@@ -685,11 +688,18 @@ static void on_identified(struct qmp_batch *b, const struct cp_error *e, void *u
 		start_watch(vm);
 	else if (has_object(objects, STUB_REQUEST_OBJECT))
 		read_request(vm);
-	else if (paused(status)) {
+	else if (before_guest(status)) {
 		vm->state = VM_WAITING;
 		schedule(vm, 0);
-	} else
-		idle(vm, "the VM runs and was not re-homed by coldplug; nothing to do");
+	} else {
+		char why[160];
+
+		snprintf(
+			why, sizeof(why),
+			"the VM is %.32s: its guest has run, not re-homed by coldplug; nothing to do",
+			status ? status : "in an unknown run state");
+		idle(vm, why);
+	}
 	qmp_batch_free(b);
 }
 

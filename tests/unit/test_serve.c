@@ -154,11 +154,13 @@ static void test_vanish(const struct lab_proc *daemon)
 }
 
 /**
- * test_running_vm() - a well-behaved QEMU that runs without asking
+ * test_running_vm() - a well-behaved QEMU whose guest has run, not asking
+ * @status:	its run state ("running", or "paused": the guest has run too)
  */
-static void test_running_vm(void)
+static void test_running_vm(const char *status)
 {
 	struct fakepeer *fp = fakepeer_new_fd(dial());
+	char reply[160];
 
 	fakepeer_negotiate(fp);
 	fakepeer_expect(fp, "{\"execute\":\"query-name\"}");
@@ -166,15 +168,17 @@ static void test_running_vm(void)
 	fakepeer_expect(fp, "{\"execute\":\"query-uuid\"}");
 	fakepeer_reply(fp, "{\"return\":{\"UUID\":\"8e4a0b2c-0000-4000-8000-000000000001\"}}");
 	fakepeer_expect(fp, "{\"execute\":\"query-status\"}");
-	fakepeer_reply(fp, "{\"return\":{\"status\":\"running\",\"running\":true,"
-			   "\"singlestep\":false}}");
+	snprintf(reply, sizeof(reply),
+		 "{\"return\":{\"status\":\"%s\",\"running\":%s,\"singlestep\":false}}", status,
+		 strcmp(status, "running") ? "false" : "true");
+	fakepeer_reply(fp, reply);
 	fakepeer_expect(fp, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}");
 	fakepeer_reply(fp, "{\"return\":[]}");
 	fakepeer_delay(fp, 300);
 	fakepeer_close(fp);
 	fakepeer_start(fp);
-	ok(fakepeer_wait(fp, 5000), "the fake QEMU's script ran to its end");
-	fakepeer_finish(fp, "a running VM is identified, then left alone (no poll, no change)");
+	ok(fakepeer_wait(fp, 5000), "%s: the fake QEMU's script ran to its end", status);
+	fakepeer_finish(fp, "a %s VM is identified, then left alone (no poll, no change)", status);
 }
 
 /**
@@ -520,7 +524,10 @@ int main(void)
 	   "the daemon listens; with --qemu-user root its socket is root's, 0600");
 	test_junk(&daemon);
 	test_vanish(&daemon);
-	test_running_vm();
+	test_running_vm("running");
+	test_running_vm("paused");
+	ok(log_has("the VM is paused: its guest has run"),
+	   "paused: the log says why it is left alone");
 	test_refused_user();
 	ok(lab_proc_stop(&daemon, 2000, &err) == 0 && lab_proc_exited_ok(&daemon),
 	   "SIGTERM stops the daemon cleanly (exit 0)");
