@@ -363,9 +363,11 @@ static void on_status_set(struct qmp_batch *b, const struct cp_error *e, void *u
 static void set_status(struct vm *vm, const char *text)
 {
 	struct qmp_batch *b = qmp_batch_new();
+	char clean[STUB_STATUS_MAX];
 
-	if (b &&
-	    (batch_add_args(b, "qom-set", status_args(text)) < 0 || add_status_line(b, text) < 0)) {
+	stub_status_clean(text, clean, sizeof(clean));
+	if (b && (batch_add_args(b, "qom-set", status_args(clean)) < 0 ||
+		  add_status_line(b, clean) < 0)) {
 		qmp_batch_free(b);
 		b = NULL;
 	}
@@ -459,7 +461,7 @@ static void apply_request(struct vm *vm)
 		char pid[32];
 
 		snprintf(pid, sizeof(pid), " (pid %d)", (int)qmp_client_peer_pid(vm->c));
-		snprintf(vm->name, sizeof(vm->name), "%s%s%s%s", vm->req.project,
+		snprintf(vm->name, sizeof(vm->name), "%.60s%s%.96s%s", vm->req.project,
 			 *vm->req.project ? "/" : "", vm->req.instance, pid);
 	}
 }
@@ -515,11 +517,13 @@ static void claim(struct vm *vm, const char *status, qmp_batch_fn fn)
 {
 	struct qmp_batch *b = qmp_batch_new();
 	cp_json *del = cp_json_new_object();
+	char clean[STUB_STATUS_MAX];
 
+	stub_status_clean(status, clean, sizeof(clean));
 	if (b && (!del || cp_json_set_str(del, "id", STUB_REQUEST_OBJECT) < 0 ||
-		  batch_add_args(b, "object-add", obj_args(STUB_STATUS_OBJECT, status)) < 0 ||
+		  batch_add_args(b, "object-add", obj_args(STUB_STATUS_OBJECT, clean)) < 0 ||
 		  qmp_batch_add(b, "object-del", steal_pointer(&del)) < 0 ||
-		  add_status_line(b, status) < 0)) {
+		  add_status_line(b, clean) < 0)) {
 		qmp_batch_free(b);
 		b = NULL;
 	}
@@ -680,10 +684,11 @@ static void on_identified(struct qmp_batch *b, const struct cp_error *e, void *u
 		qmp_batch_free(b);
 		return;
 	}
-	snprintf(vm->name, sizeof(vm->name), "%s (pid %d)", name && *name ? name : "unnamed",
+	/* bounded, so that the pid (which the kernel gave) always shows */
+	snprintf(vm->name, sizeof(vm->name), "%.128s (pid %d)", name && *name ? name : "unnamed",
 		 (int)qmp_client_peer_pid(vm->c));
-	log_info("vm %s: connected, QEMU %s, %s, uuid %s", vm->name, qmp_client_package(vm->c),
-		 status ? status : "?", uuid ? uuid : "?");
+	log_info("vm %s: connected, QEMU %s, %.32s, uuid %.64s", vm->name,
+		 qmp_client_package(vm->c), status ? status : "?", uuid ? uuid : "?");
 	if (has_object(objects, STUB_STATUS_OBJECT))
 		start_watch(vm);
 	else if (has_object(objects, STUB_REQUEST_OBJECT))
