@@ -759,6 +759,51 @@ static void start_unplugs(struct apply *a)
 }
 
 /**
+ * begin() - the first change: every unplug at once (two steps or more), or
+ * the first step
+ * @a:	run
+ */
+static void begin(struct apply *a)
+{
+	if (a->unplugs)
+		start_unplugs(a);
+	else
+		start_step(a);
+}
+
+/**
+ * on_status() - qmp_reply_fn of the run state read just before the first
+ * change: the guest may have started (or run and paused) since the
+ * inventory the plan was made from
+ * @c:		client
+ * @ret:	query-status answer
+ * @e:		error, or NULL
+ * @userdata:	the run
+ */
+static void on_status(struct qmp_client *c, cp_json *ret, const struct cp_error *e, void *userdata)
+{
+	struct apply *a = userdata;
+	size_t i;
+
+	(void)c;
+	if (e) {
+		cp_error_copy(&a->failure, e);
+		cp_error_prefix(&a->failure, "query-status before the first change");
+	} else if (plan_check_run_state(cp_json_get_str(ret, "status"), a->plan->allow_paused,
+					&a->failure) == 0) {
+		begin(a);
+		return;
+	} else {
+		cp_error_prefix(&a->failure, "the run state changed after the plan was made; "
+					     "nothing was changed");
+	}
+	for (i = 0; i < a->plan->n; i++)
+		if (a->res[i].status == APPLY_PLANNED)
+			a->res[i].status = APPLY_NOT_ATTEMPTED;
+	finish(a, true);
+}
+
+/**
  * apply_start() - apply a plan asynchronously
  * @c:		ready client
  * @p:		plan (must outlive the run)
@@ -798,10 +843,16 @@ int apply_start(struct qmp_client *c, const struct plan *p, const struct apply_o
 			free(a);
 			return -1;
 		}
-		start_unplugs(a);
+	}
+	if (!p->before_guest) {
+		begin(a);
 		return 0;
 	}
-	start_step(a);
+	if (qmp_client_send(c, "query-status", NULL, NULL, 0, 0, on_status, a, err) < 0) {
+		free(a->unplugs);
+		free(a);
+		return -1;
+	}
 	return 0;
 }
 

@@ -913,6 +913,42 @@ static void refuse_slot_counts(struct plan_ctx *ctx)
 }
 
 /**
+ * plan_check_run_state() - whether coldplug may change a QEMU in a run state
+ * @status:		query-status "status"
+ * @allow_paused:	the caller says a "paused" guest is not using its
+ *			devices (rehome --force)
+ * @err:		filled on refusal (CP_ERR_REFUSED, with the state and
+ *			the fix)
+ *
+ * QEMU started with -S is "prelaunch" until the first `cont`; `stop` and
+ * `system_reset` leave it so, and a reset of a paused VM brings it back
+ * (measured on QEMU 7.2 and 10.0). "paused" therefore means the guest has
+ * run (or ran elsewhere: an incoming migration ends paused under -S), and
+ * its OS may be using the disks and NICs that re-homing would pull. Incus
+ * presents "prelaunch" at pre-start (its -S start; a stateful start is
+ * "inmigrate").
+ *
+ * Return: 0, or -1
+ */
+int plan_check_run_state(const char *status, bool allow_paused, struct cp_error *err)
+{
+	if (cp_streq(status, "prelaunch") || (allow_paused && cp_streq(status, "paused")))
+		return 0;
+	if (cp_streq(status, "paused"))
+		return cp_error_set(err, CP_ERR_REFUSED,
+				    "QEMU is paused: its guest has run (a VM that has not is "
+				    "'prelaunch'), and moving its disks and NICs would pull them "
+				    "from under it; restart the VM so that coldplug re-homes "
+				    "before the guest starts (under Incus, coldplug serve does "
+				    "it at pre-start), or, if the guest cannot be using them, run "
+				    "'coldplug rehome --force'");
+	return cp_error_set(err, CP_ERR_REFUSED,
+			    "QEMU is %s: coldplug re-homes devices before the guest starts (start "
+			    "QEMU with -S; under Incus, coldplug serve does it at pre-start)",
+			    status ? status : "in an unknown run state");
+}
+
+/**
  * plan_walk() - plan every managed device
  * @ctx:	planner state
  *
@@ -921,13 +957,11 @@ static void refuse_slot_counts(struct plan_ctx *ctx)
 static int plan_walk(struct plan_ctx *ctx)
 {
 	const struct inventory *inv = ctx->inv;
+	struct cp_error rs;
 	size_t i;
 
-	if (strcmp(inv->status, "prelaunch") && strcmp(inv->status, "paused"))
-		refuse(ctx,
-		       "QEMU is %s: coldplug re-homes devices before the guest starts (start "
-		       "QEMU with -S; under Incus, coldplug serve does it at pre-start)",
-		       inv->status);
+	if (plan_check_run_state(inv->status, ctx->o->allow_paused, &rs) < 0)
+		refuse(ctx, "%s", rs.msg);
 	if (add_already(ctx) < 0)
 		return -1;
 	for (i = 0; i < inv->ndisks; i++)
@@ -965,6 +999,8 @@ int plan_build(const struct inventory *inv, const struct plan_opts *o, struct pl
 	struct plan_ctx ctx = { .inv = inv, .o = o, .plan = out, .err = err };
 
 	memset(out, 0, sizeof(*out));
+	out->before_guest = true;
+	out->allow_paused = o->allow_paused;
 	ctx.usb_free = (long)inv->usb_ports - (long)inv->usb_used;
 	snprintf(out->qemu, sizeof(out->qemu), "%d.%d.%d", inv->ver_major, inv->ver_minor,
 		 inv->ver_micro);

@@ -162,7 +162,8 @@ static void on_applied(struct apply_result *results, size_t n, const struct cp_e
 		for (i = 0; i < n; i++)
 			if (results[i].changed)
 				ce.code = CP_ERR_FAILED;
-		finish(p, REHOME_FAILED, &ce);
+		/* apply refuses only before its first change (the run state) */
+		finish(p, ce.code == CP_ERR_REFUSED ? REHOME_REFUSED : REHOME_FAILED, &ce);
 		return;
 	}
 	if (inventory_collect(p->c, &p->o.sel, &p->after, on_after, p, &ce) < 0) {

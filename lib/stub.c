@@ -116,23 +116,47 @@ int stub_request_parse(const char *text, struct stub_request *out, struct cp_err
 }
 
 /**
+ * blank_controls() - control characters in @s become spaces
+ * @s:	string, changed in place
+ */
+static void blank_controls(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+}
+
+/**
+ * stub_status_clean() - a status as the daemon may publish it: one line, at
+ * most STUB_STATUS_MAX - 1 bytes
+ * @text:	status ("done: ..." names devices the peer listed)
+ * @out:	buffer
+ * @size:	its size (at most STUB_STATUS_MAX is used)
+ *
+ * The stub reads the ringbuf line by line, so a newline in a status (a
+ * device name, a QEMU error text) would cut it, and a next line starting
+ * "done" would read as success: control characters become spaces.
+ */
+void stub_status_clean(const char *text, char *out, size_t size)
+{
+	if (size > STUB_STATUS_MAX)
+		size = STUB_STATUS_MAX;
+	snprintf(out, size, "%s", text);
+	blank_controls(out);
+}
+
+/**
  * stub_status_failed() - the status text of a failure, on one line
  * @msg:	what went wrong
  * @out:	buffer, at least 16 bytes
  * @size:	its size (at most STUB_STATUS_MAX is used)
  *
- * The stub reads the ringbuf line by line, so a newline in @msg (a QEMU
- * error text, say) would cut the message, and a next line starting "done"
- * would read as success: control characters become spaces.
+ * Cleaned as stub_status_clean() does.
  */
 void stub_status_failed(const char *msg, char *out, size_t size)
 {
-	char *p;
-
 	if (size > STUB_STATUS_MAX)
 		size = STUB_STATUS_MAX;
 	snprintf(out, size, STUB_STATUS_FAILED ": %s", msg);
-	for (p = out; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
+	blank_controls(out);
 }

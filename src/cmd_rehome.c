@@ -42,6 +42,11 @@ static const char rehome_help[] =
 	"                        when /proc/<qemu pid>/fdinfo cannot be read\n"
 	"  --usb-mac-fixed       this QEMU's usb-net shows the guest the real MAC even\n"
 	"                        though its version predates the fix (QEMU 10.2)\n"
+	"  --force               re-home a QEMU that is 'paused', i.e. whose guest has\n"
+	"                        run (without it, only 'prelaunch', before the first\n"
+	"                        cont, is accepted): only when the guest cannot be\n"
+	"                        using its disks and NICs; a running QEMU is always\n"
+	"                        refused\n"
 	"  --event-timeout MS    how long to wait for DEVICE_DELETED (default 5000)\n"
 	"  --timeout MS          connect and per-command deadline (default 10000)\n" CLI_SELECT_HELP
 	"\n"
@@ -67,6 +72,7 @@ enum {
 	OPT_NIC_FRONTEND,
 	OPT_TAP,
 	OPT_USB_MAC_FIXED,
+	OPT_FORCE,
 	OPT_EVENT_TIMEOUT,
 	OPT_TIMEOUT,
 };
@@ -149,6 +155,9 @@ static int rehome_option(struct rehome_args *a, int opt)
 	case OPT_USB_MAC_FIXED:
 		a->o.plan.usb_mac_fixed = true;
 		return 0;
+	case OPT_FORCE:
+		a->o.plan.allow_paused = true;
+		return 0;
 	case OPT_EVENT_TIMEOUT:
 		if (cli_parse_int("--event-timeout", optarg, 1, 600000, &v))
 			return CLI_USAGE;
@@ -178,6 +187,7 @@ static int parse_rehome_args(int argc, char **argv, struct rehome_args *a)
 		{ "nic-frontend", required_argument, NULL, OPT_NIC_FRONTEND },
 		{ "tap", required_argument, NULL, OPT_TAP },
 		{ "usb-mac-fixed", no_argument, NULL, OPT_USB_MAC_FIXED },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "event-timeout", required_argument, NULL, OPT_EVENT_TIMEOUT },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		CLI_SELECT_OPTIONS,

@@ -378,9 +378,11 @@ static void on_status_set(struct qmp_batch *b, const struct cp_error *e, void *u
 static void set_status(struct vm *vm, const char *text)
 {
 	struct qmp_batch *b = qmp_batch_new();
+	char clean[STUB_STATUS_MAX];
 
-	if (b &&
-	    (batch_add_args(b, "qom-set", status_args(text)) < 0 || add_status_line(b, text) < 0)) {
+	stub_status_clean(text, clean, sizeof(clean));
+	if (b && (batch_add_args(b, "qom-set", status_args(clean)) < 0 ||
+		  add_status_line(b, clean) < 0)) {
 		qmp_batch_free(b);
 		b = NULL;
 	}
@@ -474,7 +476,7 @@ static void apply_request(struct vm *vm)
 		char pid[32];
 
 		snprintf(pid, sizeof(pid), " (pid %d)", (int)qmp_client_peer_pid(vm->c));
-		snprintf(vm->name, sizeof(vm->name), "%s%s%s%s", vm->req.project,
+		snprintf(vm->name, sizeof(vm->name), "%.60s%s%.96s%s", vm->req.project,
 			 *vm->req.project ? "/" : "", vm->req.instance, pid);
 	}
 }
@@ -530,11 +532,13 @@ static void claim(struct vm *vm, const char *status, qmp_batch_fn fn)
 {
 	struct qmp_batch *b = qmp_batch_new();
 	cp_json *del = cp_json_new_object();
+	char clean[STUB_STATUS_MAX];
 
+	stub_status_clean(status, clean, sizeof(clean));
 	if (b && (!del || cp_json_set_str(del, "id", STUB_REQUEST_OBJECT) < 0 ||
-		  batch_add_args(b, "object-add", obj_args(STUB_STATUS_OBJECT, status)) < 0 ||
+		  batch_add_args(b, "object-add", obj_args(STUB_STATUS_OBJECT, clean)) < 0 ||
 		  qmp_batch_add(b, "object-del", steal_pointer(&del)) < 0 ||
-		  add_status_line(b, status) < 0)) {
+		  add_status_line(b, clean) < 0)) {
 		qmp_batch_free(b);
 		b = NULL;
 	}
@@ -618,14 +622,17 @@ static void read_request(struct vm *vm)
 }
 
 /**
- * paused() - whether a run state is before the guest starts
+ * before_guest() - whether a run state is before the guest starts
  * @status:	query-status "status"
  *
- * Return: true for prelaunch and paused
+ * "paused" is not: QEMU is "prelaunch" from -S until the first cont, so a
+ * paused guest has run (plan_check_run_state()), and no pre-start follows.
+ *
+ * Return: true for prelaunch
  */
-static bool paused(const char *status)
+static bool before_guest(const char *status)
 {
-	return cp_streq(status, "prelaunch") || cp_streq(status, "paused");
+	return cp_streq(status, "prelaunch");
 }
 
 /**
@@ -648,7 +655,7 @@ static void on_poll(struct qmp_batch *b, const struct cp_error *e, void *userdat
 	}
 	if (request)
 		read_request(vm);
-	else if (status && !paused(status))
+	else if (status && !before_guest(status))
 		idle(vm, "the VM started without asking coldplug (is coldplug's scriptlet in its "
 			 "profile?); nothing to do");
 	else
@@ -693,19 +700,27 @@ static void on_identified(struct qmp_batch *b, const struct cp_error *e, void *u
 		return;
 	}
 	vm->identify_by = -1;
-	snprintf(vm->name, sizeof(vm->name), "%s (pid %d)", name && *name ? name : "unnamed",
+	/* bounded, so that the pid (which the kernel gave) always shows */
+	snprintf(vm->name, sizeof(vm->name), "%.128s (pid %d)", name && *name ? name : "unnamed",
 		 (int)qmp_client_peer_pid(vm->c));
-	log_info("vm %s: connected, QEMU %s, %s, uuid %s", vm->name, qmp_client_package(vm->c),
-		 status ? status : "?", uuid ? uuid : "?");
+	log_info("vm %s: connected, QEMU %s, %.32s, uuid %.64s", vm->name,
+		 qmp_client_package(vm->c), status ? status : "?", uuid ? uuid : "?");
 	if (has_object(objects, STUB_STATUS_OBJECT))
 		start_watch(vm);
 	else if (has_object(objects, STUB_REQUEST_OBJECT))
 		read_request(vm);
-	else if (paused(status)) {
+	else if (before_guest(status)) {
 		vm->state = VM_WAITING;
 		schedule(vm, 0);
-	} else
-		idle(vm, "the VM runs and was not re-homed by coldplug; nothing to do");
+	} else {
+		char why[160];
+
+		snprintf(
+			why, sizeof(why),
+			"the VM is %.32s: its guest has run, not re-homed by coldplug; nothing to do",
+			status ? status : "in an unknown run state");
+		idle(vm, why);
+	}
 	qmp_batch_free(b);
 }
 

@@ -4,6 +4,11 @@
  * events each step needs (with deadlines) and checking each step's effect
  * with a fresh query before the next one starts.
  *
+ * A plan made for a guest that has not run (plan->before_guest) is only
+ * applied if QEMU is still in a run state the plan allows: one query-status
+ * just before the first change, and otherwise nothing changes
+ * (CP_ERR_REFUSED, every step not attempted).
+ *
  * On the first failure it stops: later steps are not attempted, and a disk
  * whose frontend was already unplugged but not yet attached to its slot gets
  * the manager's frontend back (device_add with its recorded properties), so

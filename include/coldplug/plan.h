@@ -50,6 +50,9 @@ struct plan_tap {
  * @incus_profile:	the slots come from coldplug's Incus profile (disk and
  *			CD slots from its raw.qemu.conf, NIC slots from its
  *			stub): a refusal names `coldplug incus-profile` as the fix
+ * @allow_paused:	re-home a QEMU that is "paused", i.e. whose guest has
+ *			run (rehome --force: the user says the guest is not
+ *			using its devices); never set by the daemon
  */
 struct plan_opts {
 	enum plan_nic_frontend nic_frontend;
@@ -57,6 +60,7 @@ struct plan_opts {
 	size_t ntaps;
 	bool usb_mac_fixed;
 	bool incus_profile;
+	bool allow_paused;
 };
 
 /**
@@ -153,11 +157,18 @@ struct plan_step {
  * @steps:	disks (boot order, then name), CDs, then NICs
  * @n:		their count
  * @qemu:	"7.2.22", for reports
+ * @before_guest: the plan holds only while the guest has not run (a
+ *		re-homing plan, not a release): apply re-reads the run state
+ *		before its first change and changes nothing if it moved on
+ * @allow_paused: with @before_guest, "paused" passes too (the policy's
+ *		@allow_paused)
  */
 struct plan {
 	struct plan_step *steps;
 	size_t n;
 	char qemu[32];
+	bool before_guest;
+	bool allow_paused;
 };
 
 void plan_opts_init(struct plan_opts *o);
@@ -166,6 +177,7 @@ int plan_build(const struct inventory *inv, const struct plan_opts *o, struct pl
 int plan_release(const struct inventory *inv, const struct inv_slot *slot, struct plan *out,
 		 struct cp_error *err);
 void plan_free(struct plan *p);
+int plan_check_run_state(const char *status, bool allow_paused, struct cp_error *err);
 size_t plan_todo(const struct plan *p);
 const char *plan_step_kind_name(enum plan_step_kind kind);
 int plan_frontend_parse(const char *text, enum plan_nic_frontend *out);

@@ -69,5 +69,6 @@ struct stub_request {
 
 int stub_request_parse(const char *text, struct stub_request *out, struct cp_error *err);
 void stub_status_failed(const char *msg, char *out, size_t size);
+void stub_status_clean(const char *text, char *out, size_t size);
 
 #endif /* COLDPLUG_STUB_H */

@@ -5,7 +5,9 @@
  * unplug that never completes (no rollback: the device is still there), a
  * failure stopping later steps, a NIC failing midway (not put back, and
  * the error says what is left of it), and QEMU vanishing in the middle; an ISO
- * onto a new USB CD drive, and each way that can fail midway.
+ * onto a new USB CD drive, and each way that can fail midway; a re-homing
+ * plan reads the run state once before its first change, and changes
+ * nothing when QEMU is no longer where the plan was made.
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +34,7 @@ static void root_plan(struct plan *p, struct plan_step *steps, size_t n)
 {
 	size_t i;
 
+	memset(p, 0, sizeof(*p));
 	memset(steps, 0, n * sizeof(*steps));
 	for (i = 0; i < n; i++) {
 		struct plan_step *st = &steps[i];
@@ -186,6 +189,91 @@ static void test_rollback(void)
 	fakepeer_finish(fp, "the peer saw device_del, qom-set, then the rollback device_add");
 }
 
+#define QUERY_STATUS "{\"execute\":\"query-status\"}"
+
+/**
+ * status_reply() - a query-status answer
+ * @status:	the run state
+ * @buf:	buffer
+ * @size:	its size
+ *
+ * Return: @buf
+ */
+static const char *status_reply(const char *status, char *buf, size_t size)
+{
+	snprintf(buf, size, "{\"return\":{\"status\":\"%s\",\"running\":%s}}", status,
+		 strcmp(status, "running") ? "false" : "true");
+	return buf;
+}
+
+/**
+ * test_state_changed() - a re-homing plan finds QEMU no longer where the
+ * plan was made (it started, or ran and paused): nothing is sent after the
+ * one query-status, every step is not attempted, and the error says why
+ * @status:	the run state QEMU reports now
+ * @nsteps:	1, or 2 for the batch of unplugs
+ */
+static void test_state_changed(const char *status, size_t nsteps)
+{
+	struct fakepeer *fp = new_peer();
+	struct apply_result res[2];
+	struct plan_step steps[2];
+	struct qmp_client *c;
+	struct cp_error err;
+	struct plan p;
+	char reply[128];
+
+	root_plan(&p, steps, nsteps);
+	p.before_guest = true;
+	fakepeer_expect(fp, QUERY_STATUS);
+	fakepeer_reply(fp, status_reply(status, reply, sizeof(reply)));
+	c = connect_peer(fp);
+	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_REFUSED,
+	   "%s, %zu step%s: refused, as a run that changed nothing", status, nsteps,
+	   nsteps == 1 ? "" : "s");
+	like(err.msg, "the run state changed after the plan was made; nothing was changed",
+	     "%s: the error says the state changed and nothing was", status);
+	like(err.msg, status, "%s: and names the state", status);
+	ok(res[0].status == APPLY_NOT_ATTEMPTED && !res[0].changed &&
+		   (nsteps == 1 || (res[1].status == APPLY_NOT_ATTEMPTED && !res[1].changed)),
+	   "%s: every step not attempted, unchanged", status);
+	qmp_client_free(c);
+	fakepeer_finish(fp, "%s: nothing after query-status", status);
+}
+
+/**
+ * test_state_checked() - the run state is read once, before the first
+ * change; prelaunch (or paused, when the plan allows it) goes on
+ * @status:		the run state QEMU reports
+ * @allow_paused:	the plan's allow_paused
+ */
+static void test_state_checked(const char *status, bool allow_paused)
+{
+	struct fakepeer *fp = new_peer();
+	struct apply_result res[1];
+	struct plan_step steps[1];
+	struct qmp_client *c;
+	struct cp_error err;
+	struct plan p;
+	char reply[128];
+
+	root_plan(&p, steps, 1);
+	p.before_guest = true;
+	p.allow_paused = allow_paused;
+	fakepeer_expect(fp, QUERY_STATUS);
+	fakepeer_reply(fp, status_reply(status, reply, sizeof(reply)));
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_root\"}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	fakepeer_event(fp, "DEVICE_DELETED", deleted);
+	expect_attach(fp);
+	c = connect_peer(fp);
+	ok(apply_run(c, &p, NULL, res, &err) == 0 && res[0].status == APPLY_MOVED,
+	   "%s%s: the disk moved", status, allow_paused ? " (allowed)" : "");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "%s: query-status once, then the disk's commands", status);
+}
+
 /**
  * test_batch() - two disks: both unplugs first, in one batch, their events
  * awaited together; root's attach fails and root is put back, data still
@@ -326,6 +414,7 @@ static const char bot_deleted[] =
  */
 static void cd_plan(struct plan *p, struct plan_step *st)
 {
+	memset(p, 0, sizeof(*p));
 	memset(st, 0, sizeof(*st));
 	st->kind = PLAN_CD;
 	cp_strlcpy(st->name, "iso", sizeof(st->name));
@@ -662,6 +751,10 @@ int main(void)
 	test_moved(true);
 	test_moved(false);
 	test_rollback();
+	test_state_checked("prelaunch", false);
+	test_state_checked("paused", true);
+	test_state_changed("running", 1);
+	test_state_changed("paused", 2);
 	test_batch();
 	test_batch_unplug_fails();
 	test_unplug_pending();

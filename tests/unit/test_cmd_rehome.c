@@ -11,6 +11,8 @@
  * answers), 1 before the first device_del and 4 from it on (the verify
  * inventory included); 3 when the plan is refused (the VM is running); 4
  * when the inventory after apply shows a disk that is not on its slot.
+ * And the recording with QEMU "paused" (its guest has run): refused with
+ * exit 3 and the fix, re-homed with --force.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -87,12 +89,16 @@ static void test_failed_before_plan(const char *dir)
 	unlink(sock);
 }
 
-/* The first command of the recording's apply (its first device_del). */
-#define FIRST_CHANGE_ID 56
+/* Apply's query-status, the run state read again just before the first
+ * change (the first command after the inventory). */
+#define RECHECK_ID 56
+/* The first command of the recording's apply that changes something (its
+ * first device_del). */
+#define FIRST_CHANGE_ID 57
 /* The verify inventory's query-block. */
-#define VERIFY_BLOCK_ID 72
+#define VERIFY_BLOCK_ID 73
 /* The recording's last command. */
-#define LAST_ID 103
+#define LAST_ID 104
 
 /**
  * enum cut_kind - how the recording is cut
@@ -242,7 +248,8 @@ static int run_cut(const char *dir, int64_t id, enum cut_kind kind, char *out, s
  */
 static void test_exit_codes(const char *dir)
 {
-	static const int64_t timeout_at[] = { 2, 55, FIRST_CHANGE_ID, 59, 60, 66, 70, 71, LAST_ID };
+	static const int64_t timeout_at[] = { 2,  55, RECHECK_ID, FIRST_CHANGE_ID, 60, 61,
+					      67, 71, 72,	  LAST_ID };
 	char out[16384];
 	int64_t id;
 	size_t i;
@@ -262,7 +269,7 @@ static void test_exit_codes(const char *dir)
 			like(out, "no reply to device_del within 200 ms",
 			     "a device_del never answered: the report says so");
 	}
-	rc = run_cut(dir, FIRST_CHANGE_ID, CUT_REFUSE, out, sizeof(out));
+	rc = run_cut(dir, RECHECK_ID, CUT_REFUSE, out, sizeof(out));
 	is_int(rc, 3, "a running VM: refused, exit 3");
 	like(out, "result: refused", "the report says refused");
 	rc = run_cut(dir, 0, CUT_MISMATCH, out, sizeof(out));
@@ -271,6 +278,114 @@ static void test_exit_codes(const char *dir)
 	     "the report names the disk and what its slot holds");
 	if (rc != 4)
 		diag("output:\n%s", out);
+}
+
+/**
+ * struct paused_script - a recorded rehome, with QEMU answering "paused"
+ * @fp:		the peer
+ * @nstatus:	query-status commands seen
+ * @status_ids:	their ids
+ * @cut:	end the script before the second query-status (the run is
+ *		refused after the inventory)
+ * @stopped:	the end was reached
+ */
+struct paused_script {
+	struct fakepeer *fp;
+	size_t nstatus;
+	int64_t status_ids[4];
+	bool cut;
+	bool stopped;
+};
+
+/**
+ * paused_line() - transcript_fn: the recording, every run state "paused"
+ * @dir:	direction
+ * @msg:	the message
+ * @nfds:	descriptors that went with it
+ * @line:	line number
+ * @userdata:	struct paused_script
+ *
+ * Return: 0, or -1
+ */
+static int paused_line(enum transcript_dir dir, cp_json *msg, size_t nfds, int line, void *userdata)
+{
+	struct paused_script *s = userdata;
+	cp_json *ret = cp_json_get_object(msg, "return");
+	int64_t id = -1;
+	char *text;
+	size_t i;
+
+	(void)line;
+	if (s->stopped)
+		return 0;
+	cp_json_get_int(msg, "id", &id);
+	if (dir == TRANSCRIPT_TO_QEMU && cp_json_get_str(msg, "execute") &&
+	    !strcmp(cp_json_get_str(msg, "execute"), "query-status")) {
+		if (s->cut && s->nstatus == 1) {
+			s->stopped = true;
+			return 0;
+		}
+		if (s->nstatus < 4)
+			s->status_ids[s->nstatus++] = id;
+	}
+	for (i = 0; dir == TRANSCRIPT_FROM_QEMU && ret && i < s->nstatus; i++)
+		if (s->status_ids[i] == id && cp_json_set_str(ret, "status", "paused") < 0)
+			return -1;
+	text = cp_json_dump(msg, 0);
+	if (!text)
+		return -1;
+	if (dir == TRANSCRIPT_TO_QEMU)
+		fakepeer_expect_fds(s->fp, text, nfds, NULL);
+	else
+		fakepeer_send(s->fp, text);
+	free(text);
+	return 0;
+}
+
+/**
+ * test_paused() - a QEMU whose guest has run: refused (exit 3) with the
+ * state and the fix; with --force, re-homed (exit 0)
+ * @dir:	private directory for the socket and the log
+ * @force:	pass --force
+ */
+static void test_paused(const char *dir, bool force)
+{
+	struct paused_script s = { .cut = !force };
+	char sock[128], log[128], out[16384], path[512];
+	struct lab_proc proc;
+	struct cp_error err;
+
+	snprintf(sock, sizeof(sock), "%s/qmp.sock", dir);
+	snprintf(log, sizeof(log), "%s/rehome.log", dir);
+	snprintf(path, sizeof(path), "%s/transcripts/rehome-disks-7.2.qmp", COLDPLUG_TEST_DATA);
+	s.fp = fakepeer_new_listen(sock, 0);
+	if (transcript_each(path, paused_line, &s, &err) < 0)
+		bail_out("%s: %s", path, err.msg);
+	fakepeer_start(s.fp);
+	{
+		const char *const argv[] = { COLDPLUG_BINARY,	       "rehome", "--qmp", sock,
+					     force ? "--force" : NULL, NULL };
+
+		if (lab_proc_start(&proc, argv, log, &err) < 0)
+			bail_out("start coldplug: %s", err.msg);
+	}
+	if (lab_proc_reap(&proc, 20000, &err) < 0)
+		bail_out("coldplug rehome: %s", err.msg);
+	read_log(log, out, sizeof(out));
+	if (force) {
+		ok(WIFEXITED(proc.status) && WEXITSTATUS(proc.status) == 0,
+		   "paused, --force: exit status 0");
+		like(out, "result: ok, verified", "paused, --force: re-homed and verified");
+	} else {
+		ok(WIFEXITED(proc.status) && WEXITSTATUS(proc.status) == 3,
+		   "paused: exit status 3 (refused, nothing changed)");
+		like(out, "QEMU is paused: its guest has run", "paused: the error names the state");
+		like(out, "coldplug rehome --force", "paused: and the fix");
+	}
+	fakepeer_finish(s.fp, "paused%s: %s", force ? ", --force" : "",
+			force ? "every recorded command" : "nothing after the inventory");
+	unlink(log);
+	unlink(sock);
 }
 
 /**
@@ -286,6 +401,8 @@ int main(void)
 		bail_out("mkdtemp: %s", strerror(errno));
 	test_failed_before_plan(dir);
 	test_exit_codes(dir);
+	test_paused(dir, false);
+	test_paused(dir, true);
 	rmdir(dir);
 	return done_testing();
 }

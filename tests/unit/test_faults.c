@@ -113,6 +113,7 @@ static void fault_plan(struct plan *p, struct plan_step *steps)
 	struct plan_step *st;
 	size_t i;
 
+	memset(p, 0, sizeof(*p));
 	memset(steps, 0, NSTEPS * sizeof(*steps));
 	for (i = 0; i < NDISKS; i++)
 		disk_step(&steps[i], i);

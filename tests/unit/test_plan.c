@@ -238,6 +238,42 @@ static void plan_text(const struct plan *p, char *out, size_t size)
 }
 
 /**
+ * test_run_state() - a guest that has run ("paused") is refused, with its
+ * state and the fix, unless the caller allows it; "running" and anything
+ * else is refused even then
+ */
+static void test_run_state(void)
+{
+	struct plan_opts o;
+	struct inventory inv;
+	struct cp_error err;
+	struct plan p;
+
+	plan_opts_init(&o);
+	load("incus-default", &inv);
+	cp_strlcpy(inv.status, "paused", sizeof(inv.status));
+	refusal(&inv, &o, "QEMU is paused: its guest has run", "paused");
+	refusal(&inv, &o, "restart the VM", "paused: the fix, restart");
+	refusal(&inv, &o, "coldplug rehome --force", "paused: the fix, --force");
+	o.allow_paused = true;
+	ok(plan_build(&inv, &o, &p, &err) == 0 && p.n == 4,
+	   "paused, allowed (--force): planned%s%s", p.n ? "" : ": ", p.n ? "" : err.msg);
+	plan_free(&p);
+	cp_strlcpy(inv.status, "running", sizeof(inv.status));
+	refusal(&inv, &o, "QEMU is running: coldplug re-homes devices before the guest starts",
+		"running, even with --force");
+	cp_strlcpy(inv.status, "inmigrate", sizeof(inv.status));
+	refusal(&inv, &o, "QEMU is inmigrate", "inmigrate (a stateful start)");
+	o.allow_paused = false;
+	cp_strlcpy(inv.status, "prelaunch", sizeof(inv.status));
+	ok(plan_build(&inv, &o, &p, &err) == 0, "prelaunch: planned");
+	plan_free(&p);
+	ok(plan_check_run_state(NULL, true, &err) < 0 && strstr(err.msg, "unknown run state"),
+	   "no run state at all: refused");
+	inventory_free(&inv);
+}
+
+/**
  * test_cd_ports() - an ISO needs a free port of the xHCI, and a CD slot
  * number no device has; a refusal names the fix
  */
@@ -565,6 +601,7 @@ int main(void)
 		test_rehomed_plan();
 		test_usb_rehomed_plan();
 		test_disk_refusals();
+		test_run_state();
 		test_nic_refusals();
 		test_cd_ports();
 		test_cd_release();

@@ -4,8 +4,9 @@
  * misbehave (silence, garbage, truncated or oversized JSON, a wrong first
  * message, a peer that vanishes), each of which the daemon must close while
  * it keeps serving; then a well-behaved fake QEMU that it identifies and
- * leaves alone (a VM that runs without asking), and a peer whose user may
- * not connect; then the slots (--max-vms): connections that never say which
+ * leaves alone (a VM that runs without asking, or whose guest has run), one
+ * whose name would forge a log line, and a peer whose user may not
+ * connect; then the slots (--max-vms): connections that never say which
  * VM they are give theirs up. The daemon is the real program, started on a
  * private socket.
  */
@@ -210,11 +211,13 @@ static void test_vanish_identify(const struct lab_proc *daemon)
 }
 
 /**
- * test_running_vm() - a well-behaved QEMU that runs without asking
+ * test_running_vm() - a well-behaved QEMU whose guest has run, not asking
+ * @status:	its run state ("running", or "paused": the guest has run too)
  */
-static void test_running_vm(void)
+static void test_running_vm(const char *status)
 {
 	struct fakepeer *fp = fakepeer_new_fd(dial());
+	char reply[160];
 
 	fakepeer_negotiate(fp);
 	fakepeer_expect(fp, "{\"execute\":\"query-name\"}");
@@ -222,15 +225,75 @@ static void test_running_vm(void)
 	fakepeer_expect(fp, "{\"execute\":\"query-uuid\"}");
 	fakepeer_reply(fp, "{\"return\":{\"UUID\":\"8e4a0b2c-0000-4000-8000-000000000001\"}}");
 	fakepeer_expect(fp, "{\"execute\":\"query-status\"}");
-	fakepeer_reply(fp, "{\"return\":{\"status\":\"running\",\"running\":true,"
-			   "\"singlestep\":false}}");
+	snprintf(reply, sizeof(reply),
+		 "{\"return\":{\"status\":\"%s\",\"running\":%s,\"singlestep\":false}}", status,
+		 strcmp(status, "running") ? "false" : "true");
+	fakepeer_reply(fp, reply);
 	fakepeer_expect(fp, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}");
 	fakepeer_reply(fp, "{\"return\":[]}");
 	fakepeer_delay(fp, 300);
 	fakepeer_close(fp);
 	fakepeer_start(fp);
-	ok(fakepeer_wait(fp, 5000), "the fake QEMU's script ran to its end");
-	fakepeer_finish(fp, "a running VM is identified, then left alone (no poll, no change)");
+	ok(fakepeer_wait(fp, 5000), "%s: the fake QEMU's script ran to its end", status);
+	fakepeer_finish(fp, "a %s VM is identified, then left alone (no poll, no change)", status);
+}
+
+/**
+ * log_lines_start() - whether a line of the daemon's log starts with @text
+ * @text:	prefix
+ *
+ * Return: true if one does
+ */
+static bool log_lines_start(const char *text)
+{
+	char buf[65536], *p;
+	FILE *f = fopen(log_path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	for (p = buf; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, text, strlen(text)))
+			return true;
+	return false;
+}
+
+/**
+ * test_hostile_name() - a peer whose name carries a forged log line and an
+ * escape sequence, and whose UUID is 4000 bytes: one escaped, bounded line
+ */
+static void test_hostile_name(void)
+{
+	struct fakepeer *fp = fakepeer_new_fd(dial());
+	char reply[4200], a[101];
+	size_t off;
+
+	fakepeer_negotiate(fp);
+	fakepeer_expect(fp, "{\"execute\":\"query-name\"}");
+	fakepeer_reply(fp, "{\"return\":{\"name\":\"evil\\ncoldplug: vm forged (pid 1): re-homed "
+			   "and verified\\u001b[2J\"}}");
+	fakepeer_expect(fp, "{\"execute\":\"query-uuid\"}");
+	off = (size_t)snprintf(reply, sizeof(reply), "{\"return\":{\"UUID\":\"");
+	memset(reply + off, 'a', 4000);
+	snprintf(reply + off + 4000, sizeof(reply) - off - 4000, "\"}}");
+	fakepeer_reply(fp, reply);
+	fakepeer_expect(fp, "{\"execute\":\"query-status\"}");
+	fakepeer_reply(fp, "{\"return\":{\"status\":\"running\",\"running\":true}}");
+	fakepeer_expect(fp, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}");
+	fakepeer_reply(fp, "{\"return\":[]}");
+	fakepeer_delay(fp, 300);
+	fakepeer_close(fp);
+	fakepeer_start(fp);
+	ok(fakepeer_wait(fp, 5000), "hostile name: the fake QEMU's script ran to its end");
+	fakepeer_finish(fp, "hostile name: identified, then left alone");
+	ok(!log_lines_start("coldplug: vm forged"), "hostile name: no forged line in the log");
+	ok(log_has("vm evil\\ncoldplug: vm forged (pid 1): re-homed and verified\\x1b[2J (pid "),
+	   "hostile name: its newline and ESC escaped, on the line of the real pid");
+	ok(!log_has("\x1b"), "hostile name: no raw ESC in the log");
+	memset(a, 'a', 100);
+	a[100] = '\0';
+	ok(!log_has(a), "hostile name: the 4000-byte UUID is cut in the log");
 }
 
 /**
@@ -874,7 +937,11 @@ int main(void)
 	test_junk(&daemon);
 	test_vanish(&daemon);
 	test_vanish_identify(&daemon);
-	test_running_vm();
+	test_running_vm("running");
+	test_running_vm("paused");
+	test_hostile_name();
+	ok(log_has("the VM is paused: its guest has run"),
+	   "paused: the log says why it is left alone");
 	test_one_per_pid(&daemon);
 	test_refused_user();
 	ok(lab_proc_stop(&daemon, 2000, &err) == 0 && lab_proc_exited_ok(&daemon),

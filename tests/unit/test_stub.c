@@ -1772,6 +1772,28 @@ static void test_live_not_running(void)
 }
 
 /**
+ * test_status_text() - a status the daemon publishes is one line, bounded:
+ * a device name or QEMU error with a newline cannot end the line the stub
+ * reads and start a "done" of its own
+ */
+static void test_status_text(void)
+{
+	char big[STUB_STATUS_MAX + 100], out[STUB_STATUS_MAX];
+
+	stub_status_clean(STUB_STATUS_DONE ": 1 device re-homed (ro\not -> coldplug-disk0)\n"
+					   "done\x1b[2J\x7f",
+			  out, sizeof(out));
+	is_str(out, "done: 1 device re-homed (ro ot -> coldplug-disk0) done [2J ",
+	       "status: control characters become spaces, one line");
+	stub_status_failed("boom\r\ndone: all fine", out, sizeof(out));
+	is_str(out, "failed: boom  done: all fine", "a failure's status: the same");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	stub_status_clean(big, out, sizeof(out));
+	is_int((long long)strlen(out), STUB_STATUS_MAX - 1, "status: bounded");
+}
+
+/**
  * main() - run the tests
  *
  * Return: TAP exit status
@@ -1780,6 +1802,7 @@ int main(void)
 {
 	const char *env = getenv("COLDPLUG_SCRIPTLET_RUNNER");
 
+	test_status_text(); /* needs no runner */
 	if (env && *env)
 		runner_path = env;
 	if (access(runner_path, X_OK) < 0)
