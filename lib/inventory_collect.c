@@ -569,20 +569,14 @@ static void collect_round_done(struct qmp_batch *b, const struct cp_error *e, vo
  */
 static cp_json *raw_header(const struct qmp_client *c)
 {
-	cleanup_json cp_json *raw = cp_json_new_object();
-	cp_json *ver = cp_json_new_object();
 	int ma, mi, mc;
 
 	qmp_client_version(c, &ma, &mi, &mc);
-	if (!raw || !ver || cp_json_set_int(ver, "major", ma) < 0 ||
-	    cp_json_set_int(ver, "minor", mi) < 0 || cp_json_set_int(ver, "micro", mc) < 0 ||
-	    cp_json_set_str(ver, "package", qmp_client_package(c)) < 0 ||
-	    cp_json_set(raw, "version", steal_pointer(&ver)) < 0 ||
-	    cp_json_set_int(raw, "pid", qmp_client_peer_pid(c)) < 0) {
-		cp_json_unref(ver);
-		return NULL;
-	}
-	return steal_pointer(&raw);
+	return cp_json_obj(
+		CP_JSON("version",
+			cp_json_obj(CP_INT("major", ma), CP_INT("minor", mi), CP_INT("micro", mc),
+				    CP_STR("package", qmp_client_package(c)))),
+		CP_INT("pid", qmp_client_peer_pid(c)));
 }
 
 /**

@@ -237,14 +237,8 @@ static bool has_object(const cp_json *list, const char *id)
  */
 static cp_json *obj_args(const char *id, const char *text)
 {
-	cp_json *a = cp_json_new_object();
-
-	if (!a || cp_json_set_str(a, "qom-type", "authz-simple") < 0 ||
-	    cp_json_set_str(a, "id", id) < 0 || cp_json_set_str(a, "identity", text) < 0) {
-		cp_json_unref(a);
-		return NULL;
-	}
-	return a;
+	return cp_json_obj(CP_STR("qom-type", "authz-simple"), CP_STR("id", id),
+			   CP_STR("identity", text));
 }
 
 /**
@@ -255,15 +249,8 @@ static cp_json *obj_args(const char *id, const char *text)
  */
 static cp_json *status_args(const char *text)
 {
-	cp_json *a = cp_json_new_object();
-
-	if (!a || cp_json_set_str(a, "path", "/objects/" STUB_STATUS_OBJECT) < 0 ||
-	    cp_json_set_str(a, "property", "identity") < 0 ||
-	    cp_json_set_str(a, "value", text) < 0) {
-		cp_json_unref(a);
-		return NULL;
-	}
-	return a;
+	return cp_json_obj(CP_STR("path", "/objects/" STUB_STATUS_OBJECT),
+			   CP_STR("property", "identity"), CP_STR("value", text));
 }
 
 /**
@@ -289,15 +276,11 @@ static int batch_add_args(struct qmp_batch *b, const char *cmd, cp_json *args)
  */
 static int add_status_line(struct qmp_batch *b, const char *text)
 {
-	cp_json *a = cp_json_new_object();
 	cleanup_free char *line = cp_asprintf(NULL, "%s\n", text);
 
-	if (!a || !line || cp_json_set_str(a, "device", STUB_STATUS_CHARDEV) < 0 ||
-	    cp_json_set_str(a, "data", line) < 0 || cp_json_set_str(a, "format", "utf8") < 0) {
-		cp_json_unref(a);
-		return -1;
-	}
-	return qmp_batch_add(b, "ringbuf-write", a);
+	return batch_add_args(b, "ringbuf-write",
+			      cp_json_obj(CP_STR("device", STUB_STATUS_CHARDEV),
+					  CP_STR("data", line), CP_STR("format", "utf8")));
 }
 
 /**
@@ -531,18 +514,16 @@ static void on_claimed(struct qmp_batch *b, const struct cp_error *e, void *user
 static void claim(struct vm *vm, const char *status, qmp_batch_fn fn)
 {
 	struct qmp_batch *b = qmp_batch_new();
-	cp_json *del = cp_json_new_object();
 	char clean[STUB_STATUS_MAX];
 
 	stub_status_clean(status, clean, sizeof(clean));
-	if (b && (!del || cp_json_set_str(del, "id", STUB_REQUEST_OBJECT) < 0 ||
-		  batch_add_args(b, "object-add", obj_args(STUB_STATUS_OBJECT, clean)) < 0 ||
-		  qmp_batch_add(b, "object-del", steal_pointer(&del)) < 0 ||
-		  add_status_line(b, clean) < 0)) {
+	if (b &&
+	    (batch_add_args(b, "object-add", obj_args(STUB_STATUS_OBJECT, clean)) < 0 ||
+	     batch_add_args(b, "object-del", cp_json_obj(CP_STR("id", STUB_REQUEST_OBJECT))) < 0 ||
+	     add_status_line(b, clean) < 0)) {
 		qmp_batch_free(b);
 		b = NULL;
 	}
-	cp_json_unref(del);
 	send_batch(vm, b, fn);
 }
 
@@ -602,14 +583,13 @@ static void on_request(struct qmp_client *c, cp_json *ret, const struct cp_error
  */
 static void read_request(struct vm *vm)
 {
-	cp_json *a = cp_json_new_object();
+	cp_json *a = cp_json_obj(CP_STR("path", "/objects/" STUB_REQUEST_OBJECT),
+				 CP_STR("property", "identity"));
 	struct cp_error e;
 
 	vm->state = VM_REQUEST;
 	vm->next_tick = -1;
-	if (!a || cp_json_set_str(a, "path", "/objects/" STUB_REQUEST_OBJECT) < 0 ||
-	    cp_json_set_str(a, "property", "identity") < 0) {
-		cp_json_unref(a);
+	if (!a) {
 		cp_error_set(&e, CP_ERR_NOMEM, "out of memory");
 		die(vm, &e);
 		return;
@@ -817,12 +797,11 @@ static void on_link_dropped(struct qmp_client *c, cp_json *ret, const struct cp_
  */
 static void drop_link(struct vm *vm, struct link *l)
 {
-	cp_json *a = cp_json_new_object();
+	cp_json *a = cp_json_obj(CP_STR("id", l->netdev));
 	struct cp_error e;
 
 	l->gone = true;
-	if (!a || cp_json_set_str(a, "id", l->netdev) < 0) {
-		cp_json_unref(a);
+	if (!a) {
 		log_err("vm %s: out of memory removing netdev %s", vm->name, l->netdev);
 		return;
 	}
