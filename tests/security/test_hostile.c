@@ -48,7 +48,7 @@
 #define MAX_GROWTH_KB (12L * 1024)
 /* How long the well-behaved VM may take to be served during an attack; an
  * attack lasts FLOOD_MS, twice as long. */
-#define SERVED_MS 2500
+#define SERVED_MS 2500L
 #define FLOOD_MS  5000
 
 static char sock_path[108];
@@ -215,7 +215,7 @@ static pid_t good_vm_proc(const char *name)
 		bail_out("fork: %s", strerror(errno));
 	if (pid == 0) {
 		struct fakepeer *fp = good_vm(name);
-		bool served = fakepeer_wait(fp, 5 * SERVED_MS);
+		bool served = fakepeer_wait(fp, (int)(5 * SERVED_MS));
 
 		served = fakepeer_join(fp, NULL) == 0 && served;
 		fakepeer_free(fp);
