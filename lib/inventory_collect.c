@@ -185,12 +185,13 @@ static struct qmp_batch *round1_batch(void)
 
 	if (!b || qmp_batch_add(b, "query-status", NULL) < 0 ||
 	    qmp_batch_add(b, "query-block", NULL) < 0 ||
-	    qmp_batch_add(b, "query-named-block-nodes", cp_json_obj(CP_BOOL("flat", true))) < 0 ||
+	    qmp_batch_add_args(b, "query-named-block-nodes", cp_json_obj(CP_BOOL("flat", true))) <
+		    0 ||
 	    qmp_batch_add(b, "query-fdsets", NULL) < 0 ||
 	    qmp_batch_add_qom_list(b, "/machine/peripheral") < 0 ||
 	    qmp_batch_add_qom_list(b, "/machine/peripheral-anon") < 0 ||
-	    qmp_batch_add(b, "human-monitor-command",
-			  cp_json_obj(CP_STR("command-line", "info network"))) < 0 ||
+	    qmp_batch_add_args(b, "human-monitor-command",
+			       cp_json_obj(CP_STR("command-line", "info network"))) < 0 ||
 	    qmp_batch_add_qom_get(b, "/machine", "acpi-device") < 0) {
 		qmp_batch_free(b);
 		return NULL;

@@ -120,6 +120,20 @@ int qmp_batch_add(struct qmp_batch *b, const char *cmd, cp_json *args)
 }
 
 /**
+ * qmp_batch_add_args() - append a command that needs arguments
+ * @b:		batch, not sent yet
+ * @cmd:	command name
+ * @args:	arguments, stolen; NULL means building them ran out of memory
+ *		(qmp_batch_add() would send the command without any)
+ *
+ * Return: 0, or -1 when out of memory
+ */
+int qmp_batch_add_args(struct qmp_batch *b, const char *cmd, cp_json *args)
+{
+	return args ? qmp_batch_add(b, cmd, args) : -1;
+}
+
+/**
  * qmp_batch_add_qom_list() - append qom-list of @path
  * @b:		batch
  * @path:	QOM path
@@ -128,9 +142,7 @@ int qmp_batch_add(struct qmp_batch *b, const char *cmd, cp_json *args)
  */
 int qmp_batch_add_qom_list(struct qmp_batch *b, const char *path)
 {
-	cp_json *args = cp_json_obj(CP_STR("path", path));
-
-	return args ? qmp_batch_add(b, "qom-list", args) : -1;
+	return qmp_batch_add_args(b, "qom-list", cp_json_obj(CP_STR("path", path)));
 }
 
 /**
@@ -143,9 +155,8 @@ int qmp_batch_add_qom_list(struct qmp_batch *b, const char *path)
  */
 int qmp_batch_add_qom_get(struct qmp_batch *b, const char *path, const char *property)
 {
-	cp_json *args = cp_json_obj(CP_STR("path", path), CP_STR("property", property));
-
-	return args ? qmp_batch_add(b, "qom-get", args) : -1;
+	return qmp_batch_add_args(b, "qom-get",
+				  cp_json_obj(CP_STR("path", path), CP_STR("property", property)));
 }
 
 /**

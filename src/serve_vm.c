@@ -254,20 +254,6 @@ static cp_json *status_args(const char *text)
 }
 
 /**
- * batch_add_args() - qmp_batch_add() of a command that needs arguments
- * @b:		batch
- * @cmd:	command name
- * @args:	arguments, stolen; NULL means building them ran out of memory
- *		(qmp_batch_add() would send the command without any)
- *
- * Return: 0, or -1
- */
-static int batch_add_args(struct qmp_batch *b, const char *cmd, cp_json *args)
-{
-	return args ? qmp_batch_add(b, cmd, args) : -1;
-}
-
-/**
  * add_status_line() - add the ringbuf-write of "@text\n" to @b
  * @b:		batch
  * @text:	status
@@ -278,9 +264,9 @@ static int add_status_line(struct qmp_batch *b, const char *text)
 {
 	cleanup_free char *line = cp_asprintf(NULL, "%s\n", text);
 
-	return batch_add_args(b, "ringbuf-write",
-			      cp_json_obj(CP_STR("device", STUB_STATUS_CHARDEV),
-					  CP_STR("data", line), CP_STR("format", "utf8")));
+	return qmp_batch_add_args(b, "ringbuf-write",
+				  cp_json_obj(CP_STR("device", STUB_STATUS_CHARDEV),
+					      CP_STR("data", line), CP_STR("format", "utf8")));
 }
 
 /**
@@ -364,7 +350,7 @@ static void set_status(struct vm *vm, const char *text)
 	char clean[STUB_STATUS_MAX];
 
 	stub_status_clean(text, clean, sizeof(clean));
-	if (b && (batch_add_args(b, "qom-set", status_args(clean)) < 0 ||
+	if (b && (qmp_batch_add_args(b, "qom-set", status_args(clean)) < 0 ||
 		  add_status_line(b, clean) < 0)) {
 		qmp_batch_free(b);
 		b = NULL;
@@ -517,10 +503,10 @@ static void claim(struct vm *vm, const char *status, qmp_batch_fn fn)
 	char clean[STUB_STATUS_MAX];
 
 	stub_status_clean(status, clean, sizeof(clean));
-	if (b &&
-	    (batch_add_args(b, "object-add", obj_args(STUB_STATUS_OBJECT, clean)) < 0 ||
-	     batch_add_args(b, "object-del", cp_json_obj(CP_STR("id", STUB_REQUEST_OBJECT))) < 0 ||
-	     add_status_line(b, clean) < 0)) {
+	if (b && (qmp_batch_add_args(b, "object-add", obj_args(STUB_STATUS_OBJECT, clean)) < 0 ||
+		  qmp_batch_add_args(b, "object-del",
+				     cp_json_obj(CP_STR("id", STUB_REQUEST_OBJECT))) < 0 ||
+		  add_status_line(b, clean) < 0)) {
 		qmp_batch_free(b);
 		b = NULL;
 	}

@@ -24,6 +24,7 @@ typedef void (*qmp_batch_fn)(struct qmp_batch *b, const struct cp_error *err, vo
 struct qmp_batch *qmp_batch_new(void);
 void qmp_batch_free(struct qmp_batch *b);
 int qmp_batch_add(struct qmp_batch *b, const char *cmd, cp_json *args);
+int qmp_batch_add_args(struct qmp_batch *b, const char *cmd, cp_json *args);
 int qmp_batch_add_qom_list(struct qmp_batch *b, const char *path);
 int qmp_batch_add_qom_get(struct qmp_batch *b, const char *path, const char *property);
 size_t qmp_batch_count(const struct qmp_batch *b);

@@ -1357,6 +1357,8 @@ static void test_batch_over_bound(void)
 	fakepeer_expect(fp, "{\"execute\": \"small\"}");
 	fakepeer_close(fp);
 	c = start_client(fp, NULL, &err);
+	ok(qmp_batch_add_args(b, "nothing", NULL) < 0 && qmp_batch_count(b) == 0,
+	   "batch: arguments that could not be built fail the add, nothing is queued");
 	ok(qmp_batch_add(b, "small", NULL) == 0 && qmp_batch_add(b, "large", args) == 0,
 	   "batch: two commands added");
 	is_int(qmp_batch_send(b, c, batch_free_done, &end, &err), 0,
