@@ -180,19 +180,8 @@ static long peak_kb(pid_t pid)
 static struct fakepeer *good_vm(const char *name)
 {
 	struct fakepeer *fp = fakepeer_new_fd(dial());
-	char reply[128];
 
-	snprintf(reply, sizeof(reply), "{\"return\":{\"name\":\"%s\"}}", name);
-	fakepeer_negotiate(fp);
-	fakepeer_expect(fp, "{\"execute\":\"query-name\"}");
-	fakepeer_reply(fp, reply);
-	fakepeer_expect(fp, "{\"execute\":\"query-uuid\"}");
-	fakepeer_reply(fp, "{\"return\":{\"UUID\":\"8e4a0b2c-0000-4000-8000-000000000002\"}}");
-	fakepeer_expect(fp, "{\"execute\":\"query-status\"}");
-	fakepeer_reply(fp, "{\"return\":{\"status\":\"running\",\"running\":true,"
-			   "\"singlestep\":false}}");
-	fakepeer_expect(fp, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}");
-	fakepeer_reply(fp, "{\"return\":[]}");
+	fakepeer_identify(fp, name, "running");
 	fakepeer_close(fp);
 	fakepeer_start(fp);
 	return fp;

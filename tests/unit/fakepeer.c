@@ -286,6 +286,33 @@ void fakepeer_negotiate(struct fakepeer *fp)
 }
 
 /**
+ * fakepeer_identify() - negotiate, then answer coldplug serve's identify
+ * queries (query-name, query-uuid, query-status, qom-list /objects) as a VM
+ * with no stub objects
+ * @fp:		peer
+ * @name:	its VM name
+ * @status:	its run state ("running", "paused", ...)
+ */
+void fakepeer_identify(struct fakepeer *fp, const char *name, const char *status)
+{
+	char reply[256];
+
+	fakepeer_negotiate(fp);
+	fakepeer_expect(fp, "{\"execute\":\"query-name\"}");
+	snprintf(reply, sizeof(reply), "{\"return\":{\"name\":\"%s\"}}", name);
+	fakepeer_reply(fp, reply);
+	fakepeer_expect(fp, "{\"execute\":\"query-uuid\"}");
+	fakepeer_reply(fp, "{\"return\":{\"UUID\":\"8e4a0b2c-0000-4000-8000-000000000001\"}}");
+	fakepeer_expect(fp, "{\"execute\":\"query-status\"}");
+	snprintf(reply, sizeof(reply),
+		 "{\"return\":{\"status\":\"%s\",\"running\":%s,\"singlestep\":false}}", status,
+		 strcmp(status, "running") ? "false" : "true");
+	fakepeer_reply(fp, reply);
+	fakepeer_expect(fp, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}");
+	fakepeer_reply(fp, "{\"return\":[]}");
+}
+
+/**
  * fakepeer_expect() - expect a command (compared ignoring "id")
  * @fp:		peer
  * @json:	the command, e.g. {"execute": "query-block"}

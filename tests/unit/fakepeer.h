@@ -37,6 +37,7 @@ void fakepeer_set_timeout(struct fakepeer *fp, int ms);
 
 void fakepeer_greeting(struct fakepeer *fp, int major, int minor, int micro);
 void fakepeer_negotiate(struct fakepeer *fp);
+void fakepeer_identify(struct fakepeer *fp, const char *name, const char *status);
 void fakepeer_expect(struct fakepeer *fp, const char *json);
 void fakepeer_expect_fds(struct fakepeer *fp, const char *json, size_t nfds, const char *same_as);
 void fakepeer_send(struct fakepeer *fp, const char *json);

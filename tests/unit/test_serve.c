@@ -217,20 +217,8 @@ static void test_vanish_identify(const struct lab_proc *daemon)
 static void test_running_vm(const char *status)
 {
 	struct fakepeer *fp = fakepeer_new_fd(dial());
-	char reply[160];
 
-	fakepeer_negotiate(fp);
-	fakepeer_expect(fp, "{\"execute\":\"query-name\"}");
-	fakepeer_reply(fp, "{\"return\":{\"name\":\"junkvm\"}}");
-	fakepeer_expect(fp, "{\"execute\":\"query-uuid\"}");
-	fakepeer_reply(fp, "{\"return\":{\"UUID\":\"8e4a0b2c-0000-4000-8000-000000000001\"}}");
-	fakepeer_expect(fp, "{\"execute\":\"query-status\"}");
-	snprintf(reply, sizeof(reply),
-		 "{\"return\":{\"status\":\"%s\",\"running\":%s,\"singlestep\":false}}", status,
-		 strcmp(status, "running") ? "false" : "true");
-	fakepeer_reply(fp, reply);
-	fakepeer_expect(fp, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}");
-	fakepeer_reply(fp, "{\"return\":[]}");
+	fakepeer_identify(fp, "junkvm", status);
 	fakepeer_delay(fp, 300);
 	fakepeer_close(fp);
 	fakepeer_start(fp);
@@ -718,19 +706,8 @@ static pid_t idle_child(int ms)
 static struct fakepeer *running_vm(int fd, const char *name, int hold_ms)
 {
 	struct fakepeer *fp = fakepeer_new_fd(fd);
-	char reply[128];
 
-	snprintf(reply, sizeof(reply), "{\"return\":{\"name\":\"%s\"}}", name);
-	fakepeer_negotiate(fp);
-	fakepeer_expect(fp, "{\"execute\":\"query-name\"}");
-	fakepeer_reply(fp, reply);
-	fakepeer_expect(fp, "{\"execute\":\"query-uuid\"}");
-	fakepeer_reply(fp, "{\"return\":{\"UUID\":\"8e4a0b2c-0000-4000-8000-000000000002\"}}");
-	fakepeer_expect(fp, "{\"execute\":\"query-status\"}");
-	fakepeer_reply(fp, "{\"return\":{\"status\":\"running\",\"running\":true,"
-			   "\"singlestep\":false}}");
-	fakepeer_expect(fp, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}");
-	fakepeer_reply(fp, "{\"return\":[]}");
+	fakepeer_identify(fp, name, "running");
 	fakepeer_delay(fp, hold_ms);
 	fakepeer_close(fp);
 	fakepeer_start(fp);
