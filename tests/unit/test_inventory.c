@@ -9,42 +9,11 @@
 
 #include "coldplug/inventory.h"
 #include "names.h"
+#include "recorded.h"
 #include "tap.h"
 
 /* The QEMU version whose recordings the current tests read. */
 static const char *qemu_ver;
-
-/**
- * load_raw() - parse a recorded raw document
- * @name:	recording, without the version and .json
- *
- * Return: new reference; bails out on failure
- */
-static cp_json *load_raw(const char *name)
-{
-	char path[512], *buf;
-	struct cp_error err;
-	cp_json *raw;
-	FILE *f;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/inventory/%s-%s.json", COLDPLUG_TEST_DATA, name, qemu_ver);
-	f = fopen(path, "r");
-	if (!f)
-		bail_out("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n);
-	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
-		bail_out("cannot read %s", path);
-	fclose(f);
-	raw = cp_json_parse(buf, (size_t)n, &err);
-	free(buf);
-	if (!raw)
-		bail_out("%s: %s", path, err.msg);
-	return raw;
-}
 
 /**
  * build() - build an inventory from a recorded document
@@ -54,12 +23,7 @@ static cp_json *load_raw(const char *name)
  */
 static void build(const char *name, const struct inv_select *sel, struct inventory *inv)
 {
-	cp_json *raw = load_raw(name);
-	struct cp_error err;
-
-	if (inventory_build(raw, sel, inv, &err) < 0)
-		bail_out("%s: %s", name, err.msg);
-	cp_json_unref(raw);
+	recorded_inventory(name, qemu_ver, sel, inv);
 }
 
 /**

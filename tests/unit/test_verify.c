@@ -12,41 +12,20 @@
 #include <string.h>
 
 #include "coldplug/verify.h"
+#include "recorded.h"
 #include "tap.h"
 #include "util.h"
 
 static const char *qemu_ver;
 
 /**
- * load() - build an inventory from a recording in tests/data/inventory
+ * load() - build an inventory from a recording of the current QEMU version
  * @name:	recording, without the version and .json
  * @inv:	result
  */
 static void load(const char *name, struct inventory *inv)
 {
-	struct inv_select sel = { .id_prefix = INV_INCUS_PREFIX };
-	char path[512], *buf;
-	struct cp_error err;
-	cp_json *raw;
-	FILE *f;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/inventory/%s-%s.json", COLDPLUG_TEST_DATA, name, qemu_ver);
-	f = fopen(path, "r");
-	if (!f)
-		bail_out("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n);
-	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
-		bail_out("cannot read %s", path);
-	fclose(f);
-	raw = cp_json_parse(buf, (size_t)n, &err);
-	free(buf);
-	if (!raw || inventory_build(raw, &sel, inv, &err) < 0)
-		bail_out("%s: %s", path, err.msg);
-	cp_json_unref(raw);
+	recorded_inventory(name, qemu_ver, NULL, inv);
 }
 
 /**
