@@ -296,7 +296,7 @@ static void nic_left(struct apply *a, const struct plan_step *st, struct apply_r
 		return;
 	err_append(&r->err, "; it is not put back (Incus's NIC cannot be re-created as it was): "
 			    "restart the VM (Incus re-creates its NICs at every start)");
-	log_warn("%s", r->err.msg);
+	cp_log_warn("%s", r->err.msg);
 	if (a->unplugs && a->batch_failed) /* the run reports another step */
 		snprintf(a->nics_lost + strlen(a->nics_lost),
 			 sizeof(a->nics_lost) - strlen(a->nics_lost), "%s%s",
@@ -349,8 +349,9 @@ static void step_failed(struct apply *a, const struct cp_error *e)
 		step_end_failed(a);
 		return;
 	}
-	log_warn("%s: %sputting %s back on %s", st->name,
-		 a->slot_added ? "unplugging the new USB CD drive, " : "", st->dev_id, st->fe.bus);
+	cp_log_warn("%s: %sputting %s back on %s", st->name,
+		    a->slot_added ? "unplugging the new USB CD drive, " : "", st->dev_id,
+		    st->fe.bus);
 	a->rolling_back = true;
 	a->cur = 0;
 	run_ops(a);
@@ -548,8 +549,8 @@ static void run_ops(struct apply *a)
 	}
 	a->res[a->step].status = APPLY_MOVED;
 	a->res[a->step].ms = cp_now_ms() - a->step_start;
-	log_debug("%s: %s -> %s (%lld ms)", current(a)->name, current(a)->dev_id,
-		  current(a)->slot_name, (long long)a->res[a->step].ms);
+	cp_log_debug("%s: %s -> %s (%lld ms)", current(a)->name, current(a)->dev_id,
+		     current(a)->slot_name, (long long)a->res[a->step].ms);
 	a->step++;
 	start_step(a);
 }

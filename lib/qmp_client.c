@@ -380,7 +380,7 @@ static void client_latch(struct qmp_client *c, const struct cp_error *e)
 	c->state = QMP_STATE_FAILED;
 	cp_error_copy(&c->latched, e);
 	cp_error_prefix(&c->latched, "QMP %s", c->label);
-	log_debug("qmp %s: failed: %s", c->label, c->latched.msg);
+	cp_log_debug("qmp %s: failed: %s", c->label, c->latched.msg);
 	c->ready_fn = NULL;
 	if (c->out)
 		qmp_outq_clear(c->out);
@@ -598,8 +598,8 @@ static void capabilities_done(struct qmp_client *c, cp_json *ret, const struct c
 	c->state = QMP_STATE_READY;
 	c->handshake_deadline = -1;
 	c->ready_fn = NULL;
-	log_debug("qmp %s: ready, QEMU %d.%d.%d %s", c->label, c->ver_major, c->ver_minor,
-		  c->ver_micro, c->package);
+	cp_log_debug("qmp %s: ready, QEMU %d.%d.%d %s", c->label, c->ver_major, c->ver_minor,
+		     c->ver_micro, c->package);
 	if (ready)
 		ready(c, NULL, c->ready_userdata);
 }

@@ -202,7 +202,7 @@ static void start_apply(struct pipeline *p)
 		return;
 	}
 	if (!plan_todo(&r->plan)) {
-		log_info("nothing to re-home");
+		cp_log_info("nothing to re-home");
 		r->verified = true;
 		finish(p, REHOME_OK, NULL);
 		return;

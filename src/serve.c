@@ -322,9 +322,9 @@ static int set_socket_access(struct serve *s, struct cp_error *err)
 			return cp_error_set_errno(err, errno,
 						  "let QEMU's user (uid %u) in with an ACL on %s",
 						  (unsigned)s->qemu_uid, path);
-		log_warn("%s: no ACLs on this file system: the socket is open to every user, "
-			 "and only each connection's uid check refuses the others",
-			 path);
+		cp_log_warn("%s: no ACLs on this file system: the socket is open to every user, "
+			    "and only each connection's uid check refuses the others",
+			    path);
 		if (chmod(path, 0666) < 0)
 			return cp_error_set_errno(err, errno, "chmod %s", path);
 	}
@@ -462,8 +462,8 @@ static void pause_listener(struct serve *s, int errnum)
 	struct epoll_event ev = { .events = 0, .data.u64 = ref(SERVE_LISTEN, 0) };
 
 	if (!s->starved)
-		log_warn("cannot accept connections: %s; trying again every %d ms",
-			 strerror(errnum), SERVE_ACCEPT_PAUSE_MS);
+		cp_log_warn("cannot accept connections: %s; trying again every %d ms",
+			    strerror(errnum), SERVE_ACCEPT_PAUSE_MS);
 	s->starved = true;
 	epoll_ctl(s->efd, EPOLL_CTL_MOD, s->lfd, &ev);
 	s->listen_resume = cp_now_ms() + SERVE_ACCEPT_PAUSE_MS;
@@ -481,7 +481,7 @@ static void resume_listener(struct serve *s)
 	if (s->listen_resume < 0 || cp_now_ms() < s->listen_resume)
 		return;
 	if (epoll_ctl(s->efd, EPOLL_CTL_MOD, s->lfd, &ev) < 0) {
-		log_err("watching the listener again: %s", strerror(errno));
+		cp_log_err("watching the listener again: %s", strerror(errno));
 		s->listen_resume = cp_now_ms() + SERVE_ACCEPT_PAUSE_MS;
 		return;
 	}
@@ -543,9 +543,9 @@ static bool refuse(struct serve *s, int fd, const struct fdpass_cred *cred, enum
 		r->more++;
 		r->last_pid = cred->pid;
 	} else {
-		log_warn("refused a connection from uid %u (pid %d): %s; more of these are "
-			 "counted, and summed up at most once a minute",
-			 (unsigned)cred->uid, (int)cred->pid, serve_refusal_text[why]);
+		cp_log_warn("refused a connection from uid %u (pid %d): %s; more of these are "
+			    "counted, and summed up at most once a minute",
+			    (unsigned)cred->uid, (int)cred->pid, serve_refusal_text[why]);
 		*r = (struct refused){ .used = true, .uid = cred->uid, .why = why, .logged = now };
 	}
 	/* After the line: a peer that sees the close finds it logged. */
@@ -574,19 +574,21 @@ static void refusals_summary(struct serve *s, bool all)
 			r->used = false;
 			continue;
 		}
-		log_warn("refused %lu more connection%s from uid %u in %lld s (the last from pid "
-			 "%d): %s",
-			 r->more, r->more == 1 ? "" : "s", (unsigned)r->uid,
-			 (long long)((now - r->logged) / 1000), (int)r->last_pid,
-			 serve_refusal_text[r->why]);
+		cp_log_warn(
+			"refused %lu more connection%s from uid %u in %lld s (the last from pid "
+			"%d): %s",
+			r->more, r->more == 1 ? "" : "s", (unsigned)r->uid,
+			(long long)((now - r->logged) / 1000), (int)r->last_pid,
+			serve_refusal_text[r->why]);
 		r->more = 0;
 		r->logged = now;
 	}
 	if (s->refused_other && (all || now - s->other_since >= SERVE_REFUSED_SUMMARY_MS)) {
-		log_warn("refused %lu connection%s in %lld s from more uids than the daemon names "
-			 "one by one",
-			 s->refused_other, s->refused_other == 1 ? "" : "s",
-			 (long long)((now - s->other_since) / 1000));
+		cp_log_warn(
+			"refused %lu connection%s in %lld s from more uids than the daemon names "
+			"one by one",
+			s->refused_other, s->refused_other == 1 ? "" : "s",
+			(long long)((now - s->other_since) / 1000));
 		s->refused_other = 0;
 	}
 }
@@ -634,7 +636,7 @@ static bool accept_one(struct serve *s)
 		return errno == EINTR || errno == ECONNABORTED;
 	s->starved = false;
 	if (fdpass_peer_cred(fd, &cred, NULL) < 0) {
-		log_warn("refused a connection: its credentials cannot be read");
+		cp_log_warn("refused a connection: its credentials cannot be read");
 		close(fd);
 		return true;
 	}
@@ -647,12 +649,12 @@ static bool accept_one(struct serve *s)
 		return refuse(s, fd, &cred, SERVE_REFUSE_FULL);
 	vm = vm_new(s, fd, &err);
 	if (!vm || epoll_add(s, fd, ref(SERVE_VM, (size_t)slot), &err) < 0) {
-		log_err("new connection: %s", err.msg);
+		cp_log_err("new connection: %s", err.msg);
 		vm_free(vm);
 		return true;
 	}
 	s->vms[slot] = vm;
-	log_debug("new connection from %s", vm_name(vm));
+	cp_log_debug("new connection from %s", vm_name(vm));
 	return true;
 }
 
@@ -666,12 +668,12 @@ static void read_signals(struct serve *s)
 
 	while (read(s->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			log_info(
+			cp_log_info(
 				"SIGHUP: nothing to reload (restart the service to change options)");
 			continue;
 		}
-		log_info("signal %u: stopping; QEMUs will reconnect to the next daemon",
-			 si.ssi_signo);
+		cp_log_info("signal %u: stopping; QEMUs will reconnect to the next daemon",
+			    si.ssi_signo);
 		s->stop = true;
 	}
 }
@@ -759,7 +761,7 @@ static void on_link_gone(int ifindex, const char *ifname, void *userdata)
 	struct serve *s = userdata;
 	size_t i;
 
-	log_debug("interface %s (ifindex %d) deleted", ifname, ifindex);
+	cp_log_debug("interface %s (ifindex %d) deleted", ifname, ifindex);
 	for (i = 0; i < s->o.max_vms; i++)
 		if (s->vms[i])
 			vm_link_gone(s->vms[i], ifindex);
@@ -777,14 +779,14 @@ static void read_links(struct serve *s)
 	int rc = linkwatch_read(s->lw, on_link_gone, s, &e);
 
 	if (rc == LINKWATCH_LOST) {
-		log_warn("interface notifications were lost; checking every direct NIC's tap");
+		cp_log_warn("interface notifications were lost; checking every direct NIC's tap");
 		for (i = 0; i < s->o.max_vms; i++)
 			if (s->vms[i])
 				vm_links_recheck(s->vms[i]);
 	} else if (rc < 0) {
-		log_err("watching interfaces: %s; a NIC detached from now on leaves its "
-			"direct slot's netdev in QEMU until the VM stops",
-			e.msg);
+		cp_log_err("watching interfaces: %s; a NIC detached from now on leaves its "
+			   "direct slot's netdev in QEMU until the VM stops",
+			   e.msg);
 		epoll_ctl(s->efd, EPOLL_CTL_DEL, linkwatch_fd(s->lw), NULL);
 		linkwatch_close(s->lw);
 		s->lw = NULL;
@@ -803,9 +805,9 @@ static void open_links(struct serve *s)
 	s->lw = linkwatch_open(&e);
 	if (s->lw && epoll_add(s, linkwatch_fd(s->lw), ref(SERVE_LINK, 0), &e) == 0)
 		return;
-	log_warn("cannot watch interfaces (%s): a NIC detached from a running VM leaves its "
-		 "direct slot's netdev in QEMU until the VM stops",
-		 e.msg);
+	cp_log_warn("cannot watch interfaces (%s): a NIC detached from a running VM leaves its "
+		    "direct slot's netdev in QEMU until the VM stops",
+		    e.msg);
 	linkwatch_close(s->lw);
 	s->lw = NULL;
 }
@@ -915,8 +917,8 @@ int serve_run(const struct serve_opts *o, struct cp_error *err)
 		 epoll_add(&s, s.lfd, ref(SERVE_LISTEN, 0), err) == 0 &&
 		 epoll_add(&s, s.sfd, ref(SERVE_SIGNAL, 0), err) == 0) {
 		open_links(&s);
-		log_info("listening on %s (root and uid %u may connect)", o->socket,
-			 (unsigned)(s.has_qemu_user ? s.qemu_uid : 0));
+		cp_log_info("listening on %s (root and uid %u may connect)", o->socket,
+			    (unsigned)(s.has_qemu_user ? s.qemu_uid : 0));
 		notify_systemd("READY=1");
 		rc = serve_loop(&s, err);
 		notify_systemd("STOPPING=1");

@@ -163,9 +163,9 @@ static void die(struct vm *vm, const struct cp_error *e)
 	if (vm->state == VM_DEAD)
 		return;
 	if (e && e->code != CP_ERR_EOF)
-		log_warn("vm %s: dropped: %s", vm->name, e->msg);
+		cp_log_warn("vm %s: dropped: %s", vm->name, e->msg);
 	else
-		log_info("vm %s: QEMU closed its monitor; state dropped", vm->name);
+		cp_log_info("vm %s: QEMU closed its monitor; state dropped", vm->name);
 	vm->state = VM_DEAD;
 	vm->next_tick = -1;
 }
@@ -184,7 +184,7 @@ static bool failed_qmp(struct vm *vm, const struct cp_error *e, const char *what
 		die(vm, qmp_client_error(vm->c));
 		return true;
 	}
-	log_warn("vm %s: %s: %s", vm->name, what, e->msg);
+	cp_log_warn("vm %s: %s: %s", vm->name, what, e->msg);
 	return false;
 }
 
@@ -206,7 +206,7 @@ static void schedule(struct vm *vm, int ms)
 static void idle(struct vm *vm, const char *why)
 {
 	if (why)
-		log_info("vm %s: %s", vm->name, why);
+		cp_log_info("vm %s: %s", vm->name, why);
 	vm->state = VM_IDLE;
 	vm->next_tick = -1;
 }
@@ -282,9 +282,9 @@ static void status_line_written(const struct vm *vm, struct qmp_batch *b)
 	const struct cp_error *e = qmp_batch_error(b, qmp_batch_count(b) - 1);
 
 	if (e)
-		log_warn("vm %s: cannot write to the %s ringbuf (%s); regenerate the Incus "
-			 "profile with 'coldplug incus-profile'",
-			 vm->name, STUB_STATUS_CHARDEV, e->msg);
+		cp_log_warn("vm %s: cannot write to the %s ringbuf (%s); regenerate the Incus "
+			    "profile with 'coldplug incus-profile'",
+			    vm->name, STUB_STATUS_CHARDEV, e->msg);
 }
 
 /**
@@ -391,13 +391,13 @@ static void log_outcome(const struct vm *vm, const struct rehome *r)
 	size_t i;
 
 	for (i = 0; r->results && i < r->plan.n; i++)
-		log_info("vm %s: %s: %s -> %s: %s", vm->name, r->plan.steps[i].name,
-			 r->plan.steps[i].from, r->plan.steps[i].to,
-			 apply_status_name(r->results[i].status));
+		cp_log_info("vm %s: %s: %s -> %s: %s", vm->name, r->plan.steps[i].name,
+			    r->plan.steps[i].from, r->plan.steps[i].to,
+			    apply_status_name(r->results[i].status));
 	if (r->result == REHOME_OK)
-		log_info("vm %s: re-homed and verified in %lld ms", vm->name, (long long)r->ms);
+		cp_log_info("vm %s: re-homed and verified in %lld ms", vm->name, (long long)r->ms);
 	else
-		log_err("vm %s: %s: %s", vm->name, rehome_result_name(r->result), r->err.msg);
+		cp_log_err("vm %s: %s: %s", vm->name, rehome_result_name(r->result), r->err.msg);
 }
 
 /**
@@ -471,14 +471,14 @@ static void on_claimed(struct qmp_batch *b, const struct cp_error *e, void *user
 	status_line_written(vm, b);
 	created = !qmp_batch_error(b, 0);
 	if (!created)
-		log_err("vm %s: cannot create the status object: %s", vm->name,
-			qmp_batch_error(b, 0)->msg);
+		cp_log_err("vm %s: cannot create the status object: %s", vm->name,
+			   qmp_batch_error(b, 0)->msg);
 	qmp_batch_free(b);
 	if (!created) {
 		idle(vm, NULL);
 		return;
 	}
-	log_info("vm %s: the scriptlet asks to re-home; starting", vm->name);
+	cp_log_info("vm %s: the scriptlet asks to re-home; starting", vm->name);
 	vm->state = VM_REHOMING;
 	vm->busy = true;
 	if (rehome_start(vm->c, &vm->opts, on_rehomed, vm, &se) < 0) {
@@ -554,7 +554,7 @@ static void on_request(struct qmp_client *c, cp_json *ret, const struct cp_error
 		return;
 	}
 	if (stub_request_parse(cp_json_as_str(ret) ? cp_json_as_str(ret) : "", &vm->req, &pe) < 0) {
-		log_err("vm %s: %s", vm->name, pe.msg);
+		cp_log_err("vm %s: %s", vm->name, pe.msg);
 		stub_status_failed(pe.msg, status, sizeof(status));
 		claim(vm, status, on_refused_request);
 		return;
@@ -669,8 +669,8 @@ static void on_identified(struct qmp_batch *b, const struct cp_error *e, void *u
 	/* bounded, so that the pid (which the kernel gave) always shows */
 	snprintf(vm->name, sizeof(vm->name), "%.128s (pid %d)", name && *name ? name : "unnamed",
 		 (int)qmp_client_peer_pid(vm->c));
-	log_info("vm %s: connected, QEMU %s, %.32s, uuid %.64s", vm->name,
-		 qmp_client_package(vm->c), status ? status : "?", uuid ? uuid : "?");
+	cp_log_info("vm %s: connected, QEMU %s, %.32s, uuid %.64s", vm->name,
+		    qmp_client_package(vm->c), status ? status : "?", uuid ? uuid : "?");
 	if (has_object(objects, STUB_STATUS_OBJECT))
 		start_watch(vm);
 	else if (has_object(objects, STUB_REQUEST_OBJECT))
@@ -788,16 +788,16 @@ static void drop_link(struct vm *vm, struct link *l)
 
 	l->gone = true;
 	if (!a) {
-		log_err("vm %s: out of memory removing netdev %s", vm->name, l->netdev);
+		cp_log_err("vm %s: out of memory removing netdev %s", vm->name, l->netdev);
 		return;
 	}
-	log_info("vm %s: tap %s is gone (the NIC was detached): removing %s; the guest sees its "
-		 "link go down%s",
-		 vm->name, l->ifname, l->netdev,
-		 vm->qemu_major >= 8 ? "; this QEMU keeps the dead tap's queues while the "
-				       "slot's NIC exists (QEMU 10.0 polls them, one core "
-				       "busy): restart the VM to free them"
-				     : "");
+	cp_log_info("vm %s: tap %s is gone (the NIC was detached): removing %s; the guest sees its "
+		    "link go down%s",
+		    vm->name, l->ifname, l->netdev,
+		    vm->qemu_major >= 8 ? "; this QEMU keeps the dead tap's queues while the "
+					  "slot's NIC exists (QEMU 10.0 polls them, one core "
+					  "busy): restart the VM to free them"
+					: "");
 	if (qmp_client_send(vm->c, "netdev_del", a, NULL, 0, VM_LINK_TIMEOUT_MS, on_link_dropped,
 			    vm, &e) < 0)
 		failed_qmp(vm, &e, "netdev_del of a direct NIC slot");
@@ -886,8 +886,8 @@ static void on_watch_inventory(struct inventory *inv, const struct cp_error *e, 
 		idle(vm, NULL);
 		return;
 	}
-	log_debug("vm %s: watching %zu slot%s for detaches", vm->name, vm->nwatch,
-		  vm->nwatch == 1 ? "" : "s");
+	cp_log_debug("vm %s: watching %zu slot%s for detaches", vm->name, vm->nwatch,
+		     vm->nwatch == 1 ? "" : "s");
 	vm->state = VM_WATCHING;
 	schedule(vm, serve_opts_of(vm->srv)->watch_ms);
 }
@@ -926,11 +926,11 @@ static void on_released(struct apply_result *results, size_t n, const struct cp_
 	(void)n;
 	vm->busy = false;
 	if (e)
-		log_err("vm %s: releasing %s failed: %s", vm->name, vm->release.steps[0].slot_name,
-			e->msg);
+		cp_log_err("vm %s: releasing %s failed: %s", vm->name,
+			   vm->release.steps[0].slot_name, e->msg);
 	else
-		log_info("vm %s: %s released %s: the manager's detach can finish", vm->name,
-			 vm->release.steps[0].slot_name, vm->release.steps[0].node);
+		cp_log_info("vm %s: %s released %s: the manager's detach can finish", vm->name,
+			    vm->release.steps[0].slot_name, vm->release.steps[0].node);
 	plan_free(&vm->release);
 	inventory_free(&vm->inv);
 	if (qmp_client_error(vm->c))
@@ -970,13 +970,13 @@ static void on_release_inventory(struct inventory *inv, const struct cp_error *e
 		return;
 	}
 	if (s->kind == INV_SLOT_CD && !vm->release.steps[0].tray)
-		log_info("vm %s: %s: unplugging the USB CD drive %s", vm->name,
-			 *w->node ? "the manager removed the fds of its ISO" : "it is empty",
-			 s->name);
+		cp_log_info("vm %s: %s: unplugging the USB CD drive %s", vm->name,
+			    *w->node ? "the manager removed the fds of its ISO" : "it is empty",
+			    s->name);
 	else
-		log_info("vm %s: the manager removed the fds of %s: giving %s its placeholder "
-			 "back",
-			 vm->name, w->node, s->name);
+		cp_log_info("vm %s: the manager removed the fds of %s: giving %s its placeholder "
+			    "back",
+			    vm->name, w->node, s->name);
 	vm->busy = true;
 	if (apply_start(vm->c, &vm->release, NULL, vm->release_res, on_released, vm, &pe) < 0) {
 		vm->busy = false;

@@ -27,10 +27,10 @@ void cp_log(enum cp_log_level level, const char *fmt, ...) CP_PRINTF(2, 3);
 const char *cp_log_level_name(enum cp_log_level level);
 
 /* Statement-safe: each expands to one expression or one do-while. */
-#define log_err(...)  cp_log(CP_LOG_ERROR, __VA_ARGS__)
-#define log_warn(...) cp_log(CP_LOG_WARN, __VA_ARGS__)
-#define log_info(...) cp_log(CP_LOG_INFO, __VA_ARGS__)
-#define log_debug(...)                                                                             \
+#define cp_log_err(...)	 cp_log(CP_LOG_ERROR, __VA_ARGS__)
+#define cp_log_warn(...) cp_log(CP_LOG_WARN, __VA_ARGS__)
+#define cp_log_info(...) cp_log(CP_LOG_INFO, __VA_ARGS__)
+#define cp_log_debug(...)                                                                          \
 	do {                                                                                       \
 		if (cp_log_enabled(CP_LOG_DEBUG))                                                  \
 			cp_log(CP_LOG_DEBUG, __VA_ARGS__);                                         \

@@ -61,16 +61,16 @@ static void test_escaped(void)
 		"evil\ncoldplug: vm other (pid 1): re-homed and verified\r\x1b[2J\x7f\t!";
 
 	got.calls = 0;
-	log_info("vm %s: connected", name);
+	cp_log_info("vm %s: connected", name);
 	is_int(got.calls, 1, "one message, one call");
 	is_str(got.msg,
 	       "vm evil\\ncoldplug: vm other (pid 1): re-homed and verified\\r\\x1b[2J\\x7f\\t!: "
 	       "connected",
 	       "newline, CR, ESC, DEL and tab escaped");
 	ok(got.msg && !has_control(got.msg), "no control character reaches the handler");
-	log_err("%s", "\x01\x1f");
+	cp_log_err("%s", "\x01\x1f");
 	is_str(got.msg, "\\x01\\x1f", "other control bytes as \\xNN");
-	log_warn("%s", "plain text, unchanged: \\n stays as typed, caf\xc3\xa9");
+	cp_log_warn("%s", "plain text, unchanged: \\n stays as typed, caf\xc3\xa9");
 	is_str(got.msg, "plain text, unchanged: \\n stays as typed, caf\xc3\xa9",
 	       "an ordinary message (a backslash, UTF-8) passes unchanged");
 }
@@ -89,13 +89,13 @@ static void test_bounded(void)
 	memset(big, 'x', n);
 	big[n] = '\0';
 	big[50] = '\n';
-	log_info("vm %s", big);
+	cp_log_info("vm %s", big);
 	ok(got.msg && strlen(got.msg) < 8300, "an info line is cut (%zu bytes)",
 	   got.msg ? strlen(got.msg) : 0);
 	like(got.msg ? got.msg : "", " more bytes cut]", "and says how much was cut");
 	ok(got.msg && !has_control(got.msg), "the cut line is escaped too");
 	big[50] = 'x';
-	log_debug("qmp < %s", big);
+	cp_log_debug("qmp < %s", big);
 	ok(got.level == CP_LOG_DEBUG && got.msg && strlen(got.msg) == n + 6,
 	   "a debug line (the QMP trace) is whole");
 	free(big);
