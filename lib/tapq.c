@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
@@ -418,6 +419,14 @@ static int run_in_netns(const struct tapq_target *t, tapq_op op, struct tapq_inf
 		return -1;
 	if (same)
 		return op(t, info, fd, err);
+	/* Without CAP_SYS_ADMIN the child's setns() can only fail: refuse
+	 * here, without a fork and a wait (coldplug serve gives it up). */
+	if (!cp_cap_effective(CAP_SYS_ADMIN))
+		return cp_error_set_errno(
+			err, EPERM,
+			"QEMU process %d is in another network namespace; entering "
+			"it needs CAP_SYS_ADMIN, which this process does not hold",
+			(int)t->pid);
 	return run_in_child(t, op, nsfd, info, fd, err);
 }
 

@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "coldplug/log.h"
 #include "util.h"
@@ -194,5 +198,69 @@ int cp_parse_uint(const char *s, unsigned long long max, unsigned long long *out
 	if (v > max)
 		return cp_error_set(err, CP_ERR_INVALID, "%s is larger than %llu", s, max);
 	*out = v;
+	return 0;
+}
+
+/**
+ * cap_sets() - this thread's capability sets (capget(2), no libcap)
+ * @data:	filled: two 32-bit words per set
+ *
+ * Return: 0, or -1 with errno
+ */
+static int cap_sets(struct __user_cap_data_struct data[2])
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+
+	return (int)syscall(SYS_capget, &hdr, data);
+}
+
+/**
+ * cp_cap_effective() - whether this process holds capability @cap now
+ * @cap:	CAP_SYS_ADMIN, ...
+ *
+ * Return: true if it is in the effective set
+ */
+bool cp_cap_effective(int cap)
+{
+	struct __user_cap_data_struct data[2] = { 0 };
+
+	if (cap < 0 || cap > 63 || cap_sets(data) < 0)
+		return false;
+	return data[CAP_TO_INDEX(cap)].effective & CAP_TO_MASK(cap);
+}
+
+/**
+ * cp_cap_drop() - give up capability @cap for good
+ * @cap:	CAP_SYS_ADMIN, ...
+ * @err:	filled on failure
+ *
+ * Removes it from the effective, permitted and inheritable sets (so it
+ * cannot be taken back), and from the bounding set where the process may
+ * change that (so an exec cannot regain it). Nothing to do without it.
+ *
+ * Return: 0, or -1
+ */
+int cp_cap_drop(int cap, struct cp_error *err)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
+	uint32_t mask;
+	int i;
+
+	if (cap < 0 || cap > 63)
+		return cp_error_set(err, CP_ERR_INVALID, "no capability %d", cap);
+	if (cap_sets(data) < 0)
+		return cp_error_set_errno(err, errno, "capget");
+	if (prctl(PR_CAPBSET_READ, cap) == 1)
+		prctl(PR_CAPBSET_DROP, cap); /* needs CAP_SETPCAP; the sets below suffice */
+	i = CAP_TO_INDEX(cap);
+	mask = CAP_TO_MASK(cap);
+	if (!((data[i].effective | data[i].permitted | data[i].inheritable) & mask))
+		return 0;
+	data[i].effective &= ~mask;
+	data[i].permitted &= ~mask;
+	data[i].inheritable &= ~mask;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return cp_error_set_errno(err, errno, "give up capability %d", cap);
 	return 0;
 }

@@ -20,6 +20,7 @@
  *   memory, are printed as diagnostics (figures, not timed assertions).
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -160,6 +161,29 @@ static long status_kb(pid_t pid, const char *key)
 	if (f)
 		fclose(f);
 	return kb;
+}
+
+/**
+ * status_caps() - one capability set of the daemon, from its /proc status
+ * @pid:	the daemon
+ * @key:	"CapEff:" or "CapPrm:"
+ *
+ * Return: the set, or ~0 when it cannot be read
+ */
+static unsigned long long status_caps(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	unsigned long long caps = ~0ULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			caps = strtoull(line + strlen(key), NULL, 16);
+	if (f)
+		fclose(f);
+	return caps;
 }
 
 /**
@@ -399,60 +423,102 @@ static int load_round(int64_t *slowest)
 }
 
 /**
- * test_load() - LOAD_VMS VMs at once, alone, then beside a flooder and a
- * peer that never reads
- * @daemon:	the daemon
+ * attacked_round() - load_round() while one peer floods and another never
+ * reads
+ * @slowest:	as load_round()'s
+ * @flooded:	set to the bytes of events the flooder wrote meanwhile
  *
- * The figure the issue asks for is how much later the last VM is served
- * with the attackers there than without them, in the same run.
+ * Return: how many were served; -1 if an attacker was not negotiated with
  */
-static void test_load(pid_t daemon)
+static int attacked_round(int64_t *slowest, size_t *flooded)
 {
 	struct flood f = { .fd = dial() };
-	long before, after;
-	int64_t quiet_ms, slowest;
-	int served, st;
+	int served = -1, st;
 	pthread_t th;
 	pid_t deaf;
 
-	served = load_round(&quiet_ms);
-	is_int(served, LOAD_VMS,
-	       "load: all %d VMs served with no attacker (the last after %lld ms)", LOAD_VMS,
-	       (long long)quiet_ms);
-	before = peak_kb(daemon);
 	deaf = fork();
 	if (deaf == 0) {
 		int fd = dial();
 
-		/* negotiates, then never reads again: killed when the test ends */
+		/* negotiates, then never reads again: killed after the round */
 		if (!handshake(fd))
 			_exit(1);
 		pause();
 		_exit(0);
 	}
-	ok(deaf > 0 && handshake(f.fd), "load: both attackers are negotiated with");
-	if (pthread_create(&th, NULL, flood_run, &f) != 0)
-		bail_out("pthread_create");
-	usleep(200 * 1000);
-	served = load_round(&slowest);
-	atomic_store(&f.stop, true);
-	pthread_join(th, NULL);
-	after = peak_kb(daemon);
-	is_int(served, LOAD_VMS,
-	       "load: all %d VMs served beside the attackers (the last after %lld ms)", LOAD_VMS,
-	       (long long)slowest);
-	ok(before > 0 && after - before <= MAX_GROWTH_KB,
-	   "load: the daemon's peak memory grew by %ld kB (at most %ld)", after - before,
-	   MAX_GROWTH_KB);
-	diag("load figures: %d VMs served in %lld ms alone, in %lld ms beside a flood of %zu "
-	     "bytes and a peer that never reads (%+lld ms); daemon peak %ld kB",
-	     served, (long long)quiet_ms, (long long)slowest, atomic_load(&f.bytes),
-	     (long long)(slowest - quiet_ms), after);
+	if (deaf > 0 && handshake(f.fd)) {
+		if (pthread_create(&th, NULL, flood_run, &f) != 0)
+			bail_out("pthread_create");
+		usleep(200 * 1000);
+		served = load_round(slowest);
+		atomic_store(&f.stop, true);
+		pthread_join(th, NULL);
+	}
+	*flooded = atomic_load(&f.bytes);
 	if (deaf > 0) {
 		kill(deaf, SIGKILL);
 		waitpid(deaf, &st, 0);
 	}
 	close(f.fd);
+	return served;
+}
+
+static int cmp_ms(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+#define LOAD_ROUNDS 3
+
+/**
+ * test_load() - LOAD_VMS VMs at once, alone and beside a flooder and a peer
+ * that never reads, LOAD_ROUNDS times each, alternating
+ * @daemon:	the daemon
+ *
+ * The figure the issue asks for is how much later the last VM is served
+ * with the attackers there than without them, in the same run: the median
+ * of the rounds' differences (this machine is shared and noisy).
+ */
+static void test_load(pid_t daemon)
+{
+	int64_t quiet[LOAD_ROUNDS], attacked[LOAD_ROUNDS], delta[LOAD_ROUNDS];
+	long before = peak_kb(daemon), after;
+	int quiet_served = 0, attacked_served = 0, r;
+	size_t flooded = 0;
+
+	for (r = 0; r < LOAD_ROUNDS; r++) {
+		size_t bytes;
+		int n;
+
+		quiet_served += load_round(&quiet[r]);
+		n = attacked_round(&attacked[r], &bytes);
+		if (n < 0)
+			bail_out("load: an attacker was not negotiated with");
+		attacked_served += n;
+		flooded += bytes;
+		delta[r] = attacked[r] - quiet[r];
+		diag("load round %d: the last of %d VMs served after %lld ms alone, %lld ms beside "
+		     "the attackers (%+lld ms; %zu bytes of events flooded)",
+		     r + 1, LOAD_VMS, (long long)quiet[r], (long long)attacked[r],
+		     (long long)delta[r], bytes);
+	}
+	after = peak_kb(daemon);
+	is_int(quiet_served, LOAD_ROUNDS * LOAD_VMS, "load: %d rounds of %d VMs, all served alone",
+	       LOAD_ROUNDS, LOAD_VMS);
+	is_int(attacked_served, LOAD_ROUNDS * LOAD_VMS,
+	       "load: %d rounds of %d VMs, all served beside a flooder and a peer that never "
+	       "reads",
+	       LOAD_ROUNDS, LOAD_VMS);
+	ok(before > 0 && after - before <= MAX_GROWTH_KB,
+	   "load: the daemon's peak memory grew by %ld kB (at most %ld)", after - before,
+	   MAX_GROWTH_KB);
+	qsort(delta, LOAD_ROUNDS, sizeof(delta[0]), cmp_ms);
+	diag("load figures: the attackers delayed the last of %d VMs by %+lld ms (median of %d "
+	     "rounds; %zu bytes flooded); daemon peak %ld kB",
+	     LOAD_VMS, (long long)delta[LOAD_ROUNDS / 2], LOAD_ROUNDS, flooded, after);
 }
 
 int main(void)
@@ -485,6 +551,9 @@ int main(void)
 		usleep(10 * 1000);
 	if (!S_ISSOCK(st.st_mode))
 		bail_out("the daemon does not listen on %s", sock_path);
+	ok(!(status_caps(daemon.pid, "CapEff:") & (1ULL << CAP_SYS_ADMIN)) &&
+		   !(status_caps(daemon.pid, "CapPrm:") & (1ULL << CAP_SYS_ADMIN)),
+	   "the daemon, started as root, has given up CAP_SYS_ADMIN (no namespace helper)");
 	diag("idle figures: the daemon's RSS %ld kB, of which anonymous %ld kB (the rest is "
 	     "libc's and the program's pages, shared with other processes)",
 	     status_kb(daemon.pid, "VmRSS:"), status_kb(daemon.pid, "RssAnon:"));
