@@ -1054,15 +1054,19 @@ static void test_config_pci(void)
 	lab_scriptlet_result_clear(&res);
 }
 
+/* [smp-opts] as Incus writes it for limits.cpu=4 on a 2-CPU host: one CPU,
+ * the other three hot-plugged at start (so the queue count cannot come from
+ * here: real Incus 6.0.4 showed it). */
+static const char smp[] = "{\"name\": \"smp-opts\", \"comment\": \"CPU\", \"entries\": "
+			  "{\"cpus\": \"1\", \"maxcpus\": \"2\"}}";
+
 /**
  * test_config_direct() - virtio-net-pci on a tap NIC: a tap netdev on
- * Incus's own tap with one queue per vCPU of [smp-opts], a multi-queue NIC;
+ * Incus's own tap with one queue per vCPU of limits.cpu, a multi-queue NIC;
  * a macvlan NIC keeps a hub
  */
 static void test_config_direct(void)
 {
-	static const char smp[] = "{\"name\": \"smp-opts\", \"comment\": \"CPU\", \"entries\": "
-				  "{\"cpus\": \"4\", \"sockets\": \"1\"}}";
 	cleanup_free char *stub = stub_text(&stub_default);
 	cleanup_json cp_json *inst = instance_load(), *conf = config_conf();
 	struct lab_scriptlet_result res;
@@ -1080,7 +1084,8 @@ static void test_config_direct(void)
 	ok(section_is(out, 3, "netdev \"coldplug-nic0\"",
 		      "{\"type\": \"tap\", \"ifname\": \"tap4e1f2a3b\", \"script\": \"no\", "
 		      "\"downscript\": \"no\", \"queues\": \"4\", \"vhost\": \"off\"}"),
-	   "config/direct: eth0's netdev opens volatile.eth0.host_name, one queue per vCPU");
+	   "config/direct: eth0's netdev opens volatile.eth0.host_name, one queue per vCPU of "
+	   "limits.cpu");
 	ok(section_is(out, 4, "device",
 		      "{\"driver\": \"virtio-net-pci\", \"netdev\": \"coldplug-nic0\", \"bus\": "
 		      "\"pcie.0\", \"addr\": \"1c.0\", \"mac\": \"10:66:6a:4e:1f:01\", "
@@ -1094,6 +1099,43 @@ static void test_config_direct(void)
 		      "{\"type\": \"hubport\", \"hubid\": \"2\"}"),
 	   "config/direct: a macvlan NIC (a macvtap, not a tap) keeps a hub");
 	lab_scriptlet_result_clear(&res);
+}
+
+/**
+ * test_config_queues() - the queue count follows limits.cpu as Incus
+ * counts it: a count (default 1), or a set of host CPUs; at least 2
+ */
+static void test_config_queues(void)
+{
+	static const struct {
+		const char *limit; /* NULL: unset */
+		const char *queues;
+	} cases[] = {
+		{ NULL, "2" },	  { "1", "2" },	  { "3", "3" },	  { "8", "8" },
+		{ "0-2,5", "4" }, { "1,3", "2" }, { "0-5", "6" },
+	};
+	cleanup_free char *stub = stub_text(&stub_default);
+	size_t i;
+
+	for (i = 0; i < CP_ARRAY_SIZE(cases); i++) {
+		cleanup_json cp_json *inst = instance_load(), *conf = config_conf();
+		cp_json *expanded = cp_json_get_object(inst, "expanded_config");
+		struct lab_scriptlet_result res;
+		const cp_json *nic;
+
+		cp_json_append(conf, cp_json_parse(smp, strlen(smp), NULL));
+		if (cases[i].limit)
+			cp_json_set_str(expanded, "limits.cpu", cases[i].limit);
+		else
+			cp_json_del(expanded, "limits.cpu");
+		run(NULL, stub, "config", inst, conf, &res);
+		nic = cp_json_get_object(cp_json_at(res.conf, 3), "entries");
+		is_str(cp_json_get_str(nic, "queues"), cases[i].queues,
+		       "config/direct: limits.cpu %s gives %s queues%s%s",
+		       cases[i].limit ? cases[i].limit : "unset", cases[i].queues,
+		       res.error ? ": " : "", res.error ? res.error : "");
+		lab_scriptlet_result_clear(&res);
+	}
 }
 
 /**
@@ -1817,6 +1859,7 @@ int main(void)
 	test_qmp_builtins();
 	test_config_pci();
 	test_config_direct();
+	test_config_queues();
 	test_config_usb();
 	test_config_too_many();
 	test_run_wrapper();
