@@ -20,6 +20,8 @@
 #                    bench/results/start-*.json, then bench/RESULTS-start.md;
 #                    then the disk benchmark (about 4 min more):
 #                    bench/results/disk-*.json, then bench/RESULTS-disk.md
+# Also: make mutation  break the library one change at a time (tests/mutation/):
+#                    each must be caught by the tests it names
 # Also: make deb     the Debian package (root installs what it needs): built from
 #                    a copy of the tree in build/deb/src, lintian-checked
 #                    (errors and warnings fail), left at build/deb/coldplug_*.deb
@@ -36,6 +38,7 @@ CHECK_FRESH_ARGS ?=
 .PHONY: all build check demo bench fuzz format install clean
 .PHONY: check-fresh
 .PHONY: deb
+.PHONY: mutation
 
 all: build
 
@@ -100,6 +103,12 @@ fuzz:
 		-Db_sanitize=address,undefined -Db_lundef=false -Dqemu_tests=false
 	@ninja -C $(FUZZ)
 	@FUZZ=$(FUZZ) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
+# Break the library one small change at a time; every change must be
+# caught by the tests it names (tests/mutation/README.md).
+mutation:
+	@scripts/deps.sh build
+	@tests/mutation/run.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
