@@ -144,13 +144,13 @@ static int add_unplug(struct op_list *l, const struct plan_step *st, struct cp_e
 	o = add_op(l, OP_WAIT_DELETED, NULL, NULL, err);
 	if (!o)
 		return -1;
-	cp_strlcpy(o->wait_id, st->dev_id, sizeof(o->wait_id));
+	CP_FIELD_COPY(o->wait_id, st->dev_id);
 	if (!strcmp(st->del_id, st->dev_id))
 		return 0;
 	o = add_op(l, OP_WAIT_DELETED, NULL, NULL, err);
 	if (!o)
 		return -1;
-	cp_strlcpy(o->wait_id, st->del_id, sizeof(o->wait_id));
+	CP_FIELD_COPY(o->wait_id, st->del_id);
 	return 0;
 }
 
@@ -662,7 +662,7 @@ static int ops_release_usb_cd(struct op_list *l, const struct plan_step *st, str
 	o = add_op(l, OP_WAIT_DELETED, NULL, NULL, err);
 	if (!o)
 		return -1;
-	cp_strlcpy(o->wait_id, st->slot_name, sizeof(o->wait_id));
+	CP_FIELD_COPY(o->wait_id, st->slot_name);
 	o->commits = true;
 	o = add_op(l, OP_CMD, "query-block", NULL, err);
 	if (!o)
@@ -807,7 +807,7 @@ static int add_slot_unplug(struct op_list *l, const struct plan_step *st, struct
 	o = add_op(l, OP_WAIT_DELETED, NULL, NULL, err);
 	if (!o)
 		return -1;
-	cp_strlcpy(o->wait_id, st->slot_name, sizeof(o->wait_id));
+	CP_FIELD_COPY(o->wait_id, st->slot_name);
 	return 0;
 }
 

@@ -307,7 +307,8 @@ static int list_devices(struct collect *col, const char *key, const char *base)
 
 		if (!name || !names_qom_child_type(t, type, sizeof(type)))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", base, name);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", base, name) >= sizeof(path))
+			continue; /* read nothing of it: inventory_build() refuses it */
 		props = props_of(col, path);
 		if (!props || cp_json_set_str(props, "@type", type) < 0)
 			return -1;

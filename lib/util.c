@@ -45,6 +45,25 @@ size_t cp_strlcpy(char *dst, const char *src, size_t size)
 }
 
 /**
+ * cp_strlcpy_checked() - copy a string from outside (QEMU, a request) into a
+ * fixed buffer, or fail: a shorter id would name another object
+ * @dst:	destination buffer, left holding "" on failure
+ * @src:	source string
+ * @size:	size of @dst, at least 1
+ * @err:	filled when @src does not fit, naming it and the limit
+ *
+ * Return: 0, or -1
+ */
+int cp_strlcpy_checked(char *dst, const char *src, size_t size, struct cp_error *err)
+{
+	if (cp_strlcpy(dst, src, size) < size)
+		return 0;
+	dst[0] = '\0';
+	return cp_error_set(err, CP_ERR_INVALID, "'%s' is longer than %zu characters", src,
+			    size - 1);
+}
+
+/**
  * cp_str_has_prefix() - whether @s starts with @prefix
  * @s:		string, may be NULL
  * @prefix:	prefix

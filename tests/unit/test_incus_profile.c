@@ -232,6 +232,16 @@ static void test_request(void)
 		ok(stub_request_parse(bad[i], &r, &err) < 0 && strstr(err.msg, "Incus scriptlet"),
 		   "bad request %zu is refused with a message", i);
 	{
+		char req[256], name[129];
+
+		memset(name, 'v', 128);
+		name[128] = '\0';
+		snprintf(req, sizeof(req), "{\"v\":1,\"instance\":\"%s\"}", name);
+		ok(stub_request_parse(req, &r, &err) < 0 && strstr(err.msg, name) &&
+			   strstr(err.msg, "longer than 127"),
+		   "an instance name longer than 127 characters is refused, named, not cut");
+	}
+	{
 		char buf[64];
 
 		stub_status_failed("a long reason that does not fit", buf, 20);
