@@ -167,13 +167,12 @@ static int add_unplug(struct op_list *l, const struct plan_step *st, struct cp_e
  */
 static int add_bootindex(struct op_list *l, const struct plan_step *st, struct cp_error *err)
 {
+	cp_json *args;
+
 	if (st->bootindex < 0)
 		return 0;
-	return add_cmd(l, "qom-set",
-		       args_qom_set(st->slot_path, "bootindex", cp_json_new_int(st->bootindex)),
-		       err)
-		       ? 0
-		       : -1;
+	args = args_qom_set(st->slot_path, "bootindex", cp_json_new_int(st->bootindex));
+	return add_cmd(l, "qom-set", args, err) ? 0 : -1;
 }
 
 /**
