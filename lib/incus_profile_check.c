@@ -50,24 +50,6 @@ struct check_ctx {
 };
 
 /**
- * note() - append "\n  - <msg>" to a bounded buffer
- * @buf:	buffer
- * @size:	its size
- * @fmt:	printf format
- * @ap:		arguments
- */
-static void CP_PRINTF(3, 0) note(char *buf, size_t size, const char *fmt, va_list ap)
-{
-	size_t off = strlen(buf);
-
-	if (off + 8 >= size)
-		return;
-	memcpy(buf + off, "\n  - ", 6);
-	off += 5;
-	vsnprintf(buf + off, size - off, fmt, ap);
-}
-
-/**
  * problem() - record a problem that fails the check
  * @ctx:	checker state
  * @fmt:	printf format
@@ -79,7 +61,7 @@ static void problem(struct check_ctx *ctx, const char *fmt, ...)
 
 	ctx->nproblems++;
 	va_start(ap, fmt);
-	note(ctx->problems, sizeof(ctx->problems), fmt, ap);
+	cp_reasons_vadd(ctx->problems, sizeof(ctx->problems), fmt, ap);
 	va_end(ap);
 }
 
@@ -94,7 +76,7 @@ static void warning(struct check_ctx *ctx, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	note(ctx->rep->warnings, sizeof(ctx->rep->warnings), fmt, ap);
+	cp_reasons_vadd(ctx->rep->warnings, sizeof(ctx->rep->warnings), fmt, ap);
 	va_end(ap);
 }
 

@@ -58,16 +58,11 @@ struct plan_ctx {
 static void refuse(struct plan_ctx *ctx, const char *fmt, ...) CP_PRINTF(2, 3);
 static void refuse(struct plan_ctx *ctx, const char *fmt, ...)
 {
-	size_t off = strlen(ctx->reasons);
 	va_list ap;
 
 	ctx->nreasons++;
-	if (off + 8 >= sizeof(ctx->reasons))
-		return;
-	memcpy(ctx->reasons + off, "\n  - ", 6);
-	off += 5;
 	va_start(ap, fmt);
-	vsnprintf(ctx->reasons + off, sizeof(ctx->reasons) - off, fmt, ap);
+	cp_reasons_vadd(ctx->reasons, sizeof(ctx->reasons), fmt, ap);
 	va_end(ap);
 }
 

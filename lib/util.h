@@ -6,6 +6,7 @@
 #ifndef COLDPLUG_UTIL_H
 #define COLDPLUG_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,7 @@ int cp_strlcpy_checked(char *dst, const char *src, size_t size, struct cp_error 
 		_Static_assert(sizeof(dst) >= sizeof(src), "CP_FIELD_COPY would truncate");        \
 		cp_strlcpy((dst), (src), sizeof(dst));                                             \
 	} while (0)
+void cp_reasons_vadd(char *buf, size_t size, const char *fmt, va_list ap) CP_PRINTF(3, 0);
 bool cp_str_has_prefix(const char *s, const char *prefix);
 bool cp_streq(const char *a, const char *b);
 int64_t cp_now_ms(void);
