@@ -22,20 +22,10 @@
 #include <stddef.h>
 
 #include "coldplug/error.h"
+#include "coldplug/qconf_format.h"
 
 #define QCONF_MAX_NIC_MACS   8
 #define QCONF_MAX_NIC_QUEUES 64
-
-/**
- * enum qconf_format - how to render
- * @QCONF_READCONFIG:	a file for qemu -readconfig (with comments)
- * @QCONF_INCUS:	Incus raw.qemu.conf override lines (no comments; new
- *			anonymous sections as [name][100+]; empty sections delete)
- */
-enum qconf_format {
-	QCONF_READCONFIG,
-	QCONF_INCUS,
-};
 
 /**
  * struct qconf_nic_mac - the MAC a NIC slot carries, and its tap
