@@ -324,10 +324,10 @@ static void check_devices(struct check_ctx *ctx)
 		if (strncmp(s->name, "device", 6))
 			continue;
 		if (!strcmp(s->name, "device") &&
-		    names_parse_indexed(drive, NAME_DISK_SLOT, "", &idx))
+		    names_parse_indexed(drive, NAMES_DISK_SLOT, "", &idx))
 			ctx->rep->disk_slots++;
 		if (!strcmp(get(s, "driver"), "ide-cd") &&
-		    names_parse_indexed(drive, NAME_CD_SLOT, "", &idx))
+		    names_parse_indexed(drive, NAMES_CD_SLOT, "", &idx))
 			ctx->rep->cd_slots++;
 		if (strcmp(s->name, "device") && !strcmp(get(s, "bus"), "pcie.0"))
 			problem(ctx,

@@ -516,11 +516,11 @@ static int add_block_device(struct build_ctx *ctx, const char *path, const char 
 	if (slash)
 		*slash = '\0';
 	if (slash && cp_streq(prop_str(ctx, usb_path, "@type"), "usb-bot") &&
-	    names_parse_indexed(last_component(usb_path), NAME_CD_SLOT, "", &idx))
+	    names_parse_indexed(last_component(usb_path), NAMES_CD_SLOT, "", &idx))
 		return add_cd_frontend(ctx, path, usb_path, idx, err);
-	if (names_parse_indexed(drive, NAME_DISK_SLOT, "", &idx))
+	if (names_parse_indexed(drive, NAMES_DISK_SLOT, "", &idx))
 		return add_block_slot(ctx, path, type, drive, INV_SLOT_DISK, idx, err);
-	if (names_parse_indexed(drive, NAME_CD_SLOT, "", &idx))
+	if (names_parse_indexed(drive, NAMES_CD_SLOT, "", &idx))
 		return add_block_slot(ctx, path, type, drive, INV_SLOT_CD, idx, err);
 	return add_disk(ctx, path, type, drive, err);
 }
@@ -735,13 +735,13 @@ static int add_device(struct build_ctx *ctx, const char *path, const char *type,
 		ctx->inv->usb_ports = (unsigned)(p2 > p3 ? p2 : p3);
 	}
 	if (!strcmp(type, "usb-bot") && !strncmp(path, "/machine/peripheral/", 20) &&
-	    names_parse_indexed(path + 20, NAME_CD_SLOT, "", &idx))
+	    names_parse_indexed(path + 20, NAMES_CD_SLOT, "", &idx))
 		return cd_slot(ctx, idx, path, err) ? 0 : -1;
 	if (*drive || prop(ctx, path, "drive"))
 		return add_block_device(ctx, path, type, drive, err);
 	if (!*netdev)
 		return 0;
-	if (names_parse_indexed(netdev, NAME_NIC_SLOT, "", &idx))
+	if (names_parse_indexed(netdev, NAMES_NIC_SLOT, "", &idx))
 		return add_nic_slot(ctx, path, type, netdev, idx, err);
 	return add_nic(ctx, path, type, netdev, err);
 }

@@ -409,7 +409,7 @@ static int queue_round3(const char *path, cp_json *props, void *userdata)
 	const char *type = cp_json_get_str(props, "@type");
 	const char *drive = cp_json_get_str(props, "drive");
 
-	if (drive && cp_str_has_prefix(drive, NAME_DISK_SLOT))
+	if (drive && cp_str_has_prefix(drive, NAMES_DISK_SLOT))
 		return 0; /* a slot: round 2 said all the inventory needs */
 	if (cp_json_get(props, "drive") && dev_class(type) == DEV_SCSI)
 		return add_items(col, path, scsi_props, CP_ARRAY_SIZE(scsi_props));

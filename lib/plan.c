@@ -406,7 +406,7 @@ static int plan_cd(struct plan_ctx *ctx, const struct inv_disk *d)
 		return -1;
 	fill_block_step(st, d);
 	st->slot = (unsigned)idx;
-	snprintf(st->slot_name, sizeof(st->slot_name), NAME_CD_SLOT "%ld", idx);
+	snprintf(st->slot_name, sizeof(st->slot_name), NAMES_CD_SLOT "%ld", idx);
 	snprintf(st->slot_path, sizeof(st->slot_path), "/machine/peripheral/%s", st->slot_name);
 	CP_FIELD_COPY(st->usb_bus, ctx->inv->usb_bus);
 	snprintf(st->to, sizeof(st->to), "%s (usb-bot on %s, scsi-cd %s)", st->slot_name,
@@ -1060,7 +1060,7 @@ int plan_release(const struct inventory *inv, const struct inv_slot *slot, struc
 	CP_FIELD_COPY(st->slot_name, slot->name);
 	CP_FIELD_COPY(st->slot_path, slot->path);
 	if (slot->kind == INV_SLOT_DISK) {
-		snprintf(st->placeholder, sizeof(st->placeholder), NAME_DISK_PLACEHOLDER "%u",
+		snprintf(st->placeholder, sizeof(st->placeholder), NAMES_DISK_PLACEHOLDER "%u",
 			 slot->index);
 		st->placeholder_exists = inventory_has_node(inv, st->placeholder);
 	}

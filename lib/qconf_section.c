@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The section list behind coldplug/qemu_conf.h: see qconf_section.h. Apart
- * from the generators (qemu_conf.c, macos.c) so that each builds on it
+ * The section list behind coldplug/qconf.h: see qconf_section.h. Apart
+ * from the generators (qconf.c, macos.c) so that each builds on it
  * without depending on the other.
  */
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The section list behind coldplug/qemu_conf.h, shared by the generators
+ * The section list behind coldplug/qconf.h, shared by the generators
  * that add to it (frontends, the daemon's monitor, the macOS machine).
  */
 #ifndef COLDPLUG_QCONF_SECTION_H

@@ -12,7 +12,7 @@
 
 #include "coldplug/error.h"
 #include "coldplug/inventory.h"
-#include "coldplug/qemu_conf.h"
+#include "coldplug/qconf.h"
 
 /**
  * enum cli_exit - exit codes, documented in --help and the README

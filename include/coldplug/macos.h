@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * What a macOS guest needs from the QEMU configuration beside coldplug's disk,
- * CD and NIC slots (coldplug/qemu_conf.h), and which frontends each macOS
+ * CD and NIC slots (coldplug/qconf.h), and which frontends each macOS
  * version can drive. The anchors (OSX-KVM, quickemu, Docker-OSX, Proxmox
  * guides; ../shared/reference/qemu-notes.md §7) all give macOS:
  *   - isa-applesmc with Apple's OSK (the "OSK0"+"OSK1" SMC keys of a Mac):

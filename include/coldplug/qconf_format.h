@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The two forms a generated QEMU configuration takes. Apart from
- * coldplug/qemu_conf.h because the macOS machine (coldplug/macos.h) is
+ * coldplug/qconf.h because the macOS machine (coldplug/macos.h) is
  * rendered in them too, and the generator builds on the macOS module, not
  * the other way round.
  */

@@ -15,8 +15,8 @@
  * PCI frontends carry no id: Incus's hot-plug allocator takes any top-level
  * PCI device with an id and nothing behind it for a free root port.
  */
-#ifndef COLDPLUG_QEMU_CONF_H
-#define COLDPLUG_QEMU_CONF_H
+#ifndef COLDPLUG_QCONF_H
+#define COLDPLUG_QCONF_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -96,4 +96,4 @@ char *qconf_generate(const struct qconf_opts *o, enum qconf_format fmt, struct c
 bool qconf_mac_valid(const char *mac);
 const char *qconf_nic_model(const struct qconf_opts *o);
 
-#endif /* COLDPLUG_QEMU_CONF_H */
+#endif /* COLDPLUG_QCONF_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The QEMU configuration generator: see coldplug/qemu_conf.h.
+ * The QEMU configuration generator: see coldplug/qconf.h.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "coldplug/macos.h"
-#include "coldplug/qemu_conf.h"
+#include "coldplug/qconf.h"
 #include "coldplug/stub.h"
 #include "names.h"
 #include "qconf_section.h"
@@ -166,14 +166,14 @@ static void add_disk_slot(struct qconf *q, unsigned i)
 	char drive[32], comment[200];
 	struct qconf_section *s;
 
-	snprintf(drive, sizeof(drive), NAME_DISK_SLOT "%u", i);
+	snprintf(drive, sizeof(drive), NAMES_DISK_SLOT "%u", i);
 	snprintf(comment, sizeof(comment),
 		 "Disk slot %u: an empty, writable placeholder until coldplug attaches\n"
 		 "the manager's own block node to it.",
 		 i);
 	s = qconf_section_add(q, "drive", drive, comment);
 	qconf_section_set_table(q, s, placeholder, CP_ARRAY_SIZE(placeholder));
-	qconf_section_set(q, s, "node-name", NAME_DISK_PLACEHOLDER "%u", i);
+	qconf_section_set(q, s, "node-name", NAMES_DISK_PLACEHOLDER "%u", i);
 	s = qconf_section_add(q, "device", NULL, NULL);
 	qconf_section_set(q, s, "driver", "virtio-blk-pci");
 	qconf_section_set(q, s, "drive", "%s", drive);
@@ -240,7 +240,7 @@ static void add_nic_slot(struct qconf *q, const struct qconf_opts *o, unsigned i
 	struct qconf_section *s;
 	char id[32];
 
-	snprintf(id, sizeof(id), NAME_NIC_SLOT "%u", i);
+	snprintf(id, sizeof(id), NAMES_NIC_SLOT "%u", i);
 	add_nic_netdev(q, o, m, i, id);
 	s = qconf_section_add(q, "device", NULL, NULL);
 	qconf_section_set(q, s, "driver", "%s", qconf_nic_model(o));
