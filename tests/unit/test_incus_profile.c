@@ -98,6 +98,46 @@ static void test_legacy_cd(void)
 }
 
 /**
+ * test_too_long() - a section name, key or socket path that does not fit is
+ * a problem naming it, never a shorter name
+ */
+static void test_too_long(void)
+{
+	char name[101], key[61], path[121], from[160], to[256];
+	struct incus_profile_report rep;
+	struct cp_error err;
+	char *t = generate(PLAN_FRONTEND_PCI);
+	char *e;
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = '\0';
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+
+	snprintf(to, sizeof(to), "    [device \"%s\"]\n    driver = \"x\"\n    [mon \"coldplug\"]",
+		 name);
+	e = replace(t, "    [mon \"coldplug\"]", to);
+	ok(check(e, NULL, &rep, &err) < 0 && strstr(err.msg, name) && strstr(err.msg, "95"),
+	   "a section name longer than 95 characters is a problem naming it");
+	free(e);
+	snprintf(to, sizeof(to), "    mode = \"control\"\n    %s = \"x\"", key);
+	e = replace(t, "    mode = \"control\"", to);
+	ok(check(e, NULL, &rep, &err) < 0 && strstr(err.msg, key) && strstr(err.msg, "47"),
+	   "a key longer than 47 characters is a problem naming it");
+	free(e);
+	snprintf(from, sizeof(from), "path = \"/run/coldplug/coldplug.sock\"");
+	snprintf(to, sizeof(to), "path = \"%s\"", path);
+	e = replace(t, from, to);
+	ok(check(e, NULL, &rep, &err) < 0 && strstr(err.msg, path) && strstr(err.msg, "107"),
+	   "a socket path longer than 107 characters is a problem naming it");
+	free(e);
+	free(t);
+}
+
+/**
  * test_generated() - the profile's content, and that it passes its own check
  */
 static void test_generated(void)
@@ -260,6 +300,7 @@ static void test_request(void)
 int main(void)
 {
 	test_generated();
+	test_too_long();
 	test_check_problems();
 	test_refused_options();
 	test_request();
