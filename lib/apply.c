@@ -70,7 +70,7 @@ struct unplug {
  * @netdev_gone:	the current NIC step has deleted the manager's netdev
  * @netdev_added:	the current NIC step has added its new netdev
  * @mark:		event mark taken before the last command
- * @tap_fd:		queue opened by OP_OPEN_TAP, until it is passed
+ * @tap_fd:		queue opened by APPLY_OP_OPEN_TAP, until it is passed
  * @step_start:		cp_now_ms() when the current step began
  * @failure:		the error that stopped the run
  * @unplugs:		per step, its unplug of the first phase; NULL when the
@@ -89,7 +89,7 @@ struct apply {
 	apply_fn fn;
 	void *userdata;
 	size_t step;
-	struct op_list ops;
+	struct apply_op_list ops;
 	size_t cur;
 	bool rolling_back;
 	bool gone;
@@ -111,7 +111,7 @@ struct apply {
 static void run_ops(struct apply *a);
 static void start_step(struct apply *a);
 static bool skip_unplug(struct apply *a);
-static bool is_unplug_op(const struct op_list *l, size_t i);
+static bool is_unplug_op(const struct apply_op_list *l, size_t i);
 
 /**
  * apply_opts_init() - default options
@@ -204,7 +204,7 @@ static void finish(struct apply *a, bool failed)
 			a->res[i].status = APPLY_NOT_ATTEMPTED;
 	if (a->tap_fd >= 0)
 		close(a->tap_fd);
-	ops_free(&a->ops);
+	apply_ops_free(&a->ops);
 	if (a->batch_failed) {
 		failed = true;
 		cp_error_copy(&a->failure, &a->first_failure);
@@ -344,8 +344,8 @@ static void step_failed(struct apply *a, const struct cp_error *e)
 		step_end_failed(a);
 		return;
 	}
-	ops_free(&a->ops);
-	if (ops_for_rollback(st, a->slot_added, &a->ops, &rb) < 0 || !a->ops.n) {
+	apply_ops_free(&a->ops);
+	if (apply_ops_for_rollback(st, a->slot_added, &a->ops, &rb) < 0 || !a->ops.n) {
 		step_end_failed(a);
 		return;
 	}
@@ -363,7 +363,7 @@ static void step_failed(struct apply *a, const struct cp_error *e)
  */
 static void op_done(struct apply *a)
 {
-	const struct op *op = &a->ops.ops[a->cur];
+	const struct apply_op *op = &a->ops.ops[a->cur];
 
 	if (op->changes)
 		a->res[a->step].changed = true;
@@ -371,7 +371,7 @@ static void op_done(struct apply *a)
 		a->committed = true;
 	if (op->adds_slot)
 		a->slot_added = true;
-	if (op->kind == OP_WAIT_DELETED)
+	if (op->kind == APPLY_OP_WAIT_DELETED)
 		a->gone = true;
 	if (op->drops_netdev)
 		a->netdev_gone = true;
@@ -382,7 +382,7 @@ static void op_done(struct apply *a)
 }
 
 /**
- * on_reply() - qmp_reply_fn for an OP_CMD
+ * on_reply() - qmp_reply_fn for an APPLY_OP_CMD
  * @c:		client
  * @ret:	reply value, or NULL
  * @e:		error, or NULL
@@ -391,7 +391,7 @@ static void op_done(struct apply *a)
 static void on_reply(struct qmp_client *c, cp_json *ret, const struct cp_error *e, void *userdata)
 {
 	struct apply *a = userdata;
-	const struct op *op = &a->ops.ops[a->cur];
+	const struct apply_op *op = &a->ops.ops[a->cur];
 	struct cp_error ce;
 
 	(void)c;
@@ -436,7 +436,7 @@ static void deleted_hint(const struct apply *a, const struct plan_step *st, cons
 }
 
 /**
- * on_deleted() - qmp_await_fn for an OP_WAIT_DELETED
+ * on_deleted() - qmp_await_fn for an APPLY_OP_WAIT_DELETED
  * @c:		client
  * @ev:		the event, or NULL
  * @e:		error, or NULL
@@ -460,7 +460,7 @@ static void on_deleted(struct qmp_client *c, cp_json *ev, const struct cp_error 
 }
 
 /**
- * open_tap() - OP_OPEN_TAP: one new queue on the tap, once none is left
+ * open_tap() - APPLY_OP_OPEN_TAP: one new queue on the tap, once none is left
  * @a:		run
  * @err:	filled on failure
  *
@@ -499,25 +499,25 @@ static int open_tap(struct apply *a, struct cp_error *err)
  */
 static bool run_op(struct apply *a)
 {
-	const struct op *op = &a->ops.ops[a->cur];
+	const struct apply_op *op = &a->ops.ops[a->cur];
 	struct qmp_event_match m = { "DEVICE_DELETED", "device", op->wait_id };
 	struct cp_error e;
 	int fd;
 
 	switch (op->kind) {
-	case OP_OPEN_TAP:
+	case APPLY_OP_OPEN_TAP:
 		if (open_tap(a, &e) < 0) {
 			step_failed(a, &e);
 			return true;
 		}
 		a->cur++;
 		return false;
-	case OP_WAIT_DELETED:
+	case APPLY_OP_WAIT_DELETED:
 		if (qmp_client_await_event(a->c, &m, a->mark, a->o.event_timeout_ms, on_deleted, a,
 					   &e) < 0)
 			step_failed(a, &e);
 		return true;
-	case OP_CMD:
+	case APPLY_OP_CMD:
 		a->mark = qmp_client_event_mark(a->c);
 		fd = op->with_tap ? a->tap_fd : -1;
 		if (qmp_client_send(a->c, op->cmd, cp_json_ref(op->args), fd >= 0 ? &fd : NULL,
@@ -569,7 +569,7 @@ static void start_step(struct apply *a)
 		finish(a, a->batch_failed);
 		return;
 	}
-	ops_free(&a->ops);
+	apply_ops_free(&a->ops);
 	a->cur = 0;
 	a->gone = false;
 	a->committed = false;
@@ -577,7 +577,7 @@ static void start_step(struct apply *a)
 	a->netdev_gone = false;
 	a->netdev_added = false;
 	a->step_start = cp_now_ms();
-	if (ops_for_step(current(a), &a->ops, &e) < 0) {
+	if (apply_ops_for_step(current(a), &a->ops, &e) < 0) {
 		step_failed(a, &e);
 		return;
 	}
@@ -700,10 +700,10 @@ static int await_deleted(struct unplug *u, const char *id, uint64_t since, struc
  *
  * Return: true if so
  */
-static bool is_unplug_op(const struct op_list *l, size_t i)
+static bool is_unplug_op(const struct apply_op_list *l, size_t i)
 {
-	return l->ops[i].kind == OP_WAIT_DELETED ||
-	       (i == 0 && l->ops[i].kind == OP_CMD && !strcmp(l->ops[i].cmd, "device_del"));
+	return l->ops[i].kind == APPLY_OP_WAIT_DELETED ||
+	       (i == 0 && l->ops[i].kind == APPLY_OP_CMD && !strcmp(l->ops[i].cmd, "device_del"));
 }
 
 /**
@@ -717,15 +717,15 @@ static bool is_unplug_op(const struct op_list *l, size_t i)
 static void start_step_unplug(struct unplug *u, uint64_t since)
 {
 	struct apply *a = u->a;
-	struct op_list l;
+	struct apply_op_list l;
 	size_t i;
 
-	if (ops_for_step(&a->plan->steps[u->step], &l, &u->err) < 0) {
+	if (apply_ops_for_step(&a->plan->steps[u->step], &l, &u->err) < 0) {
 		u->failed = true;
 		return;
 	}
 	for (i = 0; i < l.n && is_unplug_op(&l, i) && !u->failed; i++) {
-		if (l.ops[i].kind == OP_WAIT_DELETED) {
+		if (l.ops[i].kind == APPLY_OP_WAIT_DELETED) {
 			u->failed = await_deleted(u, l.ops[i].wait_id, since, &u->err) < 0;
 			continue;
 		}
@@ -736,7 +736,7 @@ static void start_step_unplug(struct unplug *u, uint64_t since)
 		}
 		a->pending++;
 	}
-	ops_free(&l);
+	apply_ops_free(&l);
 }
 
 /**
@@ -976,31 +976,31 @@ int apply_preflight(const struct plan *p, const struct apply_opts *o, struct cp_
 cp_json *apply_step_commands(const struct plan_step *st)
 {
 	cleanup_json cp_json *arr = cp_json_new_array();
-	struct op_list ops;
+	struct apply_op_list ops;
 	struct cp_error e;
 	size_t i;
 
-	if (!arr || st->already || ops_for_step(st, &ops, &e) < 0)
+	if (!arr || st->already || apply_ops_for_step(st, &ops, &e) < 0)
 		return st->already && arr ? steal_pointer(&arr) : NULL;
 	for (i = 0; i < ops.n; i++) {
-		const struct op *op = &ops.ops[i];
+		const struct apply_op *op = &ops.ops[i];
 		cp_json *o;
 
-		if (op->kind == OP_CMD)
+		if (op->kind == APPLY_OP_CMD)
 			o = cp_json_obj(CP_STR("execute", op->cmd),
 					CP_JSON_IF(op->args, "arguments", cp_json_ref(op->args)),
 					CP_STR_IF(op->with_tap, "fd", "new queue of the host tap"));
-		else if (op->kind == OP_WAIT_DELETED)
+		else if (op->kind == APPLY_OP_WAIT_DELETED)
 			o = cp_json_obj(CP_STR("wait", "DEVICE_DELETED"),
 					CP_STR("device", op->wait_id));
 		else
 			o = cp_json_obj(
 				CP_STR("open-queue", *st->ifname ? st->ifname : st->tapdev));
 		if (cp_json_append(arr, o) < 0) {
-			ops_free(&ops);
+			apply_ops_free(&ops);
 			return NULL;
 		}
 	}
-	ops_free(&ops);
+	apply_ops_free(&ops);
 	return steal_pointer(&arr);
 }

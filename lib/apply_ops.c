@@ -40,16 +40,16 @@
  * add_op() - append an operation
  * @l:		list
  * @kind:	its kind
- * @cmd:	command name (OP_CMD), or NULL
+ * @cmd:	command name (APPLY_OP_CMD), or NULL
  * @args:	arguments, stolen; NULL for none
  * @err:	filled when out of memory
  *
  * Return: the new operation, or NULL
  */
-static struct op *add_op(struct op_list *l, enum op_kind kind, const char *cmd, cp_json *args,
-			 struct cp_error *err)
+static struct apply_op *add_op(struct apply_op_list *l, enum apply_op_kind kind, const char *cmd,
+			       cp_json *args, struct cp_error *err)
 {
-	struct op *n = realloc(l->ops, (l->n + 1) * sizeof(*n));
+	struct apply_op *n = realloc(l->ops, (l->n + 1) * sizeof(*n));
 
 	if (!n) {
 		cp_json_unref(args);
@@ -75,20 +75,21 @@ static struct op *add_op(struct op_list *l, enum op_kind kind, const char *cmd, 
  *
  * Return: the operation, or NULL
  */
-static struct op *add_cmd(struct op_list *l, const char *cmd, cp_json *args, struct cp_error *err)
+static struct apply_op *add_cmd(struct apply_op_list *l, const char *cmd, cp_json *args,
+				struct cp_error *err)
 {
 	if (!args) {
 		cp_error_set(err, CP_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
-	return add_op(l, OP_CMD, cmd, args, err);
+	return add_op(l, APPLY_OP_CMD, cmd, args, err);
 }
 
 /**
- * ops_free() - free a list's operations
+ * apply_ops_free() - free a list's operations
  * @l:	list
  */
-void ops_free(struct op_list *l)
+void apply_ops_free(struct apply_op_list *l)
 {
 	size_t i;
 
@@ -134,23 +135,23 @@ static cp_json *args_qom_set(const char *path, const char *prop, cp_json *value)
  *
  * Return: 0, or -1
  */
-static int add_unplug(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+static int add_unplug(struct apply_op_list *l, const struct plan_step *st, struct cp_error *err)
 {
-	struct op *o = add_cmd(l, "device_del", args_id(st->del_id), err);
+	struct apply_op *o = add_cmd(l, "device_del", args_id(st->del_id), err);
 
 	if (!o)
 		return -1;
 	o->changes = true;
-	o = add_op(l, OP_WAIT_DELETED, NULL, NULL, err);
+	o = add_op(l, APPLY_OP_WAIT_DELETED, NULL, NULL, err);
 	if (!o)
 		return -1;
-	cp_strlcpy(o->wait_id, st->dev_id, sizeof(o->wait_id));
+	CP_FIELD_COPY(o->wait_id, st->dev_id);
 	if (!strcmp(st->del_id, st->dev_id))
 		return 0;
-	o = add_op(l, OP_WAIT_DELETED, NULL, NULL, err);
+	o = add_op(l, APPLY_OP_WAIT_DELETED, NULL, NULL, err);
 	if (!o)
 		return -1;
-	cp_strlcpy(o->wait_id, st->del_id, sizeof(o->wait_id));
+	CP_FIELD_COPY(o->wait_id, st->del_id);
 	return 0;
 }
 
@@ -165,15 +166,14 @@ static int add_unplug(struct op_list *l, const struct plan_step *st, struct cp_e
  *
  * Return: 0, or -1
  */
-static int add_bootindex(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+static int add_bootindex(struct apply_op_list *l, const struct plan_step *st, struct cp_error *err)
 {
+	cp_json *args;
+
 	if (st->bootindex < 0)
 		return 0;
-	return add_cmd(l, "qom-set",
-		       args_qom_set(st->slot_path, "bootindex", cp_json_new_int(st->bootindex)),
-		       err)
-		       ? 0
-		       : -1;
+	args = args_qom_set(st->slot_path, "bootindex", cp_json_new_int(st->bootindex));
+	return add_cmd(l, "qom-set", args, err) ? 0 : -1;
 }
 
 /**
@@ -218,9 +218,9 @@ static int check_block_slot(const struct plan_step *st, const cp_json *ret, stru
  *
  * Return: 0, or -1
  */
-static int ops_disk(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+static int ops_disk(struct apply_op_list *l, const struct plan_step *st, struct cp_error *err)
 {
-	struct op *o;
+	struct apply_op *o;
 
 	if (add_unplug(l, st, err) < 0)
 		return -1;
@@ -231,7 +231,7 @@ static int ops_disk(struct op_list *l, const struct plan_step *st, struct cp_err
 	o->commits = true;
 	if (add_bootindex(l, st, err) < 0)
 		return -1;
-	o = add_op(l, OP_CMD, "query-block", NULL, err);
+	o = add_op(l, APPLY_OP_CMD, "query-block", NULL, err);
 	if (!o)
 		return -1;
 	o->check = check_block_slot;
@@ -328,10 +328,10 @@ static int check_cd_slot(const struct plan_step *st, const cp_json *ret, struct 
  *
  * Return: 0, or -1
  */
-static int ops_cd(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+static int ops_cd(struct apply_op_list *l, const struct plan_step *st, struct cp_error *err)
 {
 	char path[INV_PATH_MAX];
-	struct op *o;
+	struct apply_op *o;
 
 	snprintf(path, sizeof(path), "/machine/peripheral/%s", st->slot_name);
 	if (add_unplug(l, st, err) < 0)
@@ -346,7 +346,7 @@ static int ops_cd(struct op_list *l, const struct plan_step *st, struct cp_error
 	if (!o)
 		return -1;
 	o->commits = true;
-	o = add_op(l, OP_CMD, "query-block", NULL, err);
+	o = add_op(l, APPLY_OP_CMD, "query-block", NULL, err);
 	if (!o)
 		return -1;
 	o->check = check_cd_slot;
@@ -354,12 +354,12 @@ static int ops_cd(struct op_list *l, const struct plan_step *st, struct cp_error
 }
 
 /**
- * ops_fdname() - the name the new tap queue is passed under (getfd)
+ * apply_ops_fdname() - the name the new tap queue is passed under (getfd)
  * @st:		step
  * @out:	buffer
  * @size:	its size
  */
-void ops_fdname(const struct plan_step *st, char *out, size_t size)
+void apply_ops_fdname(const struct plan_step *st, char *out, size_t size)
 {
 	snprintf(out, size, "coldplug-%s", st->netdev);
 }
@@ -372,7 +372,7 @@ void ops_fdname(const struct plan_step *st, char *out, size_t size)
  */
 static void uplink_id(const struct plan_step *st, char *out, size_t size)
 {
-	snprintf(out, size, "%s%s", st->slot_name, NAME_NIC_UPLINK_SUFFIX);
+	snprintf(out, size, "%s%s", st->slot_name, NAMES_NIC_UPLINK_SUFFIX);
 }
 
 /**
@@ -419,7 +419,7 @@ static cp_json *netdev_tap_args(const struct plan_step *st)
 {
 	char fdname[INV_NAME_MAX + 16];
 
-	ops_fdname(st, fdname, sizeof(fdname));
+	apply_ops_fdname(st, fdname, sizeof(fdname));
 	return cp_json_obj(CP_STR("fd", fdname), CP_STR("id", st->netdev), CP_STR("type", "tap"),
 			   CP_BOOL("vhost", false));
 }
@@ -468,7 +468,7 @@ static cp_json *getfd_args(const struct plan_step *st)
 {
 	char fdname[INV_NAME_MAX + 16];
 
-	ops_fdname(st, fdname, sizeof(fdname));
+	apply_ops_fdname(st, fdname, sizeof(fdname));
 	return cp_json_obj(CP_STR("fdname", fdname));
 }
 
@@ -480,9 +480,9 @@ static cp_json *getfd_args(const struct plan_step *st)
  *
  * Return: 0, or -1
  */
-static int add_network_check(struct op_list *l, op_check_fn check, struct cp_error *err)
+static int add_network_check(struct apply_op_list *l, apply_op_check_fn check, struct cp_error *err)
 {
-	struct op *o = add_cmd(l, "human-monitor-command", hmp_args("info network"), err);
+	struct apply_op *o = add_cmd(l, "human-monitor-command", hmp_args("info network"), err);
 
 	if (!o)
 		return -1;
@@ -498,11 +498,11 @@ static int add_network_check(struct op_list *l, op_check_fn check, struct cp_err
  *
  * Return: 0, or -1
  */
-static int ops_nic(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+static int ops_nic(struct apply_op_list *l, const struct plan_step *st, struct cp_error *err)
 {
 	const char *fe_cmd = NULL;
 	cp_json *fe_args;
-	struct op *o;
+	struct apply_op *o;
 
 	if (add_unplug(l, st, err) < 0)
 		return -1;
@@ -510,7 +510,7 @@ static int ops_nic(struct op_list *l, const struct plan_step *st, struct cp_erro
 	if (!o)
 		return -1;
 	o->drops_netdev = true;
-	if (!add_op(l, OP_OPEN_TAP, NULL, NULL, err))
+	if (!add_op(l, APPLY_OP_OPEN_TAP, NULL, NULL, err))
 		return -1;
 	o = add_cmd(l, "getfd", getfd_args(st), err);
 	if (!o)
@@ -567,9 +567,9 @@ static int check_direct(const struct plan_step *st, const cp_json *ret, struct c
  *
  * Return: 0, or -1
  */
-static int ops_nic_direct(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+static int ops_nic_direct(struct apply_op_list *l, const struct plan_step *st, struct cp_error *err)
 {
-	struct op *o;
+	struct apply_op *o;
 
 	if (add_unplug(l, st, err) < 0)
 		return -1;
@@ -652,19 +652,20 @@ static int check_unplugged(const struct plan_step *st, const cp_json *ret, struc
  *
  * Return: 0, or -1
  */
-static int ops_release_usb_cd(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+static int ops_release_usb_cd(struct apply_op_list *l, const struct plan_step *st,
+			      struct cp_error *err)
 {
-	struct op *o = add_cmd(l, "device_del", args_id(st->slot_name), err);
+	struct apply_op *o = add_cmd(l, "device_del", args_id(st->slot_name), err);
 
 	if (!o)
 		return -1;
 	o->changes = true;
-	o = add_op(l, OP_WAIT_DELETED, NULL, NULL, err);
+	o = add_op(l, APPLY_OP_WAIT_DELETED, NULL, NULL, err);
 	if (!o)
 		return -1;
-	cp_strlcpy(o->wait_id, st->slot_name, sizeof(o->wait_id));
+	CP_FIELD_COPY(o->wait_id, st->slot_name);
 	o->commits = true;
-	o = add_op(l, OP_CMD, "query-block", NULL, err);
+	o = add_op(l, APPLY_OP_CMD, "query-block", NULL, err);
 	if (!o)
 		return -1;
 	o->check = check_unplugged;
@@ -683,9 +684,9 @@ static int ops_release_usb_cd(struct op_list *l, const struct plan_step *st, str
  *
  * Return: 0, or -1
  */
-static int ops_release(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+static int ops_release(struct apply_op_list *l, const struct plan_step *st, struct cp_error *err)
 {
-	struct op *o;
+	struct apply_op *o;
 
 	if (st->kind == PLAN_RELEASE_CD && !st->tray)
 		return ops_release_usb_cd(l, st, err);
@@ -706,7 +707,7 @@ static int ops_release(struct op_list *l, const struct plan_step *st, struct cp_
 	if (!o)
 		return -1;
 	o->changes = o->commits = true;
-	o = add_op(l, OP_CMD, "query-block", NULL, err);
+	o = add_op(l, APPLY_OP_CMD, "query-block", NULL, err);
 	if (!o)
 		return -1;
 	o->check = check_released;
@@ -714,14 +715,14 @@ static int ops_release(struct op_list *l, const struct plan_step *st, struct cp_
 }
 
 /**
- * ops_for_step() - the operations of one plan step
+ * apply_ops_for_step() - the operations of one plan step
  * @st:		step (not an "already" one)
- * @out:	filled; free with ops_free()
+ * @out:	filled; free with apply_ops_free()
  * @err:	filled when out of memory
  *
  * Return: 0, or -1
  */
-int ops_for_step(const struct plan_step *st, struct op_list *out, struct cp_error *err)
+int apply_ops_for_step(const struct plan_step *st, struct apply_op_list *out, struct cp_error *err)
 {
 	int rc = -1;
 
@@ -748,7 +749,7 @@ int ops_for_step(const struct plan_step *st, struct op_list *out, struct cp_erro
 		return cp_error_set(err, CP_ERR_INVALID, "unknown step kind %d", (int)st->kind);
 	}
 	if (rc < 0)
-		ops_free(out);
+		apply_ops_free(out);
 	return rc;
 }
 
@@ -798,33 +799,34 @@ static cp_json *usb_readd_args(const struct plan_step *st)
  *
  * Return: 0, or -1
  */
-static int add_slot_unplug(struct op_list *l, const struct plan_step *st, struct cp_error *err)
+static int add_slot_unplug(struct apply_op_list *l, const struct plan_step *st,
+			   struct cp_error *err)
 {
-	struct op *o = add_cmd(l, "device_del", args_id(st->slot_name), err);
+	struct apply_op *o = add_cmd(l, "device_del", args_id(st->slot_name), err);
 
 	if (!o)
 		return -1;
-	o = add_op(l, OP_WAIT_DELETED, NULL, NULL, err);
+	o = add_op(l, APPLY_OP_WAIT_DELETED, NULL, NULL, err);
 	if (!o)
 		return -1;
-	cp_strlcpy(o->wait_id, st->slot_name, sizeof(o->wait_id));
+	CP_FIELD_COPY(o->wait_id, st->slot_name);
 	return 0;
 }
 
 /**
- * ops_for_rollback() - the operations that put the manager's disk frontend
+ * apply_ops_for_rollback() - the operations that put the manager's disk frontend
  * back after a failed step
  * @st:		step
  * @slot_added:	the step had added its CD slot's usb-bot: unplug it first
  *		(with the scsi-cd on it, which holds the node)
  * @out:	filled (empty for NICs: they cannot be put back as they were);
- *		free with ops_free()
+ *		free with apply_ops_free()
  * @err:	filled when out of memory
  *
  * Return: 0, or -1
  */
-int ops_for_rollback(const struct plan_step *st, bool slot_added, struct op_list *out,
-		     struct cp_error *err)
+int apply_ops_for_rollback(const struct plan_step *st, bool slot_added, struct apply_op_list *out,
+			   struct cp_error *err)
 {
 	char bus[INV_NAME_MAX + 4], path[INV_PATH_MAX];
 
@@ -846,6 +848,6 @@ int ops_for_rollback(const struct plan_step *st, bool slot_added, struct op_list
 		goto fail;
 	return 0;
 fail:
-	ops_free(out);
+	apply_ops_free(out);
 	return -1;
 }

@@ -16,27 +16,28 @@
 #include "coldplug/plan.h"
 
 /**
- * enum op_kind - one operation of a step
- * @OP_CMD:		a QMP command (its reply may be checked)
- * @OP_WAIT_DELETED:	wait for DEVICE_DELETED of a device, counting events
+ * enum apply_op_kind - one operation of a step
+ * @APPLY_OP_CMD:		a QMP command (its reply may be checked)
+ * @APPLY_OP_WAIT_DELETED:	wait for DEVICE_DELETED of a device, counting events
  *			from just before the previous command
- * @OP_OPEN_TAP:	open one new queue on the step's host tap (checking
+ * @APPLY_OP_OPEN_TAP:	open one new queue on the step's host tap (checking
  *			that no queue of it is left open)
  */
-enum op_kind {
-	OP_CMD,
-	OP_WAIT_DELETED,
-	OP_OPEN_TAP,
+enum apply_op_kind {
+	APPLY_OP_CMD,
+	APPLY_OP_WAIT_DELETED,
+	APPLY_OP_OPEN_TAP,
 };
 
-typedef int (*op_check_fn)(const struct plan_step *st, const cp_json *ret, struct cp_error *err);
+typedef int (*apply_op_check_fn)(const struct plan_step *st, const cp_json *ret,
+				 struct cp_error *err);
 
 /**
- * struct op - one operation
- * @kind:	enum op_kind
- * @cmd:	OP_CMD: command name
- * @args:	OP_CMD: arguments (owned)
- * @with_tap:	OP_CMD: pass the queue opened by OP_OPEN_TAP with it
+ * struct apply_op - one operation
+ * @kind:	enum apply_op_kind
+ * @cmd:	APPLY_OP_CMD: command name
+ * @args:	APPLY_OP_CMD: arguments (owned)
+ * @with_tap:	APPLY_OP_CMD: pass the queue opened by APPLY_OP_OPEN_TAP with it
  * @changes:	success means QEMU has changed
  * @commits:	success means the device has reached its new frontend: no
  *		rollback after this point
@@ -45,11 +46,11 @@ typedef int (*op_check_fn)(const struct plan_step *st, const cp_json *ret, struc
  * @drops_netdev:	success means the manager's netdev is gone (its queues
  *			of the tap are closed)
  * @adds_netdev:	success means the new single-queue netdev exists
- * @wait_id:	OP_WAIT_DELETED: the device id
- * @check:	OP_CMD: verifies the reply, or NULL
+ * @wait_id:	APPLY_OP_WAIT_DELETED: the device id
+ * @check:	APPLY_OP_CMD: verifies the reply, or NULL
  */
-struct op {
-	enum op_kind kind;
+struct apply_op {
+	enum apply_op_kind kind;
 	char cmd[40];
 	cp_json *args;
 	bool with_tap;
@@ -59,23 +60,23 @@ struct op {
 	bool drops_netdev;
 	bool adds_netdev;
 	char wait_id[INV_NAME_MAX];
-	op_check_fn check;
+	apply_op_check_fn check;
 };
 
 /**
- * struct op_list - the operations of a step, in order
+ * struct apply_op_list - the operations of a step, in order
  * @ops:	array
  * @n:		count
  */
-struct op_list {
-	struct op *ops;
+struct apply_op_list {
+	struct apply_op *ops;
 	size_t n;
 };
 
-int ops_for_step(const struct plan_step *st, struct op_list *out, struct cp_error *err);
-int ops_for_rollback(const struct plan_step *st, bool slot_added, struct op_list *out,
-		     struct cp_error *err);
-void ops_free(struct op_list *l);
-void ops_fdname(const struct plan_step *st, char *out, size_t size);
+int apply_ops_for_step(const struct plan_step *st, struct apply_op_list *out, struct cp_error *err);
+int apply_ops_for_rollback(const struct plan_step *st, bool slot_added, struct apply_op_list *out,
+			   struct cp_error *err);
+void apply_ops_free(struct apply_op_list *l);
+void apply_ops_fdname(const struct plan_step *st, char *out, size_t size);
 
 #endif /* COLDPLUG_APPLY_OPS_H */

@@ -1,14 +1,31 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * struct cp_error helpers. Messages are bounded and truncated, never
- * allocated: an error path must not itself fail.
+ * allocated: an error path must not itself fail. The bottom of the library:
+ * it uses libc only (util.c and everything else report through it).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "coldplug/error.h"
-#include "util.h"
+
+/**
+ * copy_str() - bounded copy that always terminates @dst, truncating
+ * @dst:	destination
+ * @src:	source string
+ * @size:	size of @dst, at least 1
+ *
+ * Here rather than cp_strlcpy() (util.c) so that the error module, which
+ * util.c reports through, depends on libc alone.
+ */
+static void copy_str(char *dst, const char *src, size_t size)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
 
 /**
  * error_vprefix() - prepend "<formatted>: " to @err's message, truncating
@@ -26,7 +43,7 @@ static void CP_PRINTF(2, 0) error_vprefix(struct cp_error *err, const char *fmt,
 	if (off < sizeof(msg) - 2) {
 		memcpy(msg + off, ": ", 3);
 		off += 2;
-		cp_strlcpy(msg + off, err->msg, sizeof(msg) - off);
+		copy_str(msg + off, err->msg, sizeof(msg) - off);
 	}
 	memcpy(err->msg, msg, sizeof(msg));
 }
@@ -105,9 +122,9 @@ void cp_error_set_qmp(struct cp_error *err, const char *command, const char *qmp
 	if (!err)
 		return;
 	if (command)
-		cp_strlcpy(err->command, command, sizeof(err->command));
+		copy_str(err->command, command, sizeof(err->command));
 	if (qmp_class)
-		cp_strlcpy(err->qmp_class, qmp_class, sizeof(err->qmp_class));
+		copy_str(err->qmp_class, qmp_class, sizeof(err->qmp_class));
 }
 
 /**

@@ -14,38 +14,49 @@
  * @cl:		client to fill
  * @key:	key
  * @value:	value
+ * @err:	filled when a value does not fit its field
  *
- * Return: 1 for index=, 2 for type=, 0 for anything else
+ * Return: 1 for index=, 2 for type=, 0 for anything else, -1 on failure
  */
-static int parse_item(struct hmp_net_client *cl, const char *key, const char *value)
+static int parse_item(struct hmp_net_client *cl, const char *key, const char *value,
+		      struct cp_error *err)
 {
 	unsigned long long v;
+	char *dst = NULL;
+	size_t size = 0;
 
 	if (!strcmp(key, "index"))
 		return cp_parse_uint(value, 1 << 16, &v, NULL) == 0 ? (cl->index = (int)v, 1) : 0;
-	if (!strcmp(key, "type")) {
-		cp_strlcpy(cl->type, value, sizeof(cl->type));
-		return 2;
-	}
-	if (!strcmp(key, "model"))
-		cp_strlcpy(cl->model, value, sizeof(cl->model));
-	else if (!strcmp(key, "macaddr"))
-		cp_strlcpy(cl->mac, value, sizeof(cl->mac));
-	else if (!strcmp(key, "ifname"))
-		cp_strlcpy(cl->ifname, value, sizeof(cl->ifname));
-	else if (!strcmp(key, "fd") && cp_parse_uint(value, 0x7fffffff, &v, NULL) == 0)
+	if (!strcmp(key, "fd") && cp_parse_uint(value, 0x7fffffff, &v, NULL) == 0) {
 		cl->fd = (int)v;
-	return 0;
+	} else if (!strcmp(key, "type")) {
+		dst = cl->type;
+		size = sizeof(cl->type);
+	} else if (!strcmp(key, "model")) {
+		dst = cl->model;
+		size = sizeof(cl->model);
+	} else if (!strcmp(key, "macaddr")) {
+		dst = cl->mac;
+		size = sizeof(cl->mac);
+	} else if (!strcmp(key, "ifname")) {
+		dst = cl->ifname;
+		size = sizeof(cl->ifname);
+	}
+	if (dst && cp_strlcpy_checked(dst, value, size, err) < 0)
+		return cp_error_prefix(err, "info network: %s's %s", cl->name, key);
+	return dst == cl->type ? 2 : 0;
 }
 
 /**
  * parse_info() - fill @cl from "index=I,type=T,k=v,..." (the client info)
  * @cl:		client to fill (name already set)
  * @info:	the text after "NAME: "
+ * @err:	filled when a value does not fit its field
  *
- * Return: true if it had at least a valid index= and a type=
+ * Return: 1 if it had at least a valid index= and a type=, 0 if not, -1 on
+ * failure
  */
-static bool parse_info(struct hmp_net_client *cl, const char *info)
+static int parse_info(struct hmp_net_client *cl, const char *info, struct cp_error *err)
 {
 	unsigned seen = 0;
 	const char *p = info;
@@ -55,6 +66,7 @@ static bool parse_info(struct hmp_net_client *cl, const char *info)
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
 		char item[256];
 		char *eq;
+		int rc;
 
 		if (len < sizeof(item)) {
 			memcpy(item, p, len);
@@ -62,7 +74,10 @@ static bool parse_info(struct hmp_net_client *cl, const char *info)
 			eq = strchr(item, '=');
 			if (eq) {
 				*eq = '\0';
-				seen |= (unsigned)parse_item(cl, item, eq + 1);
+				rc = parse_item(cl, item, eq + 1, err);
+				if (rc < 0)
+					return -1;
+				seen |= (unsigned)rc;
 			}
 		}
 		p += len + (*(p + len) == ',');
@@ -74,10 +89,11 @@ static bool parse_info(struct hmp_net_client *cl, const char *info)
  * parse_client() - parse "NAME: index=..." into @cl
  * @text:	the text
  * @cl:		filled on success
+ * @err:	filled when a value does not fit its field
  *
- * Return: true if @text is a client line
+ * Return: 1 if @text is a client line, 0 if not, -1 on failure
  */
-static bool parse_client(const char *text, struct hmp_net_client *cl)
+static int parse_client(const char *text, struct hmp_net_client *cl, struct cp_error *err)
 {
 	const char *colon = strstr(text, ": ");
 	size_t len;
@@ -86,13 +102,13 @@ static bool parse_client(const char *text, struct hmp_net_client *cl)
 	cl->fd = -1;
 	cl->hubid = -1;
 	if (!colon || colon == text)
-		return false;
+		return 0;
 	len = (size_t)(colon - text);
 	if (len >= sizeof(cl->name) || memchr(text, ' ', len))
-		return false;
+		return 0;
 	memcpy(cl->name, text, len);
 	cl->name[len] = '\0';
-	return parse_info(cl, colon + 2);
+	return parse_info(cl, colon + 2, err);
 }
 
 /**
@@ -124,7 +140,7 @@ static int add_client(struct hmp_network *net, const struct hmp_net_client *cl,
  *
  * Records the hub port and, when printed, its peer.
  *
- * Return: 1 parsed, 0 not this shape, -1 out of memory
+ * Return: 1 parsed, 0 not this shape, -1 out of memory or a value too long
  */
 static int parse_hub_port(struct hmp_network *net, const char *text, int hubid,
 			  struct cp_error *err)
@@ -133,15 +149,19 @@ static int parse_hub_port(struct hmp_network *net, const char *text, int hubid,
 	struct hmp_net_client peer;
 	const char *colon = strstr(text, ": ");
 	size_t len = colon ? (size_t)(colon - text) : strlen(text);
+	int rc;
 
 	if (!len || len >= sizeof(port.name) || memchr(text, ' ', len))
 		return 0;
 	memcpy(port.name, text, len);
 	port.name[len] = '\0';
 	cp_strlcpy(port.type, "hubport", sizeof(port.type));
-	if (colon && parse_client(colon + 2, &peer)) {
-		cp_strlcpy(port.peer, peer.name, sizeof(port.peer));
-		cp_strlcpy(peer.peer, port.name, sizeof(peer.peer));
+	rc = colon ? parse_client(colon + 2, &peer, err) : 0;
+	if (rc < 0)
+		return -1;
+	if (rc) {
+		CP_FIELD_COPY(port.peer, peer.name);
+		CP_FIELD_COPY(peer.peer, port.name);
 		if (add_client(net, &peer, err) < 0)
 			return -1;
 	}
@@ -156,7 +176,7 @@ static int parse_hub_port(struct hmp_network *net, const char *text, int hubid,
  * @last_nic:	in/out: index in @net of the last NIC line, -1 if none
  * @err:	filled on failure
  *
- * Return: 0, or -1 when out of memory
+ * Return: 0, or -1 when out of memory or a value does not fit its field
  */
 static int parse_line(struct hmp_network *net, const char *line, int *hubid, long *last_nic,
 		      struct cp_error *err)
@@ -175,10 +195,15 @@ static int parse_line(struct hmp_network *net, const char *line, int *hubid, lon
 			rc = parse_hub_port(net, line + 3, *hubid, err);
 			if (rc)
 				return rc < 0 ? -1 : 0;
-		} else if (*last_nic >= 0 && parse_client(line + 3, &cl)) {
-			cp_strlcpy(cl.peer, net->clients[*last_nic].name, sizeof(cl.peer));
-			cp_strlcpy(net->clients[*last_nic].peer, cl.name, sizeof(cl.peer));
-			return add_client(net, &cl, err);
+		} else if (*last_nic >= 0) {
+			rc = parse_client(line + 3, &cl, err);
+			if (rc < 0)
+				return -1;
+			if (rc) {
+				CP_FIELD_COPY(cl.peer, net->clients[*last_nic].name);
+				CP_FIELD_COPY(net->clients[*last_nic].peer, cl.name);
+				return add_client(net, &cl, err);
+			}
 		}
 		net->skipped++;
 		return 0;
@@ -190,9 +215,10 @@ static int parse_line(struct hmp_network *net, const char *line, int *hubid, lon
 	}
 	*hubid = -1;
 	*last_nic = -1;
-	if (!parse_client(line, &cl)) {
-		net->skipped += *line != '\0';
-		return 0;
+	rc = parse_client(line, &cl, err);
+	if (rc <= 0) {
+		net->skipped += *line != '\0' && rc == 0;
+		return rc;
 	}
 	if (!strcmp(cl.type, "nic"))
 		*last_nic = (long)net->n;
@@ -206,7 +232,7 @@ static int parse_line(struct hmp_network *net, const char *line, int *hubid, lon
  * @err:	filled on failure
  *
  * Return: 0 (lines it does not understand are counted in @out->skipped), or
- * -1 when out of memory
+ * -1 when out of memory or a value QEMU printed does not fit its field
  */
 int hmp_network_parse(const char *text, struct hmp_network *out, struct cp_error *err)
 {

@@ -50,24 +50,6 @@ struct check_ctx {
 };
 
 /**
- * note() - append "\n  - <msg>" to a bounded buffer
- * @buf:	buffer
- * @size:	its size
- * @fmt:	printf format
- * @ap:		arguments
- */
-static void CP_PRINTF(3, 0) note(char *buf, size_t size, const char *fmt, va_list ap)
-{
-	size_t off = strlen(buf);
-
-	if (off + 8 >= size)
-		return;
-	memcpy(buf + off, "\n  - ", 6);
-	off += 5;
-	vsnprintf(buf + off, size - off, fmt, ap);
-}
-
-/**
  * problem() - record a problem that fails the check
  * @ctx:	checker state
  * @fmt:	printf format
@@ -79,7 +61,7 @@ static void problem(struct check_ctx *ctx, const char *fmt, ...)
 
 	ctx->nproblems++;
 	va_start(ap, fmt);
-	note(ctx->problems, sizeof(ctx->problems), fmt, ap);
+	cp_reasons_vadd(ctx->problems, sizeof(ctx->problems), fmt, ap);
 	va_end(ap);
 }
 
@@ -94,7 +76,7 @@ static void warning(struct check_ctx *ctx, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	note(ctx->rep->warnings, sizeof(ctx->rep->warnings), fmt, ap);
+	cp_reasons_vadd(ctx->rep->warnings, sizeof(ctx->rep->warnings), fmt, ap);
 	va_end(ap);
 }
 
@@ -169,7 +151,7 @@ static struct check_section *conf_header(struct check_ctx *ctx, char *line, int 
 {
 	char *end = strchr(line, ']');
 	struct check_section *s;
-	char *rest, *stop;
+	char *rest, *stop, *name;
 	long idx = 0;
 
 	if (!end || end == line + 1) {
@@ -192,9 +174,16 @@ static struct check_section *conf_header(struct check_ctx *ctx, char *line, int 
 		problem(ctx, "raw.qemu.conf: more than %d sections", CHECK_MAX_SECTIONS);
 		return NULL;
 	}
-	s = &ctx->conf[ctx->nconf++];
 	*end = '\0';
-	cp_strlcpy(s->name, trim(line + 1), sizeof(s->name));
+	name = trim(line + 1);
+	if (strlen(name) >= sizeof(ctx->conf[0].name)) {
+		problem(ctx,
+			"raw.qemu.conf line %d: section name '%s' is longer than %zu characters",
+			lineno, name, sizeof(ctx->conf[0].name) - 1);
+		return NULL;
+	}
+	s = &ctx->conf[ctx->nconf++];
+	cp_strlcpy(s->name, name, sizeof(s->name));
 	s->index = (int)idx;
 	return s;
 }
@@ -222,7 +211,9 @@ static void conf_entry(struct check_ctx *ctx, struct check_section *s, char *lin
 	value = trim(eq + 1);
 	if (s->n == CHECK_MAX_ENTRIES)
 		problem_ret(ctx, "raw.qemu.conf line %d: too many keys in [%s]", lineno, s->name);
-	cp_strlcpy(s->e[s->n].key, key, sizeof(s->e[0].key));
+	if (cp_strlcpy(s->e[s->n].key, key, sizeof(s->e[0].key)) >= sizeof(s->e[0].key))
+		problem_ret(ctx, "raw.qemu.conf line %d: key '%s' is longer than %zu characters",
+			    lineno, key, sizeof(s->e[0].key) - 1);
 	if (value[0] == '"' ? !go_unquote(value, s->e[s->n].value, sizeof(s->e[0].value))
 			    : cp_strlcpy(s->e[s->n].value, value, sizeof(s->e[0].value)) >=
 				      sizeof(s->e[0].value))
@@ -316,10 +307,15 @@ static void check_monitor(struct check_ctx *ctx, const char *socket)
 		warning(ctx,
 			"the monitor has no reconnect: QEMU will not start while coldplug serve "
 			"is down, and will not reconnect after a daemon restart");
-	cp_strlcpy(ctx->rep->socket, get(c, "path"), sizeof(ctx->rep->socket));
-	if (socket && strcmp(socket, ctx->rep->socket))
+	if (cp_strlcpy(ctx->rep->socket, get(c, "path"), sizeof(ctx->rep->socket)) >=
+	    sizeof(ctx->rep->socket)) {
+		problem(ctx, "the monitor's socket path '%s' is longer than %zu characters",
+			get(c, "path"), sizeof(ctx->rep->socket) - 1);
+		ctx->rep->socket[0] = '\0';
+	} else if (socket && strcmp(socket, ctx->rep->socket)) {
 		problem(ctx, "the monitor dials %s, but the daemon listens on %s", ctx->rep->socket,
 			socket);
+	}
 }
 
 /**
@@ -342,10 +338,10 @@ static void check_devices(struct check_ctx *ctx)
 		if (strncmp(s->name, "device", 6))
 			continue;
 		if (!strcmp(s->name, "device") &&
-		    names_parse_indexed(drive, NAME_DISK_SLOT, "", &idx))
+		    names_parse_indexed(drive, NAMES_DISK_SLOT, "", &idx))
 			ctx->rep->disk_slots++;
 		if (!strcmp(get(s, "driver"), "ide-cd") &&
-		    names_parse_indexed(drive, NAME_CD_SLOT, "", &idx))
+		    names_parse_indexed(drive, NAMES_CD_SLOT, "", &idx))
 			ctx->rep->cd_slots++;
 		if (strcmp(s->name, "device") && !strcmp(get(s, "bus"), "pcie.0"))
 			problem(ctx,

@@ -24,13 +24,34 @@
  * @sel:	which devices are managed
  * @inv:	the inventory being built
  * @net:	parsed "info network"
+ * @err:	inventory_build()'s error, filled by the first copy() that fails
+ * @failed:	a string QEMU supplied did not fit: the build fails
  */
 struct build_ctx {
 	const cp_json *raw;
 	const struct inv_select *sel;
 	struct inventory *inv;
 	struct hmp_network net;
+	struct cp_error *err;
+	bool failed;
 };
+
+/**
+ * copy() - copy a string QEMU supplied into a fixed field of the inventory
+ * @ctx:	build context; the first string that does not fit is recorded
+ *		there and fails inventory_build() (a shorter id would name
+ *		another device)
+ * @dst:	the field
+ * @src:	QEMU's string
+ * @size:	size of @dst
+ */
+static void copy(struct build_ctx *ctx, char *dst, const char *src, size_t size)
+{
+	if (cp_strlcpy_checked(dst, src, size, ctx->failed ? NULL : ctx->err) == 0 || ctx->failed)
+		return;
+	cp_error_prefix(ctx->err, "inventory: a name QEMU reports");
+	ctx->failed = true;
+}
 
 /**
  * prop() - a property value read in the collection rounds
@@ -95,19 +116,24 @@ static const char *last_component(const char *path)
  * @qdev:	an id ("dev-incus_root") or a path (".../virtio-backend")
  * @out:	the device's QOM path
  * @size:	size of @out
+ *
+ * Return: false if the path does not fit @out (then it names no device the
+ * inventory holds)
  */
-static void qdev_to_path(const char *qdev, char *out, size_t size)
+static bool qdev_to_path(const char *qdev, char *out, size_t size)
 {
 	static const char backend[] = "/virtio-backend";
 	size_t len;
 
 	if (qdev[0] == '/')
-		cp_strlcpy(out, qdev, size);
+		len = cp_strlcpy(out, qdev, size);
 	else
-		snprintf(out, size, "/machine/peripheral/%s", qdev);
-	len = strlen(out);
+		len = (size_t)snprintf(out, size, "/machine/peripheral/%s", qdev);
+	if (len >= size)
+		return false;
 	if (len > strlen(backend) && !strcmp(out + len - strlen(backend), backend))
 		out[len - strlen(backend)] = '\0';
+	return true;
 }
 
 /**
@@ -132,8 +158,7 @@ static cp_json *block_entry_for(const struct build_ctx *ctx, const char *path, c
 			return e;
 		if (!path || !qdev)
 			continue;
-		qdev_to_path(qdev, p, sizeof(p));
-		if (!strcmp(p, path))
+		if (qdev_to_path(qdev, p, sizeof(p)) && !strcmp(p, path))
 			return e;
 	}
 	return NULL;
@@ -191,7 +216,7 @@ static bool is_managed(const struct inv_select *sel, const char *id)
  * The "addr" property reads as devfn (an integer) on some QEMU versions
  * and as a string on others.
  */
-static void fill_pci_addr(const struct build_ctx *ctx, const char *path, char *out, size_t size)
+static void fill_pci_addr(struct build_ctx *ctx, const char *path, char *out, size_t size)
 {
 	cp_json *v = prop(ctx, path, "addr");
 	int64_t devfn;
@@ -200,7 +225,7 @@ static void fill_pci_addr(const struct build_ctx *ctx, const char *path, char *o
 	if (cp_json_as_int(v, &devfn) && devfn >= 0 && devfn < 256)
 		snprintf(out, size, "%02x.%x", (unsigned)(devfn >> 3), (unsigned)(devfn & 7));
 	else if (cp_json_as_str(v))
-		cp_strlcpy(out, cp_json_as_str(v), size);
+		copy(ctx, out, cp_json_as_str(v), size);
 }
 
 /**
@@ -210,14 +235,13 @@ static void fill_pci_addr(const struct build_ctx *ctx, const char *path, char *o
  * @bus_path:	the frontend's parent_bus path
  * @fe:		frontend description to complete
  */
-static void fill_usb_parent(const struct build_ctx *ctx, const char *bus_path,
-			    struct inv_frontend *fe)
+static void fill_usb_parent(struct build_ctx *ctx, const char *bus_path, struct inv_frontend *fe)
 {
 	char parent[INV_PATH_MAX];
 	const char *ptype;
 	char *slash;
 
-	cp_strlcpy(parent, bus_path, sizeof(parent));
+	copy(ctx, parent, bus_path, sizeof(parent));
 	slash = strrchr(parent, '/');
 	if (!slash || slash == parent)
 		return;
@@ -225,11 +249,11 @@ static void fill_usb_parent(const struct build_ctx *ctx, const char *bus_path,
 	ptype = prop_str(ctx, parent, "@type");
 	if (!cp_str_has_prefix(ptype, "usb-"))
 		return;
-	cp_strlcpy(fe->usb_id, last_component(parent), sizeof(fe->usb_id));
-	cp_strlcpy(fe->usb_driver, ptype, sizeof(fe->usb_driver));
-	cp_strlcpy(fe->usb_bus, last_component(prop_str(ctx, parent, "parent_bus")),
-		   sizeof(fe->usb_bus));
-	cp_strlcpy(fe->usb_port, prop_str(ctx, parent, "port"), sizeof(fe->usb_port));
+	copy(ctx, fe->usb_id, last_component(parent), sizeof(fe->usb_id));
+	copy(ctx, fe->usb_driver, ptype, sizeof(fe->usb_driver));
+	copy(ctx, fe->usb_bus, last_component(prop_str(ctx, parent, "parent_bus")),
+	     sizeof(fe->usb_bus));
+	copy(ctx, fe->usb_port, prop_str(ctx, parent, "port"), sizeof(fe->usb_port));
 }
 
 /**
@@ -239,17 +263,17 @@ static void fill_usb_parent(const struct build_ctx *ctx, const char *bus_path,
  * @type:	its QOM type
  * @fe:		filled
  */
-static void fill_frontend(const struct build_ctx *ctx, const char *path, const char *type,
+static void fill_frontend(struct build_ctx *ctx, const char *path, const char *type,
 			  struct inv_frontend *fe)
 {
 	const char *bus_path = prop_str(ctx, path, "parent_bus");
 
 	memset(fe, 0, sizeof(*fe));
-	cp_strlcpy(fe->driver, type, sizeof(fe->driver));
-	cp_strlcpy(fe->bus, last_component(bus_path), sizeof(fe->bus));
+	copy(ctx, fe->driver, type, sizeof(fe->driver));
+	copy(ctx, fe->bus, last_component(bus_path), sizeof(fe->bus));
 	fill_pci_addr(ctx, path, fe->addr, sizeof(fe->addr));
-	cp_strlcpy(fe->serial, prop_str(ctx, path, "serial"), sizeof(fe->serial));
-	cp_strlcpy(fe->device_id, prop_str(ctx, path, "device_id"), sizeof(fe->device_id));
+	copy(ctx, fe->serial, prop_str(ctx, path, "serial"), sizeof(fe->serial));
+	copy(ctx, fe->device_id, prop_str(ctx, path, "device_id"), sizeof(fe->device_id));
 	fe->channel = prop_int(ctx, path, "channel", -1);
 	fe->scsi_id = prop_int(ctx, path, "scsi-id", -1);
 	fe->lun = prop_int(ctx, path, "lun", -1);
@@ -350,10 +374,10 @@ static int add_block_slot(struct build_ctx *ctx, const char *path, const char *t
 	inv->nslots++;
 	s->kind = kind;
 	s->index = index;
-	cp_strlcpy(s->name, drive, sizeof(s->name));
-	cp_strlcpy(s->path, path, sizeof(s->path));
-	cp_strlcpy(s->driver, type, sizeof(s->driver));
-	cp_strlcpy(s->node, node ? node : "", sizeof(s->node));
+	copy(ctx, s->name, drive, sizeof(s->name));
+	copy(ctx, s->path, path, sizeof(s->path));
+	copy(ctx, s->driver, type, sizeof(s->driver));
+	copy(ctx, s->node, node ? node : "", sizeof(s->node));
 	s->used = node && !names_is_placeholder(node);
 	s->bootindex = prop_int(ctx, path, "bootindex", -1);
 	s->hubid = -1;
@@ -390,9 +414,9 @@ static struct inv_slot *cd_slot(struct build_ctx *ctx, unsigned index, const cha
 	inv->nslots++;
 	s->kind = INV_SLOT_CD;
 	s->index = index;
-	cp_strlcpy(s->name, last_component(usb_path), sizeof(s->name));
-	cp_strlcpy(s->path, usb_path, sizeof(s->path));
-	cp_strlcpy(s->driver, "usb-bot", sizeof(s->driver));
+	copy(ctx, s->name, last_component(usb_path), sizeof(s->name));
+	copy(ctx, s->path, usb_path, sizeof(s->path));
+	copy(ctx, s->driver, "usb-bot", sizeof(s->driver));
 	s->bootindex = -1;
 	s->hubid = -1;
 	return s;
@@ -417,10 +441,10 @@ static int add_cd_frontend(struct build_ctx *ctx, const char *path, const char *
 
 	if (!s)
 		return -1;
-	cp_strlcpy(s->node, node ? node : "", sizeof(s->node));
+	copy(ctx, s->node, node ? node : "", sizeof(s->node));
 	s->used = node && *node;
-	cp_strlcpy(s->cd_id, strncmp(path, "/machine/peripheral/", 20) ? "" : path + 20,
-		   sizeof(s->cd_id));
+	copy(ctx, s->cd_id, strncmp(path, "/machine/peripheral/", 20) ? "" : path + 20,
+	     sizeof(s->cd_id));
 	cp_json_get_bool(e, "tray_open", &s->tray_open);
 	s->bootindex = prop_int(ctx, path, "bootindex", -1);
 	if (s->used)
@@ -452,11 +476,10 @@ static int add_disk(struct build_ctx *ctx, const char *path, const char *type, c
 	if (!d)
 		return -1;
 	inv->ndisks++;
-	cp_strlcpy(d->path, path, sizeof(d->path));
-	cp_strlcpy(d->id, strncmp(path, "/machine/peripheral/", 20) ? "" : path + 20,
-		   sizeof(d->id));
+	copy(ctx, d->path, path, sizeof(d->path));
+	copy(ctx, d->id, strncmp(path, "/machine/peripheral/", 20) ? "" : path + 20, sizeof(d->id));
 	names_manager_name(*d->id ? d->id : path, ctx->sel->id_prefix, d->name, sizeof(d->name));
-	cp_strlcpy(d->node, node ? node : (ins ? drive : ""), sizeof(d->node));
+	copy(ctx, d->node, node ? node : (ins ? drive : ""), sizeof(d->node));
 	fill_frontend(ctx, path, type, &d->fe);
 	d->cdrom = !strcmp(type, "scsi-cd") || !strcmp(type, "ide-cd");
 	cp_json_get_bool(ins, "ro", &ro);
@@ -488,16 +511,16 @@ static int add_block_device(struct build_ctx *ctx, const char *path, const char 
 	char *slash;
 	unsigned idx;
 
-	cp_strlcpy(usb_path, bus_path, sizeof(usb_path));
+	copy(ctx, usb_path, bus_path, sizeof(usb_path));
 	slash = strrchr(usb_path, '/');
 	if (slash)
 		*slash = '\0';
 	if (slash && cp_streq(prop_str(ctx, usb_path, "@type"), "usb-bot") &&
-	    names_parse_indexed(last_component(usb_path), NAME_CD_SLOT, "", &idx))
+	    names_parse_indexed(last_component(usb_path), NAMES_CD_SLOT, "", &idx))
 		return add_cd_frontend(ctx, path, usb_path, idx, err);
-	if (names_parse_indexed(drive, NAME_DISK_SLOT, "", &idx))
+	if (names_parse_indexed(drive, NAMES_DISK_SLOT, "", &idx))
 		return add_block_slot(ctx, path, type, drive, INV_SLOT_DISK, idx, err);
-	if (names_parse_indexed(drive, NAME_CD_SLOT, "", &idx))
+	if (names_parse_indexed(drive, NAMES_CD_SLOT, "", &idx))
 		return add_block_slot(ctx, path, type, drive, INV_SLOT_CD, idx, err);
 	return add_disk(ctx, path, type, drive, err);
 }
@@ -508,23 +531,21 @@ static int add_block_device(struct build_ctx *ctx, const char *path, const char 
  * @net:	parsed "info network"
  * @hubid:	hub id
  * @own_port:	the port feeding the slot's NIC
- * @out:	set to the uplink netdev id, "" if none
- * @size:	size of @out
+ *
+ * Return: the uplink netdev id (borrowed from @net), "" if none
  */
-static void hub_uplink(const struct hmp_network *net, int hubid, const char *own_port, char *out,
-		       size_t size)
+static const char *hub_uplink(const struct hmp_network *net, int hubid, const char *own_port)
 {
 	size_t i;
 
-	out[0] = '\0';
 	for (i = 0; i < net->n; i++) {
 		const struct hmp_net_client *cl = &net->clients[i];
 
 		if (cl->hubid != hubid || !strcmp(cl->name, own_port) || !*cl->peer)
 			continue;
-		cp_strlcpy(out, cl->peer, size);
-		return;
+		return cl->peer;
 	}
+	return "";
 }
 
 /**
@@ -550,19 +571,19 @@ static int add_nic_slot(struct build_ctx *ctx, const char *path, const char *typ
 	inv->nslots++;
 	s->kind = INV_SLOT_NIC;
 	s->index = index;
-	cp_strlcpy(s->name, netdev, sizeof(s->name));
-	cp_strlcpy(s->path, path, sizeof(s->path));
-	cp_strlcpy(s->driver, type, sizeof(s->driver));
-	cp_strlcpy(s->mac, prop_str(ctx, path, "mac"), sizeof(s->mac));
+	copy(ctx, s->name, netdev, sizeof(s->name));
+	copy(ctx, s->path, path, sizeof(s->path));
+	copy(ctx, s->driver, type, sizeof(s->driver));
+	copy(ctx, s->mac, prop_str(ctx, path, "mac"), sizeof(s->mac));
 	s->bootindex = prop_int(ctx, path, "bootindex", -1);
 	s->hubid = -1;
 	s->nqueues = (unsigned)hmp_network_queues(&ctx->net, netdev, &port);
 	if (s->nqueues && port->hubid >= 0) {
 		s->hubid = port->hubid;
-		hub_uplink(&ctx->net, port->hubid, netdev, s->uplink, sizeof(s->uplink));
+		copy(ctx, s->uplink, hub_uplink(&ctx->net, port->hubid, netdev), sizeof(s->uplink));
 	} else if (s->nqueues && !strcmp(port->type, "tap") && *port->ifname) {
 		s->direct = true;
-		cp_strlcpy(s->ifname, port->ifname, sizeof(s->ifname));
+		CP_FIELD_COPY(s->ifname, port->ifname);
 	}
 	s->used = s->uplink[0] != '\0';
 	return 0;
@@ -584,8 +605,8 @@ static void fill_nic_queues(const struct build_ctx *ctx, struct inv_nic *n)
 		if (strcmp(cl->name, n->netdev) || cl->hubid >= 0)
 			continue;
 		if (!n->nqueues) {
-			cp_strlcpy(n->netdev_type, cl->type, sizeof(n->netdev_type));
-			cp_strlcpy(n->ifname, cl->ifname, sizeof(n->ifname));
+			CP_FIELD_COPY(n->netdev_type, cl->type);
+			CP_FIELD_COPY(n->ifname, cl->ifname);
 		}
 		n->nqueues++;
 		if (cl->fd >= 0 && n->nfds < INV_MAX_QUEUES)
@@ -674,14 +695,13 @@ static int add_nic(struct build_ctx *ctx, const char *path, const char *type, co
 	if (!n)
 		return -1;
 	inv->nnics++;
-	cp_strlcpy(n->path, path, sizeof(n->path));
-	cp_strlcpy(n->id, strncmp(path, "/machine/peripheral/", 20) ? "" : path + 20,
-		   sizeof(n->id));
+	copy(ctx, n->path, path, sizeof(n->path));
+	copy(ctx, n->id, strncmp(path, "/machine/peripheral/", 20) ? "" : path + 20, sizeof(n->id));
 	names_manager_name(*n->id ? n->id : path, ctx->sel->id_prefix, n->name, sizeof(n->name));
-	cp_strlcpy(n->driver, type, sizeof(n->driver));
-	cp_strlcpy(n->bus, last_component(prop_str(ctx, path, "parent_bus")), sizeof(n->bus));
-	cp_strlcpy(n->mac, prop_str(ctx, path, "mac"), sizeof(n->mac));
-	cp_strlcpy(n->netdev, netdev, sizeof(n->netdev));
+	copy(ctx, n->driver, type, sizeof(n->driver));
+	copy(ctx, n->bus, last_component(prop_str(ctx, path, "parent_bus")), sizeof(n->bus));
+	copy(ctx, n->mac, prop_str(ctx, path, "mac"), sizeof(n->mac));
+	copy(ctx, n->netdev, netdev, sizeof(n->netdev));
 	fill_nic_queues(ctx, n);
 	n->netdev_users = count_netdev_users(ctx, netdev);
 	fill_pci_addr(ctx, path, addr, sizeof(addr));
@@ -715,13 +735,13 @@ static int add_device(struct build_ctx *ctx, const char *path, const char *type,
 		ctx->inv->usb_ports = (unsigned)(p2 > p3 ? p2 : p3);
 	}
 	if (!strcmp(type, "usb-bot") && !strncmp(path, "/machine/peripheral/", 20) &&
-	    names_parse_indexed(path + 20, NAME_CD_SLOT, "", &idx))
+	    names_parse_indexed(path + 20, NAMES_CD_SLOT, "", &idx))
 		return cd_slot(ctx, idx, path, err) ? 0 : -1;
 	if (*drive || prop(ctx, path, "drive"))
 		return add_block_device(ctx, path, type, drive, err);
 	if (!*netdev)
 		return 0;
-	if (names_parse_indexed(netdev, NAME_NIC_SLOT, "", &idx))
+	if (names_parse_indexed(netdev, NAMES_NIC_SLOT, "", &idx))
 		return add_nic_slot(ctx, path, type, netdev, idx, err);
 	return add_nic(ctx, path, type, netdev, err);
 }
@@ -748,7 +768,11 @@ static int add_devices_under(struct build_ctx *ctx, const char *key, const char 
 
 		if (!name || !names_qom_child_type(cp_json_get_str(e, "type"), type, sizeof(type)))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", base, name);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", base, name) >= sizeof(path))
+			return cp_error_set(
+				err, CP_ERR_INVALID,
+				"inventory: QOM path '%s/%s' is longer than %zu characters", base,
+				name, sizeof(path) - 1);
 		if (add_device(ctx, path, type, err) < 0)
 			return -1;
 	}
@@ -876,11 +900,11 @@ static void fill_machine(struct build_ctx *ctx)
 		inv->ver_minor = (int)v;
 	if (cp_json_get_int(ver, "micro", &v))
 		inv->ver_micro = (int)v;
-	cp_strlcpy(inv->package, package ? package : "", sizeof(inv->package));
+	copy(ctx, inv->package, package ? package : "", sizeof(inv->package));
 	if (cp_json_get_int(ctx->raw, "pid", &v))
 		inv->pid = (pid_t)v;
 	status = cp_json_get_str(cp_json_get_object(ctx->raw, "query-status"), "status");
-	cp_strlcpy(inv->status, status ? status : "unknown", sizeof(inv->status));
+	copy(ctx, inv->status, status ? status : "unknown", sizeof(inv->status));
 	inv->hotplug = INV_HOTPLUG_UNKNOWN;
 	if (acpi && cp_json_as_bool(prop(ctx, acpi, "acpi-pci-hotplug-with-bridge-support"), &on))
 		inv->hotplug = on ? INV_HOTPLUG_ACPI : INV_HOTPLUG_NATIVE;
@@ -906,7 +930,7 @@ static int fill_nodes(struct build_ctx *ctx, struct cp_error *err)
 		const char *name = cp_json_get_str(cp_json_at(nodes, i), "node-name");
 
 		if (name && *name)
-			cp_strlcpy(inv->nodes[inv->nnodes++], name, INV_NAME_MAX);
+			copy(ctx, inv->nodes[inv->nnodes++], name, INV_NAME_MAX);
 	}
 	return 0;
 }
@@ -925,7 +949,7 @@ static int fill_nodes(struct build_ctx *ctx, struct cp_error *err)
 int inventory_build(const cp_json *raw, const struct inv_select *sel, struct inventory *inv,
 		    struct cp_error *err)
 {
-	struct build_ctx ctx = { .raw = raw, .sel = sel, .inv = inv };
+	struct build_ctx ctx = { .raw = raw, .sel = sel, .inv = inv, .err = err };
 	const char *net = cp_json_get_str(raw, "info-network");
 
 	memset(inv, 0, sizeof(*inv));
@@ -937,7 +961,8 @@ int inventory_build(const cp_json *raw, const struct inv_select *sel, struct inv
 	fill_machine(&ctx);
 	if (fill_nodes(&ctx, err) < 0 ||
 	    add_devices_under(&ctx, "peripheral", "/machine/peripheral", err) < 0 ||
-	    add_devices_under(&ctx, "peripheral-anon", "/machine/peripheral-anon", err) < 0) {
+	    add_devices_under(&ctx, "peripheral-anon", "/machine/peripheral-anon", err) < 0 ||
+	    ctx.failed) {
 		hmp_network_free(&ctx.net);
 		inventory_free(inv);
 		return -1;

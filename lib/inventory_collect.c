@@ -307,7 +307,8 @@ static int list_devices(struct collect *col, const char *key, const char *base)
 
 		if (!name || !names_qom_child_type(t, type, sizeof(type)))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", base, name);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", base, name) >= sizeof(path))
+			continue; /* read nothing of it: inventory_build() refuses it */
 		props = props_of(col, path);
 		if (!props || cp_json_set_str(props, "@type", type) < 0)
 			return -1;
@@ -408,7 +409,7 @@ static int queue_round3(const char *path, cp_json *props, void *userdata)
 	const char *type = cp_json_get_str(props, "@type");
 	const char *drive = cp_json_get_str(props, "drive");
 
-	if (drive && cp_str_has_prefix(drive, NAME_DISK_SLOT))
+	if (drive && cp_str_has_prefix(drive, NAMES_DISK_SLOT))
 		return 0; /* a slot: round 2 said all the inventory needs */
 	if (cp_json_get(props, "drive") && dev_class(type) == DEV_SCSI)
 		return add_items(col, path, scsi_props, CP_ARRAY_SIZE(scsi_props));

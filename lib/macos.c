@@ -395,12 +395,15 @@ static int validate_nic_model(const struct macos_version *v, const char *model,
  * macos_validate() - whether the machine can be generated, and what macOS
  *		      drives, with a message that says what to change
  * @m:		macOS options
- * @o:		the whole configuration (slots, NIC model: NULL for the default)
+ * @disk_slots:	the configuration's disk slots
+ * @nic_slots:	its NIC slots
+ * @nic_model:	its NIC model, or NULL for the default
  * @err:	filled on failure; never contains the OSK
  *
  * Return: 0, or -1
  */
-int macos_validate(const struct macos_opts *m, const struct qconf_opts *o, struct cp_error *err)
+int macos_validate(const struct macos_opts *m, unsigned disk_slots, unsigned nic_slots,
+		   const char *nic_model, struct cp_error *err)
 {
 	char ver[16];
 
@@ -410,15 +413,15 @@ int macos_validate(const struct macos_opts *m, const struct qconf_opts *o, struc
 				    "--osk-file FILE (or --osk KEY); see doc/macos.md");
 	if (validate_usb(m, err) < 0)
 		return -1;
-	if (o->disk_slots && version_before(&m->version, 10, 15))
+	if (disk_slots && version_before(&m->version, 10, 15))
 		return cp_error_set(err, CP_ERR_INVALID,
 				    "macOS %s has no virtio-blk driver (it came with 10.15), and "
 				    "coldplug's disk slots are virtio-blk: install macOS 10.15 or "
 				    "later, or give --disk-slots 0",
 				    version_text(&m->version, ver, sizeof(ver)));
-	if (o->nic_slots || o->nic_model)
-		return validate_nic_model(&m->version,
-					  o->nic_model ? o->nic_model : macos_nic_model(m), err);
+	if (nic_slots || nic_model)
+		return validate_nic_model(&m->version, nic_model ? nic_model : macos_nic_model(m),
+					  err);
 	return 0;
 }
 
@@ -434,7 +437,7 @@ void macos_conf_remove(struct qconf *q, const struct macos_opts *m)
 	if (m->format != QCONF_INCUS)
 		return;
 	for (i = 0; i < CP_ARRAY_SIZE(incus_removed); i++)
-		qconf_remove(q, incus_removed[i].group, incus_removed[i].id, NULL);
+		qconf_section_remove(q, incus_removed[i].group, incus_removed[i].id, NULL);
 }
 
 /**
@@ -443,17 +446,20 @@ void macos_conf_remove(struct qconf *q, const struct macos_opts *m)
  */
 static void add_xhci(struct qconf *q)
 {
-	struct qconf_section *s = qconf_add(
+	static const struct qconf_kv kv[] = {
+		{ "driver", "qemu-xhci" },
+		{ "p2", "8" },
+		{ "p3", "8" },
+		{ "bus", "pcie.0" },
+	};
+	struct qconf_section *s = qconf_section_add(
 		q, "device", MACOS_XHCI_ID,
 		"An xHCI for the USB keyboard and tablet (and coldplug's usb-net NICs).\n"
 		"8 USB 2 and 8 USB 3 ports, as Incus gives its own, so that QEMU does not\n"
 		"insert a hub when the last port is taken.");
 
-	qconf_set(q, s, "driver", "qemu-xhci");
-	qconf_set(q, s, "p2", "8");
-	qconf_set(q, s, "p3", "8");
-	qconf_set(q, s, "bus", "pcie.0");
-	qconf_set(q, s, "addr", "%02x.0", MACOS_XHCI_ADDR);
+	qconf_section_set_table(q, s, kv, CP_ARRAY_SIZE(kv));
+	qconf_section_set(q, s, "addr", "%02x.0", MACOS_XHCI_ADDR);
 }
 
 /**
@@ -463,16 +469,16 @@ static void add_xhci(struct qconf *q)
  */
 static void add_input(struct qconf *q, const char *bus)
 {
-	struct qconf_section *s = qconf_add(
+	struct qconf_section *s = qconf_section_add(
 		q, "device", MACOS_KBD_ID,
 		"USB keyboard and tablet: macOS has no virtio-input driver. Ports are\n"
 		"left to QEMU, so no port number can collide with another USB device.");
 
-	qconf_set(q, s, "driver", "usb-kbd");
-	qconf_set(q, s, "bus", "%s", bus);
-	s = qconf_add(q, "device", MACOS_TABLET_ID, NULL);
-	qconf_set(q, s, "driver", "usb-tablet");
-	qconf_set(q, s, "bus", "%s", bus);
+	qconf_section_set(q, s, "driver", "usb-kbd");
+	qconf_section_set(q, s, "bus", "%s", bus);
+	s = qconf_section_add(q, "device", MACOS_TABLET_ID, NULL);
+	qconf_section_set(q, s, "driver", "usb-tablet");
+	qconf_section_set(q, s, "bus", "%s", bus);
 }
 
 /**
@@ -482,13 +488,13 @@ static void add_input(struct qconf *q, const char *bus)
  */
 static void add_smc(struct qconf *q, const struct macos_opts *m)
 {
-	struct qconf_section *s = qconf_add(
+	struct qconf_section *s = qconf_section_add(
 		q, "device", MACOS_SMC_ID,
 		"Apple's SMC with its OSK (the guest's ACPI device APP0001): macOS checks\n"
 		"it at boot. Keep this file private.");
 
-	qconf_set(q, s, "driver", "isa-applesmc");
-	qconf_set(q, s, "osk", "%s", m->osk);
+	qconf_section_set(q, s, "driver", "isa-applesmc");
+	qconf_section_set(q, s, "osk", "%s", m->osk);
 }
 
 /**
@@ -498,15 +504,15 @@ static void add_smc(struct qconf *q, const struct macos_opts *m)
  */
 static void add_display(struct qconf *q, const struct macos_opts *m)
 {
-	struct qconf_section *s = qconf_add(
+	struct qconf_section *s = qconf_section_add(
 		q, "device", NULL,
 		"The display: a plain framebuffer (OVMF sets it up, macOS keeps it).\n"
 		"No id on purpose (Incus takes PCI devices with an id for hot-plug),\n"
 		"and a fixed slot below coldplug's disk and NIC slots.");
 
-	qconf_set(q, s, "driver", "%s", macos_display_driver(m->display));
-	qconf_set(q, s, "bus", "pcie.0");
-	qconf_set(q, s, "addr", "%02x.0", MACOS_DISPLAY_ADDR);
+	qconf_section_set(q, s, "driver", "%s", macos_display_driver(m->display));
+	qconf_section_set(q, s, "bus", "pcie.0");
+	qconf_section_set(q, s, "addr", "%02x.0", MACOS_DISPLAY_ADDR);
 }
 
 /**

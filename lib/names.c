@@ -79,7 +79,7 @@ bool names_is_placeholder(const char *node)
 {
 	unsigned i;
 
-	return names_parse_indexed(node, NAME_DISK_PLACEHOLDER, "", &i);
+	return names_parse_indexed(node, NAMES_DISK_PLACEHOLDER, "", &i);
 }
 
 /**

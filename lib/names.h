@@ -11,16 +11,16 @@
 #include <stddef.h>
 
 /* Disk slot N: BlockBackend (drive id) and its placeholder node. */
-#define NAME_DISK_SLOT	      "coldplug-disk"
-#define NAME_DISK_PLACEHOLDER "coldplug-ph-disk"
+#define NAMES_DISK_SLOT	       "coldplug-disk"
+#define NAMES_DISK_PLACEHOLDER "coldplug-ph-disk"
 /* CD slot N: the usb-bot coldplug adds on the xHCI for an ISO (its qdev id;
  * its SCSI bus is coldplug-cd<N>.0). Profiles from before had an ide-cd
  * with this id and BlockBackend on the AHCI; it is recognised, never used. */
-#define NAME_CD_SLOT "coldplug-cd"
+#define NAMES_CD_SLOT "coldplug-cd"
 /* NIC slot N: the hub port that feeds the cold NIC, and the port coldplug
  * plugs the host tap into at run time. */
-#define NAME_NIC_SLOT	       "coldplug-nic"
-#define NAME_NIC_UPLINK_SUFFIX "-uplink"
+#define NAMES_NIC_SLOT		"coldplug-nic"
+#define NAMES_NIC_UPLINK_SUFFIX "-uplink"
 
 /* Highest slot counts qemu-conf generates: PCI slots 0x10..0x1b for disks,
  * 0x1c..0x1e for NICs. CD slots are USB devices coldplug adds; an xHCI has

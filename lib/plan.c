@@ -58,16 +58,11 @@ struct plan_ctx {
 static void refuse(struct plan_ctx *ctx, const char *fmt, ...) CP_PRINTF(2, 3);
 static void refuse(struct plan_ctx *ctx, const char *fmt, ...)
 {
-	size_t off = strlen(ctx->reasons);
 	va_list ap;
 
 	ctx->nreasons++;
-	if (off + 8 >= sizeof(ctx->reasons))
-		return;
-	memcpy(ctx->reasons + off, "\n  - ", 6);
-	off += 5;
 	va_start(ap, fmt);
-	vsnprintf(ctx->reasons + off, sizeof(ctx->reasons) - off, fmt, ap);
+	cp_reasons_vadd(ctx->reasons, sizeof(ctx->reasons), fmt, ap);
 	va_end(ap);
 }
 
@@ -159,16 +154,17 @@ static int add_already(struct plan_ctx *ctx)
 			return -1;
 		st->already = true;
 		st->slot = s->index;
-		cp_strlcpy(st->slot_name, s->name, sizeof(st->slot_name));
-		cp_strlcpy(st->slot_path, s->path, sizeof(st->slot_path));
-		cp_strlcpy(st->node, s->node, sizeof(st->node));
-		cp_strlcpy(st->netdev, s->uplink, sizeof(st->netdev));
-		cp_strlcpy(st->name,
-			   s->direct		     ? s->ifname
-			   : s->kind == INV_SLOT_NIC ? s->uplink
-						     : s->node,
-			   sizeof(st->name));
-		cp_strlcpy(st->ifname, s->ifname, sizeof(st->ifname));
+		CP_FIELD_COPY(st->slot_name, s->name);
+		CP_FIELD_COPY(st->slot_path, s->path);
+		CP_FIELD_COPY(st->node, s->node);
+		CP_FIELD_COPY(st->netdev, s->uplink);
+		if (s->direct)
+			CP_FIELD_COPY(st->name, s->ifname);
+		else if (s->kind == INV_SLOT_NIC)
+			CP_FIELD_COPY(st->name, s->uplink);
+		else
+			CP_FIELD_COPY(st->name, s->node);
+		CP_FIELD_COPY(st->ifname, s->ifname);
 		st->ifindex = s->tap.ifindex;
 		snprintf(st->from, sizeof(st->from), "%s", st->name);
 		snprintf(st->to, sizeof(st->to), "%s (%s)", s->name, s->driver);
@@ -289,12 +285,15 @@ static long take_slot(struct plan_ctx *ctx, enum inv_slot_kind kind)
  */
 static void fill_block_step(struct plan_step *st, const struct inv_disk *d)
 {
-	cp_strlcpy(st->name, d->name, sizeof(st->name));
-	cp_strlcpy(st->dev_id, d->id, sizeof(st->dev_id));
-	cp_strlcpy(st->del_id, d->fe.usb_id[0] ? d->fe.usb_id : d->id, sizeof(st->del_id));
+	CP_FIELD_COPY(st->name, d->name);
+	CP_FIELD_COPY(st->dev_id, d->id);
+	if (d->fe.usb_id[0])
+		CP_FIELD_COPY(st->del_id, d->fe.usb_id);
+	else
+		CP_FIELD_COPY(st->del_id, d->id);
 	st->fe = d->fe;
 	describe_disk(d, st->from, sizeof(st->from));
-	cp_strlcpy(st->node, d->node, sizeof(st->node));
+	CP_FIELD_COPY(st->node, d->node);
 	st->size = d->size;
 	st->bootindex = d->bootindex;
 }
@@ -407,9 +406,9 @@ static int plan_cd(struct plan_ctx *ctx, const struct inv_disk *d)
 		return -1;
 	fill_block_step(st, d);
 	st->slot = (unsigned)idx;
-	snprintf(st->slot_name, sizeof(st->slot_name), NAME_CD_SLOT "%ld", idx);
+	snprintf(st->slot_name, sizeof(st->slot_name), NAMES_CD_SLOT "%ld", idx);
 	snprintf(st->slot_path, sizeof(st->slot_path), "/machine/peripheral/%s", st->slot_name);
-	cp_strlcpy(st->usb_bus, ctx->inv->usb_bus, sizeof(st->usb_bus));
+	CP_FIELD_COPY(st->usb_bus, ctx->inv->usb_bus);
 	snprintf(st->to, sizeof(st->to), "%s (usb-bot on %s, scsi-cd %s)", st->slot_name,
 		 st->usb_bus, st->dev_id);
 	return 0;
@@ -443,8 +442,8 @@ static int plan_disk(struct plan_ctx *ctx, const struct inv_disk *d)
 		return -1;
 	fill_block_step(st, d);
 	st->slot = s->index;
-	cp_strlcpy(st->slot_name, s->name, sizeof(st->slot_name));
-	cp_strlcpy(st->slot_path, s->path, sizeof(st->slot_path));
+	CP_FIELD_COPY(st->slot_name, s->name);
+	CP_FIELD_COPY(st->slot_path, s->path);
 	snprintf(st->to, sizeof(st->to), "%s (%s)", s->name, s->driver);
 	return 0;
 }
@@ -477,15 +476,20 @@ static const char *tap_hint(const struct plan_ctx *ctx, const struct inv_nic *n)
 static bool nic_host_side(struct plan_ctx *ctx, const struct inv_nic *n, struct plan_step *st)
 {
 	const char *hint = tap_hint(ctx, n);
+	bool macvtap = hint && cp_str_has_prefix(hint, "/dev/tap");
+	char *dst = macvtap ? st->tapdev : st->ifname;
+	size_t size = macvtap ? sizeof(st->tapdev) : sizeof(st->ifname);
 
-	if (hint && cp_str_has_prefix(hint, "/dev/tap"))
-		cp_strlcpy(st->tapdev, hint, sizeof(st->tapdev));
-	else if (hint && strlen(hint) < sizeof(st->ifname))
-		cp_strlcpy(st->ifname, hint, sizeof(st->ifname));
-	else if (n->macvtap)
-		cp_strlcpy(st->tapdev, n->tapdev, sizeof(st->tapdev));
-	else
-		cp_strlcpy(st->ifname, n->ifname, sizeof(st->ifname));
+	if (!hint && n->macvtap)
+		CP_FIELD_COPY(st->tapdev, n->tapdev);
+	else if (!hint)
+		CP_FIELD_COPY(st->ifname, n->ifname);
+	else if (cp_strlcpy(dst, hint, size) >= size) {
+		*dst = '\0';
+		refuse(ctx, "--tap %s=%s: the interface name is longer than %zu characters",
+		       n->name, hint, size - 1);
+		return false;
+	}
 	if (*st->ifname || *st->tapdev)
 		return true;
 	if (ctx->o->incus_profile)
@@ -616,8 +620,8 @@ static bool nic_pci_target(struct plan_ctx *ctx, const struct inv_nic *n, struct
 	}
 	st->slot = s->index;
 	st->hubid = s->hubid;
-	cp_strlcpy(st->slot_name, s->name, sizeof(st->slot_name));
-	cp_strlcpy(st->slot_path, s->path, sizeof(st->slot_path));
+	CP_FIELD_COPY(st->slot_name, s->name);
+	CP_FIELD_COPY(st->slot_path, s->path);
 	snprintf(st->to, sizeof(st->to), "%s (%s, hub %d, mac %s)", s->name, s->driver, s->hubid,
 		 s->mac);
 	return true;
@@ -726,9 +730,9 @@ static bool nic_direct_target(struct plan_ctx *ctx, const struct inv_nic *n,
 	st->slot = s->index;
 	st->nqueues = s->nqueues;
 	st->ifindex = s->tap.ifindex;
-	cp_strlcpy(st->ifname, s->ifname, sizeof(st->ifname));
-	cp_strlcpy(st->slot_name, s->name, sizeof(st->slot_name));
-	cp_strlcpy(st->slot_path, s->path, sizeof(st->slot_path));
+	CP_FIELD_COPY(st->ifname, s->ifname);
+	CP_FIELD_COPY(st->slot_name, s->name);
+	CP_FIELD_COPY(st->slot_path, s->path);
 	snprintf(st->to, sizeof(st->to), "%s (%s, mac %s, direct on %s, %u queue%s%s%s)", s->name,
 		 s->driver, s->mac, s->ifname, s->nqueues, s->nqueues == 1 ? "" : "s",
 		 *s->tap.master ? ", on " : "", s->tap.master);
@@ -768,8 +772,8 @@ static bool nic_usb_target(struct plan_ctx *ctx, const struct inv_nic *n, struct
 		       strlen(n->mac) > 3 ? n->mac + 3 : "");
 		ok = false;
 	}
-	cp_strlcpy(st->slot_name, n->id, sizeof(st->slot_name));
-	cp_strlcpy(st->usb_bus, inv->usb_bus, sizeof(st->usb_bus));
+	CP_FIELD_COPY(st->slot_name, n->id);
+	CP_FIELD_COPY(st->usb_bus, inv->usb_bus);
 	snprintf(st->to, sizeof(st->to), "%s (usb-net on %s, mac %s)", n->id, inv->usb_bus, n->mac);
 	return ok;
 }
@@ -806,12 +810,12 @@ static int add_nic_already(struct plan_ctx *ctx, const struct inv_nic *n)
 		return -1;
 	st->already = true;
 	st->bootindex = -1;
-	cp_strlcpy(st->name, n->name, sizeof(st->name));
-	cp_strlcpy(st->dev_id, n->id, sizeof(st->dev_id));
-	cp_strlcpy(st->netdev, n->netdev, sizeof(st->netdev));
-	cp_strlcpy(st->mac, n->mac, sizeof(st->mac));
-	cp_strlcpy(st->slot_name, n->id, sizeof(st->slot_name));
-	cp_strlcpy(st->usb_bus, n->bus, sizeof(st->usb_bus));
+	CP_FIELD_COPY(st->name, n->name);
+	CP_FIELD_COPY(st->dev_id, n->id);
+	CP_FIELD_COPY(st->netdev, n->netdev);
+	CP_FIELD_COPY(st->mac, n->mac);
+	CP_FIELD_COPY(st->slot_name, n->id);
+	CP_FIELD_COPY(st->usb_bus, n->bus);
 	snprintf(st->from, sizeof(st->from), "%s", n->id);
 	snprintf(st->to, sizeof(st->to), "%s (usb-net on %s, mac %s)", n->id, n->bus, n->mac);
 	return 0;
@@ -851,12 +855,12 @@ static int plan_nic(struct plan_ctx *ctx, const struct inv_nic *n)
 	usb_unplugged(ctx, n->pci ? "" : n->bus);
 	if (st.kind == PLAN_NIC_USB && !usb_take_port(ctx, n->id, "its usb-net"))
 		return 0;
-	cp_strlcpy(st.name, n->name, sizeof(st.name));
-	cp_strlcpy(st.dev_id, n->id, sizeof(st.dev_id));
-	cp_strlcpy(st.del_id, n->id, sizeof(st.del_id));
-	cp_strlcpy(st.netdev, n->netdev, sizeof(st.netdev));
-	cp_strlcpy(st.mac, n->mac, sizeof(st.mac));
-	cp_strlcpy(st.nic_driver, n->driver, sizeof(st.nic_driver));
+	CP_FIELD_COPY(st.name, n->name);
+	CP_FIELD_COPY(st.dev_id, n->id);
+	CP_FIELD_COPY(st.del_id, n->id);
+	CP_FIELD_COPY(st.netdev, n->netdev);
+	CP_FIELD_COPY(st.mac, n->mac);
+	CP_FIELD_COPY(st.nic_driver, n->driver);
 	if (!direct)
 		st.nqueues = n->nqueues;
 	snprintf(st.from, sizeof(st.from), "%s (%s on %s, netdev %s, %u queue%s on %s)", n->id,
@@ -1050,13 +1054,13 @@ int plan_release(const struct inventory *inv, const struct inv_slot *slot, struc
 	if (!st)
 		return -1;
 	st->tray = slot->kind == INV_SLOT_CD && !usb_cd;
-	cp_strlcpy(st->name, slot->node, sizeof(st->name));
-	cp_strlcpy(st->node, slot->node, sizeof(st->node));
+	CP_FIELD_COPY(st->name, slot->node);
+	CP_FIELD_COPY(st->node, slot->node);
 	st->slot = slot->index;
-	cp_strlcpy(st->slot_name, slot->name, sizeof(st->slot_name));
-	cp_strlcpy(st->slot_path, slot->path, sizeof(st->slot_path));
+	CP_FIELD_COPY(st->slot_name, slot->name);
+	CP_FIELD_COPY(st->slot_path, slot->path);
 	if (slot->kind == INV_SLOT_DISK) {
-		snprintf(st->placeholder, sizeof(st->placeholder), NAME_DISK_PLACEHOLDER "%u",
+		snprintf(st->placeholder, sizeof(st->placeholder), NAMES_DISK_PLACEHOLDER "%u",
 			 slot->index);
 		st->placeholder_exists = inventory_has_node(inv, st->placeholder);
 	}

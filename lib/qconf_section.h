@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The section list behind coldplug/qemu_conf.h, shared by the generators
+ * The section list behind coldplug/qconf.h, shared by the generators
  * that add to it (frontends, the daemon's monitor, the macOS machine).
  */
 #ifndef COLDPLUG_QCONF_SECTION_H
@@ -54,10 +54,22 @@ struct qconf {
 	bool failed;
 };
 
-struct qconf_section *qconf_add(struct qconf *q, const char *group, const char *id,
-				const char *comment);
-void qconf_set(struct qconf *q, struct qconf_section *s, const char *key, const char *fmt, ...)
-	CP_PRINTF(4, 5);
-void qconf_remove(struct qconf *q, const char *group, const char *id, const char *comment);
+/**
+ * struct qconf_kv - one constant key = "value" line, for section tables
+ * @key:	key
+ * @value:	value
+ */
+struct qconf_kv {
+	const char *key;
+	const char *value;
+};
+
+struct qconf_section *qconf_section_add(struct qconf *q, const char *group, const char *id,
+					const char *comment);
+void qconf_section_set(struct qconf *q, struct qconf_section *s, const char *key, const char *fmt,
+		       ...) CP_PRINTF(4, 5);
+void qconf_section_set_table(struct qconf *q, struct qconf_section *s, const struct qconf_kv *kv,
+			     size_t n);
+void qconf_section_remove(struct qconf *q, const char *group, const char *id, const char *comment);
 
 #endif /* COLDPLUG_QCONF_SECTION_H */

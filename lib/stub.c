@@ -95,9 +95,11 @@ int stub_request_parse(const char *text, struct stub_request *out, struct cp_err
 				    "request from the Incus scriptlet: not a version 1 request "
 				    "(regenerate the profile with this coldplug's incus-profile)");
 	s = cp_json_get_str(j, "instance");
-	cp_strlcpy(out->instance, s ? s : "", sizeof(out->instance));
+	if (cp_strlcpy_checked(out->instance, s ? s : "", sizeof(out->instance), err) < 0)
+		return cp_error_prefix(err, "request from the Incus scriptlet: instance");
 	s = cp_json_get_str(j, "project");
-	cp_strlcpy(out->project, s ? s : "", sizeof(out->project));
+	if (cp_strlcpy_checked(out->project, s ? s : "", sizeof(out->project), err) < 0)
+		return cp_error_prefix(err, "request from the Incus scriptlet: project");
 	if (parse_frontend(j, out, err) < 0)
 		return cp_error_prefix(err, "request from the Incus scriptlet");
 	if (cp_json_get(j, "usb-mac-fixed") &&

@@ -49,6 +49,47 @@ size_t cp_strlcpy(char *dst, const char *src, size_t size)
 }
 
 /**
+ * cp_strlcpy_checked() - copy a string from outside (QEMU, a request) into a
+ * fixed buffer, or fail: a shorter id would name another object
+ * @dst:	destination buffer, left holding "" on failure
+ * @src:	source string
+ * @size:	size of @dst, at least 1
+ * @err:	filled when @src does not fit, naming it and the limit
+ *
+ * Return: 0, or -1
+ */
+int cp_strlcpy_checked(char *dst, const char *src, size_t size, struct cp_error *err)
+{
+	if (cp_strlcpy(dst, src, size) < size)
+		return 0;
+	dst[0] = '\0';
+	return cp_error_set(err, CP_ERR_INVALID, "'%s' is longer than %zu characters", src,
+			    size - 1);
+}
+
+/**
+ * cp_reasons_vadd() - append "\n  - <reason>" to a bounded list of reasons
+ * @buf:	the list, a terminated string ("" when empty)
+ * @size:	size of @buf
+ * @fmt:	printf format of the reason
+ * @ap:		its arguments
+ *
+ * For checks that collect every reason before they fail (the planner's
+ * refusals, the profile checker's problems): the list is cut, never
+ * overrun, when it is full; the caller counts the reasons itself.
+ */
+void cp_reasons_vadd(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	size_t off = strlen(buf);
+
+	if (off + 8 >= size)
+		return;
+	memcpy(buf + off, "\n  - ", 6);
+	off += 5;
+	vsnprintf(buf + off, size - off, fmt, ap);
+}
+
+/**
  * cp_str_has_prefix() - whether @s starts with @prefix
  * @s:		string, may be NULL
  * @prefix:	prefix

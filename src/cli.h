@@ -12,7 +12,7 @@
 
 #include "coldplug/error.h"
 #include "coldplug/inventory.h"
-#include "coldplug/qemu_conf.h"
+#include "coldplug/qconf.h"
 
 /**
  * enum cli_exit - exit codes, documented in --help and the README
@@ -58,13 +58,14 @@ enum {
 	CLI_OPT_FIRST_PRIVATE = 0x200,
 };
 
+/* A table: clang-format would break up the brace lists of a macro. */
+/* clang-format off */
 #define CLI_COMMON_OPTIONS                                                                         \
-	{ "help", no_argument, NULL, CLI_OPT_HELP },                                               \
-		{ "verbose", no_argument, NULL, CLI_OPT_VERBOSE },                                 \
-		{ "trace", no_argument, NULL, CLI_OPT_TRACE },                                     \
-	{                                                                                          \
-		"quiet", no_argument, NULL, CLI_OPT_QUIET                                          \
-	}
+	{ "help",	no_argument,		NULL,	CLI_OPT_HELP },                            \
+	{ "verbose",	no_argument,		NULL,	CLI_OPT_VERBOSE },                         \
+	{ "trace",	no_argument,		NULL,	CLI_OPT_TRACE },                           \
+	{ "quiet",	no_argument,		NULL,	CLI_OPT_QUIET }
+/* clang-format on */
 
 #define CLI_COMMON_HELP                                                                            \
 	"Common options:\n"                                                                        \
@@ -108,11 +109,11 @@ enum {
 	CLI_OPT_DEVICE,
 };
 
+/* clang-format off */
 #define CLI_SELECT_OPTIONS                                                                         \
-	{ "id-prefix", required_argument, NULL, CLI_OPT_ID_PREFIX },                               \
-	{                                                                                          \
-		"device", required_argument, NULL, CLI_OPT_DEVICE                                  \
-	}
+	{ "id-prefix",	required_argument,	NULL,	CLI_OPT_ID_PREFIX },                       \
+	{ "device",	required_argument,	NULL,	CLI_OPT_DEVICE }
+/* clang-format on */
 
 #define CLI_SELECT_HELP                                                                            \
 	"\nWhich devices are the manager's (SELECTION):\n"                                         \
@@ -134,16 +135,16 @@ enum {
 	CLI_OPT_ADD_XHCI,
 };
 
+/* clang-format off */
 #define CLI_MACOS_OPTIONS                                                                          \
-	{ "macos", no_argument, NULL, CLI_OPT_MACOS },                                             \
-		{ "osk", required_argument, NULL, CLI_OPT_OSK },                                   \
-		{ "osk-file", required_argument, NULL, CLI_OPT_OSK_FILE },                         \
-		{ "macos-version", required_argument, NULL, CLI_OPT_MACOS_VERSION },               \
-		{ "display", required_argument, NULL, CLI_OPT_DISPLAY },                           \
-		{ "usb-bus", required_argument, NULL, CLI_OPT_USB_BUS },                           \
-	{                                                                                          \
-		"add-xhci", no_argument, NULL, CLI_OPT_ADD_XHCI                                    \
-	}
+	{ "macos",		no_argument,		NULL,	CLI_OPT_MACOS },                   \
+	{ "osk",		required_argument,	NULL,	CLI_OPT_OSK },                     \
+	{ "osk-file",		required_argument,	NULL,	CLI_OPT_OSK_FILE },                \
+	{ "macos-version",	required_argument,	NULL,	CLI_OPT_MACOS_VERSION },           \
+	{ "display",		required_argument,	NULL,	CLI_OPT_DISPLAY },                 \
+	{ "usb-bus",		required_argument,	NULL,	CLI_OPT_USB_BUS },                 \
+	{ "add-xhci",		no_argument,		NULL,	CLI_OPT_ADD_XHCI }
+/* clang-format on */
 
 #define CLI_MACOS_HELP                                                                             \
 	"macOS (see doc/macos.md):\n"                                                              \

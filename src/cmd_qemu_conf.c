@@ -8,7 +8,7 @@
 
 #include "cli.h"
 #include "coldplug/macos.h"
-#include "coldplug/qemu_conf.h"
+#include "coldplug/qconf.h"
 
 static const char qemu_conf_help[] =
 	"Usage: coldplug qemu-conf [OPTIONS] > coldplug.conf\n"

@@ -16,7 +16,7 @@
 
 #include "coldplug/error.h"
 #include "coldplug/plan.h"
-#include "coldplug/qemu_conf.h"
+#include "coldplug/qconf.h"
 
 /**
  * struct incus_profile_opts - what to generate

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * What a macOS guest needs from the QEMU configuration beside coldplug's disk,
- * CD and NIC slots (coldplug/qemu_conf.h), and which frontends each macOS
+ * CD and NIC slots (coldplug/qconf.h), and which frontends each macOS
  * version can drive. The anchors (OSX-KVM, quickemu, Docker-OSX, Proxmox
  * guides; ../shared/reference/qemu-notes.md §7) all give macOS:
  *   - isa-applesmc with Apple's OSK (the "OSK0"+"OSK1" SMC keys of a Mac):
@@ -35,7 +35,7 @@
 #include <stdbool.h>
 
 #include "coldplug/error.h"
-#include "coldplug/qemu_conf.h"
+#include "coldplug/qconf_format.h"
 
 #define MACOS_OSK_LEN 64
 
@@ -106,7 +106,8 @@ int macos_parse_version(const char *text, struct macos_version *v, struct cp_err
 int macos_parse_display(const char *text, enum macos_display *d, struct cp_error *err);
 const char *macos_display_driver(enum macos_display d);
 const char *macos_nic_model(const struct macos_opts *m);
-int macos_validate(const struct macos_opts *m, const struct qconf_opts *o, struct cp_error *err);
+int macos_validate(const struct macos_opts *m, unsigned disk_slots, unsigned nic_slots,
+		   const char *nic_model, struct cp_error *err);
 
 /* Called by qconf_build(): deletions first, additions after the global. */
 void macos_conf_remove(struct qconf *q, const struct macos_opts *m);

@@ -8,7 +8,9 @@
 #define COLDPLUG_TEST_RECORDED_H
 
 #include "coldplug/inventory.h"
+#include "coldplug/json.h"
 
+cp_json *recorded_raw(const char *name, const char *qemu_ver);
 void recorded_inventory(const char *name, const char *qemu_ver, const struct inv_select *sel,
 			struct inventory *inv);
 

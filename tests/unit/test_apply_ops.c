@@ -17,18 +17,18 @@
  * @out:	buffer
  * @size:	its size
  */
-static void sequence(const struct op_list *l, char *out, size_t size)
+static void sequence(const struct apply_op_list *l, char *out, size_t size)
 {
 	size_t i, off = 0;
 
 	out[0] = '\0';
 	for (i = 0; i < l->n && off < size; i++) {
-		const struct op *o = &l->ops[i];
+		const struct apply_op *o = &l->ops[i];
 
-		if (o->kind == OP_CMD)
+		if (o->kind == APPLY_OP_CMD)
 			off += (size_t)snprintf(out + off, size - off, "%s%s", i ? " " : "",
 						o->cmd);
-		else if (o->kind == OP_WAIT_DELETED)
+		else if (o->kind == APPLY_OP_WAIT_DELETED)
 			off += (size_t)snprintf(out + off, size - off, "%swait:%s", i ? " " : "",
 						o->wait_id);
 		else
@@ -42,7 +42,7 @@ static void sequence(const struct op_list *l, char *out, size_t size)
  *
  * Return: new string
  */
-static char *args_text(const struct op *o)
+static char *args_text(const struct apply_op *o)
 {
 	char *t = cp_json_dump(o->args, 0);
 
@@ -79,13 +79,13 @@ static void disk_step(struct plan_step *st)
 static void test_disk(void)
 {
 	struct plan_step st;
-	struct op_list l;
+	struct apply_op_list l;
 	struct cp_error err;
 	char seq[512], *a;
 
 	disk_step(&st);
 	cp_error_set(&err, CP_ERR_TIMEOUT, "earlier");
-	if (ops_for_step(&st, &l, &err) < 0)
+	if (apply_ops_for_step(&st, &l, &err) < 0)
 		bail_out("%s", err.msg);
 	ok(err.code == CP_ERR_TIMEOUT && !strcmp(err.msg, "earlier"),
 	   "success leaves the error untouched");
@@ -101,15 +101,15 @@ static void test_disk(void)
 	ok(l.ops[0].changes && !l.ops[0].commits && l.ops[2].commits,
 	   "device_del changes QEMU; attaching the node is the point of no rollback");
 	ok(l.ops[4].check != NULL, "query-block is checked");
-	ops_free(&l);
+	apply_ops_free(&l);
 
 	st.bootindex = -1;
 	cp_strlcpy(st.del_id, "usb_dev-incus_root", sizeof(st.del_id));
-	ops_for_step(&st, &l, &err);
+	apply_ops_for_step(&st, &l, &err);
 	sequence(&l, seq, sizeof(seq));
 	is_str(seq, "device_del wait:dev-incus_root wait:usb_dev-incus_root qom-set query-block",
 	       "usb disk: the usb-bot is deleted, both DEVICE_DELETED awaited, no boot order");
-	ops_free(&l);
+	apply_ops_free(&l);
 }
 
 /**
@@ -140,14 +140,14 @@ static void cd_step(struct plan_step *st)
 static void test_cd(void)
 {
 	struct plan_step st;
-	struct op_list l;
+	struct apply_op_list l;
 	struct cp_error err;
 	char seq[512], *a;
 	size_t i;
 	bool tray = false;
 
 	cd_step(&st);
-	ok(ops_for_step(&st, &l, &err) == 0, "cd: operations built");
+	ok(apply_ops_for_step(&st, &l, &err) == 0, "cd: operations built");
 	sequence(&l, seq, sizeof(seq));
 	is_str(seq, "device_del wait:dev-incus_iso device_add device_add qom-set query-block",
 	       "cd: unplug Incus's scsi-cd, add a usb-bot and a scsi-cd, attach, check");
@@ -174,18 +174,18 @@ static void test_cd(void)
 		tray |= strstr(l.ops[i].cmd, "tray") || strstr(l.ops[i].cmd, "medium") ||
 			!strcmp(l.ops[i].cmd, "eject");
 	ok(!tray, "no tray command, no medium change: Incus 6.0.4 ejects on any tray event");
-	ops_free(&l);
+	apply_ops_free(&l);
 
 	st.bootindex = -1;
 	st.fe.serial[0] = st.fe.device_id[0] = '\0';
-	ops_for_step(&st, &l, &err);
+	apply_ops_for_step(&st, &l, &err);
 	a = args_text(&l.ops[3]);
 	is_str(a,
 	       "{\"bus\":\"coldplug-cd0.0\",\"drive\":\"incus_iso\",\"driver\":\"scsi-cd\","
 	       "\"id\":\"dev-incus_iso\",\"lun\":0}",
 	       "no boot order, serial or device_id where Incus gave none");
 	free(a);
-	ops_free(&l);
+	apply_ops_free(&l);
 }
 
 /**
@@ -195,7 +195,7 @@ static void test_cd(void)
 static void test_cd_release(void)
 {
 	struct plan_step st;
-	struct op_list l;
+	struct apply_op_list l;
 	struct cp_error err;
 	char seq[512], *a;
 
@@ -203,7 +203,7 @@ static void test_cd_release(void)
 	st.kind = PLAN_RELEASE_CD;
 	cp_strlcpy(st.slot_name, "coldplug-cd0", sizeof(st.slot_name));
 	cp_strlcpy(st.node, "incus_iso", sizeof(st.node));
-	ops_for_step(&st, &l, &err);
+	apply_ops_for_step(&st, &l, &err);
 	sequence(&l, seq, sizeof(seq));
 	is_str(seq, "device_del wait:coldplug-cd0 query-block",
 	       "release: device_del of the usb-bot, DEVICE_DELETED, check");
@@ -211,14 +211,14 @@ static void test_cd_release(void)
 	is_str(a, "{\"id\":\"coldplug-cd0\"}", "the usb-bot is deleted by its id");
 	free(a);
 	ok(l.ops[0].changes && l.ops[1].commits, "the unplug changes QEMU and commits");
-	ops_free(&l);
+	apply_ops_free(&l);
 
 	st.tray = true;
-	ops_for_step(&st, &l, &err);
+	apply_ops_for_step(&st, &l, &err);
 	sequence(&l, seq, sizeof(seq));
 	is_str(seq, "blockdev-open-tray blockdev-remove-medium blockdev-close-tray query-block",
 	       "a legacy ide-cd slot is emptied through its tray");
-	ops_free(&l);
+	apply_ops_free(&l);
 }
 
 /**
@@ -250,12 +250,12 @@ static void nic_step(struct plan_step *st, enum plan_step_kind kind)
 static void test_nic(void)
 {
 	struct plan_step st;
-	struct op_list l;
+	struct apply_op_list l;
 	struct cp_error err;
 	char seq[512], *a;
 
 	nic_step(&st, PLAN_NIC_USB);
-	ops_for_step(&st, &l, &err);
+	apply_ops_for_step(&st, &l, &err);
 	sequence(&l, seq, sizeof(seq));
 	is_str(seq,
 	       "device_del wait:dev-incus_eth0 netdev_del open-tap getfd netdev_add device_add "
@@ -273,10 +273,10 @@ static void test_nic(void)
 	       "\"mac\":\"10:66:6a:ab:cd:ef\",\"netdev\":\"incus_eth0\"}",
 	       "usb-net under Incus's device id and MAC");
 	free(a);
-	ops_free(&l);
+	apply_ops_free(&l);
 
 	nic_step(&st, PLAN_NIC_PCI);
-	ops_for_step(&st, &l, &err);
+	apply_ops_for_step(&st, &l, &err);
 	a = args_text(&l.ops[6]);
 	is_str(a,
 	       "{\"hubid\":0,\"id\":\"coldplug-nic0-uplink\",\"netdev\":\"incus_eth0\","
@@ -284,7 +284,7 @@ static void test_nic(void)
 	       "pci: a hub port into the slot's hub, peered with the new netdev");
 	free(a);
 	ok(!strcmp(l.ops[6].cmd, "netdev_add") && l.ops[6].commits, "netdev_add hubport commits");
-	ops_free(&l);
+	apply_ops_free(&l);
 }
 
 /**
@@ -303,22 +303,22 @@ static void test_nic_direct(void)
 		"coldplug-nic0: index=0,type=tap,ifname=tap1234abcd,script=no,downscript=no\r\n"
 		"coldplug-nic0: index=1,type=tap,ifname=tap1234abcd,script=no,downscript=no\r\n";
 	struct plan_step st;
-	struct op_list l;
+	struct apply_op_list l;
 	struct cp_error err;
 	char seq[512], text[1024];
-	op_check_fn check;
+	apply_op_check_fn check;
 	cp_json *v;
 
 	nic_step(&st, PLAN_NIC_DIRECT);
 	cp_strlcpy(st.slot_name, "coldplug-nic0", sizeof(st.slot_name));
 	st.nqueues = 2;
-	ops_for_step(&st, &l, &err);
+	apply_ops_for_step(&st, &l, &err);
 	sequence(&l, seq, sizeof(seq));
 	is_str(seq, "device_del wait:dev-incus_eth0 netdev_del human-monitor-command",
 	       "direct: Incus's NIC, then its netdev; nothing opened, nothing added");
 	ok(l.n == 4 && l.ops[2].commits && !l.ops[3].commits, "netdev_del commits");
 	check = l.n ? l.ops[l.n - 1].check : NULL;
-	ops_free(&l);
+	apply_ops_free(&l);
 	if (!check)
 		bail_out("no check on the direct step");
 	v = cp_json_new_string(good);
@@ -348,12 +348,12 @@ static void test_nic_direct(void)
 static void test_rollback(void)
 {
 	struct plan_step st;
-	struct op_list l;
+	struct apply_op_list l;
 	struct cp_error err;
 	char seq[256], *a;
 
 	disk_step(&st);
-	ops_for_rollback(&st, false, &l, &err);
+	apply_ops_for_rollback(&st, false, &l, &err);
 	a = l.n ? args_text(&l.ops[0]) : strdup("");
 	is_str(a,
 	       "{\"bus\":\"qemu_scsi.0\",\"drive\":\"incus_root\",\"driver\":\"scsi-hd\","
@@ -361,46 +361,46 @@ static void test_rollback(void)
 	       "\"device_id\":\"incus_root\",\"channel\":0,\"scsi-id\":0,\"lun\":1}",
 	       "scsi-hd is re-added as Incus made it");
 	free(a);
-	ops_free(&l);
+	apply_ops_free(&l);
 
 	cp_strlcpy(st.fe.driver, "virtio-blk-pci", sizeof(st.fe.driver));
 	cp_strlcpy(st.fe.bus, "qemu_pcie5", sizeof(st.fe.bus));
 	cp_strlcpy(st.fe.addr, "00.0", sizeof(st.fe.addr));
 	st.fe.channel = st.fe.scsi_id = st.fe.lun = -1;
 	st.fe.device_id[0] = '\0';
-	ops_for_rollback(&st, false, &l, &err);
+	apply_ops_for_rollback(&st, false, &l, &err);
 	a = l.n ? args_text(&l.ops[0]) : strdup("");
 	like(a, "\"addr\":\"00.0\"", "virtio-blk goes back to its root port address");
 	free(a);
-	ops_free(&l);
+	apply_ops_free(&l);
 
 	cp_strlcpy(st.fe.driver, "scsi-hd", sizeof(st.fe.driver));
 	cp_strlcpy(st.fe.usb_id, "usb_dev-incus_root", sizeof(st.fe.usb_id));
 	cp_strlcpy(st.fe.usb_driver, "usb-bot", sizeof(st.fe.usb_driver));
 	cp_strlcpy(st.fe.usb_bus, "qemu_usb.0", sizeof(st.fe.usb_bus));
-	ops_for_rollback(&st, false, &l, &err);
+	apply_ops_for_rollback(&st, false, &l, &err);
 	sequence(&l, seq, sizeof(seq));
 	is_str(seq, "device_add device_add qom-set", "usb: usb-bot, its scsi-hd, attached=true");
-	ops_free(&l);
+	apply_ops_free(&l);
 
 	nic_step(&st, PLAN_NIC_USB);
-	ok(ops_for_rollback(&st, true, &l, &err) == 0 && l.n == 0, "NICs have no rollback");
+	ok(apply_ops_for_rollback(&st, true, &l, &err) == 0 && l.n == 0, "NICs have no rollback");
 
 	cd_step(&st);
-	ops_for_rollback(&st, false, &l, &err);
+	apply_ops_for_rollback(&st, false, &l, &err);
 	sequence(&l, seq, sizeof(seq));
 	is_str(seq, "device_add", "cd, usb-bot not added: Incus's scsi-cd is re-added");
 	a = l.n ? args_text(&l.ops[0]) : strdup("");
 	like(a, "\"bus\":\"qemu_scsi.0\",\"drive\":\"incus_iso\",\"driver\":\"scsi-cd\"",
 	     "on Incus's SCSI bus, on its node");
 	free(a);
-	ops_free(&l);
-	ops_for_rollback(&st, true, &l, &err);
+	apply_ops_free(&l);
+	apply_ops_for_rollback(&st, true, &l, &err);
 	sequence(&l, seq, sizeof(seq));
 	is_str(seq, "device_del wait:coldplug-cd0 device_add",
 	       "cd, usb-bot added: it is unplugged (freeing the node) before Incus's scsi-cd "
 	       "comes back");
-	ops_free(&l);
+	apply_ops_free(&l);
 }
 
 /**
@@ -420,15 +420,15 @@ static void test_checks(void)
 	static const char *const cd_empty =
 		"[{\"device\":\"\",\"qdev\":\"dev-incus_iso\",\"tray_open\":false}]";
 	struct plan_step st;
-	struct op_list l;
+	struct apply_op_list l;
 	struct cp_error err;
 	cp_json *v;
-	op_check_fn check;
+	apply_op_check_fn check;
 
 	disk_step(&st);
-	ops_for_step(&st, &l, &err);
+	apply_ops_for_step(&st, &l, &err);
 	check = l.ops[l.n - 1].check;
-	ops_free(&l);
+	apply_ops_free(&l);
 	v = cp_json_parse(block_ok, strlen(block_ok), &err);
 	ok(check(&st, v, &err) == 0, "query-block with the node in the slot passes");
 	cp_json_unref(v);
@@ -438,9 +438,9 @@ static void test_checks(void)
 	cp_json_unref(v);
 
 	cd_step(&st);
-	ops_for_step(&st, &l, &err);
+	apply_ops_for_step(&st, &l, &err);
 	check = l.ops[l.n - 1].check;
-	ops_free(&l);
+	apply_ops_free(&l);
 	v = cp_json_parse(cd_ok, strlen(cd_ok), &err);
 	ok(check(&st, v, &err) == 0, "cd: the node on Incus's id, tray closed, passes");
 	cp_json_unref(v);
@@ -454,9 +454,9 @@ static void test_checks(void)
 	cp_json_unref(v);
 
 	nic_step(&st, PLAN_NIC_USB);
-	ops_for_step(&st, &l, &err);
+	apply_ops_for_step(&st, &l, &err);
 	check = l.ops[l.n - 1].check;
-	ops_free(&l);
+	apply_ops_free(&l);
 	v = cp_json_new_string("dev-incus_eth0: index=0,type=nic,model=usb-net,macaddr=x\r\n"
 			       " \\ incus_eth0: index=0,type=tap,fd=18\r\n");
 	ok(check(&st, v, &err) == 0, "usb-net on a one-queue incus_eth0 passes");

@@ -219,7 +219,7 @@ static const char *bad_check(size_t i)
 struct run_model {
 	struct fakepeer *fp;
 	const struct plan *plan;
-	struct op_list ops[NSTEPS];
+	struct apply_op_list ops[NSTEPS];
 	size_t k;
 	enum fault kind;
 	size_t n;
@@ -232,7 +232,7 @@ struct run_model {
  * @m:	model
  * @op:	the operation
  */
-static void expect_cmd(struct run_model *m, const struct op *op)
+static void expect_cmd(struct run_model *m, const struct apply_op *op)
 {
 	cleanup_json cp_json *cmd = cp_json_new_object();
 	cleanup_free char *text = NULL;
@@ -316,14 +316,14 @@ static void model_unplugs(struct run_model *m)
 	size_t i, j;
 
 	for (i = 0; i < m->plan->n; i++) {
-		const struct op_list *l = &m->ops[i];
+		const struct apply_op_list *l = &m->ops[i];
 
 		expect_cmd(m, &l->ops[0]);
 		if (m->lost)
 			continue; /* sent with the others, never answered */
 		if (!fault_here(m)) {
 			fakepeer_reply(m->fp, "{\"return\":{}}");
-			for (j = 1; j < l->n && l->ops[j].kind == OP_WAIT_DELETED; j++)
+			for (j = 1; j < l->n && l->ops[j].kind == APPLY_OP_WAIT_DELETED; j++)
 				deleted(m, l->ops[j].wait_id);
 			continue;
 		}
@@ -357,17 +357,17 @@ static void model_unplugs(struct run_model *m)
  */
 static char model_rollback(struct run_model *m, size_t i, bool slot_added)
 {
-	struct op_list rb;
+	struct apply_op_list rb;
 	struct cp_error e;
 	char letter = 'R';
 	size_t j;
 
 	if (m->lost)
 		return 'L'; /* nothing can be sent */
-	if (ops_for_rollback(&m->plan->steps[i], slot_added, &rb, &e) < 0)
+	if (apply_ops_for_rollback(&m->plan->steps[i], slot_added, &rb, &e) < 0)
 		bail_out("rollback: %s", e.msg);
 	for (j = 0; j < rb.n && letter == 'R'; j++) {
-		if (rb.ops[j].kind == OP_WAIT_DELETED) {
+		if (rb.ops[j].kind == APPLY_OP_WAIT_DELETED) {
 			deleted(m, rb.ops[j].wait_id);
 			continue;
 		}
@@ -380,7 +380,7 @@ static char model_rollback(struct run_model *m, size_t i, bool slot_added)
 			fakepeer_reply(m->fp, "{\"return\":{}}");
 		}
 	}
-	ops_free(&rb);
+	apply_ops_free(&rb);
 	return letter;
 }
 
@@ -394,7 +394,7 @@ static char model_rollback(struct run_model *m, size_t i, bool slot_added)
  *
  * Return: the step's status letter
  */
-static char step_fault(struct run_model *m, size_t i, const struct op *op, bool committed,
+static char step_fault(struct run_model *m, size_t i, const struct apply_op *op, bool committed,
 		       bool slot_added)
 {
 	const struct plan_step *st = &m->plan->steps[i];
@@ -426,7 +426,7 @@ static char step_fault(struct run_model *m, size_t i, const struct op *op, bool 
  */
 static void model_step(struct run_model *m, size_t i)
 {
-	const struct op_list *l = &m->ops[i];
+	const struct apply_op_list *l = &m->ops[i];
 	bool committed = false, slot_added = false;
 	char buf[512];
 	size_t j;
@@ -438,9 +438,9 @@ static void model_step(struct run_model *m, size_t i)
 		return;
 	}
 	for (j = 1; j < l->n; j++) {
-		const struct op *op = &l->ops[j];
+		const struct apply_op *op = &l->ops[j];
 
-		if (op->kind != OP_CMD)
+		if (op->kind != APPLY_OP_CMD)
 			continue;
 		expect_cmd(m, op);
 		if (fault_here(m)) {
@@ -476,13 +476,13 @@ static size_t script_case(struct fakepeer *fp, const struct plan *p, size_t k, e
 	memset(out->status, '?', NSTEPS);
 	memset(out->changed, '1', NSTEPS);
 	for (i = 0; i < p->n; i++)
-		if (ops_for_step(&p->steps[i], &m.ops[i], &e) < 0)
+		if (apply_ops_for_step(&p->steps[i], &m.ops[i], &e) < 0)
 			bail_out("ops: %s", e.msg);
 	model_unplugs(&m);
 	for (i = 0; i < p->n; i++)
 		model_step(&m, i);
 	for (i = 0; i < p->n; i++)
-		ops_free(&m.ops[i]);
+		apply_ops_free(&m.ops[i]);
 	snprintf(out->cause, sizeof(out->cause), "%s",
 		 kind == F_TIMEOUT     ? "within 150 ms"
 		 : kind == F_EOF       ? "QEMU closed the connection"

@@ -98,6 +98,46 @@ static void test_legacy_cd(void)
 }
 
 /**
+ * test_too_long() - a section name, key or socket path that does not fit is
+ * a problem naming it, never a shorter name
+ */
+static void test_too_long(void)
+{
+	char name[101], key[61], path[121], from[160], to[256];
+	struct incus_profile_report rep;
+	struct cp_error err;
+	char *t = generate(PLAN_FRONTEND_PCI);
+	char *e;
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = '\0';
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+
+	snprintf(to, sizeof(to), "    [device \"%s\"]\n    driver = \"x\"\n    [mon \"coldplug\"]",
+		 name);
+	e = replace(t, "    [mon \"coldplug\"]", to);
+	ok(check(e, NULL, &rep, &err) < 0 && strstr(err.msg, name) && strstr(err.msg, "95"),
+	   "a section name longer than 95 characters is a problem naming it");
+	free(e);
+	snprintf(to, sizeof(to), "    mode = \"control\"\n    %s = \"x\"", key);
+	e = replace(t, "    mode = \"control\"", to);
+	ok(check(e, NULL, &rep, &err) < 0 && strstr(err.msg, key) && strstr(err.msg, "47"),
+	   "a key longer than 47 characters is a problem naming it");
+	free(e);
+	snprintf(from, sizeof(from), "path = \"/run/coldplug/coldplug.sock\"");
+	snprintf(to, sizeof(to), "path = \"%s\"", path);
+	e = replace(t, from, to);
+	ok(check(e, NULL, &rep, &err) < 0 && strstr(err.msg, path) && strstr(err.msg, "107"),
+	   "a socket path longer than 107 characters is a problem naming it");
+	free(e);
+	free(t);
+}
+
+/**
  * test_generated() - the profile's content, and that it passes its own check
  */
 static void test_generated(void)
@@ -232,6 +272,16 @@ static void test_request(void)
 		ok(stub_request_parse(bad[i], &r, &err) < 0 && strstr(err.msg, "Incus scriptlet"),
 		   "bad request %zu is refused with a message", i);
 	{
+		char req[256], name[129];
+
+		memset(name, 'v', 128);
+		name[128] = '\0';
+		snprintf(req, sizeof(req), "{\"v\":1,\"instance\":\"%s\"}", name);
+		ok(stub_request_parse(req, &r, &err) < 0 && strstr(err.msg, name) &&
+			   strstr(err.msg, "longer than 127"),
+		   "an instance name longer than 127 characters is refused, named, not cut");
+	}
+	{
 		char buf[64];
 
 		stub_status_failed("a long reason that does not fit", buf, 20);
@@ -250,6 +300,7 @@ static void test_request(void)
 int main(void)
 {
 	test_generated();
+	test_too_long();
 	test_check_problems();
 	test_refused_options();
 	test_request();

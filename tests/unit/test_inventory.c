@@ -189,6 +189,110 @@ static void test_bad_raw(void)
 }
 
 /**
+ * build_edited() - build incus-default with one string of QEMU's replaced
+ * @obj:	path of the object to edit: a "props" key, or NULL for the
+ *		first query-block entry's "inserted"
+ * @key:	member to set
+ * @value:	its new (over-long) value
+ * @err:	filled when the build fails
+ *
+ * Return: inventory_build()'s result (the inventory is freed on success)
+ */
+static int build_edited(const char *obj, const char *key, const char *value, struct cp_error *err)
+{
+	struct inv_select sel = { .id_prefix = INV_INCUS_PREFIX };
+	cp_json *raw = recorded_raw("incus-default", qemu_ver);
+	cp_json *o = obj ? cp_json_get_object(cp_json_get_object(raw, "props"), obj)
+			 : cp_json_get_object(cp_json_at(cp_json_get_array(raw, "query-block"), 0),
+					      "inserted");
+	struct inventory inv;
+	int rc;
+
+	if (!o || cp_json_set_str(o, key, value) < 0)
+		bail_out("cannot edit %s %s", obj ? obj : "query-block", key);
+	rc = inventory_build(raw, &sel, &inv, err);
+	if (rc == 0)
+		inventory_free(&inv);
+	cp_json_unref(raw);
+	return rc;
+}
+
+/**
+ * test_too_long() - a name QEMU reports that does not fit its field is an
+ * error naming it and the limit, never a shorter name
+ */
+static void test_too_long(void)
+{
+	static const struct {
+		const char *obj, *key;
+		size_t len;
+		const char *limit;
+	} edits[] = {
+		{ NULL, "node-name", 200, "127" },
+		{ "/machine/peripheral/dev-incus_data", "serial", 128, "127" },
+		{ "/machine/peripheral/dev-incus_eth0", "mac", 18, "17" },
+		{ "/machine/peripheral/dev-incus_root", "device_id", 300, "127" },
+	};
+	struct cp_error err;
+	char value[301];
+	size_t i;
+
+	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		memset(value, 'x', edits[i].len);
+		value[edits[i].len] = '\0';
+		cp_error_clear(&err);
+		ok(build_edited(edits[i].obj, edits[i].key, value, &err) < 0 &&
+			   strstr(err.msg, value) && strstr(err.msg, edits[i].limit),
+		   "%s of %zu characters: refused, named, limit %s (%s)", edits[i].key,
+		   edits[i].len, edits[i].limit, err.msg);
+	}
+	memset(value, 'x', 127);
+	value[127] = '\0';
+	ok(build_edited("/machine/peripheral/dev-incus_data", "serial", value, &err) == 0,
+	   "a serial of 127 characters still fits");
+}
+
+/**
+ * test_too_long_raw() - over-long QOM names and "info network" values
+ */
+static void test_too_long_raw(void)
+{
+	static const struct {
+		const char *head, *tail;
+		size_t len;
+	} docs[] = {
+		{ "{\"query-block\": [], \"peripheral\": [{\"name\": \"",
+		  "\", \"type\": \"child<virtio-net-pci>\"}]}", 250 },
+		{ "{\"query-block\": [], \"peripheral\": [], \"info-network\": "
+		  "\"n0: index=0,type=tap,ifname=",
+		  "\\r\\n\"}", 16 },
+	};
+	struct inv_select sel = { .id_prefix = INV_INCUS_PREFIX };
+	char name[256], doc[1024];
+	struct inventory inv;
+	struct cp_error err;
+	size_t i;
+
+	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		cp_json *raw;
+		int rc;
+
+		memset(name, 'y', docs[i].len);
+		name[docs[i].len] = '\0';
+		snprintf(doc, sizeof(doc), "%s%s%s", docs[i].head, name, docs[i].tail);
+		raw = cp_json_parse(doc, strlen(doc), &err);
+		if (!raw)
+			bail_out("document %zu: %s", i, err.msg);
+		rc = inventory_build(raw, &sel, &inv, &err);
+		ok(rc < 0 && strstr(err.msg, name), "over-long name %zu refused (%s)", i,
+		   rc < 0 ? err.msg : "built");
+		if (rc == 0)
+			inventory_free(&inv);
+		cp_json_unref(raw);
+	}
+}
+
+/**
  * test_child_type() - the QOM type of a qom-list "child<type>" entry
  */
 static void test_child_type(void)
@@ -223,7 +327,9 @@ int main(void)
 		test_rehomed();
 		test_usb_nvme_acpi();
 		test_selection();
+		test_too_long();
 	}
+	test_too_long_raw();
 	test_child_type();
 	test_bad_raw();
 	return done_testing();

@@ -16,7 +16,7 @@
 
 #include "cleanup.h"
 #include "coldplug/macos.h"
-#include "coldplug/qemu_conf.h"
+#include "coldplug/qconf.h"
 #include "tap.h"
 #include "util.h"
 

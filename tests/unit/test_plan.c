@@ -413,6 +413,15 @@ static void test_nic_refusals(void)
 	ok(plan_build(&inv, &o, &p, &err) == 0 && !strcmp(p.steps[3].ifname, "tapX"),
 	   "--tap eth0=tapX names the tap");
 	plan_free(&p);
+	tap.ifname = "tap0123456789abcd";
+	refusal(&inv, &o, "--tap eth0=tap0123456789abcd: the interface name is longer than 15",
+		"--tap with a name longer than IFNAMSIZ: refused, not cut");
+	tap.ifname = "/dev/tap1234567890123456789012345678901234567890123456789012345678";
+	refusal(&inv, &o,
+		"/dev/tap1234567890123456789012345678901234567890123456789012345678: "
+		"the interface name is longer than 63",
+		"--tap with a macvtap path longer than its field: refused, not cut");
+	tap.ifname = "tapX";
 
 	o.nic_frontend = PLAN_FRONTEND_USB;
 	inv.ver_major = 10;

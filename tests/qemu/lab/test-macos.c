@@ -36,7 +36,7 @@
 #include "cleanup.h"
 #include "coldplug/kext.h"
 #include "coldplug/macos.h"
-#include "coldplug/qemu_conf.h"
+#include "coldplug/qconf.h"
 #include "guest.h"
 #include "incus.h"
 #include "proc.h"

@@ -32,7 +32,7 @@
 
 #include "cleanup.h"
 #include "coldplug/json.h"
-#include "coldplug/qemu_conf.h"
+#include "coldplug/qconf.h"
 #include "digest.h"
 #include "guest.h"
 #include "incus.h"

@@ -32,7 +32,7 @@
 
 #include "cleanup.h"
 #include "coldplug/json.h"
-#include "coldplug/qemu_conf.h"
+#include "coldplug/qconf.h"
 #include "guest.h"
 #include "hmp_network.h"
 #include "incus.h"

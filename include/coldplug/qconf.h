@@ -15,27 +15,17 @@
  * PCI frontends carry no id: Incus's hot-plug allocator takes any top-level
  * PCI device with an id and nothing behind it for a free root port.
  */
-#ifndef COLDPLUG_QEMU_CONF_H
-#define COLDPLUG_QEMU_CONF_H
+#ifndef COLDPLUG_QCONF_H
+#define COLDPLUG_QCONF_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "coldplug/error.h"
+#include "coldplug/qconf_format.h"
 
 #define QCONF_MAX_NIC_MACS   8
 #define QCONF_MAX_NIC_QUEUES 64
-
-/**
- * enum qconf_format - how to render
- * @QCONF_READCONFIG:	a file for qemu -readconfig (with comments)
- * @QCONF_INCUS:	Incus raw.qemu.conf override lines (no comments; new
- *			anonymous sections as [name][100+]; empty sections delete)
- */
-enum qconf_format {
-	QCONF_READCONFIG,
-	QCONF_INCUS,
-};
 
 /**
  * struct qconf_nic_mac - the MAC a NIC slot carries, and its tap
@@ -106,4 +96,4 @@ char *qconf_generate(const struct qconf_opts *o, enum qconf_format fmt, struct c
 bool qconf_mac_valid(const char *mac);
 const char *qconf_nic_model(const struct qconf_opts *o);
 
-#endif /* COLDPLUG_QEMU_CONF_H */
+#endif /* COLDPLUG_QCONF_H */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coldplug/qemu_conf.h"
+#include "coldplug/qconf.h"
 #include "tap.h"
 
 /**

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The QEMU configuration generator: see coldplug/qemu_conf.h.
+ * The QEMU configuration generator: see coldplug/qconf.h.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "coldplug/macos.h"
-#include "coldplug/qemu_conf.h"
+#include "coldplug/qconf.h"
 #include "coldplug/stub.h"
 #include "names.h"
 #include "qconf_section.h"
@@ -21,127 +21,6 @@
  * have; anonymous sections get indexes from here so they never overwrite
  * one of Incus's own (it has two [global] sections, for instance). */
 #define QCONF_INCUS_FIRST_INDEX 100
-
-/**
- * qconf_fail() - latch the first error of a build
- * @q:		configuration
- * @code:	error kind
- * @fmt:	printf format
- */
-static void qconf_fail(struct qconf *q, enum cp_error_code code, const char *fmt, ...)
-	CP_PRINTF(3, 4);
-static void qconf_fail(struct qconf *q, enum cp_error_code code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (q->failed)
-		return;
-	q->failed = true;
-	cp_error_set(&q->err, code, "%s", "");
-	va_start(ap, fmt);
-	vsnprintf(q->err.msg, sizeof(q->err.msg), fmt, ap);
-	va_end(ap);
-}
-
-/**
- * qconf_add() - append a section
- * @q:		configuration
- * @group:	section group
- * @id:		id, or NULL / "" for anonymous
- * @comment:	explanation for readconfig files, or NULL
- *
- * Return: the section, or NULL after a failure (latched in @q)
- */
-struct qconf_section *qconf_add(struct qconf *q, const char *group, const char *id,
-				const char *comment)
-{
-	struct qconf_section *n;
-
-	if (q->failed)
-		return NULL;
-	n = realloc(q->s, (q->n + 1) * sizeof(*n));
-	if (!n) {
-		qconf_fail(q, CP_ERR_NOMEM, "out of memory");
-		return NULL;
-	}
-	q->s = n;
-	n = &q->s[q->n++];
-	memset(n, 0, sizeof(*n));
-	cp_strlcpy(n->group, group, sizeof(n->group));
-	cp_strlcpy(n->id, id ? id : "", sizeof(n->id));
-	cp_strlcpy(n->comment, comment ? comment : "", sizeof(n->comment));
-	return n;
-}
-
-/**
- * value_ok() - whether a value can be written between quotes in both formats
- * @v:	value
- *
- * QEMU's -readconfig parser has no escapes, so '"', '\\' and control
- * characters cannot appear.
- *
- * Return: true if it can
- */
-static bool value_ok(const char *v)
-{
-	for (; *v; v++)
-		if (*v == '"' || *v == '\\' || (unsigned char)*v < 0x20 || *v == 0x7f)
-			return false;
-	return true;
-}
-
-/**
- * qconf_set() - add key = "value" to a section
- * @q:		configuration
- * @s:		section, or NULL after an earlier failure (ignored then)
- * @key:	key
- * @fmt:	printf format of the value
- */
-void qconf_set(struct qconf *q, struct qconf_section *s, const char *key, const char *fmt, ...)
-{
-	struct qconf_entry *n;
-	char value[sizeof(n->value) + 1];
-	va_list ap;
-	int len;
-
-	if (q->failed || !s)
-		return;
-	va_start(ap, fmt);
-	len = vsnprintf(value, sizeof(value), fmt, ap);
-	va_end(ap);
-	if (len < 0 || (size_t)len >= sizeof(n->value) || !value_ok(value)) {
-		qconf_fail(q, CP_ERR_INVALID,
-			   "[%s] %s: the value cannot be written to a QEMU "
-			   "configuration file (too long, or it holds a quote, backslash or "
-			   "control character)",
-			   s->group, key);
-		return;
-	}
-	n = realloc(s->entries, (s->n + 1) * sizeof(*n));
-	if (!n) {
-		qconf_fail(q, CP_ERR_NOMEM, "out of memory");
-		return;
-	}
-	s->entries = n;
-	cp_strlcpy(n[s->n].key, key, sizeof(n[s->n].key));
-	cp_strlcpy(n[s->n].value, value, sizeof(n[s->n].value));
-	s->n++;
-}
-
-/**
- * qconf_remove() - delete one of Incus's sections (Incus format only)
- * @q:		configuration
- * @group:	its group
- * @id:		its id
- * @comment:	why
- */
-void qconf_remove(struct qconf *q, const char *group, const char *id, const char *comment)
-{
-	struct qconf_section *s = qconf_add(q, group, id, comment);
-
-	if (s)
-		s->remove = true;
-}
 
 /**
  * qconf_opts_init() - defaults: 8 disk slots, the hotplug global
@@ -247,7 +126,8 @@ int qconf_validate(const struct qconf_opts *o, struct cp_error *err)
 				return cp_error_set(err, CP_ERR_INVALID, "MAC %s given twice",
 						    o->macs[i].mac);
 	}
-	return o->macos ? macos_validate(o->macos, o, err) : 0;
+	return o->macos ? macos_validate(o->macos, o->disk_slots, o->nic_slots, o->nic_model, err)
+			: 0;
 }
 
 /**
@@ -256,15 +136,18 @@ int qconf_validate(const struct qconf_opts *o, struct cp_error *err)
  */
 static void add_hotplug_global(struct qconf *q)
 {
-	struct qconf_section *s = qconf_add(
+	static const struct qconf_kv kv[] = {
+		{ "driver", "ICH9-LPC" },
+		{ "property", "acpi-pci-hotplug-with-bridge-support" },
+		{ "value", "off" },
+	};
+	struct qconf_section *s = qconf_section_add(
 		q, "global", NULL,
 		"Native PCIe hotplug instead of ACPI: device_del of a hot-plugged PCI\n"
 		"device then completes while the VM is paused (ACPI hotplug waits for\n"
 		"a guest). OSX-KVM, quickemu and Proxmox macOS guides set it too.");
 
-	qconf_set(q, s, "driver", "ICH9-LPC");
-	qconf_set(q, s, "property", "acpi-pci-hotplug-with-bridge-support");
-	qconf_set(q, s, "value", "off");
+	qconf_section_set_table(q, s, kv, CP_ARRAY_SIZE(kv));
 }
 
 /**
@@ -274,26 +157,29 @@ static void add_hotplug_global(struct qconf *q)
  */
 static void add_disk_slot(struct qconf *q, unsigned i)
 {
+	static const struct qconf_kv placeholder[] = {
+		{ "if", "none" },
+		{ "driver", "null-co" },
+		{ "size", "0" },
+		{ "read-zeroes", "on" },
+	};
 	char drive[32], comment[200];
 	struct qconf_section *s;
 
-	snprintf(drive, sizeof(drive), NAME_DISK_SLOT "%u", i);
+	snprintf(drive, sizeof(drive), NAMES_DISK_SLOT "%u", i);
 	snprintf(comment, sizeof(comment),
 		 "Disk slot %u: an empty, writable placeholder until coldplug attaches\n"
 		 "the manager's own block node to it.",
 		 i);
-	s = qconf_add(q, "drive", drive, comment);
-	qconf_set(q, s, "if", "none");
-	qconf_set(q, s, "driver", "null-co");
-	qconf_set(q, s, "size", "0");
-	qconf_set(q, s, "read-zeroes", "on");
-	qconf_set(q, s, "node-name", NAME_DISK_PLACEHOLDER "%u", i);
-	s = qconf_add(q, "device", NULL, NULL);
-	qconf_set(q, s, "driver", "virtio-blk-pci");
-	qconf_set(q, s, "drive", "%s", drive);
-	qconf_set(q, s, "serial", "%s", drive);
-	qconf_set(q, s, "bus", "pcie.0");
-	qconf_set(q, s, "addr", "%02x.0", NAMES_DISK_SLOT_ADDR + i);
+	s = qconf_section_add(q, "drive", drive, comment);
+	qconf_section_set_table(q, s, placeholder, CP_ARRAY_SIZE(placeholder));
+	qconf_section_set(q, s, "node-name", NAMES_DISK_PLACEHOLDER "%u", i);
+	s = qconf_section_add(q, "device", NULL, NULL);
+	qconf_section_set(q, s, "driver", "virtio-blk-pci");
+	qconf_section_set(q, s, "drive", "%s", drive);
+	qconf_section_set(q, s, "serial", "%s", drive);
+	qconf_section_set(q, s, "bus", "pcie.0");
+	qconf_section_set(q, s, "addr", "%02x.0", NAMES_DISK_SLOT_ADDR + i);
 }
 
 /**
@@ -308,6 +194,10 @@ static void add_disk_slot(struct qconf *q, unsigned i)
 static void add_nic_netdev(struct qconf *q, const struct qconf_opts *o,
 			   const struct qconf_nic_mac *m, unsigned i, const char *id)
 {
+	static const struct qconf_kv no_scripts[] = {
+		{ "script", "no" },
+		{ "downscript", "no" },
+	};
 	char comment[400];
 	struct qconf_section *s;
 
@@ -319,13 +209,12 @@ static void add_nic_netdev(struct qconf *q, const struct qconf_opts *o,
 			 "removes the manager's NIC; the tap keeps this slot's queues only.\n"
 			 "Its MAC must be the manager's (%s).",
 			 i, m->name, qconf_nic_model(o), m->tap, o->nic_queues, m->mac);
-		s = qconf_add(q, "netdev", id, comment);
-		qconf_set(q, s, "type", "tap");
-		qconf_set(q, s, "ifname", "%s", m->tap);
-		qconf_set(q, s, "script", "no");
-		qconf_set(q, s, "downscript", "no");
-		qconf_set(q, s, "queues", "%u", o->nic_queues);
-		qconf_set(q, s, "vhost", o->vhost ? "on" : "off");
+		s = qconf_section_add(q, "netdev", id, comment);
+		qconf_section_set(q, s, "type", "tap");
+		qconf_section_set(q, s, "ifname", "%s", m->tap);
+		qconf_section_set_table(q, s, no_scripts, CP_ARRAY_SIZE(no_scripts));
+		qconf_section_set(q, s, "queues", "%u", o->nic_queues);
+		qconf_section_set(q, s, "vhost", o->vhost ? "on" : "off");
 		return;
 	}
 	snprintf(comment, sizeof(comment),
@@ -334,9 +223,9 @@ static void add_nic_netdev(struct qconf *q, const struct qconf_opts *o,
 		 "manager's (%s).",
 		 i, m ? " for " : "", m ? m->name : "", qconf_nic_model(o), i,
 		 m ? m->mac : "set one with --nic-mac");
-	s = qconf_add(q, "netdev", id, comment);
-	qconf_set(q, s, "type", "hubport");
-	qconf_set(q, s, "hubid", "%u", i);
+	s = qconf_section_add(q, "netdev", id, comment);
+	qconf_section_set(q, s, "type", "hubport");
+	qconf_section_set(q, s, "hubid", "%u", i);
 }
 
 /**
@@ -351,18 +240,18 @@ static void add_nic_slot(struct qconf *q, const struct qconf_opts *o, unsigned i
 	struct qconf_section *s;
 	char id[32];
 
-	snprintf(id, sizeof(id), NAME_NIC_SLOT "%u", i);
+	snprintf(id, sizeof(id), NAMES_NIC_SLOT "%u", i);
 	add_nic_netdev(q, o, m, i, id);
-	s = qconf_add(q, "device", NULL, NULL);
-	qconf_set(q, s, "driver", "%s", qconf_nic_model(o));
-	qconf_set(q, s, "netdev", "%s", id);
+	s = qconf_section_add(q, "device", NULL, NULL);
+	qconf_section_set(q, s, "driver", "%s", qconf_nic_model(o));
+	qconf_section_set(q, s, "netdev", "%s", id);
 	if (m)
-		qconf_set(q, s, "mac", "%s", m->mac);
-	qconf_set(q, s, "bus", "pcie.0");
-	qconf_set(q, s, "addr", "%02x.0", NAMES_NIC_SLOT_ADDR + i);
+		qconf_section_set(q, s, "mac", "%s", m->mac);
+	qconf_section_set(q, s, "bus", "pcie.0");
+	qconf_section_set(q, s, "addr", "%02x.0", NAMES_NIC_SLOT_ADDR + i);
 	if (m && m->tap && o->nic_queues > 1) {
-		qconf_set(q, s, "mq", "on");
-		qconf_set(q, s, "vectors", "%u", 2 * o->nic_queues + 2);
+		qconf_section_set(q, s, "mq", "on");
+		qconf_section_set(q, s, "vectors", "%u", 2 * o->nic_queues + 2);
 	}
 }
 
@@ -373,26 +262,27 @@ static void add_nic_slot(struct qconf *q, const struct qconf_opts *o, unsigned i
  */
 static void add_monitor(struct qconf *q, const struct qconf_monitor *m)
 {
-	struct qconf_section *s = qconf_add(
+	struct qconf_section *s = qconf_section_add(
 		q, "chardev", STUB_MONITOR,
 		"A second QMP monitor that dials coldplug serve (QEMU is the client,\n"
 		"and retries while the daemon is not there).");
 
-	qconf_set(q, s, "backend", "socket");
-	qconf_set(q, s, "path", "%s", m->socket);
-	qconf_set(q, s, "server", "off");
+	qconf_section_set(q, s, "backend", "socket");
+	qconf_section_set(q, s, "path", "%s", m->socket);
+	qconf_section_set(q, s, "server", "off");
 	if (m->use_reconnect_ms)
-		qconf_set(q, s, "reconnect-ms", "%u", m->reconnect_ms);
+		qconf_section_set(q, s, "reconnect-ms", "%u", m->reconnect_ms);
 	else
-		qconf_set(q, s, "reconnect", "%u", (m->reconnect_ms + 999) / 1000);
-	s = qconf_add(q, "mon", STUB_MONITOR, NULL);
-	qconf_set(q, s, "chardev", STUB_MONITOR);
-	qconf_set(q, s, "mode", "control");
-	s = qconf_add(q, "chardev", STUB_STATUS_CHARDEV,
-		      "Where coldplug serve writes its status lines (\"running\", \"done: ...\",\n"
-		      "\"failed: ...\") for the Incus scriptlet to read.");
-	qconf_set(q, s, "backend", "ringbuf");
-	qconf_set(q, s, "size", "%u", STUB_STATUS_RINGBUF);
+		qconf_section_set(q, s, "reconnect", "%u", (m->reconnect_ms + 999) / 1000);
+	s = qconf_section_add(q, "mon", STUB_MONITOR, NULL);
+	qconf_section_set(q, s, "chardev", STUB_MONITOR);
+	qconf_section_set(q, s, "mode", "control");
+	s = qconf_section_add(
+		q, "chardev", STUB_STATUS_CHARDEV,
+		"Where coldplug serve writes its status lines (\"running\", \"done: ...\",\n"
+		"\"failed: ...\") for the Incus scriptlet to read.");
+	qconf_section_set(q, s, "backend", "ringbuf");
+	qconf_section_set(q, s, "size", "%u", STUB_STATUS_RINGBUF);
 }
 
 /**
