@@ -16,7 +16,7 @@
 #include "coldplug/release.h"
 #include "coldplug/serve_proto.h"
 #include "coldplug/stub.h"
-#include "serve.h"
+#include "serve_vm.h"
 #include "util.h"
 
 enum vm_state {
@@ -33,7 +33,7 @@ enum vm_state {
 
 /**
  * struct vm - one connected QEMU
- * @srv:	the daemon
+ * @so:	the options it was given
  * @c:		its QMP client
  * @state:	enum vm_state
  * @busy:	a QMP exchange or pipeline is in flight
@@ -48,7 +48,7 @@ enum vm_state {
  * @release_res: its result
  */
 struct vm {
-	struct serve *srv;
+	struct vm_opts so;
 	struct qmp_client *c;
 	enum vm_state state;
 	bool busy;
@@ -363,7 +363,7 @@ static void on_request(const struct stub_request *req, const struct cp_error *ba
 			not_sent(vm, &se);
 		return;
 	}
-	serve_proto_request_opts(&serve_opts_of(vm->srv)->rehome, req, &vm->opts);
+	serve_proto_request_opts(vm->so.rehome, req, &vm->opts);
 	name_from_request(vm, req);
 	vm->busy = true;
 	if (serve_proto_claim(vm->c, STUB_STATUS_RUNNING, on_claimed, vm, &se) < 0)
@@ -404,7 +404,7 @@ static void on_poll(enum serve_proto_next next, const struct cp_error *e, void *
 		idle(vm, "the VM started without asking coldplug (is coldplug's scriptlet in its "
 			 "profile?); nothing to do");
 	else
-		schedule(vm, serve_opts_of(vm->srv)->poll_ms);
+		schedule(vm, vm->so.poll_ms);
 }
 
 /**
@@ -559,7 +559,7 @@ static void on_watch_inventory(struct inventory *inv, const struct cp_error *e, 
 	cp_log_debug("vm %s: watching %zu slot%s for detaches", vm->name, vm->rs.nwatch,
 		     vm->rs.nwatch == 1 ? "" : "s");
 	vm->state = VM_WATCHING;
-	schedule(vm, serve_opts_of(vm->srv)->watch_ms);
+	schedule(vm, vm->so.watch_ms);
 }
 
 /**
@@ -573,8 +573,7 @@ static void start_watch(struct vm *vm)
 	vm->state = VM_WATCHING;
 	vm->next_tick = -1;
 	vm->busy = true;
-	if (inventory_collect(vm->c, &serve_opts_of(vm->srv)->rehome.sel, &vm->inv,
-			      on_watch_inventory, vm, &e) < 0)
+	if (inventory_collect(vm->c, &vm->so.rehome->sel, &vm->inv, on_watch_inventory, vm, &e) < 0)
 		not_sent(vm, &e);
 }
 
@@ -678,18 +677,18 @@ static void on_fdsets(struct qmp_client *c, cp_json *ret, const struct cp_error 
 	vm->busy = false;
 	if (e) {
 		if (!failed_qmp(vm, e, "query-fdsets"))
-			schedule(vm, serve_opts_of(vm->srv)->watch_ms);
+			schedule(vm, vm->so.watch_ms);
 		return;
 	}
 	if (!release_pick(&vm->rs, ret, &i)) {
-		schedule(vm, serve_opts_of(vm->srv)->watch_ms);
+		schedule(vm, vm->so.watch_ms);
 		return;
 	}
 	vm->rs.watch[0] = vm->rs.watch[i];
 	vm->state = VM_RELEASING;
 	vm->busy = true;
-	if (inventory_collect(vm->c, &serve_opts_of(vm->srv)->rehome.sel, &vm->inv,
-			      on_release_inventory, vm, &ie) < 0)
+	if (inventory_collect(vm->c, &vm->so.rehome->sel, &vm->inv, on_release_inventory, vm, &ie) <
+	    0)
 		not_sent(vm, &ie);
 }
 
@@ -709,7 +708,7 @@ static void identify_expired(struct vm *vm)
 	cp_error_set(&e, CP_ERR_TIMEOUT,
 		     "did not say which VM it is within %d ms of connecting (QMP greeting, "
 		     "then query-name, query-uuid, query-status, qom-list): closed",
-		     serve_opts_of(vm->srv)->identify_ms);
+		     vm->so.identify_ms);
 	qmp_client_fail(vm->c, &e);
 }
 
@@ -814,16 +813,16 @@ bool vm_live(struct vm *vm)
 
 /**
  * vm_new() - a QEMU connected to the daemon's socket
- * @srv:	the daemon
+ * @o:		what it needs of the daemon's options (copied; o->rehome
+ *		is borrowed, and must outlive the VM)
  * @fd:		the accepted connection (owned from now on)
  * @err:	filled on failure
  *
  * Return: new VM, or NULL
  */
-struct vm *vm_new(struct serve *srv, int fd, struct cp_error *err)
+struct vm *vm_new(const struct vm_opts *o, int fd, struct cp_error *err)
 {
-	const struct serve_opts *so = serve_opts_of(srv);
-	struct qmp_client_opts o;
+	struct qmp_client_opts co;
 	struct vm *vm = cp_calloc(1, sizeof(*vm), err);
 	char label[48];
 
@@ -832,20 +831,20 @@ struct vm *vm_new(struct serve *srv, int fd, struct cp_error *err)
 		return NULL;
 	}
 	snprintf(label, sizeof(label), "fd %d", fd);
-	qmp_client_opts_init_peer(&o);
-	o.label = label;
-	o.trace = so->trace ? 1 : -1;
-	vm->c = qmp_client_new(fd, &o, err);
+	qmp_client_opts_init_peer(&co);
+	co.label = label;
+	co.trace = o->trace ? 1 : -1;
+	vm->c = qmp_client_new(fd, &co, err);
 	if (!vm->c) {
 		free(vm);
 		return NULL;
 	}
-	vm->srv = srv;
+	vm->so = *o;
 	vm->next_tick = -1;
-	vm->identify_by = cp_now_ms() + so->identify_ms;
+	vm->identify_by = cp_now_ms() + o->identify_ms;
 	snprintf(vm->name, sizeof(vm->name), "pid %d", (int)qmp_client_peer_pid(vm->c));
 	vm->busy = true;
-	if (qmp_client_handshake_async(vm->c, so->identify_ms, on_ready, vm, err) < 0) {
+	if (qmp_client_handshake_async(vm->c, o->identify_ms, on_ready, vm, err) < 0) {
 		vm_free(vm);
 		return NULL;
 	}
