@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "coldplug/release.h"
-#include "linkwatch.h"
+#include "coldplug/linkwatch.h"
 #include "util.h"
 
 /**

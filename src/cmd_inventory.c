@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "cli.h"
 #include "coldplug/inventory.h"
 #include "coldplug/json.h"

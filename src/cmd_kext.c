@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "cli.h"
 #include "coldplug/kext.h"
 

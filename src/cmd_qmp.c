@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "cli.h"
 #include "coldplug/json.h"
 #include "coldplug/qmp.h"

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "cli.h"
 #include "coldplug/log.h"
 #include "serve.h"
-#include "util.h"
+#include "coldplug/util.h"
 
 #define SERVE_DEFAULT_CONFIG "/etc/coldplug/serve.conf"
 

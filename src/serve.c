@@ -19,13 +19,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/log.h"
-#include "fdpass.h"
-#include "linkwatch.h"
+#include "coldplug/fdpass.h"
+#include "coldplug/linkwatch.h"
 #include "serve.h"
 #include "serve_vm.h"
-#include "util.h"
+#include "coldplug/util.h"
 
 #define SERVE_EVENTS 64
 /* How long the listener rests when we are out of descriptors. */

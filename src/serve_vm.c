@@ -17,7 +17,7 @@
 #include "coldplug/serve_proto.h"
 #include "coldplug/stub.h"
 #include "serve_vm.h"
-#include "util.h"
+#include "coldplug/util.h"
 
 enum vm_state {
 	VM_HANDSHAKE,
