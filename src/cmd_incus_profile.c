@@ -11,8 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "coldplug/cleanup.h"
 #include "cli.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/incus_profile.h"
 #include "coldplug/macos.h"
 #include "coldplug/util.h"

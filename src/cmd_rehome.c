@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "coldplug/cleanup.h"
 #include "cli.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/json.h"
 #include "coldplug/qmp.h"
 #include "coldplug/rehome.h"

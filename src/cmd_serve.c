@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coldplug/cleanup.h"
 #include "cli.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/log.h"
-#include "serve.h"
 #include "coldplug/util.h"
+#include "serve.h"
 
 #define SERVE_DEFAULT_CONFIG "/etc/coldplug/serve.conf"
 

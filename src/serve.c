@@ -20,12 +20,12 @@
 #include <unistd.h>
 
 #include "coldplug/cleanup.h"
-#include "coldplug/log.h"
 #include "coldplug/fdpass.h"
 #include "coldplug/linkwatch.h"
+#include "coldplug/log.h"
+#include "coldplug/util.h"
 #include "serve.h"
 #include "serve_vm.h"
-#include "coldplug/util.h"
 
 #define SERVE_EVENTS 64
 /* How long the listener rests when we are out of descriptors. */

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * One VM served by coldplug serve: see serve.h for the states. Everything
- * here is asynchronous: each QMP answer's callback moves the VM on, and the
- * loop calls vm_timers() for the polls. A VM never blocks the others.
+ * One VM served by coldplug serve: see serve.h for the states. This is the
+ * state machine only: what the stub's answers mean and how a detach is
+ * noticed and released are the library's (coldplug/serve_proto.h,
+ * coldplug/release.h). Everything here is asynchronous: each QMP answer's
+ * callback moves the VM on, and the loop calls vm_timers() for the polls.
+ * A VM never blocks the others.
  */
-#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "coldplug/log.h"
@@ -16,8 +17,8 @@
 #include "coldplug/release.h"
 #include "coldplug/serve_proto.h"
 #include "coldplug/stub.h"
-#include "serve_vm.h"
 #include "coldplug/util.h"
+#include "serve_vm.h"
 
 enum vm_state {
 	VM_HANDSHAKE,
@@ -33,7 +34,7 @@ enum vm_state {
 
 /**
  * struct vm - one connected QEMU
- * @so:	the options it was given
+ * @so:		the options it was given
  * @c:		its QMP client
  * @state:	enum vm_state
  * @busy:	a QMP exchange or pipeline is in flight
