@@ -10,6 +10,7 @@
  * not confirm failing.
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 
 #include "coldplug/apply.h"
@@ -459,6 +460,58 @@ static void test_release_tray_cd(void)
 }
 
 /**
+ * on_dropped() - qmp_reply_fn of the netdev_del
+ * @c:		client
+ * @ret:	reply
+ * @e:		error, or NULL
+ * @userdata:	int: 1 answered, 2 answered with an error
+ */
+static void on_dropped(struct qmp_client *c, cp_json *ret, const struct cp_error *e, void *userdata)
+{
+	(void)c;
+	(void)ret;
+	*(int *)userdata = e ? 2 : 1;
+}
+
+/**
+ * test_link_drop() - a gone tap's slot loses its netdev: netdev_del of the
+ * slot's netdev, once
+ */
+static void test_link_drop(void)
+{
+	struct fakepeer *fp = fakepeer_new();
+	struct release_set rs = { .nlinks = 1 };
+	struct qmp_client *c;
+	struct cp_error err;
+	int64_t end;
+	int got = 0;
+
+	cp_strlcpy(rs.links[0].netdev, "coldplug-nic0", sizeof(rs.links[0].netdev));
+	rs.links[0].ifindex = 42;
+	fakepeer_negotiate(fp);
+	fakepeer_expect(fp,
+			"{\"execute\":\"netdev_del\",\"arguments\":{\"id\":\"coldplug-nic0\"}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	c = connect_peer(fp);
+	ok(release_link_drop(c, &rs.links[0], on_dropped, &got, &err) == 0, "netdev_del sent");
+	ok(rs.links[0].gone && !release_link_next(&rs, RELEASE_LINK_IFINDEX, 42),
+	   "...and the slot is not dropped twice");
+	for (end = cp_now_ms() + 3000; !got && cp_now_ms() < end;) {
+		struct pollfd p = { .fd = qmp_client_fd(c), .events = POLLIN };
+
+		if (poll(&p, 1, 50) > 0 && qmp_client_process(c, NULL) < 0)
+			break;
+	}
+	is_int(got, 1, "...and answered");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "netdev_del of the slot's netdev");
+	rs.qemu_major = 10;
+	like(release_link_note(&rs), "restart the VM", "QEMU 8+: the log says to restart the VM");
+	rs.qemu_major = 7;
+	is_str(release_link_note(&rs), "", "QEMU 7.2 closes the dead tap's queues: nothing to add");
+}
+
+/**
  * main() - run the tests
  *
  * Return: TAP exit status
@@ -478,5 +531,6 @@ int main(void)
 			    "query-block does not list coldplug-disk0");
 	test_release_usb_cd();
 	test_release_tray_cd();
+	test_link_drop();
 	return done_testing();
 }
