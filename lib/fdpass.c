@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fdpass.h"
+#include "coldplug/fdpass.h"
 #include "util.h"
 
 /**

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "linkwatch.h"
+#include "coldplug/linkwatch.h"
 #include "util.h"
 
 /* Bigger than any link message (the kernel's own dumps use 32 KiB); a

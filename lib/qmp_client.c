@@ -21,7 +21,7 @@
 #include "cleanup.h"
 #include "coldplug/log.h"
 #include "coldplug/qmp.h"
-#include "fdpass.h"
+#include "coldplug/fdpass.h"
 #include "qmp_outq.h"
 #include "qmp_stream.h"
 #include "util.h"

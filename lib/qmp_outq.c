@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fdpass.h"
+#include "coldplug/fdpass.h"
 #include "qmp_outq.h"
 
 /**

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "fdpass.h"
+#include "coldplug/fdpass.h"
 #include "tapq.h"
 #include "util.h"
 

@@ -1,20 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Small helpers with no better home: bounded string copies, the monotonic
- * clock every deadline is measured on, checked allocation, and this
- * process's capabilities.
+ * The library's own helpers: the public ones (coldplug/util.h), the
+ * invariant check, and the checked copies of fixed fields, which are for
+ * the library's code only.
  */
-#ifndef COLDPLUG_UTIL_H
-#define COLDPLUG_UTIL_H
+#ifndef COLDPLUG_LIB_UTIL_H
+#define COLDPLUG_LIB_UTIL_H
 
 #include <stdarg.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 
-#include "coldplug/error.h"
-
-#define CP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "coldplug/util.h"
 
 /* Invariants of our own code (never input): a broken one is a bug. */
 #define CP_ASSERT(expr)                                                                            \
@@ -25,7 +20,6 @@
 
 _Noreturn void cp_assert_fail(const char *expr, const char *file, int line);
 
-size_t cp_strlcpy(char *dst, const char *src, size_t size);
 int cp_strlcpy_checked(char *dst, const char *src, size_t size, struct cp_error *err);
 
 /*
@@ -42,17 +36,5 @@ int cp_strlcpy_checked(char *dst, const char *src, size_t size, struct cp_error 
 		cp_strlcpy((dst), (src), sizeof(dst));                                             \
 	} while (0)
 void cp_reasons_vadd(char *buf, size_t size, const char *fmt, va_list ap) CP_PRINTF(3, 0);
-bool cp_str_has_prefix(const char *s, const char *prefix);
-bool cp_streq(const char *a, const char *b);
-int64_t cp_now_ms(void);
-int64_t cp_now_us(void);
-int cp_deadline_left(int64_t deadline_ms);
-char *cp_strdup(const char *s, struct cp_error *err);
-void *cp_calloc(size_t n, size_t size, struct cp_error *err);
-char *cp_asprintf(struct cp_error *err, const char *fmt, ...) CP_PRINTF(2, 3);
-bool cp_cap_effective(int cap);
-int cp_cap_drop(int cap, struct cp_error *err);
-int cp_parse_uint(const char *s, unsigned long long max, unsigned long long *out,
-		  struct cp_error *err);
 
-#endif /* COLDPLUG_UTIL_H */
+#endif /* COLDPLUG_LIB_UTIL_H */

@@ -11,11 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cleanup.h"
 #include "cli.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/incus_profile.h"
 #include "coldplug/macos.h"
-#include "util.h"
+#include "coldplug/util.h"
 
 static const char profile_help[] =
 	"Usage: coldplug incus-profile [OPTIONS] | incus profile create NAME\n"

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cleanup.h"
 #include "cli.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/inventory.h"
 #include "coldplug/json.h"
 #include "coldplug/qmp.h"

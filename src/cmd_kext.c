@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cleanup.h"
 #include "cli.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/kext.h"
 
 static const char kext_help[] =

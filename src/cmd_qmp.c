@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
 #include "cli.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/json.h"
 #include "coldplug/qmp.h"
 

@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cleanup.h"
 #include "cli.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/json.h"
 #include "coldplug/qmp.h"
 #include "coldplug/rehome.h"
-#include "util.h"
+#include "coldplug/util.h"
 
 #define REHOME_MAX_TAPS 16
 

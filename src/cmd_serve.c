@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
 #include "cli.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/log.h"
+#include "coldplug/util.h"
 #include "serve.h"
-#include "util.h"
 
 #define SERVE_DEFAULT_CONFIG "/etc/coldplug/serve.conf"
 

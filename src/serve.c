@@ -19,12 +19,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
+#include "coldplug/fdpass.h"
+#include "coldplug/linkwatch.h"
 #include "coldplug/log.h"
-#include "fdpass.h"
+#include "coldplug/util.h"
 #include "serve.h"
-#include "linkwatch.h"
-#include "util.h"
+#include "serve_vm.h"
 
 #define SERVE_EVENTS 64
 /* How long the listener rests when we are out of descriptors. */
@@ -83,6 +84,7 @@ enum serve_kind {
 /**
  * struct serve - the daemon
  * @o:		options
+ * @vm_opts:	what each VM is given of them (its rehome points into @o)
  * @lfd:	listening socket
  * @sfd:	signalfd
  * @efd:	epoll
@@ -105,6 +107,7 @@ enum serve_kind {
  */
 struct serve {
 	struct serve_opts o;
+	struct vm_opts vm_opts;
 	int lfd;
 	int sfd;
 	int efd;
@@ -135,17 +138,6 @@ void serve_opts_init(struct serve_opts *o)
 	o->watch_ms = 1000;
 	o->identify_ms = SERVE_IDENTIFY_MS;
 	o->max_vms = 256;
-}
-
-/**
- * serve_opts_of() - the daemon's options
- * @s:	daemon
- *
- * Return: borrowed options
- */
-const struct serve_opts *serve_opts_of(const struct serve *s)
-{
-	return &s->o;
 }
 
 /**
@@ -647,7 +639,7 @@ static bool accept_one(struct serve *s)
 	slot = free_slot(s);
 	if (slot < 0)
 		return refuse(s, fd, &cred, SERVE_REFUSE_FULL);
-	vm = vm_new(s, fd, &err);
+	vm = vm_new(&s->vm_opts, fd, &err);
 	if (!vm || epoll_add(s, fd, ref(SERVE_VM, (size_t)slot), &err) < 0) {
 		cp_log_err("new connection: %s", err.msg);
 		vm_free(vm);
@@ -907,6 +899,11 @@ int serve_run(const struct serve_opts *o, struct cp_error *err)
 	struct serve s = { .o = *o, .lfd = -1, .sfd = -1, .efd = -1, .listen_resume = -1 };
 	int rc = -1;
 
+	s.vm_opts = (struct vm_opts){ .rehome = &s.o.rehome,
+				      .poll_ms = o->poll_ms,
+				      .watch_ms = o->watch_ms,
+				      .identify_ms = o->identify_ms,
+				      .trace = o->trace };
 	s.vms = cp_calloc(o->max_vms ? o->max_vms : 1, sizeof(*s.vms), err);
 	s.out = s.vms ? cp_calloc(o->max_vms ? o->max_vms : 1, sizeof(*s.out), err) : NULL;
 	s.efd = epoll_create1(EPOLL_CLOEXEC);

@@ -62,29 +62,7 @@ struct serve_opts {
  */
 #define SERVE_IDENTIFY_MS 5000
 
-struct serve;
-struct vm;
-
 void serve_opts_init(struct serve_opts *o);
 int serve_run(const struct serve_opts *o, struct cp_error *err);
-
-/* serve.c, for serve_vm.c */
-const struct serve_opts *serve_opts_of(const struct serve *s);
-
-/* serve_vm.c, for serve.c */
-struct vm *vm_new(struct serve *srv, int fd, struct cp_error *err);
-void vm_free(struct vm *vm);
-int vm_fd(const struct vm *vm);
-pid_t vm_pid(const struct vm *vm);
-bool vm_live(struct vm *vm);
-bool vm_dead(const struct vm *vm);
-void vm_readable(struct vm *vm);
-bool vm_wants_write(const struct vm *vm);
-void vm_writable(struct vm *vm);
-void vm_timers(struct vm *vm, int64_t now);
-int64_t vm_next_deadline(const struct vm *vm);
-const char *vm_name(const struct vm *vm);
-void vm_link_gone(struct vm *vm, int ifindex);
-void vm_links_recheck(struct vm *vm);
 
 #endif /* COLDPLUG_SERVE_H */

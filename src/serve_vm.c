@@ -1,28 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * One VM served by coldplug serve: see serve.h for the states. Everything
- * here is asynchronous: each QMP answer's callback moves the VM on, and the
- * loop calls vm_timers() for the polls. A VM never blocks the others.
+ * One VM served by coldplug serve: see serve.h for the states. This is the
+ * state machine only: what the stub's answers mean and how a detach is
+ * noticed and released are the library's (coldplug/serve_proto.h,
+ * coldplug/release.h). Everything here is asynchronous: each QMP answer's
+ * callback moves the VM on, and the loop calls vm_timers() for the polls.
+ * A VM never blocks the others.
  */
-#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
 #include "coldplug/log.h"
-#include "linkwatch.h"
 #include "coldplug/qmp.h"
-#include "coldplug/qmp_batch.h"
+#include "coldplug/release.h"
+#include "coldplug/serve_proto.h"
 #include "coldplug/stub.h"
-#include "serve.h"
-#include "util.h"
-
-#define VM_MAX_WATCH	   32
-#define VM_MAX_LINKS	   8
-#define VM_LINK_TIMEOUT_MS 5000
+#include "coldplug/util.h"
+#include "serve_vm.h"
 
 enum vm_state {
 	VM_HANDSHAKE,
@@ -37,36 +33,8 @@ enum vm_state {
 };
 
 /**
- * struct watch - a slot holding a node its manager opened through fdsets,
- * or a CD slot's usb-bot left empty (to unplug at once)
- * @kind:	INV_SLOT_DISK or INV_SLOT_CD
- * @index:	slot number
- * @node:	the node it holds, "" for an empty CD slot
- */
-struct watch {
-	enum inv_slot_kind kind;
-	unsigned index;
-	char node[INV_NAME_MAX];
-};
-
-/**
- * struct link - a direct NIC slot's tap: when the manager deletes it (a NIC
- * detach), the slot's netdev must go, or QEMU polls a dead tap
- * @ifindex:	the tap's ifindex when the slot was last seen on it
- * @ifname:	its name
- * @netdev:	the slot's netdev (coldplug-nic<N>)
- * @gone:	netdev_del was sent
- */
-struct link {
-	int ifindex;
-	char ifname[INV_IFNAME_MAX];
-	char netdev[INV_NAME_MAX];
-	bool gone;
-};
-
-/**
  * struct vm - one connected QEMU
- * @srv:	the daemon
+ * @so:		the options it was given
  * @c:		its QMP client
  * @state:	enum vm_state
  * @busy:	a QMP exchange or pipeline is in flight
@@ -75,19 +43,13 @@ struct link {
  *		it is (on_identified()), -1 once it has
  * @name:	"name (pid N)" for logs
  * @opts:	this VM's pipeline options
- * @req:	the stub's request
  * @inv:	the inventory watching and releasing work from
- * @watch:	slots to watch
- * @nwatch:	their count
+ * @rs:		what the release watch looks at
  * @release:	a release plan in flight
  * @release_res: its result
- * @links:	direct NIC slots' taps, watched for deletion
- * @nlinks:	their count
- * @qemu_major:	QEMU's version, from the last inventory
- * @qemu_minor:	QEMU's version, from the last inventory
  */
 struct vm {
-	struct serve *srv;
+	struct vm_opts so;
 	struct qmp_client *c;
 	enum vm_state state;
 	bool busy;
@@ -95,16 +57,10 @@ struct vm {
 	int64_t identify_by;
 	char name[192];
 	struct rehome_opts opts;
-	struct stub_request req;
 	struct inventory inv;
-	struct watch watch[VM_MAX_WATCH];
-	size_t nwatch;
+	struct release_set rs;
 	struct plan release;
 	struct apply_result release_res[1];
-	struct link links[VM_MAX_LINKS];
-	size_t nlinks;
-	int qemu_major;
-	int qemu_minor;
 };
 
 static void start_watch(struct vm *vm);
@@ -212,130 +168,50 @@ static void idle(struct vm *vm, const char *why)
 }
 
 /**
- * has_object() - whether qom-list of /objects lists @id
- * @list:	qom-list answer
- * @id:		object id
- *
- * Return: true if present
- */
-static bool has_object(const cp_json *list, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < cp_json_len(list); i++)
-		if (cp_streq(cp_json_get_str(cp_json_at(list, i), "name"), id))
-			return true;
-	return false;
-}
-
-/**
- * obj_args() - {"qom-type":"authz-simple","id":ID,"identity":TEXT}
- * @id:		object id
- * @text:	identity
- *
- * Return: new object, or NULL when out of memory
- */
-static cp_json *obj_args(const char *id, const char *text)
-{
-	return cp_json_obj(CP_STR("qom-type", "authz-simple"), CP_STR("id", id),
-			   CP_STR("identity", text));
-}
-
-/**
- * status_args() - qom-set of the status object's identity
- * @text:	the new status
- *
- * Return: new object, or NULL when out of memory
- */
-static cp_json *status_args(const char *text)
-{
-	return cp_json_obj(CP_STR("path", "/objects/" STUB_STATUS_OBJECT),
-			   CP_STR("property", "identity"), CP_STR("value", text));
-}
-
-/**
- * add_status_line() - add the ringbuf-write of "@text\n" to @b
- * @b:		batch
- * @text:	status
- *
- * Return: 0, or -1 when out of memory
- */
-static int add_status_line(struct qmp_batch *b, const char *text)
-{
-	cleanup_free char *line = cp_asprintf(NULL, "%s\n", text);
-
-	return qmp_batch_add_args(b, "ringbuf-write",
-				  cp_json_obj(CP_STR("device", STUB_STATUS_CHARDEV),
-					      CP_STR("data", line), CP_STR("format", "utf8")));
-}
-
-/**
- * status_line_written() - log a ringbuf-write that failed (the last in @b)
- * @vm:	VM
- * @b:	batch
+ * status_line_written() - log a status line that could not be written
+ * @vm:		VM
+ * @ringbuf:	the ringbuf-write's error, or NULL
  *
  * A profile from before the ringbuf has a stub that reads the status
  * object, so the VM still starts; say how to bring the profile up to date.
  */
-static void status_line_written(const struct vm *vm, struct qmp_batch *b)
+static void status_line_written(const struct vm *vm, const struct cp_error *ringbuf)
 {
-	const struct cp_error *e = qmp_batch_error(b, qmp_batch_count(b) - 1);
-
-	if (e)
+	if (ringbuf)
 		cp_log_warn("vm %s: cannot write to the %s ringbuf (%s); regenerate the Incus "
 			    "profile with 'coldplug incus-profile'",
-			    vm->name, STUB_STATUS_CHARDEV, e->msg);
+			    vm->name, STUB_STATUS_CHARDEV, ringbuf->msg);
 }
 
 /**
- * send_batch() - send @b, or give up on the VM
- * @vm:		VM
- * @b:		batch (NULL when building it ran out of memory; freed on failure)
- * @fn:		callback
+ * not_sent() - an exchange could not be sent: give up on the VM
+ * @vm:	VM, marked busy before the exchange was sent (a callback may come
+ *	before the sending function returns)
+ * @e:	why
  */
-static void send_batch(struct vm *vm, struct qmp_batch *b, qmp_batch_fn fn)
+static void not_sent(struct vm *vm, const struct cp_error *e)
 {
-	struct cp_error e;
-
-	if (!b) {
-		cp_error_set(&e, CP_ERR_NOMEM, "out of memory");
-		die(vm, &e);
-		return;
-	}
-	vm->busy = true;
-	if (qmp_batch_send(b, vm->c, fn, vm, &e) < 0) {
-		vm->busy = false;
-		qmp_batch_free(b);
-		die(vm, &e);
-	}
+	vm->busy = false;
+	die(vm, e);
 }
 
 /**
  * on_status_set() - the final status is in place: watch from now on
- * @b:		qom-set, ringbuf-write
- * @e:		connection error, or NULL
+ * @st:		how it went
  * @userdata:	the VM
  */
-static void on_status_set(struct qmp_batch *b, const struct cp_error *e, void *userdata)
+static void on_status_set(const struct serve_proto_status *st, void *userdata)
 {
 	struct vm *vm = userdata;
-	struct cp_error se;
 
 	vm->busy = false;
-	if (e) {
-		die(vm, e); /* before the free: @e is the batch's */
-		qmp_batch_free(b);
+	if (st->conn) {
+		die(vm, st->conn);
 		return;
 	}
-	status_line_written(vm, b);
-	if (qmp_batch_error(b, 0)) {
-		cp_error_copy(&se, qmp_batch_error(b, 0));
-		qmp_batch_free(b);
-		if (failed_qmp(vm, &se, "setting the status for the scriptlet"))
-			return;
-	} else {
-		qmp_batch_free(b);
-	}
+	status_line_written(vm, st->ringbuf);
+	if (st->status && failed_qmp(vm, st->status, "setting the status for the scriptlet"))
+		return;
 	start_watch(vm);
 }
 
@@ -346,39 +222,11 @@ static void on_status_set(struct qmp_batch *b, const struct cp_error *e, void *u
  */
 static void set_status(struct vm *vm, const char *text)
 {
-	struct qmp_batch *b = qmp_batch_new();
-	char clean[STUB_STATUS_MAX];
+	struct cp_error e;
 
-	stub_status_clean(text, clean, sizeof(clean));
-	if (b && (qmp_batch_add_args(b, "qom-set", status_args(clean)) < 0 ||
-		  add_status_line(b, clean) < 0)) {
-		qmp_batch_free(b);
-		b = NULL;
-	}
-	send_batch(vm, b, on_status_set);
-}
-
-/**
- * summarise() - "done: 3 devices re-homed (root -> coldplug-disk0, ...)"
- * @r:		outcome
- * @out:	buffer
- * @size:	its size
- */
-static void summarise(const struct rehome *r, char *out, size_t size)
-{
-	size_t i, moved = 0, off;
-
-	for (i = 0; i < r->plan.n; i++)
-		moved += r->results[i].status == APPLY_MOVED;
-	off = (size_t)snprintf(out, size, STUB_STATUS_DONE ": %zu device%s re-homed", moved,
-			       moved == 1 ? "" : "s");
-	for (i = 0; i < r->plan.n && off < size; i++)
-		if (r->results[i].status == APPLY_MOVED)
-			off += (size_t)snprintf(out + off, size - off, "%s%s -> %s",
-						off > 30 && out[off - 1] != '(' ? ", " : " (",
-						r->plan.steps[i].name, r->plan.steps[i].slot_name);
-	if (moved && off < size)
-		snprintf(out + off, size - off, ") in %lld ms", (long long)r->ms);
+	vm->busy = true;
+	if (serve_proto_set_status(vm->c, text, on_status_set, vm, &e) < 0)
+		not_sent(vm, &e);
 }
 
 /**
@@ -412,10 +260,7 @@ static void on_rehomed(struct rehome *r, void *userdata)
 
 	vm->busy = false;
 	log_outcome(vm, r);
-	if (r->result == REHOME_OK)
-		summarise(r, status, sizeof(status));
-	else
-		stub_status_failed(r->err.msg, status, sizeof(status));
+	serve_proto_outcome(r, status, sizeof(status));
 	rehome_free(r);
 	if (qmp_client_error(vm->c)) {
 		die(vm, qmp_client_error(vm->c));
@@ -425,56 +270,41 @@ static void on_rehomed(struct rehome *r, void *userdata)
 }
 
 /**
- * apply_request() - this VM's options: the daemon's, as the stub asks
- * @vm:	VM with @req parsed
+ * name_from_request() - "project/instance (pid N)" for logs, once the stub
+ * has said which instance this is
+ * @vm:		VM
+ * @req:	the stub's request
  */
-static void apply_request(struct vm *vm)
+static void name_from_request(struct vm *vm, const struct stub_request *req)
 {
-	const struct serve_opts *so = serve_opts_of(vm->srv);
+	char pid[32];
 
-	vm->opts = so->rehome;
-	if (vm->req.has_frontend)
-		vm->opts.plan.nic_frontend = vm->req.frontend;
-	vm->opts.plan.usb_mac_fixed |= vm->req.usb_mac_fixed;
-	vm->opts.plan.incus_profile = true;
-	/* Never the tap names in the request: a VM could name another VM's
-	 * tap. Only the kernel says which tap a NIC is on (QEMU's fdinfo). */
-	vm->opts.plan.taps = NULL;
-	vm->opts.plan.ntaps = 0;
-	if (*vm->req.instance) {
-		char pid[32];
-
-		snprintf(pid, sizeof(pid), " (pid %d)", (int)qmp_client_peer_pid(vm->c));
-		snprintf(vm->name, sizeof(vm->name), "%.60s%s%.96s%s", vm->req.project,
-			 *vm->req.project ? "/" : "", vm->req.instance, pid);
-	}
+	if (!*req->instance)
+		return;
+	snprintf(pid, sizeof(pid), " (pid %d)", (int)qmp_client_peer_pid(vm->c));
+	snprintf(vm->name, sizeof(vm->name), "%.60s%s%.96s%s", req->project,
+		 *req->project ? "/" : "", req->instance, pid);
 }
 
 /**
  * on_claimed() - status "running" created, request deleted: run the pipeline
- * @b:		the batch
- * @e:		connection error, or NULL
+ * @st:		how it went
  * @userdata:	the VM
  */
-static void on_claimed(struct qmp_batch *b, const struct cp_error *e, void *userdata)
+static void on_claimed(const struct serve_proto_status *st, void *userdata)
 {
 	struct vm *vm = userdata;
+	char status[STUB_STATUS_MAX];
 	struct cp_error se;
-	bool created;
 
 	vm->busy = false;
-	if (e) {
-		die(vm, e); /* before the free: @e is the batch's */
-		qmp_batch_free(b);
+	if (st->conn) {
+		die(vm, st->conn);
 		return;
 	}
-	status_line_written(vm, b);
-	created = !qmp_batch_error(b, 0);
-	if (!created)
-		cp_log_err("vm %s: cannot create the status object: %s", vm->name,
-			   qmp_batch_error(b, 0)->msg);
-	qmp_batch_free(b);
-	if (!created) {
+	status_line_written(vm, st->ringbuf);
+	if (st->status) {
+		cp_log_err("vm %s: cannot create the status object: %s", vm->name, st->status->msg);
 		idle(vm, NULL);
 		return;
 	}
@@ -482,8 +312,6 @@ static void on_claimed(struct qmp_batch *b, const struct cp_error *e, void *user
 	vm->state = VM_REHOMING;
 	vm->busy = true;
 	if (rehome_start(vm->c, &vm->opts, on_rehomed, vm, &se) < 0) {
-		char status[STUB_STATUS_MAX];
-
 		vm->busy = false;
 		stub_status_failed(se.msg, status, sizeof(status));
 		set_status(vm, status);
@@ -491,76 +319,56 @@ static void on_claimed(struct qmp_batch *b, const struct cp_error *e, void *user
 }
 
 /**
- * claim() - create the status object with @status, delete the request and
- * write @status to the ringbuf
- * @vm:		VM
- * @status:	initial status ("running", or "failed: ..." for a bad request)
- * @fn:		batch callback
- */
-static void claim(struct vm *vm, const char *status, qmp_batch_fn fn)
-{
-	struct qmp_batch *b = qmp_batch_new();
-	char clean[STUB_STATUS_MAX];
-
-	stub_status_clean(status, clean, sizeof(clean));
-	if (b && (qmp_batch_add_args(b, "object-add", obj_args(STUB_STATUS_OBJECT, clean)) < 0 ||
-		  qmp_batch_add_args(b, "object-del",
-				     cp_json_obj(CP_STR("id", STUB_REQUEST_OBJECT))) < 0 ||
-		  add_status_line(b, clean) < 0)) {
-		qmp_batch_free(b);
-		b = NULL;
-	}
-	send_batch(vm, b, fn);
-}
-
-/**
  * on_refused_request() - a bad request was answered with a failed status
- * @b:		the batch
- * @e:		connection error, or NULL
+ * @st:		how it went
  * @userdata:	the VM
  */
-static void on_refused_request(struct qmp_batch *b, const struct cp_error *e, void *userdata)
+static void on_refused_request(const struct serve_proto_status *st, void *userdata)
 {
 	struct vm *vm = userdata;
 
 	vm->busy = false;
-	if (e)
-		die(vm, e);
-	else
-		status_line_written(vm, b);
-	qmp_batch_free(b);
-	if (!e)
-		idle(vm, NULL);
+	if (st->conn) {
+		die(vm, st->conn);
+		return;
+	}
+	status_line_written(vm, st->ringbuf);
+	idle(vm, NULL);
 }
 
 /**
  * on_request() - the stub's request, read
- * @c:		client
- * @ret:	its identity (a string), or NULL
- * @e:		error, or NULL
+ * @req:	the request, or NULL
+ * @bad:	why it is refused, or NULL
+ * @e:		the error reading it, or NULL
  * @userdata:	the VM
  */
-static void on_request(struct qmp_client *c, cp_json *ret, const struct cp_error *e, void *userdata)
+static void on_request(const struct stub_request *req, const struct cp_error *bad,
+		       const struct cp_error *e, void *userdata)
 {
 	struct vm *vm = userdata;
 	char status[STUB_STATUS_MAX];
-	struct cp_error pe;
+	struct cp_error se;
 
-	(void)c;
 	vm->busy = false;
 	if (e) {
 		if (!failed_qmp(vm, e, "reading the scriptlet's request"))
 			idle(vm, NULL);
 		return;
 	}
-	if (stub_request_parse(cp_json_as_str(ret) ? cp_json_as_str(ret) : "", &vm->req, &pe) < 0) {
-		cp_log_err("vm %s: %s", vm->name, pe.msg);
-		stub_status_failed(pe.msg, status, sizeof(status));
-		claim(vm, status, on_refused_request);
+	if (bad) {
+		cp_log_err("vm %s: %s", vm->name, bad->msg);
+		stub_status_failed(bad->msg, status, sizeof(status));
+		vm->busy = true;
+		if (serve_proto_claim(vm->c, status, on_refused_request, vm, &se) < 0)
+			not_sent(vm, &se);
 		return;
 	}
-	apply_request(vm);
-	claim(vm, STUB_STATUS_RUNNING, on_claimed);
+	serve_proto_request_opts(vm->so.rehome, req, &vm->opts);
+	name_from_request(vm, req);
+	vm->busy = true;
+	if (serve_proto_claim(vm->c, STUB_STATUS_RUNNING, on_claimed, vm, &se) < 0)
+		not_sent(vm, &se);
 }
 
 /**
@@ -569,125 +377,80 @@ static void on_request(struct qmp_client *c, cp_json *ret, const struct cp_error
  */
 static void read_request(struct vm *vm)
 {
-	cp_json *a = cp_json_obj(CP_STR("path", "/objects/" STUB_REQUEST_OBJECT),
-				 CP_STR("property", "identity"));
 	struct cp_error e;
 
 	vm->state = VM_REQUEST;
 	vm->next_tick = -1;
-	if (!a) {
-		cp_error_set(&e, CP_ERR_NOMEM, "out of memory");
-		die(vm, &e);
-		return;
-	}
 	vm->busy = true;
-	if (qmp_client_send(vm->c, "qom-get", a, NULL, 0, 0, on_request, vm, &e) < 0) {
-		vm->busy = false;
-		die(vm, &e);
-	}
+	if (serve_proto_read_request(vm->c, on_request, vm, &e) < 0)
+		not_sent(vm, &e);
 }
 
 /**
- * before_guest() - whether a run state is before the guest starts
- * @status:	query-status "status"
- *
- * "paused" is not: QEMU is "prelaunch" from -S until the first cont, so a
- * paused guest has run (plan_check_run_state()), and no pre-start follows.
- *
- * Return: true for prelaunch
- */
-static bool before_guest(const char *status)
-{
-	return cp_streq(status, "prelaunch");
-}
-
-/**
- * on_poll() - qom-list /objects and query-status answered
- * @b:		the batch
+ * on_poll() - the poll answered
+ * @next:	what to do
  * @e:		connection error, or NULL
  * @userdata:	the VM
  */
-static void on_poll(struct qmp_batch *b, const struct cp_error *e, void *userdata)
+static void on_poll(enum serve_proto_next next, const struct cp_error *e, void *userdata)
 {
 	struct vm *vm = userdata;
-	bool request = has_object(qmp_batch_result(b, 0), STUB_REQUEST_OBJECT);
-	const char *status = cp_json_get_str(qmp_batch_result(b, 1), "status");
 
 	vm->busy = false;
-	if (e) {
-		die(vm, e); /* before the free: @e is the batch's */
-		qmp_batch_free(b);
-		return;
-	}
-	if (request)
+	if (e)
+		die(vm, e);
+	else if (next == SERVE_PROTO_REQUEST)
 		read_request(vm);
-	else if (status && !before_guest(status))
+	else if (next == SERVE_PROTO_IDLE)
 		idle(vm, "the VM started without asking coldplug (is coldplug's scriptlet in its "
 			 "profile?); nothing to do");
 	else
-		schedule(vm, serve_opts_of(vm->srv)->poll_ms);
-	qmp_batch_free(b);
-}
-
-/**
- * send_poll() - look for the request and at the run state
- * @vm:	VM
- */
-static void send_poll(struct vm *vm)
-{
-	struct qmp_batch *b = qmp_batch_new();
-
-	if (b && (qmp_batch_add_qom_list(b, "/objects") < 0 ||
-		  qmp_batch_add(b, "query-status", NULL) < 0)) {
-		qmp_batch_free(b);
-		b = NULL;
-	}
-	send_batch(vm, b, on_poll);
+		schedule(vm, vm->so.poll_ms);
 }
 
 /**
  * on_identified() - who the VM is and what state it is in
- * @b:		batch: query-name, query-uuid, query-status, qom-list /objects
+ * @id:		the identity, or NULL
  * @e:		connection error, or NULL
  * @userdata:	the VM
  */
-static void on_identified(struct qmp_batch *b, const struct cp_error *e, void *userdata)
+static void on_identified(const struct serve_proto_identity *id, const struct cp_error *e,
+			  void *userdata)
 {
 	struct vm *vm = userdata;
-	const char *name = cp_json_get_str(qmp_batch_result(b, 0), "name");
-	const char *uuid = cp_json_get_str(qmp_batch_result(b, 1), "UUID");
-	const char *status = cp_json_get_str(qmp_batch_result(b, 2), "status");
-	cp_json *objects = qmp_batch_result(b, 3);
+	char why[160];
 
 	vm->busy = false;
 	if (e) {
-		die(vm, e); /* before the free: @e is the batch's */
-		qmp_batch_free(b);
+		die(vm, e);
 		return;
 	}
 	vm->identify_by = -1;
 	/* bounded, so that the pid (which the kernel gave) always shows */
-	snprintf(vm->name, sizeof(vm->name), "%.128s (pid %d)", name && *name ? name : "unnamed",
-		 (int)qmp_client_peer_pid(vm->c));
+	snprintf(vm->name, sizeof(vm->name), "%.128s (pid %d)",
+		 id->name && *id->name ? id->name : "unnamed", (int)qmp_client_peer_pid(vm->c));
 	cp_log_info("vm %s: connected, QEMU %s, %.32s, uuid %.64s", vm->name,
-		    qmp_client_package(vm->c), status ? status : "?", uuid ? uuid : "?");
-	if (has_object(objects, STUB_STATUS_OBJECT))
+		    qmp_client_package(vm->c), id->status ? id->status : "?",
+		    id->uuid ? id->uuid : "?");
+	switch (id->next) {
+	case SERVE_PROTO_WATCH:
 		start_watch(vm);
-	else if (has_object(objects, STUB_REQUEST_OBJECT))
+		break;
+	case SERVE_PROTO_REQUEST:
 		read_request(vm);
-	else if (before_guest(status)) {
+		break;
+	case SERVE_PROTO_WAIT:
 		vm->state = VM_WAITING;
 		schedule(vm, 0);
-	} else {
-		char why[160];
-
+		break;
+	case SERVE_PROTO_IDLE:
 		snprintf(
 			why, sizeof(why),
 			"the VM is %.32s: its guest has run, not re-homed by coldplug; nothing to do",
-			status ? status : "in an unknown run state");
+			id->status ? id->status : "in an unknown run state");
 		idle(vm, why);
+		break;
 	}
-	qmp_batch_free(b);
 }
 
 /**
@@ -699,7 +462,7 @@ static void on_identified(struct qmp_batch *b, const struct cp_error *e, void *u
 static void on_ready(struct qmp_client *c, const struct cp_error *e, void *userdata)
 {
 	struct vm *vm = userdata;
-	struct qmp_batch *b;
+	struct cp_error ie;
 
 	(void)c;
 	vm->busy = false;
@@ -708,53 +471,9 @@ static void on_ready(struct qmp_client *c, const struct cp_error *e, void *userd
 		return;
 	}
 	vm->state = VM_IDENTIFY;
-	b = qmp_batch_new();
-	if (b &&
-	    (qmp_batch_add(b, "query-name", NULL) < 0 || qmp_batch_add(b, "query-uuid", NULL) < 0 ||
-	     qmp_batch_add(b, "query-status", NULL) < 0 ||
-	     qmp_batch_add_qom_list(b, "/objects") < 0)) {
-		qmp_batch_free(b);
-		b = NULL;
-	}
-	send_batch(vm, b, on_identified);
-}
-
-/**
- * empty_usb_cd() - a CD slot's usb-bot with no medium under it
- * @s:	slot
- *
- * The scsi-cd on it keeps the manager's device id, so the manager's own
- * device_del of its ISO removes it and leaves the usb-bot (and its USB
- * port) to coldplug.
- *
- * Return: true if the slot is such a usb-bot
- */
-static bool empty_usb_cd(const struct inv_slot *s)
-{
-	return s->kind == INV_SLOT_CD && !s->used && !strcmp(s->driver, "usb-bot");
-}
-
-/**
- * collect_watch() - remember every slot that holds a node the manager opened
- * through an fdset, and every empty CD slot's usb-bot
- * @vm:	VM with a fresh @inv
- */
-static void collect_watch(struct vm *vm)
-{
-	size_t i;
-
-	vm->nwatch = 0;
-	for (i = 0; i < vm->inv.nslots && vm->nwatch < VM_MAX_WATCH; i++) {
-		const struct inv_slot *s = &vm->inv.slots[i];
-		struct watch *w = &vm->watch[vm->nwatch];
-
-		if (s->kind == INV_SLOT_NIC || ((!s->used || !s->nfdsets) && !empty_usb_cd(s)))
-			continue;
-		w->kind = s->kind;
-		w->index = s->index;
-		cp_strlcpy(w->node, s->node, sizeof(w->node));
-		vm->nwatch++;
-	}
+	vm->busy = true;
+	if (serve_proto_identify(vm->c, on_identified, vm, &ie) < 0)
+		not_sent(vm, &ie);
 }
 
 /**
@@ -767,67 +486,29 @@ static void collect_watch(struct vm *vm)
 static void on_link_dropped(struct qmp_client *c, cp_json *ret, const struct cp_error *e,
 			    void *userdata)
 {
-	struct vm *vm = userdata;
-
 	(void)c;
 	(void)ret;
-	if (e && !failed_qmp(vm, e, "netdev_del of a direct NIC slot"))
-		return;
+	if (e)
+		failed_qmp(userdata, e, "netdev_del of a direct NIC slot");
 }
 
 /**
- * drop_link() - the tap of a direct slot is gone: netdev_del the slot's
- * netdev (the guest sees its link go down; QEMU stops reading the tap)
+ * drop_links() - netdev_del every direct slot whose tap is gone
  * @vm:		VM
- * @l:		the link
+ * @test:	how to tell which are gone
+ * @ifindex:	the deleted interface, for RELEASE_LINK_IFINDEX
  */
-static void drop_link(struct vm *vm, struct link *l)
+static void drop_links(struct vm *vm, enum release_link_test test, int ifindex)
 {
-	cp_json *a = cp_json_obj(CP_STR("id", l->netdev));
+	struct release_link *l;
 	struct cp_error e;
 
-	l->gone = true;
-	if (!a) {
-		cp_log_err("vm %s: out of memory removing netdev %s", vm->name, l->netdev);
-		return;
-	}
-	cp_log_info("vm %s: tap %s is gone (the NIC was detached): removing %s; the guest sees its "
-		    "link go down%s",
-		    vm->name, l->ifname, l->netdev,
-		    vm->qemu_major >= 8 ? "; this QEMU keeps the dead tap's queues while the "
-					  "slot's NIC exists (QEMU 10.0 polls them, one core "
-					  "busy): restart the VM to free them"
-					: "");
-	if (qmp_client_send(vm->c, "netdev_del", a, NULL, 0, VM_LINK_TIMEOUT_MS, on_link_dropped,
-			    vm, &e) < 0)
-		failed_qmp(vm, &e, "netdev_del of a direct NIC slot");
-}
-
-/**
- * collect_links() - remember the tap of every direct NIC slot; drop a slot
- * whose tap is already gone (deleted while the daemon was away)
- * @vm:	VM with a fresh @inv
- */
-static void collect_links(struct vm *vm)
-{
-	size_t i;
-
-	vm->nlinks = 0;
-	vm->qemu_major = vm->inv.ver_major;
-	vm->qemu_minor = vm->inv.ver_minor;
-	for (i = 0; i < vm->inv.nslots && vm->nlinks < VM_MAX_LINKS; i++) {
-		const struct inv_slot *s = &vm->inv.slots[i];
-		struct link *l = &vm->links[vm->nlinks];
-
-		if (s->kind != INV_SLOT_NIC || !s->direct || !s->used)
-			continue;
-		memset(l, 0, sizeof(*l));
-		l->ifindex = s->tap.ifindex;
-		cp_strlcpy(l->ifname, s->ifname, sizeof(l->ifname));
-		cp_strlcpy(l->netdev, s->name, sizeof(l->netdev));
-		vm->nlinks++;
-		if (!s->tap.exists && s->tap.probe_errno == ENODEV)
-			drop_link(vm, l);
+	while ((l = release_link_next(&vm->rs, test, ifindex))) {
+		cp_log_info("vm %s: tap %s is gone (the NIC was detached): removing %s; the guest "
+			    "sees its link go down%s",
+			    vm->name, l->ifname, l->netdev, release_link_note(&vm->rs));
+		if (release_link_drop(vm->c, l, on_link_dropped, vm, &e) < 0)
+			failed_qmp(vm, &e, "netdev_del of a direct NIC slot");
 	}
 }
 
@@ -838,11 +519,7 @@ static void collect_links(struct vm *vm)
  */
 void vm_link_gone(struct vm *vm, int ifindex)
 {
-	size_t i;
-
-	for (i = 0; i < vm->nlinks; i++)
-		if (!vm->links[i].gone && vm->links[i].ifindex == ifindex)
-			drop_link(vm, &vm->links[i]);
+	drop_links(vm, RELEASE_LINK_IFINDEX, ifindex);
 }
 
 /**
@@ -852,12 +529,7 @@ void vm_link_gone(struct vm *vm, int ifindex)
  */
 void vm_links_recheck(struct vm *vm)
 {
-	size_t i;
-
-	for (i = 0; i < vm->nlinks; i++)
-		if (!vm->links[i].gone &&
-		    !linkwatch_exists(vm->links[i].ifindex, vm->links[i].ifname))
-			drop_link(vm, &vm->links[i]);
+	drop_links(vm, RELEASE_LINK_RECHECK, 0);
 }
 
 /**
@@ -870,7 +542,6 @@ static void on_watch_inventory(struct inventory *inv, const struct cp_error *e, 
 {
 	struct vm *vm = userdata;
 
-	(void)inv;
 	vm->busy = false;
 	if (e) {
 		if (qmp_client_error(vm->c))
@@ -879,17 +550,17 @@ static void on_watch_inventory(struct inventory *inv, const struct cp_error *e, 
 			idle(vm, e->msg);
 		return;
 	}
-	collect_watch(vm);
-	collect_links(vm);
+	release_collect(&vm->rs, inv);
+	drop_links(vm, RELEASE_LINK_MISSING, 0);
 	inventory_free(&vm->inv);
-	if (!vm->nwatch) {
+	if (!vm->rs.nwatch) {
 		idle(vm, NULL);
 		return;
 	}
-	cp_log_debug("vm %s: watching %zu slot%s for detaches", vm->name, vm->nwatch,
-		     vm->nwatch == 1 ? "" : "s");
+	cp_log_debug("vm %s: watching %zu slot%s for detaches", vm->name, vm->rs.nwatch,
+		     vm->rs.nwatch == 1 ? "" : "s");
 	vm->state = VM_WATCHING;
-	schedule(vm, serve_opts_of(vm->srv)->watch_ms);
+	schedule(vm, vm->so.watch_ms);
 }
 
 /**
@@ -903,11 +574,8 @@ static void start_watch(struct vm *vm)
 	vm->state = VM_WATCHING;
 	vm->next_tick = -1;
 	vm->busy = true;
-	if (inventory_collect(vm->c, &serve_opts_of(vm->srv)->rehome.sel, &vm->inv,
-			      on_watch_inventory, vm, &e) < 0) {
-		vm->busy = false;
-		die(vm, &e);
-	}
+	if (inventory_collect(vm->c, &vm->so.rehome->sel, &vm->inv, on_watch_inventory, vm, &e) < 0)
+		not_sent(vm, &e);
 }
 
 /**
@@ -940,16 +608,34 @@ static void on_released(struct apply_result *results, size_t n, const struct cp_
 }
 
 /**
+ * log_release() - say what the release will do
+ * @vm:	VM with its release planned
+ * @w:	the watched slot
+ */
+static void log_release(const struct vm *vm, const struct release_watch *w)
+{
+	const struct plan_step *st = &vm->release.steps[0];
+
+	if (st->kind == PLAN_RELEASE_CD && !st->tray)
+		cp_log_info("vm %s: %s: unplugging the USB CD drive %s", vm->name,
+			    *w->node ? "the manager removed the fds of its ISO" : "it is empty",
+			    st->slot_name);
+	else
+		cp_log_info("vm %s: the manager removed the fds of %s: giving %s its placeholder "
+			    "back",
+			    vm->name, w->node, st->slot_name);
+}
+
+/**
  * on_release_inventory() - inventory_fn: plan and apply the release
  * @inv:	inventory
  * @e:		error, or NULL
- * @userdata:	the VM (vm->watch[0] is the entry being released)
+ * @userdata:	the VM (vm->rs.watch[0] is the entry being released)
  */
 static void on_release_inventory(struct inventory *inv, const struct cp_error *e, void *userdata)
 {
 	struct vm *vm = userdata;
-	const struct watch *w = &vm->watch[0];
-	const struct inv_slot *s;
+	const struct release_watch *w = &vm->rs.watch[0];
 	struct cp_error pe;
 
 	vm->busy = false;
@@ -960,23 +646,12 @@ static void on_release_inventory(struct inventory *inv, const struct cp_error *e
 			start_watch(vm);
 		return;
 	}
-	s = inventory_find_slot(inv, w->kind, w->index);
-	/* A USB CD slot is unplugged whether or not the manager's device_del
-	 * already took the scsi-cd (and the node) off it. */
-	if (!s || (strcmp(s->node, w->node) && !(*w->node && empty_usb_cd(s))) ||
-	    plan_release(inv, s, &vm->release, &pe) < 0) {
+	if (release_plan(inv, w, &vm->release, &pe) < 0) {
 		inventory_free(inv);
 		start_watch(vm);
 		return;
 	}
-	if (s->kind == INV_SLOT_CD && !vm->release.steps[0].tray)
-		cp_log_info("vm %s: %s: unplugging the USB CD drive %s", vm->name,
-			    *w->node ? "the manager removed the fds of its ISO" : "it is empty",
-			    s->name);
-	else
-		cp_log_info("vm %s: the manager removed the fds of %s: giving %s its placeholder "
-			    "back",
-			    vm->name, w->node, s->name);
+	log_release(vm, w);
 	vm->busy = true;
 	if (apply_start(vm->c, &vm->release, NULL, vm->release_res, on_released, vm, &pe) < 0) {
 		vm->busy = false;
@@ -984,33 +659,6 @@ static void on_release_inventory(struct inventory *inv, const struct cp_error *e
 		inventory_free(inv);
 		die(vm, &pe);
 	}
-}
-
-/**
- * node_has_fd() - whether any monitor fd still opens a node for its manager
- * @sets:	query-fdsets' answer
- * @node:	node-name
- *
- * After remove-fd, QEMU drops the fd from its fdset once the VM runs, but
- * keeps the fdset itself while the node holds a duplicate: so the test is
- * on each fd's opaque, not on the fdset ids. (QEMU 7.2 drops it only while
- * the VM runs; 10.x also while it is paused.)
- *
- * Return: true if an fd whose opaque names @node is left
- */
-static bool node_has_fd(const cp_json *sets, const char *node)
-{
-	size_t i, j;
-
-	for (i = 0; i < cp_json_len(sets); i++) {
-		cp_json *fds = cp_json_get_array(cp_json_at(sets, i), "fds");
-
-		for (j = 0; j < cp_json_len(fds); j++)
-			if (inventory_fdset_names_node(
-				    cp_json_get_str(cp_json_at(fds, j), "opaque"), node))
-				return true;
-	}
-	return false;
 }
 
 /**
@@ -1030,24 +678,19 @@ static void on_fdsets(struct qmp_client *c, cp_json *ret, const struct cp_error 
 	vm->busy = false;
 	if (e) {
 		if (!failed_qmp(vm, e, "query-fdsets"))
-			schedule(vm, serve_opts_of(vm->srv)->watch_ms);
+			schedule(vm, vm->so.watch_ms);
 		return;
 	}
-	for (i = 0; i < vm->nwatch && *vm->watch[i].node && node_has_fd(ret, vm->watch[i].node);
-	     i++)
-		;
-	if (i == vm->nwatch) {
-		schedule(vm, serve_opts_of(vm->srv)->watch_ms);
+	if (!release_pick(&vm->rs, ret, &i)) {
+		schedule(vm, vm->so.watch_ms);
 		return;
 	}
-	vm->watch[0] = vm->watch[i];
+	vm->rs.watch[0] = vm->rs.watch[i];
 	vm->state = VM_RELEASING;
 	vm->busy = true;
-	if (inventory_collect(vm->c, &serve_opts_of(vm->srv)->rehome.sel, &vm->inv,
-			      on_release_inventory, vm, &ie) < 0) {
-		vm->busy = false;
-		die(vm, &ie);
-	}
+	if (inventory_collect(vm->c, &vm->so.rehome->sel, &vm->inv, on_release_inventory, vm, &ie) <
+	    0)
+		not_sent(vm, &ie);
 }
 
 /**
@@ -1066,7 +709,7 @@ static void identify_expired(struct vm *vm)
 	cp_error_set(&e, CP_ERR_TIMEOUT,
 		     "did not say which VM it is within %d ms of connecting (QMP greeting, "
 		     "then query-name, query-uuid, query-status, qom-list): closed",
-		     serve_opts_of(vm->srv)->identify_ms);
+		     vm->so.identify_ms);
 	qmp_client_fail(vm->c, &e);
 }
 
@@ -1090,14 +733,13 @@ void vm_timers(struct vm *vm, int64_t now)
 		return;
 	vm->next_tick = -1;
 	if (vm->state == VM_WAITING) {
-		send_poll(vm);
+		vm->busy = true;
+		if (serve_proto_poll(vm->c, on_poll, vm, &e) < 0)
+			not_sent(vm, &e);
 	} else if (vm->state == VM_WATCHING) {
 		vm->busy = true;
-		if (qmp_client_send(vm->c, "query-fdsets", NULL, NULL, 0, 0, on_fdsets, vm, &e) <
-		    0) {
-			vm->busy = false;
-			die(vm, &e);
-		}
+		if (qmp_client_send(vm->c, "query-fdsets", NULL, NULL, 0, 0, on_fdsets, vm, &e) < 0)
+			not_sent(vm, &e);
 	}
 }
 
@@ -1172,16 +814,16 @@ bool vm_live(struct vm *vm)
 
 /**
  * vm_new() - a QEMU connected to the daemon's socket
- * @srv:	the daemon
+ * @o:		what it needs of the daemon's options (copied; o->rehome
+ *		is borrowed, and must outlive the VM)
  * @fd:		the accepted connection (owned from now on)
  * @err:	filled on failure
  *
  * Return: new VM, or NULL
  */
-struct vm *vm_new(struct serve *srv, int fd, struct cp_error *err)
+struct vm *vm_new(const struct vm_opts *o, int fd, struct cp_error *err)
 {
-	const struct serve_opts *so = serve_opts_of(srv);
-	struct qmp_client_opts o;
+	struct qmp_client_opts co;
 	struct vm *vm = cp_calloc(1, sizeof(*vm), err);
 	char label[48];
 
@@ -1190,20 +832,20 @@ struct vm *vm_new(struct serve *srv, int fd, struct cp_error *err)
 		return NULL;
 	}
 	snprintf(label, sizeof(label), "fd %d", fd);
-	qmp_client_opts_init_peer(&o);
-	o.label = label;
-	o.trace = so->trace ? 1 : -1;
-	vm->c = qmp_client_new(fd, &o, err);
+	qmp_client_opts_init_peer(&co);
+	co.label = label;
+	co.trace = o->trace ? 1 : -1;
+	vm->c = qmp_client_new(fd, &co, err);
 	if (!vm->c) {
 		free(vm);
 		return NULL;
 	}
-	vm->srv = srv;
+	vm->so = *o;
 	vm->next_tick = -1;
-	vm->identify_by = cp_now_ms() + so->identify_ms;
+	vm->identify_by = cp_now_ms() + o->identify_ms;
 	snprintf(vm->name, sizeof(vm->name), "pid %d", (int)qmp_client_peer_pid(vm->c));
 	vm->busy = true;
-	if (qmp_client_handshake_async(vm->c, so->identify_ms, on_ready, vm, err) < 0) {
+	if (qmp_client_handshake_async(vm->c, o->identify_ms, on_ready, vm, err) < 0) {
 		vm_free(vm);
 		return NULL;
 	}

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "fdpass.h"
+#include "coldplug/fdpass.h"
 #include "tap.h"
 
 #define FD_SCAN 1024

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "linkwatch.h"
+#include "coldplug/linkwatch.h"
 #include "tap.h"
 #include "util.h"
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "fdpass.h"
+#include "coldplug/fdpass.h"
 #include "qmp_outq.h"
 #include "tap.h"
 
