@@ -63,6 +63,20 @@ static const char *const usb_props[] = { "port" };
 static const char *const xhci_props[] = { "p2", "p3" };
 
 /*
+ * A brief collection (verify's, after apply) reads only what tells where each
+ * disk and NIC now is: the drive or netdev of every frontend (and a SCSI
+ * device's bus, which says whether it is a CD slot's), a NIC's MAC. No boot
+ * order, no addresses, no details to re-create a frontend, no hotplug mode:
+ * QEMU reads a command a byte per main-loop turn, so each one skipped saves
+ * about 1.5 ms under TCG.
+ */
+static const char *const brief_unknown_props[] = { "parent_bus", "drive", "netdev" };
+static const char *const brief_scsi_props[] = { "parent_bus", "drive" };
+static const char *const brief_pci_block_props[] = { "drive" };
+static const char *const brief_nic_props[] = { "netdev" };
+static const char *const brief_nic_detail_props[] = { "mac" };
+
+/*
  * What each round reads depends on the device's type: QEMU answers one
  * qom-get per main-loop turn (about 1.7 ms under TCG), and Incus's layout
  * has two dozen devices that are never a disk, a CD, a NIC or a USB device
@@ -134,8 +148,12 @@ static const struct {
  */
 static enum dev_class dev_class(const char *type)
 {
+	size_t len = type ? strlen(type) : 0;
 	size_t i;
 
+	/* CPUs (Incus hot-plugs them: "cpu010", type <model>-x86_64-cpu) */
+	if (len > 4 && !strcmp(type + len - 4, "-cpu"))
+		return DEV_INERT;
 	for (i = 0; type && i < CP_ARRAY_SIZE(known_types); i++)
 		if (!strcmp(type, known_types[i].type))
 			return known_types[i].cls;
@@ -156,6 +174,7 @@ static enum dev_class dev_class(const char *type)
  * @names:	and the property each item reads
  * @nitems:	count of @paths / @names
  * @raw_out:	if set, receives the raw document and no inventory is built
+ * @brief:	read only where each device is (see brief_unknown_props)
  */
 struct collect {
 	struct qmp_client *c;
@@ -170,16 +189,18 @@ struct collect {
 	const char **names;
 	size_t nitems;
 	cp_json **raw_out;
+	bool brief;
 };
 
 static void collect_round_done(struct qmp_batch *b, const struct cp_error *e, void *userdata);
 
 /**
  * round1_batch() - the fixed queries
+ * @brief:	leave out the hotplug mode (the last one)
  *
  * Return: new batch, or NULL when out of memory
  */
-static struct qmp_batch *round1_batch(void)
+static struct qmp_batch *round1_batch(bool brief)
 {
 	struct qmp_batch *b = qmp_batch_new();
 
@@ -192,7 +213,7 @@ static struct qmp_batch *round1_batch(void)
 	    qmp_batch_add_qom_list(b, "/machine/peripheral-anon") < 0 ||
 	    qmp_batch_add_args(b, "human-monitor-command",
 			       cp_json_obj(CP_STR("command-line", "info network"))) < 0 ||
-	    qmp_batch_add_qom_get(b, "/machine", "acpi-device") < 0) {
+	    (!brief && qmp_batch_add_qom_get(b, "/machine", "acpi-device") < 0)) {
 		qmp_batch_free(b);
 		return NULL;
 	}
@@ -285,6 +306,42 @@ static int add_items(struct collect *col, const char *path, const char *const *n
 	return 0;
 }
 
+/* What round 2 reads, per class, in a full and in a brief collection. */
+#define PROPS(a) { a, CP_ARRAY_SIZE(a) }
+static const struct {
+	const char *const *names;
+	size_t n;
+} round2_reads[2][DEV_NIC + 1] = {
+	{
+		[DEV_UNKNOWN] = PROPS(round2_props),
+		[DEV_SCSI] = PROPS(block2_props),
+		[DEV_PCI_BLOCK] = PROPS(block2_props),
+		[DEV_NIC] = PROPS(nic2_props),
+	},
+	{
+		[DEV_UNKNOWN] = PROPS(brief_unknown_props),
+		[DEV_SCSI] = PROPS(brief_scsi_props),
+		[DEV_PCI_BLOCK] = PROPS(brief_pci_block_props),
+		[DEV_NIC] = PROPS(brief_nic_props),
+	},
+};
+#undef PROPS
+
+/**
+ * queue_round2() - queue what round 2 reads of one device
+ * @col:	collection
+ * @path:	the device's QOM path
+ * @cls:	its class (DEV_INERT: nothing)
+ *
+ * Return: 0, or -1 when out of memory
+ */
+static int queue_round2(struct collect *col, const char *path, enum dev_class cls)
+{
+	const char *const *names = round2_reads[col->brief][cls].names;
+
+	return names ? add_items(col, path, names, round2_reads[col->brief][cls].n) : 0;
+}
+
 /**
  * list_devices() - record each listed device's type, queue round-2 reads
  * @col:	collection
@@ -311,22 +368,8 @@ static int list_devices(struct collect *col, const char *key, const char *base)
 		props = props_of(col, path);
 		if (!props || cp_json_set_str(props, "@type", type) < 0)
 			return -1;
-		switch (dev_class(type)) {
-		case DEV_INERT:
-			break;
-		case DEV_SCSI:
-		case DEV_PCI_BLOCK:
-			if (add_items(col, path, block2_props, CP_ARRAY_SIZE(block2_props)) < 0)
-				return -1;
-			break;
-		case DEV_NIC:
-			if (add_items(col, path, nic2_props, CP_ARRAY_SIZE(nic2_props)) < 0)
-				return -1;
-			break;
-		default:
-			if (add_items(col, path, round2_props, CP_ARRAY_SIZE(round2_props)) < 0)
-				return -1;
-		}
+		if (queue_round2(col, path, dev_class(type)) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -407,7 +450,12 @@ static int queue_round3(const char *path, cp_json *props, void *userdata)
 	struct collect *col = userdata;
 	const char *type = cp_json_get_str(props, "@type");
 	const char *drive = cp_json_get_str(props, "drive");
+	const char *netdev = cp_json_get_str(props, "netdev");
 
+	if (col->brief)
+		return netdev && *netdev ? add_items(col, path, brief_nic_detail_props,
+						     CP_ARRAY_SIZE(brief_nic_detail_props))
+					 : 0;
 	if (drive && cp_str_has_prefix(drive, NAME_DISK_SLOT))
 		return 0; /* a slot: round 2 said all the inventory needs */
 	if (cp_json_get(props, "drive") && dev_class(type) == DEV_SCSI)
@@ -416,7 +464,7 @@ static int queue_round3(const char *path, cp_json *props, void *userdata)
 		return add_items(col, path, pci_block_props, CP_ARRAY_SIZE(pci_block_props));
 	if (cp_json_get(props, "drive"))
 		return add_items(col, path, block_props, CP_ARRAY_SIZE(block_props));
-	if (cp_json_get_str(props, "netdev") && *cp_json_get_str(props, "netdev"))
+	if (netdev && *netdev)
 		return add_items(col, path, nic_props, CP_ARRAY_SIZE(nic_props));
 	if (cp_str_has_prefix(type, "usb-"))
 		return add_items(col, path, usb_props, CP_ARRAY_SIZE(usb_props));
@@ -586,6 +634,7 @@ static cp_json *raw_header(const struct qmp_client *c)
  * @sel:	selection (unused with @raw_out)
  * @inv:	inventory to fill (unused with @raw_out)
  * @raw_out:	receives the raw document instead, or NULL
+ * @brief:	a brief collection (see inventory_collect_brief())
  * @fn:		completion callback
  * @userdata:	passed to @fn
  * @err:	filled if it could not start
@@ -593,7 +642,8 @@ static cp_json *raw_header(const struct qmp_client *c)
  * Return: 0, or -1
  */
 static int collect_start(struct qmp_client *c, const struct inv_select *sel, struct inventory *inv,
-			 cp_json **raw_out, inventory_fn fn, void *userdata, struct cp_error *err)
+			 cp_json **raw_out, bool brief, inventory_fn fn, void *userdata,
+			 struct cp_error *err)
 {
 	struct collect *col = cp_calloc(1, sizeof(*col), err);
 
@@ -604,10 +654,11 @@ static int collect_start(struct qmp_client *c, const struct inv_select *sel, str
 	col->sel = sel;
 	col->inv = inv;
 	col->raw_out = raw_out;
+	col->brief = brief;
 	col->fn = fn;
 	col->userdata = userdata;
 	col->raw = raw_header(c);
-	col->batch = round1_batch();
+	col->batch = round1_batch(brief);
 	if (!col->raw || !col->batch) {
 		collect_free(col);
 		return cp_error_set(err, CP_ERR_NOMEM, "out of memory");
@@ -631,7 +682,31 @@ static int collect_start(struct qmp_client *c, const struct inv_select *sel, str
 int inventory_collect(struct qmp_client *c, const struct inv_select *sel, struct inventory *inv,
 		      inventory_fn fn, void *userdata, struct cp_error *err)
 {
-	return collect_start(c, sel, inv, NULL, fn, userdata, err);
+	return collect_start(c, sel, inv, NULL, false, fn, userdata, err);
+}
+
+/**
+ * inventory_collect_brief() - collect where each device is, asynchronously
+ * @c:		ready client
+ * @sel:	which devices are the manager's (must outlive the collection)
+ * @inv:	as for inventory_collect()
+ * @fn:		called once, with NULL or the error
+ * @userdata:	passed to @fn
+ * @err:	filled if the collection could not start (then @fn is not called)
+ *
+ * What verify_plan() checks, and nothing it does not: the devices, slots and
+ * netdevs, each frontend's drive or netdev and a NIC's MAC and queues. Left
+ * out (zero, empty or unknown in @inv): boot order, PCI and SCSI addresses,
+ * serials, USB ports, the hotplug mode. About a third of the commands of
+ * inventory_collect() for Incus's layout.
+ *
+ * Return: 0, or -1
+ */
+int inventory_collect_brief(struct qmp_client *c, const struct inv_select *sel,
+			    struct inventory *inv, inventory_fn fn, void *userdata,
+			    struct cp_error *err)
+{
+	return collect_start(c, sel, inv, NULL, true, fn, userdata, err);
 }
 
 /* The synchronous caller's end of a collection. */
@@ -671,7 +746,7 @@ static int collect_sync(struct qmp_client *c, const struct inv_select *sel, stru
 {
 	struct read_result r = { 0 };
 
-	if (collect_start(c, sel, inv, raw_out, read_done, &r, err) < 0)
+	if (collect_start(c, sel, inv, raw_out, false, read_done, &r, err) < 0)
 		return -1;
 	while (!r.done)
 		if (qmp_client_dispatch(c, -1, NULL) < 0 && !r.done)

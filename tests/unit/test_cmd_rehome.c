@@ -98,7 +98,7 @@ static void test_failed_before_plan(const char *dir)
 /* The verify inventory's query-block. */
 #define VERIFY_BLOCK_ID 73
 /* The recording's last command. */
-#define LAST_ID 104
+#define LAST_ID 86
 
 /**
  * enum cut_kind - how the recording is cut
