@@ -15,8 +15,9 @@
  * type known to be a disk or a NIC, none for one known to be neither; the
  * drive of a frontend query-block lists is taken from there), and the q35
  * hotplug mode. Round 3: for the manager's block, NIC and USB
- * devices, what it takes to describe and re-create them (coldplug's disk
- * slots need nothing more); for the xHCI, its port counts (p2, p3).
+ * devices, what it takes to describe and re-create them (a NIC slot: its
+ * MAC; a disk slot: the boot order of the disk it holds, if any); for the
+ * xHCI, its port counts (p2, p3).
  *
  * QEMU reads QMP input one byte per main-loop turn (its monitor_can_read()
  * returns 1), about 15 us a byte on 7.2 under TCG: a command costs what its
@@ -58,29 +59,27 @@ enum {
 };
 
 static const char *const round2_props[] = { "parent_bus", "drive", "netdev", "bootindex" };
-static const char *const block2_props[] = { "parent_bus", "drive", "bootindex" };
-static const char *const nic2_props[] = { "parent_bus", "netdev", "bootindex" };
-static const char *const block_props[] = { "serial",  "addr",	 "device_id",
-					   "channel", "scsi-id", "lun" };
-static const char *const scsi_props[] = { "serial", "device_id", "channel", "scsi-id", "lun" };
-static const char *const pci_block_props[] = { "serial", "addr" };
-static const char *const nic_props[] = { "mac", "addr" };
+static const char *const scsi2_props[] = { "parent_bus", "drive" };
+static const char *const pci_block2_props[] = { "drive" };
+static const char *const nic2_props[] = { "netdev" };
+static const char *const block_props[] = { "parent_bus", "bootindex", "serial",	 "addr",
+					   "device_id",	 "channel",   "scsi-id", "lun" };
+static const char *const scsi_props[] = { "parent_bus", "bootindex", "serial", "device_id",
+					  "channel",	"scsi-id",   "lun" };
+static const char *const pci_block_props[] = { "parent_bus", "bootindex", "serial", "addr" };
+static const char *const nic_props[] = { "parent_bus", "bootindex", "mac", "addr" };
+static const char *const nic_slot_props[] = { "mac" };
+static const char *const slot_props[] = { "bootindex" };
 static const char *const usb_props[] = { "port" };
 static const char *const xhci_props[] = { "p2", "p3" };
 
 /*
  * A brief collection (verify's, after apply) reads only what tells where each
- * disk and NIC now is: the drive or netdev of every frontend (and a SCSI
- * device's bus, which says whether it is a CD slot's), a NIC's MAC. No boot
- * order, no addresses, no details to re-create a frontend, no hotplug mode:
- * QEMU reads a command a byte per main-loop turn, so each one skipped saves
- * about 1.5 ms under TCG.
+ * disk and NIC now is: round 2 (what each device is), and a NIC's MAC. No
+ * boot order, no addresses, no details to re-create a frontend, no hotplug
+ * mode.
  */
 static const char *const brief_unknown_props[] = { "parent_bus", "drive", "netdev" };
-static const char *const brief_scsi_props[] = { "parent_bus", "drive" };
-static const char *const brief_pci_block_props[] = { "drive" };
-static const char *const brief_nic_props[] = { "netdev" };
-static const char *const brief_nic_detail_props[] = { "mac" };
 
 /*
  * What each round reads depends on the device's type: QEMU answers one
@@ -294,40 +293,46 @@ static int add_item(struct collect *col, const char *path, const char *name)
 }
 
 /**
- * add_items() - queue several properties of one object
+ * add_missing() - queue the properties of one object not read yet
  * @col:	collection
  * @path:	QOM path
+ * @props:	what is known of it
  * @names:	properties
  * @n:		their count
  *
  * Return: 0, or -1 when out of memory
  */
-static int add_items(struct collect *col, const char *path, const char *const *names, size_t n)
+static int add_missing(struct collect *col, const char *path, cp_json *props,
+		       const char *const *names, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (add_item(col, path, names[i]) < 0)
+		if (!cp_json_get(props, names[i]) && add_item(col, path, names[i]) < 0)
 			return -1;
 	return 0;
 }
 
-/* What round 2 reads, per class, in a full and in a brief collection. */
+/*
+ * What round 2 reads, per class, in a full and in a brief collection: what
+ * the device is (a SCSI device's bus says whether it is a CD slot's). Round
+ * 3 reads the rest of a disk or NIC that is not a slot.
+ */
 static const struct {
 	const char *const *names;
 	size_t n;
 } round2_reads[2][DEV_NIC + 1] = {
 	{
 		[DEV_UNKNOWN] = { round2_props, CP_ARRAY_SIZE(round2_props) },
-		[DEV_SCSI] = { block2_props, CP_ARRAY_SIZE(block2_props) },
-		[DEV_PCI_BLOCK] = { block2_props, CP_ARRAY_SIZE(block2_props) },
+		[DEV_SCSI] = { scsi2_props, CP_ARRAY_SIZE(scsi2_props) },
+		[DEV_PCI_BLOCK] = { pci_block2_props, CP_ARRAY_SIZE(pci_block2_props) },
 		[DEV_NIC] = { nic2_props, CP_ARRAY_SIZE(nic2_props) },
 	},
 	{
 		[DEV_UNKNOWN] = { brief_unknown_props, CP_ARRAY_SIZE(brief_unknown_props) },
-		[DEV_SCSI] = { brief_scsi_props, CP_ARRAY_SIZE(brief_scsi_props) },
-		[DEV_PCI_BLOCK] = { brief_pci_block_props, CP_ARRAY_SIZE(brief_pci_block_props) },
-		[DEV_NIC] = { brief_nic_props, CP_ARRAY_SIZE(brief_nic_props) },
+		[DEV_SCSI] = { scsi2_props, CP_ARRAY_SIZE(scsi2_props) },
+		[DEV_PCI_BLOCK] = { pci_block2_props, CP_ARRAY_SIZE(pci_block2_props) },
+		[DEV_NIC] = { nic2_props, CP_ARRAY_SIZE(nic2_props) },
 	},
 };
 
@@ -352,6 +357,44 @@ static void qdev_path(const char *qdev, char *out, size_t size)
 }
 
 /**
+ * block_entry() - the query-block entry of a frontend
+ * @col:	collection, round 1 stored
+ * @path:	the frontend's QOM path
+ *
+ * Return: borrowed entry, or NULL if query-block does not list @path
+ */
+static cp_json *block_entry(const struct collect *col, const char *path)
+{
+	cp_json *block = cp_json_get_array(col->raw, "query-block");
+	size_t i;
+
+	for (i = 0; i < cp_json_len(block); i++) {
+		cp_json *e = cp_json_at(block, i);
+		const char *qdev = cp_json_get_str(e, "qdev");
+		char p[INV_PATH_MAX];
+
+		if (!qdev || !*qdev)
+			continue;
+		qdev_path(qdev, p, sizeof(p));
+		if (!strcmp(p, path))
+			return e;
+	}
+	return NULL;
+}
+
+/**
+ * block_node() - the node a frontend's medium is, per query-block
+ * @col:	collection, round 1 stored
+ * @path:	the frontend's QOM path
+ *
+ * Return: borrowed string, NULL without a medium or an entry
+ */
+static const char *block_node(const struct collect *col, const char *path)
+{
+	return cp_json_get_str(cp_json_get_object(block_entry(col, path), "inserted"), "node-name");
+}
+
+/**
  * block_drive() - a frontend's "drive" property, as round 1 already says it
  * @col:	collection, round 1 stored
  * @path:	the frontend's QOM path
@@ -366,27 +409,16 @@ static void qdev_path(const char *qdev, char *out, size_t size)
  */
 static const char *block_drive(const struct collect *col, const char *path)
 {
-	cp_json *block = cp_json_get_array(col->raw, "query-block");
-	size_t i;
+	cp_json *e = block_entry(col, path);
+	const char *bb = cp_json_get_str(e, "device");
+	const char *node;
 
-	for (i = 0; i < cp_json_len(block); i++) {
-		cp_json *e = cp_json_at(block, i);
-		const char *qdev = cp_json_get_str(e, "qdev");
-		const char *bb = cp_json_get_str(e, "device");
-		const char *node;
-		char p[INV_PATH_MAX];
-
-		if (!qdev || !*qdev)
-			continue;
-		qdev_path(qdev, p, sizeof(p));
-		if (strcmp(p, path))
-			continue;
-		if (bb && *bb)
-			return bb;
-		node = cp_json_get_str(cp_json_get_object(e, "inserted"), "node-name");
-		return node ? node : "";
-	}
-	return NULL;
+	if (!e)
+		return NULL;
+	if (bb && *bb)
+		return bb;
+	node = block_node(col, path);
+	return node ? node : "";
 }
 
 /**
@@ -403,14 +435,11 @@ static int queue_round2(struct collect *col, const char *path, enum dev_class cl
 {
 	const char *const *names = round2_reads[col->brief][cls].names;
 	const char *drive = names ? block_drive(col, path) : NULL;
-	size_t i;
+	cp_json *props = props_of(col, path);
 
-	if (drive && cp_json_set_str(props_of(col, path), "drive", drive) < 0)
+	if (!props || (drive && cp_json_set_str(props, "drive", drive) < 0))
 		return -1;
-	for (i = 0; names && i < round2_reads[col->brief][cls].n; i++)
-		if (!(drive && !strcmp(names[i], "drive")) && add_item(col, path, names[i]) < 0)
-			return -1;
-	return 0;
+	return names ? add_missing(col, path, props, names, round2_reads[col->brief][cls].n) : 0;
 }
 
 /**
@@ -522,26 +551,31 @@ static int queue_round3(const char *path, cp_json *props, void *userdata)
 	const char *type = cp_json_get_str(props, "@type");
 	const char *drive = cp_json_get_str(props, "drive");
 	const char *netdev = cp_json_get_str(props, "netdev");
+	bool nic = netdev && *netdev;
 
-	if (col->brief)
-		return netdev && *netdev ? add_items(col, path, brief_nic_detail_props,
-						     CP_ARRAY_SIZE(brief_nic_detail_props))
-					 : 0;
-	if (drive && cp_str_has_prefix(drive, NAME_DISK_SLOT))
-		return 0; /* a slot: round 2 said all the inventory needs */
-	if (cp_json_get(props, "drive") && dev_class(type) == DEV_SCSI)
-		return add_items(col, path, scsi_props, CP_ARRAY_SIZE(scsi_props));
-	if (cp_json_get(props, "drive") && dev_class(type) == DEV_PCI_BLOCK)
-		return add_items(col, path, pci_block_props, CP_ARRAY_SIZE(pci_block_props));
-	if (cp_json_get(props, "drive"))
-		return add_items(col, path, block_props, CP_ARRAY_SIZE(block_props));
-	if (netdev && *netdev)
-		return add_items(col, path, nic_props, CP_ARRAY_SIZE(nic_props));
+#define ADD(list) add_missing(col, path, props, list, CP_ARRAY_SIZE(list))
+	if (col->brief || (nic && cp_str_has_prefix(netdev, NAME_NIC_SLOT)))
+		return nic ? ADD(nic_slot_props) : 0;
+	if (drive && cp_str_has_prefix(drive, NAME_DISK_SLOT)) {
+		const char *node = block_node(col, path);
+
+		/* a slot: only the boot order of a disk it holds is not known */
+		return node && !names_is_placeholder(node) ? ADD(slot_props) : 0;
+	}
+	if (drive && dev_class(type) == DEV_SCSI)
+		return ADD(scsi_props);
+	if (drive && dev_class(type) == DEV_PCI_BLOCK)
+		return ADD(pci_block_props);
+	if (drive)
+		return ADD(block_props);
+	if (nic)
+		return ADD(nic_props);
 	if (cp_str_has_prefix(type, "usb-"))
-		return add_items(col, path, usb_props, CP_ARRAY_SIZE(usb_props));
+		return ADD(usb_props);
 	if (type && strstr(type, "xhci"))
-		return add_items(col, path, xhci_props, CP_ARRAY_SIZE(xhci_props));
+		return ADD(xhci_props);
 	return 0;
+#undef ADD
 }
 
 /**
