@@ -838,6 +838,27 @@ static void write_header(FILE *f, char *const *inputs, size_t n)
 		   "the events together (apply then pays that ~50 ms once, not once per device); "
 		   "8 disks went from 1030 ms to 290 ms in all (inventory 332 → 138 ms, apply "
 		   "485 → 94 ms, verify 213 → 54 ms) on QEMU 10.0.\n\n");
+	fprintf(f, "**Why a command costs ~1.5 ms, and what is left (branch h-start, measured, "
+		   "not computed from these files):** QEMU's QMP monitor reads its input one "
+		   "byte per main-loop turn (`monitor_can_read()` returns 1), so a command costs "
+		   "what its text costs, pipelined or not: 33-, 98- and 233-byte commands took "
+		   "0.9, 1.8 and 4.2 ms each on 7.2 (~16 µs a byte) and 0.5, 1.0 and 2.1 ms on "
+		   "10.0. rehome at 8 disks + 3 NICs sent 230 commands (23.1 KB) and now sends "
+		   "144 (13.8 KB): inventory 133 → 88 (14.1 → 9.2 KB: a frontend's drive from "
+		   "query-block, no bus or boot order read for a slot, no CPU read), verify 54 → "
+		   "13 (5.5 → 1.1 KB: only where each device now is), apply 42 (3.5 KB) as "
+		   "before. What remains: the inventory's 88 are the fixed queries (8), then per "
+		   "Incus disk the 6 properties that re-create its frontend when apply rolls back "
+		   "or the daemon releases it (bootindex, serial, device_id, channel, scsi-id, "
+		   "lun: 48 commands, ~5 KB), per NIC its bus, boot order, MAC and address, a "
+		   "NIC slot's netdev and MAC, the xHCI's ports and the hotplug mode; apply is "
+		   "the ~50 ms RCU wait plus 31 commands run one after another (each step's "
+		   "qom-set of drive and bootindex and its query-block check, the netdev_dels "
+		   "and their info network check). At ~12-16 µs a byte that is ~110-150 ms of "
+		   "inventory on 7.2 and ~70-90 ms on 10.0 under TCG, so 50 ms is out of reach "
+		   "over this monitor: it needs fewer bytes per property than one qom-get each "
+		   "(a query that answers many properties in one command, which neither QEMU "
+		   "here has) or a cheaper main-loop turn (KVM, an idle host).\n\n");
 }
 
 /**

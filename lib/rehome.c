@@ -143,7 +143,8 @@ static void on_after(struct inventory *inv, const struct cp_error *e, void *user
 }
 
 /**
- * on_applied() - apply_fn: collect a fresh inventory, or report the failure
+ * on_applied() - apply_fn: collect a fresh inventory (the brief one: all
+ * that verify_plan() reads), or report the failure
  * @results:	per-step results
  * @n:		their count
  * @e:		the error that stopped apply, or NULL
@@ -166,7 +167,7 @@ static void on_applied(struct apply_result *results, size_t n, const struct cp_e
 		finish(p, ce.code == CP_ERR_REFUSED ? REHOME_REFUSED : REHOME_FAILED, &ce);
 		return;
 	}
-	if (inventory_collect(p->c, &p->o.sel, &p->after, on_after, p, &ce) < 0) {
+	if (inventory_collect_brief(p->c, &p->o.sel, &p->after, on_after, p, &ce) < 0) {
 		ce.code = CP_ERR_FAILED;
 		finish(p, REHOME_FAILED, &ce);
 	}

@@ -314,6 +314,9 @@ int inventory_read(struct qmp_client *c, const struct inv_select *sel, struct in
 		   struct cp_error *err);
 int inventory_collect(struct qmp_client *c, const struct inv_select *sel, struct inventory *inv,
 		      inventory_fn fn, void *userdata, struct cp_error *err);
+int inventory_collect_brief(struct qmp_client *c, const struct inv_select *sel,
+			    struct inventory *inv, inventory_fn fn, void *userdata,
+			    struct cp_error *err);
 int inventory_read_raw(struct qmp_client *c, cp_json **raw, struct cp_error *err);
 int inventory_build(const cp_json *raw, const struct inv_select *sel, struct inventory *inv,
 		    struct cp_error *err);

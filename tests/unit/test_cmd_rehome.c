@@ -91,14 +91,14 @@ static void test_failed_before_plan(const char *dir)
 
 /* Apply's query-status, the run state read again just before the first
  * change (the first command after the inventory). */
-#define RECHECK_ID 56
+#define RECHECK_ID 43
 /* The first command of the recording's apply that changes something (its
  * first device_del). */
-#define FIRST_CHANGE_ID 57
+#define FIRST_CHANGE_ID 44
 /* The verify inventory's query-block. */
-#define VERIFY_BLOCK_ID 73
+#define VERIFY_BLOCK_ID 60
 /* The recording's last command. */
-#define LAST_ID 104
+#define LAST_ID 69
 
 /**
  * enum cut_kind - how the recording is cut
@@ -248,8 +248,8 @@ static int run_cut(const char *dir, int64_t id, enum cut_kind kind, char *out, s
  */
 static void test_exit_codes(const char *dir)
 {
-	static const int64_t timeout_at[] = { 2,  55, RECHECK_ID, FIRST_CHANGE_ID, 60, 61,
-					      67, 71, 72,	  LAST_ID };
+	static const int64_t timeout_at[] = { 2,  42, RECHECK_ID, FIRST_CHANGE_ID, 47, 48,
+					      54, 58, 59,	  LAST_ID };
 	char out[16384];
 	int64_t id;
 	size_t i;
