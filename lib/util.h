@@ -28,6 +28,7 @@ bool cp_str_has_prefix(const char *s, const char *prefix);
 bool cp_streq(const char *a, const char *b);
 int64_t cp_now_ms(void);
 int64_t cp_now_us(void);
+void cp_clock_set_fake(int64_t now_ms);
 int cp_deadline_left(int64_t deadline_ms);
 char *cp_strdup(const char *s, struct cp_error *err);
 void *cp_calloc(size_t n, size_t size, struct cp_error *err);
