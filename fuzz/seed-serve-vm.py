@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Seeds for fuzz_serve_vm: whole conversations of a fake QEMU with the
+daemon's per-VM state machine, in the target's input format (peer bytes cut
+by action bytes: see fuzz/fuzz_serve_vm.c).
+
+The daemon numbers its commands from 1 on each connection, always in the
+same order, so the replies can be written ahead: the handshake and the
+identify batch (ids 1-5), the polls, the stub's request, the claim; then
+the re-homing pipeline answered by a recorded transcript
+(tests/data/transcripts/*.qmp, its ids shifted to the daemon's), the status,
+the watch's inventory (the transcript's last one) and the detach watch.
+Each scenario also ends early at several points (EOF, silence, junk), so
+that every state is a seed of its own.
+
+  fuzz/seed-serve-vm.py [OUTDIR]     (default fuzz/corpus/fuzz_serve_vm)
+
+Files are named by their SHA-1: running it again adds nothing twice.
+"""
+import hashlib
+import json
+import os
+import sys
+
+DELIVER, TICK, STEP, EOF, LINK_GONE, STALL = (bytes([i]) for i in range(1, 7))
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+TRANSCRIPTS = ["rehome-disks-10.0.qmp", "rehome-disks-7.2.qmp"]
+REQUEST = {"v": 1, "instance": "vm1", "project": "default"}
+
+
+def msg(obj):
+    """One QMP message as QEMU frames it, then delivered."""
+    return json.dumps(obj, separators=(",", ":")).encode() + b"\r\n" + DELIVER
+
+
+def ret(i, value):
+    return msg({"return": value, "id": i})
+
+
+def objects(*names):
+    return [{"name": "type", "type": "string"}] + [
+        {"name": n, "type": "child<authz-simple>"} for n in names]
+
+
+def identify(status="prelaunch", objs=()):
+    """Greeting, capabilities, and the identify batch (ids 2-5)."""
+    return (msg({"QMP": {"version": {"qemu": {"micro": 2, "minor": 0, "major": 10},
+                                     "package": "Debian 1:10.0.2"},
+                         "capabilities": ["oob"]}})
+            + ret(1, {})
+            + ret(2, {"name": "vm1"})
+            + ret(3, {"UUID": "1b4e28ba-2fa1-11d2-883f-0016d3cca427"})
+            + ret(4, {"status": status, "running": status == "running"})
+            + ret(5, objects(*objs)))
+
+
+def transcript(name):
+    """The transcript's lines after the handshake: (dir, id or None, text)."""
+    out = []
+    with open(os.path.join(ROOT, "tests/data/transcripts", name), encoding="utf-8") as f:
+        for line in f:
+            if line[:2] not in ("< ", "> "):
+                continue
+            j = json.loads(line[2:])
+            if "QMP" in j or j.get("id") == 1:
+                continue
+            out.append((line[0], j.get("id"), j))
+    return out
+
+
+def replay(lines, first, last, shift):
+    """QEMU's side of the transcript's ids first..last, ids shifted."""
+    b = b""
+    for d, i, j in lines:
+        if d != "<":
+            continue
+        if i is None:
+            if b:  # an event, in its place among the replies
+                b += msg(j)
+            continue
+        if first <= i <= last:
+            j = dict(j)
+            j["id"] = i + shift
+            b += msg(j)
+    return b
+
+
+def last_inventory(lines):
+    """The ids of the transcript's last inventory (from its last
+    query-status to the end)."""
+    qs = [i for d, i, j in lines if d == ">" and j.get("execute") == "query-status"]
+    ids = [i for d, i, j in lines if d == ">"]
+    return qs[-1], max(ids)
+
+
+def scenarios():
+    yield "running", identify("running")
+    yield "paused", identify("paused")
+    yield "status-object", identify("running", ["coldplug-status"])
+    req = json.dumps(REQUEST)
+    # the request object already there at identify: qom-get is id 6
+    yield "request-at-identify", identify("prelaunch", ["coldplug-request"]) + ret(6, req)
+    # bad requests: claimed with a failed status (ids 7-9)
+    for bad in ["", "{}", '{"v":2}', '{"v":1,"taps":{"eth0":"tap 1"}}', "[", "\u00e9" * 70]:
+        yield "bad-request", (identify("prelaunch", ["coldplug-request"]) + ret(6, bad)
+                              + ret(7, {}) + ret(8, {}) + ret(9, {}))
+    # polls: ids 6,7 then 8,9 (after a tick)
+    wait = identify() + ret(6, objects()) + ret(7, {"status": "prelaunch"})
+    yield "poll", wait + TICK + ret(8, objects()) + ret(9, {"status": "running"})
+    yield "poll-timeout", wait + TICK + TICK + TICK
+    poll = wait + TICK + ret(8, objects("coldplug-request")) + ret(9, {"status": "prelaunch"})
+    claim = poll + ret(10, json.dumps(REQUEST)) + ret(11, {}) + ret(12, {}) + ret(13, {})
+    yield "claim-failed", (poll + ret(10, req) + msg({"id": 11, "error": {
+        "class": "GenericError", "desc": "attempt to add duplicate property"}})
+        + ret(12, {}) + ret(13, {}))
+    for name in TRANSCRIPTS:
+        lines = transcript(name)
+        inv_first, last = last_inventory(lines)
+        shift = 12  # the transcript's id 2 is the daemon's 14
+        piped = claim + replay(lines, 2, last, shift)
+        status_id = last + shift + 1
+        yield name + ":rehome", piped
+        yield name + ":status", piped + ret(status_id, {}) + ret(status_id + 1, {})
+        watch_first = status_id + 2
+        watched = (piped + ret(status_id, {}) + ret(status_id + 1, {})
+                   + replay(lines, inv_first, last, watch_first - inv_first))
+        yield name + ":watch", watched
+        fdsets_id = watch_first + last - inv_first + 1
+        yield name + ":fdsets-same", watched + TICK + ret(fdsets_id, [
+            {"fdset-id": k, "fds": [{"fd": 10 + k, "opaque": "rdwr:incus_" + n}]}
+            for k, n in enumerate(["root", "data", "usb", "iso"])])
+        released = watched + TICK + ret(fdsets_id, [])
+        rel_first = fdsets_id + 1
+        yield name + ":release", released + replay(lines, inv_first, last,
+                                                   rel_first - inv_first)
+        yield name + ":release-eof", released + EOF
+        rel_cmds = rel_first + last - inv_first + 1  # blockdev-add, qom-set, ...
+        yield name + ":release-ok", (released
+                                     + replay(lines, inv_first, last, rel_first - inv_first)
+                                     + b"".join(ret(rel_cmds + k, {}) for k in range(8)))
+        # the pipeline cut short at several points
+        for cut in (20, 40, 57, 60, 64, 70):
+            yield name + ":cut", claim + replay(lines, 2, cut, shift) + EOF
+            yield name + ":stall", claim + STALL + replay(lines, 2, cut, shift) + TICK
+    yield "link-gone", claim + LINK_GONE + STEP + EOF
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "fuzz/corpus/fuzz_serve_vm")
+    os.makedirs(out, exist_ok=True)
+    n = 0
+    for _, data in scenarios():
+        path = os.path.join(out, hashlib.sha1(data).hexdigest())
+        if not os.path.exists(path):
+            with open(path, "wb") as f:
+                f.write(data)
+            n += 1
+    print(f"{n} new seeds in {out}")
+
+
+if __name__ == "__main__":
+    main()
