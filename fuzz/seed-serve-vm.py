@@ -37,6 +37,10 @@ def ret(i, value):
     return msg({"return": value, "id": i})
 
 
+def err(i, desc="GenericError"):
+    return msg({"id": i, "error": {"class": "GenericError", "desc": desc}})
+
+
 def objects(*names):
     return [{"name": "type", "type": "string"}] + [
         {"name": n, "type": "child<authz-simple>"} for n in names]
@@ -104,6 +108,14 @@ def scenarios():
     for bad in ["", "{}", '{"v":2}', '{"v":1,"taps":{"eth0":"tap 1"}}', "[", "\u00e9" * 70]:
         yield "bad-request", (identify("prelaunch", ["coldplug-request"]) + ret(6, bad)
                               + ret(7, {}) + ret(8, {}) + ret(9, {}))
+    # the refusal's ringbuf-write fails (a profile from before the ringbuf)
+    yield "bad-request-ringbuf", (identify("prelaunch", ["coldplug-request"]) + ret(6, "{}")
+                                  + ret(7, {}) + ret(8, {})
+                                  + err(9, "Device 'coldplug-status' not found"))
+    # a request that names a NIC frontend, the claim answered, then EOF
+    yield "request-frontend", (identify("prelaunch", ["coldplug-request"])
+                               + ret(6, json.dumps(dict(REQUEST, **{"nic-frontend": "usb"})))
+                               + ret(7, {}) + ret(8, {}) + ret(9, {}) + EOF)
     # polls: ids 6,7 then 8,9 (after a tick)
     wait = identify() + ret(6, objects()) + ret(7, {"status": "prelaunch"})
     yield "poll", wait + TICK + ret(8, objects()) + ret(9, {"status": "running"})
@@ -121,6 +133,7 @@ def scenarios():
         status_id = last + shift + 1
         yield name + ":rehome", piped
         yield name + ":status", piped + ret(status_id, {}) + ret(status_id + 1, {})
+        yield name + ":status-error", piped + err(status_id) + err(status_id + 1) + TICK
         watch_first = status_id + 2
         watched = (piped + ret(status_id, {}) + ret(status_id + 1, {})
                    + replay(lines, inv_first, last, watch_first - inv_first))
@@ -129,6 +142,7 @@ def scenarios():
         yield name + ":fdsets-same", watched + TICK + ret(fdsets_id, [
             {"fdset-id": k, "fds": [{"fd": 10 + k, "opaque": "rdwr:incus_" + n}]}
             for k, n in enumerate(["root", "data", "usb", "iso"])])
+        yield name + ":fdsets-error", watched + TICK + err(fdsets_id) + TICK + TICK
         released = watched + TICK + ret(fdsets_id, [])
         rel_first = fdsets_id + 1
         yield name + ":release", released + replay(lines, inv_first, last,
