@@ -11,7 +11,8 @@
  *   0x01 DELIVER    the daemon reads (vm_readable())
  *   0x02 TICK       the clock jumps to vm_next_deadline() (1 ms if none)
  *   0x03 STEP       the clock moves 1 ms
- *   0x04 EOF        the peer shuts down its side, the daemon reads
+ *   0x04 EOF        the peer shuts down its side, the daemon reads to
+ *                   the end, and the VM must be over (FUZZ_CHECK)
  *   0x05 LINK_GONE  a direct NIC slot's tap (ifindex 0: never probed) goes
  *   0x06 STALL      the peer stops (or starts again) reading its socket
  *
@@ -53,6 +54,7 @@ enum fuzz_op {
 #define FUZZ_T0_MS	  1000000
 #define SETTLE_TICKS	  16
 #define DAEMON_SNDBUF	  4096
+#define EOF_READS	  64
 #define MAX_FLUSH_ROUNDS  64
 #define FUZZ_NO_PROC	  "/nonexistent/coldplug-fuzz-proc"
 #define FUZZ_SERVE_VM_LOG "FUZZ_SERVE_VM_LOG"
@@ -219,6 +221,27 @@ static void tick(struct drive *d)
 }
 
 /**
+ * eof() - the peer shuts its side down: the VM must be over once the
+ * daemon has read up to the end (serve.h: every state ends on EOF), or a
+ * peer that left would hold one of the --max-vms slots
+ * @d:	run
+ */
+static void eof(struct drive *d)
+{
+	int i;
+
+	if (!d->eof)
+		shutdown(d->peer, SHUT_WR);
+	d->eof = true;
+	/* epoll reports the socket readable until the daemon reads the end */
+	for (i = 0; i < EOF_READS && d->vm; i++) {
+		vm_readable(d->vm);
+		loop_tail(d);
+	}
+	FUZZ_CHECK(!d->vm);
+}
+
+/**
  * act() - run one action byte, then the loop's tail
  * @d:	run
  * @op:	enum fuzz_op
@@ -238,11 +261,8 @@ static void act(struct drive *d, uint8_t op)
 		cp_clock_set_fake(++d->now);
 		break;
 	case FUZZ_OP_EOF:
-		if (!d->eof)
-			shutdown(d->peer, SHUT_WR);
-		d->eof = true;
-		vm_readable(d->vm);
-		break;
+		eof(d);
+		return;
 	case FUZZ_OP_LINK_GONE:
 		vm_link_gone(d->vm, 0);
 		break;
