@@ -13,14 +13,24 @@ the watch's inventory (the transcript's last one) and the detach watch.
 Each scenario also ends early at several points (EOF, silence, junk), so
 that every state is a seed of its own.
 
-  fuzz/seed-serve-vm.py [OUTDIR]     (default fuzz/corpus/fuzz_serve_vm)
+  fuzz/seed-serve-vm.py [OUTDIR [REPLAY]]   (default fuzz/corpus/fuzz_serve_vm)
+
+With REPLAY, the target's replay build (BUILDDIR/fuzz/fuzz_serve_vm of a
+build without -Dfuzzing), more conversations are answered as they go: the
+replay's QMP trace says what the daemon asked, and the recorded inventories
+(tests/data/inventory/*.json) answer it, a direct NIC slot's among them.
 
 Files are named by their SHA-1: running it again adds nothing twice.
 """
+import glob
 import hashlib
+import itertools
 import json
 import os
+import re
+import subprocess
 import sys
+import tempfile
 
 DELIVER, TICK, STEP, EOF, LINK_GONE, STALL = (bytes([i]) for i in range(1, 7))
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -159,11 +169,97 @@ def scenarios():
     yield "link-gone", claim + LINK_GONE + STEP + EOF
 
 
+DIRECT_NIC = ("virtio-net-pci.0: index=0,type=nic,model=virtio-net-pci,"
+              "macaddr=10:66:6a:ab:cd:ef\r\n"
+              " \\ coldplug-nic0: index=0,type=tap,ifname=tap1234abcd,script=no,"
+              "downscript=no\r\n")
+
+
+def answer(raw, cmd):
+    """QEMU's answer to one of the daemon's commands, from a raw inventory
+    (tests/data/inventory/*.json: the answers of the collection's rounds);
+    anything else succeeds with {}."""
+    ex, a = cmd["execute"], cmd.get("arguments", {})
+    if ex in ("query-status", "query-block", "query-named-block-nodes", "query-fdsets"):
+        return ret(cmd["id"], raw[ex])
+    if ex == "qom-list" and a.get("path") in ("/machine/peripheral", "/machine/peripheral-anon"):
+        return ret(cmd["id"], raw[a["path"].split("/")[-1]])
+    if ex == "human-monitor-command":
+        return ret(cmd["id"], raw["info-network"])
+    if ex == "qom-get" and a.get("path") == "/machine" and a.get("property") == "acpi-device":
+        return ret(cmd["id"], raw["acpi-device"])
+    if ex == "qom-get":
+        props = raw["props"].get(a.get("path"), {})
+        if a.get("property") in props:
+            return ret(cmd["id"], props[a["property"]])
+        return err(cmd["id"], "Property '%s' not found" % a.get("property"))
+    return ret(cmd["id"], {})
+
+
+def commands(binary, data):
+    """The daemon's commands for @data, ended by EOF (so no deadline runs):
+    replayed by the target's replay build with the QMP trace on."""
+    env = dict(os.environ, FUZZ_SERVE_VM_LOG="1", COLDPLUG_QMP_TRACE="1")
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(data + EOF)
+        f.flush()
+        log = subprocess.run([binary, f.name], env=env, capture_output=True, check=False,
+                             text=True, errors="replace").stderr
+    return [json.loads(m.group(1)) for m in re.finditer(r"qmp fd \d+ > (\{.*\})\n", log)]
+
+
+def converse(binary, data, raw, rounds=80):
+    """Answer every command the daemon sends after @data from @raw; when it
+    waits for a deadline (sends nothing new), move the clock (TICK)."""
+    answered = set()
+    for line in data.replace(DELIVER, b"").split(b"\r\n"):
+        try:
+            j = json.loads(line.strip(b"".join((TICK, STEP, EOF, LINK_GONE, STALL))))
+        except ValueError:
+            continue
+        if isinstance(j, dict) and "id" in j:
+            answered.add(j["id"])
+    ticks = 0
+    for _ in range(rounds):
+        new = [c for c in commands(binary, data) if c["id"] not in answered]
+        if not new:
+            if ticks == 2:
+                break
+            data += TICK
+            ticks += 1
+            continue
+        ticks = 0
+        for c in new:
+            data += answer(raw, c)
+            answered.add(c["id"])
+    return data.rstrip(TICK)
+
+
+def scenarios_answered(binary):
+    """Conversations answered as they go, from the recorded inventories."""
+    for name in sorted(glob.glob(os.path.join(ROOT, "tests/data/inventory/*.json"))):
+        with open(name, encoding="utf-8") as f:
+            raw = json.load(f)
+        base = os.path.basename(name)
+        req = json.dumps(REQUEST)
+        # the re-homing pipeline, then the watch (the request at identify)
+        start = identify("prelaunch", ["coldplug-request"]) + ret(6, req)
+        yield base + ":rehome", converse(binary, start, raw)
+        # a daemon restarted under a re-homed VM: the watch from identify on
+        watch = converse(binary, identify("running", ["coldplug-status"]), raw)
+        yield base + ":watch", watch
+        # a direct NIC slot whose tap goes: netdev_del
+        raw = dict(raw, **{"info-network": DIRECT_NIC})
+        watch = converse(binary, identify("running", ["coldplug-status"]), raw)
+        yield base + ":link-gone", converse(binary, watch + LINK_GONE, raw)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "fuzz/corpus/fuzz_serve_vm")
     os.makedirs(out, exist_ok=True)
+    binary = sys.argv[2] if len(sys.argv) > 2 else None
     n = 0
-    for _, data in scenarios():
+    for _, data in itertools.chain(scenarios(), scenarios_answered(binary) if binary else ()):
         path = os.path.join(out, hashlib.sha1(data).hexdigest())
         if not os.path.exists(path):
             with open(path, "wb") as f:
