@@ -5,7 +5,7 @@
 #
 # Each target runs FUZZ_SECONDS (default 60), or FUZZ_RUNS executions when
 # that is set; fuzz_serve_vm runs FUZZ_SERVE_VM_RUNS executions (default
-# 10000000, issue 12's figure: about 4-5 h on one core, see fuzz/README.md).
+# 10000000, issue 12's figure: about 7 h on one idle core, see fuzz/README.md).
 #
 # BUILDDIR is a build configured with -Dfuzzing=true (clang). Each target
 # starts from its committed corpus fuzz/corpus/<target>/ and works in
