@@ -115,15 +115,35 @@ bool cp_streq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+/* The time cp_now_ms() reports while a fuzz target runs the clock by hand
+ * (cp_clock_set_fake()), -1 while the real clock runs. */
+static int64_t fake_now_ms = -1;
+
+/**
+ * cp_clock_set_fake() - stop the clock at @now_ms, or start it again
+ * @now_ms:	what cp_now_ms() reports from now on (cp_now_us() the same in
+ *		µs), or -1 for the real monotonic clock
+ *
+ * For fuzz targets and tests that drive timers on a synthetic clock, so
+ * that a deadline fires exactly when the input says and a run can be
+ * reproduced: nothing else sets it.
+ */
+void cp_clock_set_fake(int64_t now_ms)
+{
+	fake_now_ms = now_ms < 0 ? -1 : now_ms;
+}
+
 /**
  * cp_now_us() - microseconds on the monotonic clock
  *
- * Return: current CLOCK_MONOTONIC time in µs
+ * Return: current CLOCK_MONOTONIC time in µs (or the fake clock's)
  */
 int64_t cp_now_us(void)
 {
 	struct timespec ts;
 
+	if (fake_now_ms >= 0)
+		return fake_now_ms * 1000;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
@@ -131,12 +151,14 @@ int64_t cp_now_us(void)
 /**
  * cp_now_ms() - milliseconds on the monotonic clock
  *
- * Return: current CLOCK_MONOTONIC time in ms
+ * Return: current CLOCK_MONOTONIC time in ms (or the fake clock's)
  */
 int64_t cp_now_ms(void)
 {
 	struct timespec ts;
 
+	if (fake_now_ms >= 0)
+		return fake_now_ms;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

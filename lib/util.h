@@ -21,6 +21,8 @@
 _Noreturn void cp_assert_fail(const char *expr, const char *file, int line);
 
 int cp_strlcpy_checked(char *dst, const char *src, size_t size, struct cp_error *err);
+/* Fuzz targets only: a clock run by hand (see util.c). */
+void cp_clock_set_fake(int64_t now_ms);
 
 /*
  * Copy one fixed string field into another at least as large (both arrays,
