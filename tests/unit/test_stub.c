@@ -2,7 +2,7 @@
 /*
  * The Incus scriptlet stub (lib/incus_stub.star, as `coldplug
  * incus-profile` prints it under raw.qemu.scriptlet), run the way Incus runs
- * it: through the incus-scriptlet runner (tests/qemu/starlark: Incus's
+ * it: through the incus-scriptlet runner (tests/starlark: Incus's
  * Starlark, compile options, builtins, instance marshalling and monitor
  * behaviour) and the lab's scriptlet proxy (tests/qemu/lab/scriptlet.c),
  * against the fake QMP peer standing in for QEMU 7.2 on Incus's monitor.
@@ -1807,7 +1807,7 @@ int main(void)
 		runner_path = env;
 	if (access(runner_path, X_OK) < 0)
 		bail_out(
-			"incus-scriptlet (%s) is missing: it is built from tests/qemu/starlark with "
+			"incus-scriptlet (%s) is missing: it is built from tests/starlark with "
 			"golang-go and golang-starlark-dev (scripts/deps.sh check installs them)",
 			runner_path);
 	test_compile_options();
