@@ -1,7 +1,8 @@
 #!/bin/sh
 # make check: build with gcc (warnings are errors), prepare the real-QEMU lab,
 # build everything with clang under ASan+UBSan (warnings are errors), run every meson
-# suite of the first and the unit, security and fuzz-replay suites of the second, then
+# suite of the first and, in the second, every suite that starts no QEMU but
+# style (unit, program, harness, security, fuzz; tests/README.md), then
 # build the Debian package and run the real-Incus suite with it, and print
 # the totals. A build
 # that fails counts as one failed check; skipped tests are listed and never
@@ -118,7 +119,8 @@ if CC=clang build "$ASAN" "clang+asan+ubsan" -Dwerror=true -Db_sanitize=address,
 	export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	# One test at a time: the stub's tests count polls against the 500 ms
 	# that Incus gives a monitor command, and ASan makes them slow enough.
-	run_meson_test "$ASAN" --print-errorlogs --num-processes 1 --suite unit --suite security --suite fuzz
+	run_meson_test "$ASAN" --print-errorlogs --num-processes 1 \
+		--suite unit --suite program --suite harness --suite security --suite fuzz
 fi
 # Real Incus, alone (its VMs run under TCG on the same two cores), with
 # coldplug installed from the Debian package this tree builds. A package
