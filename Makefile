@@ -7,7 +7,7 @@
 # runs apt-get: it names what is missing and fails, even as root.
 # A build directory configured before an optional part's packages were there
 # (the Starlark runner: golang-go, golang-starlark-dev) looks again by itself
-# (tests/qemu/starlark/meson.build), and make check fails rather than run
+# (tests/starlark/meson.build), and make check fails rather than run
 # fewer tests if it is still missing.
 # Also: make check-fresh  (root, about 40 min) a fresh minbase Debian 12 root
 #                    (debootstrap, cached in ~/.cache/coldplug/fresh), a clone
@@ -60,8 +60,8 @@ check:
 demo:
 	@scripts/deps.sh demo
 	$(build_tree)
-	@[ -x $(BUILD)/tests/qemu/starlark/incus-scriptlet ] || { echo "demo: $(BUILD) has no \
-	Starlark runner (tests/qemu/starlark): golang-go and golang-starlark-dev are needed; \
+	@[ -x $(BUILD)/tests/starlark/incus-scriptlet ] || { echo "demo: $(BUILD) has no \
+	Starlark runner (tests/starlark): golang-go and golang-starlark-dev are needed; \
 	'meson setup --reconfigure $(BUILD)' looks for them again" >&2; exit 1; }
 	@tests/qemu/demo.sh $(BUILD)
 

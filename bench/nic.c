@@ -241,7 +241,7 @@ static void argv_text(const char *const *argv, char *buf, size_t size)
  *
  * Runs on a thread in the VM's network namespace, as coldplug runs on an
  * Incus host. The seed method starts right after a broadcast frame, as in
- * tests/qemu/rehome/test-nics.c (qemu-notes §9: with a frame in the few
+ * tests/qemu/rehome/test_nics.c (qemu-notes §9: with a frame in the few
  * milliseconds before `cont` it happens to work).
  *
  * Return: 0, or -1

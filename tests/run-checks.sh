@@ -1,12 +1,13 @@
 #!/bin/sh
 # make check: build with gcc (warnings are errors), prepare the real-QEMU lab,
 # build everything with clang under ASan+UBSan (warnings are errors), run every meson
-# suite of the first and the unit, security and fuzz-replay suites of the second, then
+# suite of the first and, in the second, every suite that starts no QEMU but
+# style (unit, program, harness, security, fuzz; tests/README.md), then
 # build the Debian package and run the real-Incus suite with it, and print
 # the totals. A build
 # that fails counts as one failed check; skipped tests are listed and never
 # counted as passed. A build without an optional part the suite needs (the
-# Starlark runner, tests/qemu/starlark) is a failed build that names the
+# Starlark runner, tests/starlark) is a failed build that names the
 # missing packages, never a shorter list of tests. The last line is
 # "N passed, N failed".
 set -u
@@ -38,7 +39,7 @@ build() { # dir, label, setup-args...
 		note_fail "$label: build"
 		return 1
 	fi
-	if [ ! -x "$dir/tests/qemu/starlark/incus-scriptlet" ]; then
+	if [ ! -x "$dir/tests/starlark/incus-scriptlet" ]; then
 		no_runner "$dir" "$label"
 		return 1
 	fi
@@ -49,7 +50,7 @@ build() { # dir, label, setup-args...
 # The Starlark runner is optional to meson (a plain `make` builds without Go)
 # but not to the suite: the stub tests and the lab run the scriptlet with it.
 # meson looks again by itself once a package is installed (see
-# tests/qemu/starlark/meson.build); if it is still missing, say which
+# tests/starlark/meson.build); if it is still missing, say which
 # packages it needs.
 no_runner() { # dir, label
 	need=""
@@ -57,7 +58,7 @@ no_runner() { # dir, label
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 			need="$need $p"
 	done
-	echo "run-checks: $1 has no Starlark runner ($1/tests/qemu/starlark/incus-scriptlet):" >&2
+	echo "run-checks: $1 has no Starlark runner ($1/tests/starlark/incus-scriptlet):" >&2
 	if [ -n "$need" ]; then
 		echo "  the Debian packages$need are not installed (scripts/deps.sh check installs them)" >&2
 		note_fail "$2: no Starlark runner, the suite cannot run: install$need"
@@ -118,7 +119,8 @@ if CC=clang build "$ASAN" "clang+asan+ubsan" -Dwerror=true -Db_sanitize=address,
 	export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	# One test at a time: the stub's tests count polls against the 500 ms
 	# that Incus gives a monitor command, and ASan makes them slow enough.
-	run_meson_test "$ASAN" --print-errorlogs --num-processes 1 --suite unit --suite security --suite fuzz
+	run_meson_test "$ASAN" --print-errorlogs --num-processes 1 \
+		--suite unit --suite program --suite harness --suite security --suite fuzz
 fi
 # Real Incus, alone (its VMs run under TCG on the same two cores), with
 # coldplug installed from the Debian package this tree builds. A package

@@ -506,9 +506,9 @@ static void test_load(pid_t daemon)
 		     (long long)delta[r], bytes);
 	}
 	after = peak_kb(daemon);
-	is_int(quiet_served, LOAD_ROUNDS * LOAD_VMS, "load: %d rounds of %d VMs, all served alone",
-	       LOAD_ROUNDS, LOAD_VMS);
-	is_int(attacked_served, LOAD_ROUNDS * LOAD_VMS,
+	is_int(quiet_served, (long long)LOAD_ROUNDS * LOAD_VMS,
+	       "load: %d rounds of %d VMs, all served alone", LOAD_ROUNDS, LOAD_VMS);
+	is_int(attacked_served, (long long)LOAD_ROUNDS * LOAD_VMS,
 	       "load: %d rounds of %d VMs, all served beside a flooder and a peer that never "
 	       "reads",
 	       LOAD_ROUNDS, LOAD_VMS);

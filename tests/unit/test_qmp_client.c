@@ -1511,108 +1511,6 @@ static void test_trace(void)
 	free(l);
 }
 
-/* ---- the fake peer itself ---- */
-
-/**
- * peer_errors() - run @fp against a client that sends @cmds, return the peer's complaints
- * @fp:		peer with a script
- * @cmds:	commands to send after the handshake, NULL-terminated
- * @nfds:	descriptors (/dev/null) to pass with the first command
- *
- * Return: the complaints (caller frees), or NULL if none
- */
-static char *peer_errors(struct fakepeer *fp, const char *const *cmds, size_t nfds)
-{
-	struct qmp_client_opts o;
-	struct qmp_client *c;
-	struct cp_error err;
-	char *errors = NULL;
-	int fds[2] = { open("/dev/null", O_RDONLY | O_CLOEXEC), -1 };
-	size_t i;
-
-	test_opts(&o);
-	o.cmd_timeout_ms = 300;
-	c = start_client(fp, &o, &err);
-	for (i = 0; c && cmds[i]; i++)
-		cp_json_unref(qmp_client_call_fds(c, cmds[i], NULL, fds, i ? 0 : nfds, &err));
-	close(fds[0]);
-	qmp_client_free(c);
-	fakepeer_join(fp, &errors);
-	fakepeer_free(fp);
-	return errors;
-}
-
-/**
- * test_fakepeer() - the fake peer fails when it should
- */
-static void test_fakepeer(void)
-{
-	static const char *const one[] = { "query-status", NULL };
-	static const char *const two[] = { "query-status", "query-version", NULL };
-	static const char *const none[] = { NULL };
-	struct fakepeer *fp;
-	char *e;
-
-	fp = fakepeer_new();
-	fakepeer_negotiate(fp);
-	fakepeer_expect(fp, "{\"execute\": \"query-version\"}");
-	e = peer_errors(fp, one, 0);
-	like(e, "unexpected command", "fake peer: a different command fails");
-	free(e);
-
-	fp = fakepeer_new();
-	fakepeer_negotiate(fp);
-	fakepeer_expect(fp, "{\"execute\": \"query-status\"}");
-	fakepeer_reply(fp, "{\"return\": {}}");
-	e = peer_errors(fp, two, 0);
-	like(e, "after the end of the script: {\"execute\":\"query-version\"",
-	     "fake peer: a command after the script fails");
-	free(e);
-
-	fp = fakepeer_new();
-	fakepeer_negotiate(fp);
-	fakepeer_expect(fp, "{\"execute\": \"query-status\"}");
-	fakepeer_reply(fp, "{\"return\": {}}");
-	e = peer_errors(fp, none, 0);
-	like(e, "the client closed the connection; expected {\"execute\":\"query-status\"}",
-	     "fake peer: a command that never comes fails");
-	free(e);
-
-	fp = fakepeer_new();
-	fakepeer_negotiate(fp);
-	fakepeer_delay(fp, 10000);
-	fakepeer_expect(fp, "{\"execute\": \"query-status\"}");
-	e = peer_errors(fp, none, 0);
-	like(e, "step left unused: expect {\"execute\":\"query-status\"}",
-	     "fake peer: an unused step fails");
-	free(e);
-
-	fp = fakepeer_new();
-	fakepeer_negotiate(fp);
-	fakepeer_expect(fp, "{\"execute\": \"query-status\"}");
-	fakepeer_reply(fp, "{\"return\": {}}");
-	e = peer_errors(fp, one, 1);
-	like(e, "1 descriptors received with the command, expected 0",
-	     "fake peer: descriptors not asked for fail");
-	free(e);
-
-	fp = fakepeer_new();
-	fakepeer_negotiate(fp);
-	fakepeer_expect_fds(fp, "{\"execute\": \"query-status\"}", 1, "/etc/hostname");
-	fakepeer_reply(fp, "{\"return\": {}}");
-	e = peer_errors(fp, one, 1);
-	like(e, "is not /etc/hostname", "fake peer: a descriptor to another file fails");
-	free(e);
-
-	fp = fakepeer_new();
-	fakepeer_negotiate(fp);
-	fakepeer_expect(fp, "{\"execute\": \"query-status\"}");
-	fakepeer_reply(fp, "{\"return\": {}}");
-	e = peer_errors(fp, one, 0);
-	ok(e == NULL, "fake peer: the script run exactly passes");
-	free(e);
-}
-
 /**
  * main() - run the checks
  *
@@ -1621,7 +1519,6 @@ static void test_fakepeer(void)
 int main(void)
 {
 	unsetenv("COLDPLUG_QMP_TRACE");
-	test_fakepeer();
 	test_transcripts();
 	test_greeting();
 	test_handshake_errors();

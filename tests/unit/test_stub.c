@@ -2,10 +2,11 @@
 /*
  * The Incus scriptlet stub (lib/incus_stub.star, as `coldplug
  * incus-profile` prints it under raw.qemu.scriptlet), run the way Incus runs
- * it: through the incus-scriptlet runner (tests/qemu/starlark: Incus's
- * Starlark, compile options, builtins, instance marshalling and monitor
- * behaviour) and the lab's scriptlet proxy (tests/qemu/lab/scriptlet.c),
- * against the fake QMP peer standing in for QEMU 7.2 on Incus's monitor.
+ * it (tests/unit/incus_run.h): through the incus-scriptlet runner
+ * (tests/starlark, whose own tests check that it behaves as Incus does) and
+ * the lab's scriptlet proxy (tests/qemu/lab/scriptlet.c), against the fake
+ * QMP peer standing in for QEMU 7.2 on Incus's monitor. What is tested here
+ * is the stub, and lib/stub.c's side of its protocol.
  *
  * Scripted peers give exact transcripts and counts (their rtc-time advances
  * one second per read, so the stub's clock is simulated; the stub's
@@ -15,10 +16,8 @@
  * qemu.qmp.log, so each wait is also checked for how many of the other
  * commands it sends.
  *
- * $COLDPLUG_SCRIPTLET_RUNNER names another runner than the one meson built;
- * $COLDPLUG_TEST_STUB_TEMPLATE names another template to run instead of the
- * profile's stub (filled as lib/incus_profile.c fills it), to try a change to
- * the stub before making it.
+ * $COLDPLUG_SCRIPTLET_RUNNER and $COLDPLUG_TEST_STUB_TEMPLATE: see
+ * incus_run.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,28 +30,18 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "coldplug/incus_profile.h"
 #include "coldplug/qmp.h"
 #include "coldplug/stub.h"
-#include "config.h"
 #include "fakepeer.h"
+#include "incus_run.h"
 #include "qmp_stream.h"
 #include "scriptlet.h"
 #include "tap.h"
 #include "util.h"
 
-#ifndef COLDPLUG_TEST_DATA
-#error "COLDPLUG_TEST_DATA must name tests/data"
-#endif
-#ifndef COLDPLUG_SCRIPTLET_RUNNER /* meson passes the built runner's path */
-#define COLDPLUG_SCRIPTLET_RUNNER ""
-#endif
-
-#define HANDSHAKE_MS 5000
-#define SOCKET	     "/run/coldplug/coldplug.sock"
-#define RTC_BASE     1795000000 /* 2026-11-18T09:46:40Z, any fixed time */
-#define MSG_NOT_RUNNING                                                                            \
-	"Failed to run: fail: coldplug: coldplug serve is not running (QEMU cannot reach " SOCKET  \
+#define RTC_BASE 1795000000 /* 2026-11-18T09:46:40Z, any fixed time */
+#define MSG_NOT_RUNNING                                                                                     \
+	"Failed to run: fail: coldplug: coldplug serve is not running (QEMU cannot reach " INCUS_RUN_SOCKET \
 	"); start it with 'systemctl enable --now coldplug.service'"
 #define MSG_WENT_AWAY                                                                              \
 	"Failed to run: fail: coldplug: coldplug serve went away while re-homing this VM (see "    \
@@ -67,207 +56,7 @@
  * check and a clock reading per CHECK_EVERY polls. */
 #define LOGGED_MAX(reads) (3 + 2 * (((reads) + CHECK_EVERY - 1) / CHECK_EVERY))
 
-/* The runner: $COLDPLUG_SCRIPTLET_RUNNER, else the one meson built. */
-static const char *runner_path = COLDPLUG_SCRIPTLET_RUNNER;
-
-/* ---- the stub and the instance ---- */
-
-/**
- * struct stub_cfg - the profile settings a test runs the stub with
- * @usb:	nic-frontend usb (else pci)
- * @model:	NIC model, NULL for virtio-net-pci
- * @timeout:	seconds a start waits for the daemon's answer
- * @connect:	seconds it waits for QEMU to reach the daemon
- */
-struct stub_cfg {
-	bool usb;
-	const char *model;
-	unsigned timeout;
-	unsigned connect;
-};
-
-static const struct stub_cfg stub_default = { .usb = false, .timeout = 120, .connect = 5 };
-
-/**
- * read_file() - a whole file
- * @path:	its path
- *
- * Return: new string (caller frees); bails out if unreadable
- */
-static char *read_file(const char *path)
-{
-	cleanup_free char *buf = NULL;
-	size_t len = 0;
-	FILE *f = fopen(path, "re");
-	int c;
-
-	if (!f)
-		bail_out("%s: %s", path, strerror(errno));
-	buf = malloc(1);
-	while (buf && (c = getc(f)) != EOF) {
-		char *p = realloc(buf, len + 2);
-
-		if (!p)
-			break;
-		buf = p;
-		buf[len++] = (char)c;
-	}
-	fclose(f);
-	if (!buf)
-		bail_out("out of memory");
-	buf[len] = '\0';
-	return steal_pointer(&buf);
-}
-
-/**
- * yaml_block() - the text of a "  KEY: |-" block scalar of the profile
- * @yaml:	the profile
- * @key:	e.g. "raw.qemu.scriptlet"
- *
- * Return: new string without the final newline (as |- reads it), or NULL
- */
-static char *yaml_block(const char *yaml, const char *key)
-{
-	char head[128];
-	const char *p;
-	FILE *out;
-	char *text = NULL;
-	size_t len = 0;
-
-	snprintf(head, sizeof(head), "  %s: |-\n", key);
-	p = strstr(yaml, head);
-	if (!p || !(out = open_memstream(&text, &len)))
-		return NULL;
-	for (p += strlen(head); *p == '\n' || !strncmp(p, "    ", 4);) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-
-		fprintf(out, "%s%.*s", ftell(out) ? "\n" : "", n >= 4 ? (int)n - 4 : 0,
-			n >= 4 ? p + 4 : "");
-		p += n + (nl ? 1 : 0);
-	}
-	fclose(out);
-	while (len && text[len - 1] == '\n')
-		text[--len] = '\0';
-	return text;
-}
-
-/**
- * subst_all() - replace every @key in @text by @value
- * @text:	heap string, freed
- * @key:	placeholder
- * @value:	replacement
- *
- * Return: new string
- */
-static char *subst_all(char *text, const char *key, const char *value)
-{
-	char *hit;
-
-	while ((hit = strstr(text, key))) {
-		char *out = cp_asprintf(NULL, "%.*s%s%s", (int)(hit - text), text, value,
-					hit + strlen(key));
-
-		free(text);
-		text = out;
-		if (!text)
-			bail_out("out of memory");
-	}
-	return text;
-}
-
-/**
- * stub_from_template() - fill a stub template as lib/incus_profile.c does
- * @path:	the template
- * @s:		settings
- *
- * Return: new string
- */
-static char *stub_from_template(const char *path, const struct stub_cfg *s)
-{
-	char *t = read_file(path);
-	char num[16];
-
-	t = subst_all(t, "@VERSION@", COLDPLUG_VERSION);
-	t = subst_all(t, "@NIC_FRONTEND@", s->usb ? "usb" : "pci");
-	t = subst_all(t, "@NIC_MODEL@", s->model ? s->model : "virtio-net-pci");
-	t = subst_all(t, "@VHOST@", "off");
-	snprintf(num, sizeof(num), "%u", s->timeout);
-	t = subst_all(t, "@TIMEOUT@", num);
-	snprintf(num, sizeof(num), "%u", s->connect);
-	t = subst_all(t, "@CONNECT_TIMEOUT@", num);
-	t = subst_all(t, "@MONITOR@", STUB_MONITOR);
-	t = subst_all(t, "@STATUS@", STUB_STATUS_CHARDEV);
-	t = subst_all(t, "@REQUEST@", STUB_REQUEST_OBJECT);
-	return subst_all(t, "@SOCKET@", SOCKET);
-}
-
-/**
- * stub_text() - the stub as the profile generated with @s carries it
- * @s:	settings
- *
- * Return: new string
- */
-static char *stub_text(const struct stub_cfg *s)
-{
-	const char *tmpl = getenv("COLDPLUG_TEST_STUB_TEMPLATE");
-	cleanup_free char *yaml = NULL;
-	struct incus_profile_opts o;
-	struct cp_error err;
-	char *stub;
-
-	if (tmpl && *tmpl)
-		return stub_from_template(tmpl, s);
-	incus_profile_opts_init(&o);
-	o.monitor.socket = SOCKET;
-	o.frontend = s->usb ? PLAN_FRONTEND_USB : PLAN_FRONTEND_PCI;
-	o.conf.nic_model = s->model;
-	o.timeout_s = s->timeout;
-	o.connect_timeout_s = s->connect;
-	yaml = incus_profile_generate(&o, &err);
-	if (!yaml)
-		bail_out("incus-profile: %s", err.msg);
-	stub = yaml_block(yaml, "raw.qemu.scriptlet");
-	if (!stub)
-		bail_out("the profile has no raw.qemu.scriptlet block");
-	return stub;
-}
-
-/**
- * stub_edit() - a copy of @stub with @extra added after "def qemu_hook...:"
- * or, with @at_end, after everything
- * @stub:	the stub
- * @extra:	Starlark text
- * @at_end:	append instead
- *
- * Return: new string
- */
-static char *stub_edit(const char *stub, const char *extra, bool at_end)
-{
-	const char *hook = "def qemu_hook(instance, stage):\n";
-	const char *p = strstr(stub, hook);
-
-	if (at_end || !p)
-		return cp_asprintf(NULL, "%s\n%s", stub, extra);
-	p += strlen(hook);
-	return cp_asprintf(NULL, "%.*s%s%s", (int)(p - stub), stub, extra, p);
-}
-
-/**
- * instance_load() - tests/data/stub/instance.json (mac1: eth0, eth1, root)
- *
- * Return: new reference
- */
-static cp_json *instance_load(void)
-{
-	cleanup_free char *text = read_file(COLDPLUG_TEST_DATA "/stub/instance.json");
-	struct cp_error err;
-	cp_json *v = cp_json_parse(text, strlen(text), &err);
-
-	if (!v)
-		bail_out("instance.json: %s", err.msg);
-	return v;
-}
+/* ---- the instance ---- */
 
 /**
  * instance_add_nic() - give the instance one more bridged NIC
@@ -298,121 +87,7 @@ static void instance_add_nic(cp_json *inst, const char *name, const char *mac, c
 	}
 }
 
-/* ---- running ---- */
-
-/**
- * run() - run one stage of @script
- * @c:		Incus's monitor, or NULL
- * @script:	the scriptlet
- * @stage:	the stage
- * @inst:	the instance
- * @conf:	sections, or NULL
- * @res:	filled (release with lab_scriptlet_result_clear())
- *
- * Return: 0 if the hook returned None, else -1 (the message in res->error,
- * or diagnosed when the run itself failed)
- */
-static int run(struct qmp_client *c, const char *script, const char *stage, const cp_json *inst,
-	       const cp_json *conf, struct lab_scriptlet_result *res)
-{
-	struct lab_scriptlet_args a = {
-		.qmp = c,
-		.runner = runner_path,
-		.script = script,
-		.stage = stage,
-		.instance = inst,
-		.conf = conf,
-		.timeout_ms = 60000,
-	};
-	struct cp_error err;
-	int rc = lab_scriptlet_exec(&a, res, &err);
-
-	if (rc < 0 && !res->error)
-		diag("the runner could not run: %s", err.msg);
-	if (rc < 0 && res->error && strcmp(res->error, err.msg))
-		diag("error and result differ: %s", err.msg);
-	return rc;
-}
-
-/**
- * run_script() - run a small scriptlet with no QMP at @stage
- * @src:	the scriptlet
- * @stage:	the stage
- * @rc:		set to 0 if it returned None, else -1; may be NULL
- *
- * Return: the error text, "" on success (caller frees)
- */
-static char *run_script(const char *src, const char *stage, int *rc)
-{
-	cleanup_json cp_json *inst = instance_load();
-	struct lab_scriptlet_result res;
-	int r = run(NULL, src, stage, inst, NULL, &res);
-	char *out = strdup(res.error ? res.error : "");
-
-	lab_scriptlet_result_clear(&res);
-	if (!out)
-		bail_out("out of memory");
-	if (rc)
-		*rc = r;
-	return out;
-}
-
 /* ---- the scripted peer ---- */
-
-/**
- * peer_new() - a scripted QEMU 7.2 past the handshake
- *
- * Return: new peer
- */
-static struct fakepeer *peer_new(void)
-{
-	struct fakepeer *fp = fakepeer_new();
-
-	fakepeer_negotiate(fp);
-	return fp;
-}
-
-/**
- * peer_connect() - start @fp's script and connect Incus's monitor to it
- * @fp:	peer, script written
- *
- * Return: the client; bails out on failure
- */
-static struct qmp_client *peer_connect(struct fakepeer *fp)
-{
-	struct qmp_client_opts o;
-	struct qmp_client *c;
-	struct cp_error err;
-
-	qmp_client_opts_init(&o);
-	o.label = "incus";
-	o.trace = 0;
-	fakepeer_start(fp);
-	c = qmp_client_new(fakepeer_client_fd(fp), &o, &err);
-	if (!c || qmp_client_handshake(c, HANDSHAKE_MS, &err) < 0)
-		bail_out("handshake with the fake peer: %s", err.msg);
-	return c;
-}
-
-/**
- * expect_cmd() - expect @cmd with @args (serialised; Incus always sends
- * "arguments", {} when there are none) and reply @reply
- * @fp:		peer
- * @cmd:	command
- * @args:	arguments (stolen), or NULL for {}
- * @reply:	reply text
- */
-static void expect_cmd(struct fakepeer *fp, const char *cmd, cp_json *args, const char *reply)
-{
-	cleanup_json cp_json *msg = cp_json_new_object();
-	cleanup_free char *text = NULL;
-
-	cp_json_set_str(msg, "execute", cmd);
-	cp_json_set(msg, "arguments", args ? args : cp_json_new_object());
-	text = cp_json_dump(msg, 0);
-	fakepeer_expect(fp, text);
-	fakepeer_reply(fp, reply);
-}
 
 /**
  * qom_args() - {"path": @path, "property": @prop} (no property if NULL)
@@ -457,7 +132,7 @@ static void x_chardev(struct fakepeer *fp, enum chardevs state)
 	static const char monitor_on[] = "{\"frontend-open\": true, \"filename\": \"unix:\", "
 					 "\"label\": \"" STUB_MONITOR "\"}, ";
 	static const char monitor_off[] = "{\"frontend-open\": true, \"filename\": "
-					  "\"disconnected:unix:" SOCKET
+					  "\"disconnected:unix:" INCUS_RUN_SOCKET
 					  "\", \"label\": \"" STUB_MONITOR "\"}, ";
 	static const char status[] = "{\"frontend-open\": false, \"filename\": \"ringbuf\", "
 				     "\"label\": \"" STUB_STATUS_CHARDEV "\"}, ";
@@ -470,7 +145,7 @@ static void x_chardev(struct fakepeer *fp, enum chardevs state)
 		 : state == CHARDEVS_CONNECTED ? monitor_on
 					       : monitor_off,
 		 state == CHARDEVS_NO_STATUS ? "" : status);
-	expect_cmd(fp, "query-chardev", NULL, reply);
+	incus_run_expect(fp, "query-chardev", NULL, reply);
 }
 
 /**
@@ -504,7 +179,7 @@ static void x_rtc(struct fakepeer *fp, time_t t)
 	char value[256], reply[300];
 
 	snprintf(reply, sizeof(reply), "{\"return\": %s}", rtc_value(t, value, sizeof(value)));
-	expect_cmd(fp, "qom-get", qom_args("/machine", "rtc-time"), reply);
+	incus_run_expect(fp, "qom-get", qom_args("/machine", "rtc-time"), reply);
 }
 
 /**
@@ -582,7 +257,7 @@ static void x_request(struct fakepeer *fp, const char *identity, const char *rep
 	cp_json_set_str(a, "qom-type", "authz-simple");
 	cp_json_set_str(a, "id", STUB_REQUEST_OBJECT);
 	cp_json_set_str(a, "identity", identity);
-	expect_cmd(fp, "object-add", a, reply);
+	incus_run_expect(fp, "object-add", a, reply);
 }
 
 /* The request the stub sends for instance.json. */
@@ -612,13 +287,13 @@ static void x_start(struct fakepeer *fp, time_t t)
  *
  * Return: 0 if the stage succeeded
  */
-static int prestart(struct fakepeer *fp, const struct stub_cfg *s, const cp_json *inst,
+static int prestart(struct fakepeer *fp, const struct incus_run_stub *s, const cp_json *inst,
 		    struct lab_scriptlet_result *res, const char *name)
 {
-	cleanup_json cp_json *own = inst ? NULL : instance_load();
-	cleanup_free char *stub = stub_text(s);
-	struct qmp_client *c = peer_connect(fp);
-	int rc = run(c, stub, "pre-start", inst ? inst : own, NULL, res);
+	cleanup_json cp_json *own = inst ? NULL : incus_run_instance();
+	cleanup_free char *stub = incus_run_stub_text(s);
+	struct qmp_client *c = incus_run_peer_connect(fp);
+	int rc = incus_run_stage(c, stub, "pre-start", inst ? inst : own, NULL, res);
 
 	qmp_client_free(c);
 	fakepeer_finish(fp, "%s", name);
@@ -723,259 +398,20 @@ static struct polls check_polls(const struct lab_scriptlet_result *res, const ch
 	return p;
 }
 
-/**
- * repeat_case() - a client of a repeated step: @reads ringbuf-reads, then
- * a query-chardev if @other, then it hangs up
- * @reads:	ringbuf-reads sent
- * @other:	then send another command
- * @errors:	set to the peer's failures (caller frees), or NULL
- *
- * Return: the number of failures; -1 if a read went unanswered or wrong
- */
-static long repeat_case(unsigned reads, bool other, char **errors)
-{
-	struct fakepeer *fp = peer_new();
-	struct qmp_client_opts o;
-	struct qmp_client *c;
-	struct cp_error err;
-	bool answered = true;
-	unsigned i;
-	long n;
-
-	x_reads(fp, "x", 3);
-	qmp_client_opts_init(&o);
-	o.trace = 0;
-	o.cmd_timeout_ms = 300;
-	fakepeer_start(fp);
-	c = qmp_client_new(fakepeer_client_fd(fp), &o, &err);
-	if (!c || qmp_client_handshake(c, HANDSHAKE_MS, &err) < 0)
-		bail_out("handshake with the fake peer: %s", err.msg);
-	for (i = 0; i < reads; i++) {
-		cleanup_json cp_json *args = cp_json_new_object(), *ret = NULL;
-
-		cp_json_set_str(args, "device", STUB_STATUS_CHARDEV);
-		cp_json_set_int(args, "size", 4096);
-		cp_json_set_str(args, "format", "utf8");
-		ret = qmp_client_call(c, "ringbuf-read", steal_pointer(&args), &err);
-		answered = answered && cp_streq(cp_json_as_str(ret), "x");
-	}
-	if (other)
-		cp_json_unref(qmp_client_call(c, "query-chardev", NULL, &err));
-	qmp_client_free(c);
-	n = (long)fakepeer_join(fp, errors);
-	fakepeer_free(fp);
-	return answered ? n : -1;
-}
-
-/**
- * test_peer_repeat() - the fake peer's repeated step: each command answered
- * with its id; the first one missing or different is one failure, named
- * with its repetition
- */
-static void test_peer_repeat(void)
-{
-	cleanup_free char *e1 = NULL, *e2 = NULL;
-	long n;
-
-	n = repeat_case(3, false, NULL);
-	is_int(n, 0, "fake peer: a step of 3 ringbuf-reads, each answered with its id");
-	n = repeat_case(1, true, &e1);
-	ok(n == 1 && e1 && strstr(e1, "step 4 (2 of 3): unexpected command"),
-	   "fake peer: another command at the 2nd repetition is one failure, named, and the end "
-	   "of the script");
-	if (n != 1 && e1)
-		diag("%s", e1);
-	n = repeat_case(2, false, &e2);
-	ok(n == 1 && e2 && strstr(e2, "step 4 (3 of 3): the client closed the connection"),
-	   "fake peer: a client gone at the 3rd repetition is one failure, named");
-	if (n != 1 && e2)
-		diag("%s", e2);
-}
-
-/* ---- compile options and Incus's semantics ---- */
+/* ---- the stub under Incus's options ---- */
 
 /**
  * test_stub_compiles() - the stub as generated passes Incus's validation and
  * runs (a stage where it does nothing)
- * @stub:	the stub
  */
-static void test_stub_compiles(const char *stub)
+static void test_stub_compiles(void)
 {
-	cleanup_free char *out = NULL;
+	cleanup_free char *stub = incus_run_stub_text(&incus_run_stub_default), *out = NULL;
 	int rc;
 
-	out = run_script(stub, "early", &rc);
+	out = incus_run_script(stub, "early", &rc);
 	ok(rc == 0, "the generated stub compiles, validates and runs under Incus's options%s%s",
 	   *out ? ": " : "", out);
-}
-
-/**
- * test_compile_options() - the stub compiles under Incus's options, and the
- * options are really applied (what they forbid is refused)
- */
-static void test_compile_options(void)
-{
-	static const struct {
-		const char *name;
-		const char *extra;
-		bool at_end;
-		const char *want;
-	} cases[] = {
-		{ "a while loop", "    while False:\n        pass\n", false,
-		  "does not support while loops" },
-		{ "recursion", "    coldplug_r(1)\n", false,
-		  "function coldplug_r called recursively" },
-		{ "a top-level for", "for x in []:\n    pass\n", true,
-		  "for loop not within a function" },
-		{ "a global reassigned", "COLDPLUG_TIMEOUT = 1\n", true, "cannot reassign global" },
-		{ "load()", "load(\"x.star\", \"y\")\n", true,
-		  "load not implemented by this application" },
-		{ "a name Incus does not predeclare", "    print(now())\n", false,
-		  "undefined: now" },
-	};
-	cleanup_free char *stub = stub_text(&stub_default);
-	size_t i;
-
-	for (i = 0; i < CP_ARRAY_SIZE(cases); i++) {
-		cleanup_free char *out = NULL, *base = NULL, *src = NULL;
-		int rc;
-
-		base = strcmp(cases[i].name, "recursion")
-			       ? strdup(stub)
-			       : cp_asprintf(NULL,
-					     "%s\ndef coldplug_r(n):\n    return coldplug_r(n - 1) "
-					     "if n else 0\n",
-					     stub);
-		src = stub_edit(base, cases[i].extra, cases[i].at_end);
-		out = run_script(src, "early", &rc);
-		ok(rc < 0 && strstr(out, cases[i].want), "compile options: %s is refused",
-		   cases[i].name);
-		if (!strstr(out, cases[i].want))
-			diag("got: %s", out);
-	}
-	test_stub_compiles(stub);
-}
-
-/**
- * test_instance_object() - the instance is what Incus's StarlarkMarshal
- * makes of api.Instance: an object with attributes, not a dict
- */
-static void test_instance_object(void)
-{
-	cleanup_free char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
-
-	a = run_script(
-		"def qemu_hook(instance, stage):\n"
-		"    fail(type(instance), instance.name, instance.project, instance.status_code,\n"
-		"         instance.created_at, type(instance.expanded_devices),\n"
-		"         instance.expanded_config[\"volatile.eth1.host_name\"], stage)\n",
-		"early", NULL);
-	is_str(a, "Failed to run: fail: Instance mac1 default 102 {} dict tap9c8d7e6f early",
-	       "instance: attributes, Go types kept (status_code int, created_at {})");
-	b = run_script("def qemu_hook(instance, stage):\n    instance.get(\"name\")\n", "early",
-		       NULL);
-	is_str(b, "Failed to run: Invalid field \"get\"", "instance.get() fails as in Incus");
-	c = run_script("def qemu_hook(instance, stage):\n    instance[\"name\"]\n", "early", NULL);
-	is_str(c, "Failed to run: unhandled index operation Instance[string]",
-	       "instance[...] fails as in Incus");
-	d = run_script("def qemu_hook(instance, stage):\n    \"name\" in instance\n", "early",
-		       NULL);
-	like(d, "Failed to run: ", "'in instance' fails as in Incus: %s", d);
-}
-
-/**
- * test_builtins() - stage rules, return value and logging, as QEMURun
- */
-static void test_builtins(void)
-{
-	static const struct {
-		const char *body;
-		const char *stage;
-		const char *want;
-	} cases[] = {
-		{ "run_qmp({\"execute\": \"query-status\"})", "config",
-		  "Failed to run: run_qmp cannot be called at config stage" },
-		{ "qom_list(path=\"/\")", "config",
-		  "Failed to run: qom_list cannot be called at config stage" },
-		{ "run_command(\"query-status\")", "config",
-		  "Failed to run: run_command cannot be called at config stage" },
-		{ "set_qemu_conf([])", "pre-start",
-		  "Failed to run: set_qemu_conf can only be called at config stage" },
-		{ "set_qemu_conf([{\"name\": \"x\", \"comment\": \"\", \"entries\": {\"a\": 1}}])",
-		  "config", "Failed to run: set_qemu_conf requires a valid configuration" },
-		{ "set_qemu_cmdline([\"-bios\", \"x\"])", "config",
-		  "Failed to run: Addition or deletion of -bios or -kernel is unsupported" },
-		{ "return 1", "early", "Failed with unexpected return value: 1" },
-		{ "get_nvram_var(\"x\", \"y\")", "early",
-		  "Failed to run: get_nvram_var: NVRAM is not available in the test runner" },
-	};
-	size_t i;
-
-	for (i = 0; i < CP_ARRAY_SIZE(cases); i++) {
-		cleanup_free char *src = NULL, *out = NULL;
-
-		src = cp_asprintf(NULL, "def qemu_hook(instance, stage):\n    %s\n", cases[i].body);
-		out = run_script(src, cases[i].stage, NULL);
-		is_str(out, cases[i].want, "builtins: %s at %s", cases[i].body, cases[i].stage);
-	}
-}
-
-/**
- * test_log() - log_* lines reach the log as Incus's logger words them
- */
-static void test_log(void)
-{
-	cleanup_json cp_json *inst = instance_load();
-	struct lab_scriptlet_result res;
-	int rc;
-
-	rc = run(NULL,
-		 "def qemu_hook(instance, stage):\n    log_info(\"a\", 1, \"b\")\n"
-		 "    log_warn(\"w\")\n",
-		 "early", inst, NULL, &res);
-	ok(rc == 0 && !res.error, "log: the hook returned None, nothing on stderr but log lines");
-	like(res.log, "level=info msg=\"QEMU scriptlet (early): a1b\"",
-	     "log: log_info concatenates its arguments, stage in the prefix");
-	like(res.log, "level=warning msg=\"QEMU scriptlet (early): w\"", "log: log_warn");
-	lab_scriptlet_result_clear(&res);
-}
-
-/**
- * test_qmp_builtins() - run_qmp returns the whole reply with Incus's id (a
- * float, as JSON numbers reach Starlark), run_command the "return", and the
- * QOM helpers take keywords only
- */
-static void test_qmp_builtins(void)
-{
-	static const char src[] =
-		"def qemu_hook(instance, stage):\n"
-		"    r = run_qmp({\"execute\": \"query-status\", \"id\": \"mine\"})\n"
-		"    s = run_command(\"query-status\")\n"
-		"    fail(sorted(r.keys()), type(r[\"id\"]), r[\"return\"][\"status\"], s[\"running\"])\n";
-	static const char status[] =
-		"{\"return\": {\"status\": \"prelaunch\", \"singlestep\": false, \"running\": false}}";
-	cleanup_json cp_json *inst = instance_load();
-	struct fakepeer *fp = peer_new();
-	struct lab_scriptlet_result res;
-	struct qmp_client *c;
-
-	fakepeer_expect(fp, "{\"execute\": \"query-status\"}");
-	fakepeer_reply(fp, status);
-	expect_cmd(fp, "query-status", NULL, status);
-	c = peer_connect(fp);
-	run(c, src, "pre-start", inst, NULL, &res);
-	is_str(res.error, "Failed to run: fail: [\"id\", \"return\"] float prelaunch False",
-	       "run_qmp: the whole reply, Incus's id in it; run_command: the return value");
-	lab_scriptlet_result_clear(&res);
-	run(c, "def qemu_hook(instance, stage):\n    qom_get(\"/machine\")\n", "pre-start", inst,
-	    NULL, &res);
-	is_str(res.error,
-	       "Failed to run: qom_get (2:12): Expected only keyword arguments, got 1 positional "
-	       "argument(s)",
-	       "qom_get: keyword arguments only, Incus's message with the caller's position");
-	lab_scriptlet_result_clear(&res);
-	qmp_client_free(c);
-	fakepeer_finish(fp, "run_qmp and run_command: the commands as Incus sends them");
 }
 
 /* ---- config stage ---- */
@@ -1000,35 +436,20 @@ static bool section_is(const cp_json *conf, size_t i, const char *name, const ch
 }
 
 /**
- * config_conf() - the sections Incus would have before the scriptlet (two)
- *
- * Return: new reference
- */
-static cp_json *config_conf(void)
-{
-	static const char text[] =
-		"[{\"name\": \"machine\", \"comment\": \"Machine\", \"entries\": {\"graphics\": "
-		"\"off\", \"type\": \"q35\"}}, {\"name\": \"chardev \\\"coldplug\\\"\", \"comment\": "
-		"\"\", \"entries\": {\"backend\": \"socket\", \"path\": \"" SOCKET "\"}}]";
-
-	return cp_json_parse(text, strlen(text), NULL);
-}
-
-/**
  * test_config_pci() - a model other than virtio-net-pci: one hubport netdev
  * and one anonymous NIC per NIC, with the NIC's volatile MAC, at the fixed
  * slots, after Incus's sections
  */
 static void test_config_pci(void)
 {
-	const struct stub_cfg s = { .model = "vmxnet3", .timeout = 120, .connect = 5 };
-	cleanup_free char *stub = stub_text(&s);
-	cleanup_json cp_json *inst = instance_load(), *conf = config_conf();
+	const struct incus_run_stub s = { .model = "vmxnet3", .timeout = 120, .connect = 5 };
+	cleanup_free char *stub = incus_run_stub_text(&s);
+	cleanup_json cp_json *inst = incus_run_instance(), *conf = incus_run_config_conf();
 	struct lab_scriptlet_result res;
 	const cp_json *out;
 	int rc;
 
-	rc = run(NULL, stub, "config", inst, conf, &res);
+	rc = incus_run_stage(NULL, stub, "config", inst, conf, &res);
 	out = res.conf;
 	ok(rc == 0, "config/pci: the hook returned None%s%s", res.error ? ": " : "",
 	   res.error ? res.error : "");
@@ -1067,8 +488,8 @@ static const char smp[] = "{\"name\": \"smp-opts\", \"comment\": \"CPU\", \"entr
  */
 static void test_config_direct(void)
 {
-	cleanup_free char *stub = stub_text(&stub_default);
-	cleanup_json cp_json *inst = instance_load(), *conf = config_conf();
+	cleanup_free char *stub = incus_run_stub_text(&incus_run_stub_default);
+	cleanup_json cp_json *inst = incus_run_instance(), *conf = incus_run_config_conf();
 	struct lab_scriptlet_result res;
 	const cp_json *out;
 	int rc;
@@ -1077,7 +498,7 @@ static void test_config_direct(void)
 	instance_add_nic(inst, "eth2", "10:66:6a:4e:1f:03", "macc0ffee1");
 	cp_json_set_str(cp_json_get_object(cp_json_get_object(inst, "expanded_devices"), "eth2"),
 			"nictype", "macvlan");
-	rc = run(NULL, stub, "config", inst, conf, &res);
+	rc = incus_run_stage(NULL, stub, "config", inst, conf, &res);
 	out = res.conf;
 	ok(rc == 0 && cp_json_len(out) == 9, "config/direct: Incus's 3 sections + 2 per NIC%s%s",
 	   res.error ? ": " : "", res.error ? res.error : "");
@@ -1114,11 +535,11 @@ static void test_config_queues(void)
 		{ NULL, "2" },	  { "1", "2" },	  { "3", "3" },	  { "8", "8" },
 		{ "0-2,5", "4" }, { "1,3", "2" }, { "0-5", "6" },
 	};
-	cleanup_free char *stub = stub_text(&stub_default);
+	cleanup_free char *stub = incus_run_stub_text(&incus_run_stub_default);
 	size_t i;
 
 	for (i = 0; i < CP_ARRAY_SIZE(cases); i++) {
-		cleanup_json cp_json *inst = instance_load(), *conf = config_conf();
+		cleanup_json cp_json *inst = incus_run_instance(), *conf = incus_run_config_conf();
 		cp_json *expanded = cp_json_get_object(inst, "expanded_config");
 		struct lab_scriptlet_result res;
 		const cp_json *nic;
@@ -1128,7 +549,7 @@ static void test_config_queues(void)
 			cp_json_set_str(expanded, "limits.cpu", cases[i].limit);
 		else
 			cp_json_del(expanded, "limits.cpu");
-		run(NULL, stub, "config", inst, conf, &res);
+		incus_run_stage(NULL, stub, "config", inst, conf, &res);
 		nic = cp_json_get_object(cp_json_at(res.conf, 3), "entries");
 		is_str(cp_json_get_str(nic, "queues"), cases[i].queues,
 		       "config/direct: limits.cpu %s gives %s queues%s%s",
@@ -1143,13 +564,13 @@ static void test_config_queues(void)
  */
 static void test_config_usb(void)
 {
-	const struct stub_cfg s = { .usb = true, .timeout = 120, .connect = 5 };
-	cleanup_free char *stub = stub_text(&s);
-	cleanup_json cp_json *inst = instance_load(), *conf = config_conf();
+	const struct incus_run_stub s = { .usb = true, .timeout = 120, .connect = 5 };
+	cleanup_free char *stub = incus_run_stub_text(&s);
+	cleanup_json cp_json *inst = incus_run_instance(), *conf = incus_run_config_conf();
 	struct lab_scriptlet_result res;
 	int rc;
 
-	rc = run(NULL, stub, "config", inst, conf, &res);
+	rc = incus_run_stage(NULL, stub, "config", inst, conf, &res);
 	ok(rc == 0 && cp_json_equal(res.conf, conf),
 	   "config/usb: no NIC slots, the sections unchanged%s%s", res.error ? ": " : "",
 	   res.error ? res.error : "");
@@ -1161,42 +582,18 @@ static void test_config_usb(void)
  */
 static void test_config_too_many(void)
 {
-	cleanup_free char *stub = stub_text(&stub_default);
-	cleanup_json cp_json *inst = instance_load(), *conf = config_conf();
+	cleanup_free char *stub = incus_run_stub_text(&incus_run_stub_default);
+	cleanup_json cp_json *inst = incus_run_instance(), *conf = incus_run_config_conf();
 	struct lab_scriptlet_result res;
 
 	instance_add_nic(inst, "eth2", "10:66:6a:4e:1f:03", "tapa");
 	instance_add_nic(inst, "eth3", "10:66:6a:4e:1f:04", "tapb");
-	run(NULL, stub, "config", inst, conf, &res);
+	incus_run_stage(NULL, stub, "config", inst, conf, &res);
 	is_str(res.error,
 	       "Failed to run: fail: coldplug: 4 NICs, but at most 3 PCI NIC slots; use "
 	       "nic-frontend usb",
 	       "config/pci: 4 NICs are refused with the stub's message");
 	lab_scriptlet_result_clear(&res);
-}
-
-/**
- * test_run_wrapper() - lab_scriptlet_run(), the emulator's entry point:
- * the sections replaced in place, the call count returned, the error as
- * Incus words it
- */
-static void test_run_wrapper(void)
-{
-	cleanup_free char *stub = stub_text(&stub_default), *log = NULL;
-	cleanup_json cp_json *inst = instance_load(), *conf = config_conf(), *none = NULL;
-	struct cp_error err;
-	int rc;
-
-	rc = lab_scriptlet_run(NULL, runner_path, stub, "config", inst, &conf, &log, &err);
-	ok(rc == 0 && cp_json_len(conf) == 6, "lab_scriptlet_run: 0 calls, sections replaced%s%s",
-	   rc < 0 ? ": " : "", rc < 0 ? err.msg : "");
-	free(steal_pointer(&log));
-	rc = lab_scriptlet_run(NULL, runner_path,
-			       "def qemu_hook(instance, stage):\n    fail(\"x\")\n", "config", inst,
-			       &none, &log, &err);
-	ok(rc < 0 && !strcmp(err.msg, "Failed to run: fail: x") && err.code == CP_ERR_FAILED,
-	   "lab_scriptlet_run: -1, Incus's text in err");
-	ok(log != NULL && !none, "lab_scriptlet_run: the log returned, the sections left alone");
 }
 
 /* ---- pre-start, scripted ---- */
@@ -1240,7 +637,7 @@ static void test_prestart_done(void)
 {
 	static const char head[] = "done: 2 devices re-homed (root -> coldpl";
 	static const char tail[] = "ug-disk0, eth0 -> coldplug-nic0) in 840 ms";
-	struct fakepeer *fp = peer_new();
+	struct fakepeer *fp = incus_run_peer_new();
 	struct lab_scriptlet_result res;
 	char line[256], cut[256], rest[128];
 	int rc;
@@ -1252,7 +649,7 @@ static void test_prestart_done(void)
 	x_read(fp, "");
 	x_read(fp, head);
 	x_read(fp, rest);
-	rc = prestart(fp, &stub_default, NULL, &res,
+	rc = prestart(fp, &incus_run_stub_default, NULL, &res,
 		      "pre-start/done: clock, chardevs, request, then only ringbuf-read until the "
 		      "done line is whole");
 	ok(rc == 0, "pre-start/done: the hook returned None%s%s", res.error ? ": " : "",
@@ -1275,7 +672,7 @@ static void test_prestart_done(void)
  */
 static void test_prestart_late_connect(void)
 {
-	struct fakepeer *fp = peer_new();
+	struct fakepeer *fp = incus_run_peer_new();
 	struct lab_scriptlet_result res;
 	int rc;
 
@@ -1286,7 +683,7 @@ static void test_prestart_late_connect(void)
 	x_chardev(fp, CHARDEVS_CONNECTED);
 	x_request(fp, MAC1_REQUEST, "{\"return\": {}}");
 	x_read(fp, "running\ndone: 1 device re-homed (root -> coldplug-disk0) in 12 ms\n");
-	rc = prestart(fp, &stub_default, NULL, &res,
+	rc = prestart(fp, &incus_run_stub_default, NULL, &res,
 		      "pre-start/late connect: 2000 ringbuf-reads between the two chardev checks");
 	ok(rc == 0, "pre-start/late connect: the hook returned None%s%s", res.error ? ": " : "",
 	   res.error ? res.error : "");
@@ -1302,14 +699,14 @@ static void test_prestart_late_connect(void)
  */
 static void test_prestart_failed(void)
 {
-	struct fakepeer *fp = peer_new();
+	struct fakepeer *fp = incus_run_peer_new();
 	struct lab_scriptlet_result res;
 
 	x_start(fp, RTC_BASE);
 	x_read(fp, "");
 	x_read(fp, "running\nfail");
 	x_read(fp, "ed: plan refused: 5 disks but 4 disk slots\n");
-	prestart(fp, &stub_default, NULL, &res, "pre-start/failed: the stub's exact QMP");
+	prestart(fp, &incus_run_stub_default, NULL, &res, "pre-start/failed: the stub's exact QMP");
 	is_str(res.error, "Failed to run: fail: coldplug: plan refused: 5 disks but 4 disk slots",
 	       "pre-start/failed: the start fails with exactly the daemon's message");
 	check_polls(&res, "pre-start/failed", 3, 3);
@@ -1324,7 +721,7 @@ static void test_prestart_failed(void)
  */
 static void not_running(time_t start, const char *what)
 {
-	struct fakepeer *fp = peer_new();
+	struct fakepeer *fp = incus_run_peer_new();
 	struct lab_scriptlet_result res;
 	char name[192];
 	int i;
@@ -1340,7 +737,7 @@ static void not_running(time_t start, const char *what)
 		 "pre-start/not running (%s): polls until the clock passes the connect timeout, "
 		 "then stops",
 		 what);
-	prestart(fp, &stub_default, NULL, &res, name);
+	prestart(fp, &incus_run_stub_default, NULL, &res, name);
 	snprintf(name, sizeof(name), "pre-start/not running (%s)", what);
 	is_str(res.error, MSG_NOT_RUNNING, "pre-start/not running (%s): the stub's message", what);
 	is_int(res.calls, 10013,
@@ -1373,14 +770,15 @@ static void test_prestart_not_running(void)
  */
 static void test_prestart_went_away(void)
 {
-	struct fakepeer *fp = peer_new();
+	struct fakepeer *fp = incus_run_peer_new();
 	struct lab_scriptlet_result res;
 
 	x_start(fp, RTC_BASE);
 	x_read(fp, "running\n");
 	x_reads(fp, "", CHECK_EVERY - 1);
 	x_chardev(fp, CHARDEVS_DISCONNECTED);
-	prestart(fp, &stub_default, NULL, &res, "pre-start/went away: the stub's exact QMP");
+	prestart(fp, &incus_run_stub_default, NULL, &res,
+		 "pre-start/went away: the stub's exact QMP");
 	is_str(res.error, MSG_WENT_AWAY, "pre-start/went away: the stub's message");
 	is_int(res.calls, 2004, "pre-start/went away: 2004 calls (2000 polls, then the check)");
 	check_polls(&res, "pre-start/went away", CHECK_EVERY, 4);
@@ -1394,8 +792,8 @@ static void test_prestart_went_away(void)
  */
 static void test_prestart_timeout(void)
 {
-	const struct stub_cfg s = { .usb = false, .timeout = 5, .connect = 5 };
-	struct fakepeer *fp = peer_new();
+	const struct incus_run_stub s = { .usb = false, .timeout = 5, .connect = 5 };
+	struct fakepeer *fp = incus_run_peer_new();
 	struct lab_scriptlet_result res;
 	int i;
 
@@ -1424,20 +822,21 @@ static void test_prestart_timeout(void)
  */
 static void test_prestart_no_chardev(void)
 {
-	struct fakepeer *fp = peer_new();
+	struct fakepeer *fp = incus_run_peer_new();
 	struct lab_scriptlet_result res;
 
 	x_rtc(fp, RTC_BASE);
 	x_chardev(fp, CHARDEVS_NO_MONITOR);
-	prestart(fp, &stub_default, NULL, &res, "pre-start/no monitor: the stub's exact QMP");
+	prestart(fp, &incus_run_stub_default, NULL, &res,
+		 "pre-start/no monitor: the stub's exact QMP");
 	is_str(res.error, MSG_NO_CHARDEV(STUB_MONITOR),
 	       "pre-start/no monitor: the stub says the profile lost the coldplug chardev");
 	lab_scriptlet_result_clear(&res);
 
-	fp = peer_new();
+	fp = incus_run_peer_new();
 	x_rtc(fp, RTC_BASE);
 	x_chardev(fp, CHARDEVS_NO_STATUS);
-	prestart(fp, &stub_default, NULL, &res,
+	prestart(fp, &incus_run_stub_default, NULL, &res,
 		 "pre-start/no status ringbuf: the stub's exact QMP");
 	is_str(res.error, MSG_NO_CHARDEV(STUB_STATUS_CHARDEV),
 	       "pre-start/no status ringbuf: the stub names the coldplug-status chardev");
@@ -1461,7 +860,7 @@ static void qmp_error(struct fakepeer *fp, const char *desc, long nth, const cha
 	fakepeer_expect(fp, "{\"execute\": \"query-version\"}");
 	fakepeer_reply(fp, "{\"return\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, "
 			   "\"package\": \"\"}}");
-	prestart(fp, &stub_default, NULL, &res, what);
+	prestart(fp, &incus_run_stub_default, NULL, &res, what);
 	snprintf(want, sizeof(want), "Failed to run: GenericError: %s", desc);
 	is_str(res.error, want, "%s: Incus's error text", what);
 	i = trace_find(&res, "query-version");
@@ -1493,7 +892,7 @@ static void test_prestart_qmp_error(void)
 	static const char dup[] =
 		"attempt to add duplicate property 'coldplug-request' to object (type 'container')";
 	static const char gone[] = "Device '" STUB_STATUS_CHARDEV "' not found";
-	struct fakepeer *fp = peer_new();
+	struct fakepeer *fp = incus_run_peer_new();
 	cleanup_free char *cmd = read_command();
 	char reply[256];
 
@@ -1502,7 +901,7 @@ static void test_prestart_qmp_error(void)
 	x_request(fp, MAC1_REQUEST, error_reply(dup, reply, sizeof(reply)));
 	qmp_error(fp, dup, 2, "pre-start/QMP error on the request");
 
-	fp = peer_new();
+	fp = incus_run_peer_new();
 	x_start(fp, RTC_BASE);
 	x_reads(fp, "", 2);
 	fakepeer_expect(fp, cmd);
@@ -1515,7 +914,7 @@ static void test_prestart_qmp_error(void)
  */
 static void test_prestart_monitor_closed(void)
 {
-	struct fakepeer *fp = peer_new();
+	struct fakepeer *fp = incus_run_peer_new();
 	cleanup_free char *cmd = read_command();
 	struct lab_scriptlet_result res;
 
@@ -1523,7 +922,8 @@ static void test_prestart_monitor_closed(void)
 	x_reads(fp, "", 5);
 	fakepeer_expect(fp, cmd);
 	fakepeer_close(fp);
-	prestart(fp, &stub_default, NULL, &res, "pre-start/monitor closed: the stub's exact QMP");
+	prestart(fp, &incus_run_stub_default, NULL, &res,
+		 "pre-start/monitor closed: the stub's exact QMP");
 	is_str(res.error, "Failed to run: Monitor is disconnected",
 	       "pre-start/monitor closed: Incus's error text");
 	lab_scriptlet_result_clear(&res);
@@ -1534,7 +934,7 @@ static void test_prestart_monitor_closed(void)
  */
 static void test_prestart_reply_timeout(void)
 {
-	struct fakepeer *fp = peer_new();
+	struct fakepeer *fp = incus_run_peer_new();
 	cleanup_free char *cmd = read_command();
 	struct lab_scriptlet_result res;
 
@@ -1543,7 +943,8 @@ static void test_prestart_reply_timeout(void)
 	fakepeer_expect(fp, cmd);
 	fakepeer_delay(fp, 800);
 	fakepeer_reply(fp, "{\"return\": \"\"}");
-	prestart(fp, &stub_default, NULL, &res, "pre-start/reply timeout: the stub's exact QMP");
+	prestart(fp, &incus_run_stub_default, NULL, &res,
+		 "pre-start/reply timeout: the stub's exact QMP");
 	is_str(res.error, "Failed to run: Monitor command timed out: \"ringbuf-read\" after 500ms",
 	       "pre-start/reply timeout: Incus's error text after 500 ms");
 	ok(res.elapsed_ms >= 500, "pre-start/reply timeout: after 500 ms or more (%lld ms)",
@@ -1654,7 +1055,7 @@ static cp_json *live_value(struct live *lp, const char *cmd, const cp_json *args
 			 "[{\"frontend-open\": true, \"filename\": \"%s\", \"label\": "
 			 "\"" STUB_MONITOR "\"}, {\"frontend-open\": false, \"filename\": "
 			 "\"ringbuf\", \"label\": \"" STUB_STATUS_CHARDEV "\"}]",
-			 connected ? "unix:" : "disconnected:unix:" SOCKET);
+			 connected ? "unix:" : "disconnected:unix:" INCUS_RUN_SOCKET);
 	else if (!strcmp(cmd, "qom-get") && cp_streq(cp_json_get_str(args, "path"), "/machine"))
 		rtc_value(time(NULL), buf, sizeof(buf));
 	else if (!strcmp(cmd, "object-add"))
@@ -1719,10 +1120,11 @@ static void *live_main(void *arg)
  *
  * Return: the stage's result
  */
-static int live_run(struct live *lp, const struct stub_cfg *s, struct lab_scriptlet_result *res)
+static int live_run(struct live *lp, const struct incus_run_stub *s,
+		    struct lab_scriptlet_result *res)
 {
-	cleanup_free char *stub = stub_text(s);
-	cleanup_json cp_json *inst = instance_load();
+	cleanup_free char *stub = incus_run_stub_text(s);
+	cleanup_json cp_json *inst = incus_run_instance();
 	struct qmp_client_opts o;
 	struct qmp_client *c;
 	struct cp_error err;
@@ -1738,9 +1140,9 @@ static int live_run(struct live *lp, const struct stub_cfg *s, struct lab_script
 	qmp_client_opts_init(&o);
 	o.trace = 0;
 	c = qmp_client_new(sv[0], &o, &err);
-	if (!c || qmp_client_handshake(c, HANDSHAKE_MS, &err) < 0)
+	if (!c || qmp_client_handshake(c, INCUS_RUN_HANDSHAKE_MS, &err) < 0)
 		bail_out("live peer: %s", err.msg);
-	rc = run(c, stub, "pre-start", inst, NULL, res);
+	rc = incus_run_stage(c, stub, "pre-start", inst, NULL, res);
 	qmp_client_free(c);
 	pthread_join(lp->thread, NULL);
 	close(lp->fd);
@@ -1773,7 +1175,7 @@ static void test_live_wait(void)
 	struct polls p;
 	int rc;
 
-	rc = live_run(&lp, &stub_default, &res);
+	rc = live_run(&lp, &incus_run_stub_default, &res);
 	ok(rc == 0, "live/wait: returned None once the ringbuf said done%s%s",
 	   res.error ? ": " : "", res.error ? res.error : "");
 	like(res.log, "msg=\"QEMU scriptlet (pre-start): coldplug: " LIVE_DONE "\"",
@@ -1796,7 +1198,7 @@ static void test_live_wait(void)
  */
 static void test_live_not_running(void)
 {
-	const struct stub_cfg s = { .usb = false, .timeout = 120, .connect = 2 };
+	const struct incus_run_stub s = { .usb = false, .timeout = 120, .connect = 2 };
 	struct live lp = { .connect_ms = -1 };
 	struct lab_scriptlet_result res;
 	struct polls p;
@@ -1842,28 +1244,14 @@ static void test_status_text(void)
  */
 int main(void)
 {
-	const char *env = getenv("COLDPLUG_SCRIPTLET_RUNNER");
-
 	test_status_text(); /* needs no runner */
-	if (env && *env)
-		runner_path = env;
-	if (access(runner_path, X_OK) < 0)
-		bail_out(
-			"incus-scriptlet (%s) is missing: it is built from tests/qemu/starlark with "
-			"golang-go and golang-starlark-dev (scripts/deps.sh check installs them)",
-			runner_path);
-	test_compile_options();
-	test_instance_object();
-	test_builtins();
-	test_log();
-	test_qmp_builtins();
+	incus_run_init();
+	test_stub_compiles();
 	test_config_pci();
 	test_config_direct();
 	test_config_queues();
 	test_config_usb();
 	test_config_too_many();
-	test_run_wrapper();
-	test_peer_repeat();
 	test_prestart_done();
 	test_prestart_late_connect();
 	test_prestart_failed();

@@ -302,10 +302,9 @@ int incus_scriptlet_validate(struct lab_incus *vm, struct cp_error *err)
 	if (!vm->opts.scriptlet)
 		return 0;
 	if (!runner[0])
-		return cp_error_set(
-			err, CP_ERR_INVALID,
-			"no incus-scriptlet runner: build tests/qemu/starlark (golang-go, "
-			"golang-starlark-dev) or set COLDPLUG_SCRIPTLET_RUNNER");
+		return cp_error_set(err, CP_ERR_INVALID,
+				    "no incus-scriptlet runner: build tests/starlark (golang-go, "
+				    "golang-starlark-dev) or set COLDPLUG_SCRIPTLET_RUNNER");
 	lab_fmt(path, sizeof(path), "%s/scriptlet.star", vm->dir);
 	if (lab_write_file(path, vm->opts.scriptlet, err) < 0)
 		return -1;

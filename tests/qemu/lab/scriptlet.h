@@ -2,7 +2,7 @@
 /*
  * Running an Incus QEMU scriptlet (raw.qemu.scriptlet) as Incus runs it, for
  * the Incus emulator and the stub's unit tests. The Starlark side is the
- * incus-scriptlet runner (tests/qemu/starlark: Incus's interpreter, compile
+ * incus-scriptlet runner (tests/starlark: Incus's interpreter, compile
  * options, builtins and monitor behaviour); this side spawns it, hands it the
  * instance and the qemu.conf sections, and carries its QMP commands, one at a
  * time, onto the caller's QMP client: Incus's single monitor connection (QEMU

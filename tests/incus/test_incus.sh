@@ -1,10 +1,10 @@
 #!/bin/bash
-# tests/incus/test-incus.sh: coldplug against real Incus (Debian's 6.0 LTS, as
+# tests/incus/test_incus.sh: coldplug against real Incus (Debian's 6.0 LTS, as
 # tests/incus/lab.sh runs it), used as a user uses it: the profile from
 # `coldplug incus-profile`, `coldplug serve` run as the shipped unit runs it,
 # and the `incus` client. Prints TAP.
 #
-#   COLDPLUG_LAB_ENV=BUILD/lab.env tests/incus/test-incus.sh COLDPLUG.deb [SCENARIO...]
+#   COLDPLUG_LAB_ENV=BUILD/lab.env tests/incus/test_incus.sh COLDPLUG.deb [SCENARIO...]
 #
 # coldplug comes from its Debian package (`make deb`), unpacked as dpkg would
 # install it: the binary and the systemd unit the daemon is run as. (A bare
@@ -21,7 +21,7 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PKG=${1:?usage: test-incus.sh COLDPLUG.deb|COLDPLUG [SCENARIO...]}
+PKG=${1:?usage: test_incus.sh COLDPLUG.deb|COLDPLUG [SCENARIO...]}
 shift
 SCENARIOS=${*:-disks-nic-2 disks-nic-4 usb-nics restart lifecycle no-daemon baseline-usb baseline-seed}
 [ -n "${COLDPLUG_LAB_ENV:-}" ] && [ -r "$COLDPLUG_LAB_ENV" ] ||

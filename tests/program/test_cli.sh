@@ -2,7 +2,7 @@
 # The command line as a user meets it (TAP): every subcommand's --help and
 # -h print its usage and exit 0 at once, without doing anything else (no
 # connection, no daemon); bad options and missing arguments exit 2 with the
-# usage hint. Usage: test-cli.sh COLDPLUG_BINARY
+# usage hint. Usage: test_cli.sh COLDPLUG_BINARY
 set -u
 bin=$1
 tmp=$(mktemp -d) || exit 1
