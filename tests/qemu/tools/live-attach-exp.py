@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Live-attach experiment (docs/live-attach.md): a running guest with PCI hotplug
+"""Live-attach experiment (doc/live-attach.md): a running guest with PCI hotplug
 unusable, two QMP monitors (Incus's and coldplug's), Incus 6.0.4's hot-add of a
 disk and an ISO replayed on Incus's monitor, coldplug's moves on its own.
 
 usage: [LV_ONLY_ISO=1] live-attach-exp.py QEMU LAB_ENV COLDPLUG_CONF WORKDIR [--kernel-args ARGS]
 Prints a transcript (t= seconds since QEMU started). One VM, < 2 min. The last
-step (qom-set drive on an empty scsi-cd) crashes QEMU on purpose (docs/live-attach.md 4d).
+step (qom-set drive on an empty scsi-cd) crashes QEMU on purpose (doc/live-attach.md 4d).
 """
 import hashlib, json, os, socket, subprocess, sys, time
 
