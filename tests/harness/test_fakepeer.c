@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The fake QMP peer (tests/unit/fakepeer.c) fails when it should: every
+ * The fake QMP peer (tests/lib/fakepeer.c) fails when it should: every
  * module and program test that runs against it trusts that a command it did
  * not expect, one that never came, a step left unused or a wrong descriptor
  * is a failure, named, and that a repeated step (the stub's thousands of

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The real-QEMU lab's process helpers (tests/qemu/lab/proc.c), without QEMU:
+ * The real-QEMU lab's process helpers (tests/lib/proc.c), without QEMU:
  * exit statuses, the reap deadline, SIGTERM then SIGKILL, output to the log,
  * PR_SET_PDEATHSIG (a child whose parent dies is killed), and where the QEMU
  * binaries are looked up.
