@@ -37,7 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "disk.h"
 #include "guest.h"
 #include "incus.h"

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "report.h"
 #include "run.h"
 #include "util.h"

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/inventory.h"
 #include "coldplug/plan.h"
 #include "fuzz.h"

@@ -4,7 +4,7 @@
  * with its caps), then classify it as QMP greeting / event / reply and check
  * that the result carries every field its kind promises.
  */
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/json.h"
 #include "fuzz.h"
 #include "fuzz_common.h"

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "fuzz.h"
 #include "fuzz_common.h"
 #include "qmp_stream.h"

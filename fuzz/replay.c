@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "fuzz.h"
 
 /**

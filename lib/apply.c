@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "apply_ops.h"
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/apply.h"
 #include "coldplug/log.h"
 #include "coldplug/qmp.h"

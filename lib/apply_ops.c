@@ -31,7 +31,7 @@
 #include <string.h>
 
 #include "apply_ops.h"
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "hmp_network.h"
 #include "names.h"
 #include "util.h"

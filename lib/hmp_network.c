@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "hmp_network.h"
 #include "util.h"
 

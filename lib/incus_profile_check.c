@@ -13,7 +13,7 @@
 
 #include <yaml.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/incus_profile.h"
 #include "coldplug/stub.h"
 #include "names.h"

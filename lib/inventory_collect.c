@@ -33,7 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/inventory.h"
 #include "coldplug/log.h"
 #include "coldplug/qmp.h"

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/inventory.h"
 #include "tapq.h"
 #include "util.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "config.h"
 #include "coldplug/macos.h"
 #include "coldplug/qconf.h"

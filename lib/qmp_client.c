@@ -18,7 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/log.h"
 #include "coldplug/qmp.h"
 #include "coldplug/fdpass.h"

@@ -7,7 +7,7 @@
 
 #include <json-c/json.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "qmp_stream.h"
 #include "util.h"
 

@@ -9,7 +9,7 @@
  */
 #include <stdlib.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/qmp.h"
 #include "util.h"
 

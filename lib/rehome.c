@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/log.h"
 #include "coldplug/qmp.h"
 #include "coldplug/rehome.h"

@@ -5,7 +5,7 @@
  */
 #include <stdio.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/rehome.h"
 #include "util.h"
 

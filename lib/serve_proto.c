@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/qmp.h"
 #include "coldplug/qmp_batch.h"
 #include "coldplug/serve_proto.h"

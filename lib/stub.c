@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/stub.h"
 #include "util.h"
 

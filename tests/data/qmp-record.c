@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/log.h"
 #include "coldplug/qmp.h"
 #include "util.h"

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/qmp.h"
 #include "coldplug/stub.h"
 #include "fakepeer.h"

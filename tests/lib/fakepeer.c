@@ -18,7 +18,7 @@
 
 #include <json-c/json.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "fakepeer.h"
 #include "tap.h"
 #include "util.h"

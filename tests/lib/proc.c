@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "proc.h"
 #include "util.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/incus_profile.h"
 #include "coldplug/stub.h"
 #include "config.h"

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/qmp.h"
 #include "fakepeer.h"
 #include "incus_run.h"

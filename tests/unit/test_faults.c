@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "apply_ops.h"
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/apply.h"
 #include "coldplug/qmp.h"
 #include "fakepeer.h"

@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/linkwatch.h"
 #include "tap.h"
 #include "util.h"

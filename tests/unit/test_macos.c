@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/macos.h"
 #include "coldplug/qconf.h"
 #include "tap.h"

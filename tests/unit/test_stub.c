@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/qmp.h"
 #include "coldplug/stub.h"
 #include "fakepeer.h"

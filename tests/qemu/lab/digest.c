@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "digest.h"
 
 #define ROR32(x, n) (((x) >> (n)) | ((x) << (32 - (n))))

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/log.h"
 #include "guest.h"
 #include "incus.h"

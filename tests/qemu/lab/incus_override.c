@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "incus_priv.h"
 #include "util.h"
 

@@ -29,7 +29,7 @@
 #include <unistd.h>
 #include <dirent.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "netns.h"
 #include "run.h"
 #include "util.h"

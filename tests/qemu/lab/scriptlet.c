@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/qmp.h"
 #include "proc.h"
 #include "scriptlet.h"

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/json.h"
 #include "hmp_network.h"
 #include "incus.h"

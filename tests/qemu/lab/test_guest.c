@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "digest.h"
 #include "guest.h"
 #include "incus.h"

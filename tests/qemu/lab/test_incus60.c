@@ -33,7 +33,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/incus_profile.h"
 #include "coldplug/json.h"
 #include "coldplug/qmp.h"

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/qmp.h"
 #include "guest.h"
 #include "incus.h"

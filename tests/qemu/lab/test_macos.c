@@ -33,7 +33,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/kext.h"
 #include "coldplug/macos.h"
 #include "coldplug/qconf.h"

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "netns.h"
 #include "run.h"
 #include "tap.h"

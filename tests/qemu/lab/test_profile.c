@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/json.h"
 #include "incus.h"
 #include "proc.h"

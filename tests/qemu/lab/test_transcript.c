@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/json.h"
 #include "coldplug/qmp.h"
 #include "incus.h"

@@ -30,7 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/json.h"
 #include "coldplug/qconf.h"
 #include "digest.h"

@@ -35,7 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "coldplug/cleanup.h"
 #include "coldplug/incus_profile.h"
 #include "digest.h"
 #include "guest.h"
