@@ -420,7 +420,7 @@ static int run_in_netns(const struct tapq_target *t, tapq_op op, struct tapq_inf
 	if (same)
 		return op(t, info, fd, err);
 	/* Without CAP_SYS_ADMIN the child's setns() can only fail: refuse
-	 * here, without a fork and a wait (coldplug serve gives it up). */
+	 * here, without a fork and a wait (coldplug.service never has it). */
 	if (!cp_cap_effective(CAP_SYS_ADMIN))
 		return cp_error_set_errno(
 			err, EPERM,

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The library's own helpers: the public ones (coldplug/util.h), the
- * invariant check, and the checked copies of fixed fields, which are for
- * the library's code only.
+ * invariant check, this process's capabilities, and the checked copies of
+ * fixed fields, which are for the library's code only.
  */
 #ifndef COLDPLUG_LIB_UTIL_H
 #define COLDPLUG_LIB_UTIL_H
@@ -20,6 +20,8 @@
 
 _Noreturn void cp_assert_fail(const char *expr, const char *file, int line);
 
+bool cp_cap_effective(int cap);
+int cp_cap_drop(int cap, struct cp_error *err);
 int cp_strlcpy_checked(char *dst, const char *src, size_t size, struct cp_error *err);
 /* Fuzz targets only: a clock run by hand (see util.c). */
 void cp_clock_set_fake(int64_t now_ms);

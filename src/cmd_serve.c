@@ -302,11 +302,6 @@ static int serve_main(int argc, char **argv)
 	if (!rc)
 		rc = cli_no_extra_args(argc, argv);
 	a.o.trace = cli_trace();
-	/* Least privilege, and no fork in the event loop: with CAP_SYS_ADMIN
-	 * a peer in a network namespace of its own would have the tap helper
-	 * fork into it (see tapq.h); the daemon never needs to. */
-	if (!rc && cp_cap_drop(CAP_SYS_ADMIN, &err) < 0)
-		rc = cli_fail(&err);
 	if (!rc && serve_run(&a.o, &err) < 0)
 		rc = cli_fail(&err);
 	for (i = 0; i < a.nstrings; i++)

@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Small helpers with no better home: bounded string copies, the monotonic
- * clock every deadline is measured on, checked allocation, and this
- * process's capabilities. Public: the programs measure their deadlines on
- * the same clock as the library, and coldplug serve gives up what it does
- * not need.
+ * clock every deadline is measured on, and checked allocation. Public: the
+ * programs measure their deadlines on the same clock as the library.
  */
 #ifndef COLDPLUG_UTIL_H
 #define COLDPLUG_UTIL_H
@@ -26,8 +24,6 @@ int cp_deadline_left(int64_t deadline_ms);
 char *cp_strdup(const char *s, struct cp_error *err);
 void *cp_calloc(size_t n, size_t size, struct cp_error *err);
 char *cp_asprintf(struct cp_error *err, const char *fmt, ...) CP_PRINTF(2, 3);
-bool cp_cap_effective(int cap);
-int cp_cap_drop(int cap, struct cp_error *err);
 int cp_parse_uint(const char *s, unsigned long long max, unsigned long long *out,
 		  struct cp_error *err);
 

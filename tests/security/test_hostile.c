@@ -20,7 +20,6 @@
  *   memory, are printed as diagnostics (figures, not timed assertions).
  */
 #include <errno.h>
-#include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -161,29 +160,6 @@ static long status_kb(pid_t pid, const char *key)
 	if (f)
 		fclose(f);
 	return kb;
-}
-
-/**
- * status_caps() - one capability set of the daemon, from its /proc status
- * @pid:	the daemon
- * @key:	"CapEff:" or "CapPrm:"
- *
- * Return: the set, or ~0 when it cannot be read
- */
-static unsigned long long status_caps(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	unsigned long long caps = ~0ULL;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)))
-			caps = strtoull(line + strlen(key), NULL, 16);
-	if (f)
-		fclose(f);
-	return caps;
 }
 
 /**
@@ -551,9 +527,6 @@ int main(void)
 		usleep(10 * 1000);
 	if (!S_ISSOCK(st.st_mode))
 		bail_out("the daemon does not listen on %s", sock_path);
-	ok(!(status_caps(daemon.pid, "CapEff:") & (1ULL << CAP_SYS_ADMIN)) &&
-		   !(status_caps(daemon.pid, "CapPrm:") & (1ULL << CAP_SYS_ADMIN)),
-	   "the daemon, started as root, has given up CAP_SYS_ADMIN (no namespace helper)");
 	diag("idle figures: the daemon's RSS %ld kB, of which anonymous %ld kB (the rest is "
 	     "libc's and the program's pages, shared with other processes)",
 	     status_kb(daemon.pid, "VmRSS:"), status_kb(daemon.pid, "RssAnon:"));
