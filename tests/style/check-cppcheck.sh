@@ -28,7 +28,7 @@ cppcheck -q --std=c11 --enable=warning,portability,performance --error-exitcode=
 	--inline-suppr --library=posix -D_GNU_SOURCE -DCOLDPLUG_TEST_DATA='"tests/data"' \
 	--suppress=memleak --suppress=resourceLeak --suppress=missingInclude \
 	--suppress=missingIncludeSystem --suppress=unmatchedSuppression \
-	-I include -I lib -I tests/unit -I fuzz -I "$build" $files
+	-I include -I lib -I tests/lib -I fuzz -I "$build" $files
 rc=$?
 echo "check-cppcheck: $(echo "$files" | wc -l) files, exit $rc"
 exit $rc
