@@ -1201,3 +1201,31 @@ void fakepeer_free(struct fakepeer *fp)
 	free(fp->errors);
 	free(fp);
 }
+
+/**
+ * fakepeer_connect() - start @fp and connect a negotiated QMP client to it
+ * @fp:		the peer (its script already queued)
+ * @peer_bounds:	the daemon's bounds (qmp_client_opts_init_peer()),
+ *			else the defaults; replies are awaited 2 s either way
+ *
+ * Bails out when the handshake fails.
+ *
+ * Return: ready client (the caller frees it)
+ */
+struct qmp_client *fakepeer_connect(struct fakepeer *fp, bool peer_bounds)
+{
+	struct qmp_client_opts o;
+	struct qmp_client *c;
+	struct cp_error err;
+
+	if (peer_bounds)
+		qmp_client_opts_init_peer(&o);
+	else
+		qmp_client_opts_init(&o);
+	o.cmd_timeout_ms = 2000;
+	fakepeer_start(fp);
+	c = qmp_client_new(fakepeer_client_fd(fp), &o, &err);
+	if (!c || qmp_client_handshake(c, 2000, &err) < 0)
+		bail_out("handshake: %s", err.msg);
+	return c;
+}

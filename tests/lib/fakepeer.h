@@ -25,6 +25,7 @@
 #include <stddef.h>
 
 #include "coldplug/error.h"
+#include "coldplug/qmp.h"
 #include "coldplug/json.h"
 
 struct fakepeer;
@@ -33,6 +34,7 @@ struct fakepeer *fakepeer_new(void);
 struct fakepeer *fakepeer_new_fd(int fd);
 struct fakepeer *fakepeer_new_listen(const char *path, int delay_ms);
 int fakepeer_client_fd(struct fakepeer *fp);
+struct qmp_client *fakepeer_connect(struct fakepeer *fp, bool peer_bounds);
 void fakepeer_set_timeout(struct fakepeer *fp, int ms);
 
 void fakepeer_greeting(struct fakepeer *fp, int major, int minor, int micro);

@@ -58,27 +58,6 @@ static void root_plan(struct plan *p, struct plan_step *steps, size_t n)
 }
 
 /**
- * connect_peer() - a client connected to a started fake peer
- * @fp:		the peer (script already queued)
- *
- * Return: ready client
- */
-static struct qmp_client *connect_peer(struct fakepeer *fp)
-{
-	struct qmp_client_opts o;
-	struct qmp_client *c;
-	struct cp_error err;
-
-	qmp_client_opts_init(&o);
-	o.cmd_timeout_ms = 2000;
-	fakepeer_start(fp);
-	c = qmp_client_new(fakepeer_client_fd(fp), &o, &err);
-	if (!c || qmp_client_handshake(c, 2000, &err) < 0)
-		bail_out("handshake: %s", err.msg);
-	return c;
-}
-
-/**
  * new_peer() - a fake peer with the greeting and negotiation queued
  *
  * Return: the peer
@@ -152,7 +131,7 @@ static void test_moved(bool event_first)
 		fakepeer_event(fp, "DEVICE_DELETED", deleted);
 	}
 	expect_attach(fp);
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) == 0, "applied (event %s the reply)",
 	   event_first ? "before" : "after");
 	ok(res[0].status == APPLY_MOVED && res[0].changed, "the disk moved");
@@ -179,7 +158,7 @@ static void test_rollback(void)
 	fakepeer_reply(fp, "{\"return\":{}}");
 	fakepeer_event(fp, "DEVICE_DELETED", deleted);
 	expect_attach_refused(fp);
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
 	   "a failed attach fails the run, as a partial change");
 	is_int(res[0].status, APPLY_ROLLED_BACK, "root was put back on its frontend");
@@ -227,7 +206,7 @@ static void test_state_changed(const char *status, size_t nsteps)
 	p.before_guest = true;
 	fakepeer_expect(fp, QUERY_STATUS);
 	fakepeer_reply(fp, status_reply(status, reply, sizeof(reply)));
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_REFUSED,
 	   "%s, %zu step%s: refused, as a run that changed nothing", status, nsteps,
 	   nsteps == 1 ? "" : "s");
@@ -267,7 +246,7 @@ static void test_state_checked(const char *status, bool allow_paused)
 	fakepeer_reply(fp, "{\"return\":{}}");
 	fakepeer_event(fp, "DEVICE_DELETED", deleted);
 	expect_attach(fp);
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) == 0 && res[0].status == APPLY_MOVED,
 	   "%s%s: the disk moved", status, allow_paused ? " (allowed)" : "");
 	qmp_client_free(c);
@@ -310,7 +289,7 @@ static void test_batch(void)
 	fakepeer_expect(fp, "{\"execute\":\"query-block\"}");
 	fakepeer_reply(fp, "{\"return\":[{\"device\":\"coldplug-disk1\",\"inserted\":"
 			   "{\"node-name\":\"incus_data\"}}]}");
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
 	   "batch: root's failed attach fails the run");
 	like(err.msg, "root: dev-incus_root -> coldplug-disk0", "batch: the run reports root");
@@ -349,7 +328,7 @@ static void test_batch_unplug_fails(void)
 			   "'qemu_pcie5' does not support hotplugging\"}}");
 	fakepeer_event(fp, "DEVICE_DELETED", deleted);
 	expect_attach(fp);
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, &o, res, &err) < 0, "batch: a refused device_del fails the run");
 	like(err.msg, "does not support hotplugging", "batch: with QEMU's reason");
 	is_int(res[0].status, APPLY_MOVED, "batch: root still moved");
@@ -378,7 +357,7 @@ static void test_unplug_pending(void)
 	fakepeer_expect(fp,
 			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_root\"}}");
 	fakepeer_reply(fp, "{\"return\":{}}");
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, &o, res, &err) < 0, "an unplug that never completes fails");
 	like(err.msg, "did not finish unplugging within 200 ms", "the error says so");
 	like(err.msg, "acpi-pci-hotplug-with-bridge-support=off", "and names the fix");
@@ -466,7 +445,7 @@ static void test_cd_moved(void)
 	fakepeer_expect(fp, "{\"execute\":\"query-block\"}");
 	fakepeer_reply(fp, "{\"return\":[{\"device\":\"\",\"qdev\":\"dev-incus_iso\","
 			   "\"tray_open\":false,\"inserted\":{\"node-name\":\"incus_iso\"}}]}");
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) == 0, "cd: applied");
 	ok(res[0].status == APPLY_MOVED, "cd: the ISO is on coldplug-cd0");
 	qmp_client_free(c);
@@ -497,7 +476,7 @@ static void test_cd_ejected(void)
 	fakepeer_expect(fp, "{\"execute\":\"query-block\"}");
 	fakepeer_reply(fp, "{\"return\":[{\"device\":\"\",\"qdev\":\"dev-incus_iso\","
 			   "\"tray_open\":true}]}");
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
 	   "cd: an ejected medium fails the run");
 	like(err.msg, "something ejected it", "cd: the error says the medium was ejected");
@@ -526,7 +505,7 @@ static void test_cd_bot_fails(void)
 			   "speed mismatch trying to attach usb device\"}}");
 	fakepeer_expect(fp, CD_READD);
 	fakepeer_reply(fp, QMP_OK);
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
 	   "cd: a failed usb-bot fails the run, as a partial change (the start fails)");
 	is_int(res[0].status, APPLY_ROLLED_BACK, "cd: the ISO is back on Incus's scsi-cd");
@@ -567,7 +546,7 @@ static void test_cd_scsi_fails(bool attach)
 	fakepeer_event(fp, "DEVICE_DELETED", bot_deleted);
 	fakepeer_expect(fp, CD_READD);
 	fakepeer_reply(fp, QMP_OK);
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
 	   "cd, %s fails: the run fails", attach ? "attach" : "scsi-cd");
 	is_int(res[0].status, APPLY_ROLLED_BACK,
@@ -597,7 +576,7 @@ static void test_cd_nothing_left(void)
 	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"no port\"}}");
 	fakepeer_expect(fp, CD_READD);
 	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"bus full\"}}");
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
 	   "cd, rollback fails: the run fails");
 	is_int(res[0].status, APPLY_FAILED, "cd, rollback fails: failed");
@@ -650,7 +629,7 @@ static void test_nic_midway(void)
 			    "\"coldplug-incus_eth0\",\"id\":\"incus_eth0\",\"type\":\"tap\","
 			    "\"vhost\":false}}");
 	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"no fd\"}}");
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
 	   "nic midway: the run fails as a partial change");
 	is_int(res[0].status, APPLY_FAILED, "nic midway: failed, not put back");
@@ -684,7 +663,7 @@ static void test_qemu_gone(void)
 	fakepeer_expect(fp,
 			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_root\"}}");
 	fakepeer_close(fp);
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) < 0 && err.code == CP_ERR_FAILED,
 	   "QEMU gone: the run fails as a partial change (device_del may have been done)");
 	like(err.msg, "QEMU closed the connection", "and says so");
@@ -719,7 +698,7 @@ static void test_null_err(void)
 			"\"drive\":\"incus_root\",\"driver\":\"scsi-hd\",\"id\":\"dev-incus_root\","
 			"\"bootindex\":0}}");
 	fakepeer_reply(fp, "{\"return\":{}}");
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, NULL) < 0 && res[0].changed,
 	   "a run that changed something fails without an error to fill");
 	qmp_client_free(c);

@@ -233,27 +233,6 @@ static void test_plan(void)
 }
 
 /**
- * connect_peer() - a client connected to a started fake peer
- * @fp:		the peer (script already queued)
- *
- * Return: ready client
- */
-static struct qmp_client *connect_peer(struct fakepeer *fp)
-{
-	struct qmp_client_opts o;
-	struct qmp_client *c;
-	struct cp_error err;
-
-	qmp_client_opts_init(&o);
-	o.cmd_timeout_ms = 2000;
-	fakepeer_start(fp);
-	c = qmp_client_new(fakepeer_client_fd(fp), &o, &err);
-	if (!c || qmp_client_handshake(c, 2000, &err) < 0)
-		bail_out("handshake: %s", err.msg);
-	return c;
-}
-
-/**
  * watch_plan() - the release plan of watched slot @kind/@index
  * @inv:	inventory
  * @kind:	kind
@@ -308,7 +287,7 @@ static void test_release_disk(void)
 	fakepeer_reply(fp, "{\"return\":[{\"device\":\"coldplug-disk0\",\"inserted\":"
 			   "{\"node-name\":\"coldplug-ph-disk0\"}},{\"device\":\"coldplug-disk1\","
 			   "\"inserted\":{\"node-name\":\"incus_data\"}}]}");
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) == 0, "root's slot released");
 	is_int(res[0].status, APPLY_MOVED, "...the step is done");
 	ok(res[0].changed, "...and it changed QEMU (the release's change flag)");
@@ -327,7 +306,7 @@ static void test_release_disk(void)
 	fakepeer_expect(fp, "{\"execute\":\"query-block\"}");
 	fakepeer_reply(fp, "{\"return\":[{\"device\":\"coldplug-disk0\",\"inserted\":"
 			   "{\"node-name\":\"coldplug-ph-disk0\"}}]}");
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) == 0 && res[0].status == APPLY_MOVED,
 	   "a placeholder still there is set again, not added twice");
 	qmp_client_free(c);
@@ -356,7 +335,7 @@ static void test_check_released(const char *reply, const char *why)
 	fakepeer_negotiate(fp);
 	expect_placeholder(fp);
 	fakepeer_reply(fp, reply);
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) < 0, "a release query-block does not confirm fails");
 	is_int(res[0].status, APPLY_FAILED, "...the step failed");
 	like(res[0].err.msg, why, "...and says why");
@@ -390,7 +369,7 @@ static void test_release_usb_cd(void)
 	fakepeer_expect(fp, "{\"execute\":\"query-block\"}");
 	fakepeer_reply(fp, "{\"return\":[{\"device\":\"coldplug-disk0\",\"inserted\":"
 			   "{\"node-name\":\"incus_root\"}}]}");
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) == 0, "the USB CD drive is released");
 	ok(res[0].status == APPLY_MOVED && res[0].changed, "...done, and QEMU changed");
 	qmp_client_free(c);
@@ -408,7 +387,7 @@ static void test_release_usb_cd(void)
 	fakepeer_expect(fp, "{\"execute\":\"query-block\"}");
 	fakepeer_reply(fp, "{\"return\":[{\"device\":\"\",\"qdev\":\"/machine/peripheral/x\","
 			   "\"inserted\":{\"node-name\":\"incus_iso\"}}]}");
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) < 0 && res[0].status == APPLY_FAILED,
 	   "the ISO's node still held by a frontend: the CD release fails");
 	like(res[0].err.msg, "incus_iso is still held by /machine/peripheral/x",
@@ -450,7 +429,7 @@ static void test_release_tray_cd(void)
 	fakepeer_reply(fp, "{\"return\":{}}");
 	fakepeer_expect(fp, "{\"execute\":\"query-block\"}");
 	fakepeer_reply(fp, "{\"return\":[{\"device\":\"coldplug-cd0\",\"tray_open\":false}]}");
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(apply_run(c, &p, NULL, res, &err) == 0 && res[0].status == APPLY_MOVED && res[0].changed,
 	   "the legacy CD slot is emptied, and QEMU changed");
 	qmp_client_free(c);
@@ -492,7 +471,7 @@ static void test_link_drop(void)
 	fakepeer_expect(fp,
 			"{\"execute\":\"netdev_del\",\"arguments\":{\"id\":\"coldplug-nic0\"}}");
 	fakepeer_reply(fp, "{\"return\":{}}");
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, false);
 	ok(release_link_drop(c, &rs.links[0], on_dropped, &got, &err) == 0, "netdev_del sent");
 	ok(rs.links[0].gone && !release_link_next(&rs, RELEASE_LINK_IFINDEX, 42),
 	   "...and the slot is not dropped twice");

@@ -125,27 +125,6 @@ static void on_status(const struct serve_proto_status *st, void *userdata)
 }
 
 /**
- * connect_peer() - a client connected to a started fake peer
- * @fp:		the peer (script queued after the negotiation)
- *
- * Return: ready client
- */
-static struct qmp_client *connect_peer(struct fakepeer *fp)
-{
-	struct qmp_client_opts o;
-	struct qmp_client *c;
-	struct cp_error err;
-
-	qmp_client_opts_init_peer(&o);
-	o.cmd_timeout_ms = 2000;
-	fakepeer_start(fp);
-	c = qmp_client_new(fakepeer_client_fd(fp), &o, &err);
-	if (!c || qmp_client_handshake(c, 2000, &err) < 0)
-		bail_out("handshake: %s", err.msg);
-	return c;
-}
-
-/**
  * drive() - run the client as the daemon's loop does until @a is answered
  * @c:	client
  * @a:	the answer awaited
@@ -198,7 +177,7 @@ static void identify(const char *name, const char *status, const char *objects, 
 	fakepeer_reply(fp, status);
 	fakepeer_expect(fp, OBJECTS_LIST);
 	fakepeer_reply(fp, objects);
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, true);
 	if (serve_proto_identify(c, on_identify, a, &err) < 0 || !drive(c, a))
 		ok(false, "identify %s: no answer", name);
 	qmp_client_free(c);
@@ -254,7 +233,7 @@ static enum serve_proto_next poll_once(const char *objects, const char *status)
 	fakepeer_reply(fp, objects);
 	fakepeer_expect(fp, QUERY_STATUS);
 	fakepeer_reply(fp, status);
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, true);
 	if (serve_proto_poll(c, on_poll, &a, &err) < 0 || !drive(c, &a) || a.conn)
 		ok(false, "poll: no answer");
 	qmp_client_free(c);
@@ -295,7 +274,7 @@ static void read_request(const char *reply, struct answer *a)
 	fakepeer_negotiate(fp);
 	fakepeer_expect(fp, READ_REQUEST);
 	fakepeer_reply(fp, reply);
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, true);
 	if (serve_proto_read_request(c, on_request, a, &err) < 0 || !drive(c, a))
 		ok(false, "read the request: no answer");
 	qmp_client_free(c);
@@ -393,7 +372,7 @@ static void test_claim(void)
 	fakepeer_reply(fp, "{\"return\":{}}");
 	expect_ringbuf(fp, "running",
 		       "{\"error\":{\"class\":\"DeviceNotFound\",\"desc\":\"no chardev\"}}");
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, true);
 	ok(serve_proto_claim(c, STUB_STATUS_RUNNING, on_status, &a, &err) == 0 && drive(c, &a),
 	   "claimed");
 	ok(!a.conn && !*a.st_err, "...the status object created");
@@ -412,7 +391,7 @@ static void test_claim(void)
 			    "\"coldplug-request\"}}");
 	fakepeer_reply(fp, "{\"return\":{}}");
 	expect_ringbuf(fp, "failed: bad request", "{\"return\":{}}");
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, true);
 	ok(serve_proto_claim(c, "failed: bad\nrequest", on_status, &a, &err) == 0 && drive(c, &a),
 	   "a refusal claimed");
 	ok(!a.conn && strstr(a.st_err, "duplicate") && !*a.rb_err,
@@ -438,7 +417,7 @@ static void test_set_status(void)
 	fakepeer_reply(fp, "{\"return\":{}}");
 	expect_ringbuf(fp, "done: 0 devices re-homed", "{\"return\":{}}");
 	fakepeer_close(fp);
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, true);
 	ok(serve_proto_set_status(c, "done: 0 devices re-homed", on_status, &a, &err) == 0 &&
 		   drive(c, &a) && !a.conn && !*a.st_err && !*a.rb_err,
 	   "the final status set");
@@ -452,7 +431,7 @@ static void test_set_status(void)
 			    "\"/objects/coldplug-status\",\"property\":\"identity\",\"value\":"
 			    "\"done\"}}");
 	fakepeer_close(fp);
-	c = connect_peer(fp);
+	c = fakepeer_connect(fp, true);
 	ok(serve_proto_set_status(c, "done", on_status, &a, &err) == 0 && drive(c, &a) && a.conn,
 	   "QEMU gone meanwhile: the connection's error");
 	qmp_client_free(c);
