@@ -5,7 +5,10 @@
 #
 # Each target runs FUZZ_SECONDS (default 60), or FUZZ_RUNS executions when
 # that is set; fuzz_serve_vm runs FUZZ_SERVE_VM_RUNS executions (default
-# 10000000, issue 12's figure: about 7 h on one idle core, see fuzz/README.md).
+# 10000000, issue 12's figure: about 2-3 h on one idle core, see fuzz/README.md).
+# FUZZ_JOBS=J (default 1) runs J processes of a target side by side on the
+# same work directory, each with 1/J of the executions (each its own log,
+# BUILDDIR/fuzz-work/<target>.job-N.log); the total is their sum.
 #
 # BUILDDIR is a build configured with -Dfuzzing=true (clang). Each target
 # starts from its committed corpus fuzz/corpus/<target>/ and works in
@@ -21,6 +24,8 @@ FUZZ=${FUZZ:?set FUZZ to a build directory configured with -Dfuzzing=true}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_RUNS=${FUZZ_RUNS:-}
 FUZZ_SERVE_VM_RUNS=${FUZZ_SERVE_VM_RUNS:-10000000}
+FUZZ_JOBS=${FUZZ_JOBS:-1}
+case $FUZZ_JOBS in '' | *[!0-9]* | 0) echo "fuzz/run.sh: FUZZ_JOBS must be a positive count" >&2; exit 2 ;; esac
 [ $# -gt 0 ] || set -- fuzz_qmp_stream fuzz_qmp_classify fuzz_hmp_network fuzz_stub_request \
 	fuzz_profile_check fuzz_inventory fuzz_serve_vm
 # An undefined behaviour is a finding too: stop at it (the default only
@@ -37,23 +42,47 @@ for t in "$@"; do
 		exit 1
 	fi
 	mkdir -p "$corpus" "$work"
-	# How long: a number of executions, or a time box.
+	# How long: a number of executions (shared among the jobs), or a time box.
 	runs=$FUZZ_RUNS
 	[ "$t" != fuzz_serve_vm ] || runs=$FUZZ_SERVE_VM_RUNS
 	if [ -n "$runs" ]; then
-		length="-runs=$runs"
-		echo "== $t: $runs executions on $corpus"
+		length="-runs=$(((runs + FUZZ_JOBS - 1) / FUZZ_JOBS))"
+		echo "== $t: $runs executions in $FUZZ_JOBS job(s) on $corpus"
 	else
 		length="-max_total_time=$FUZZ_SECONDS"
-		echo "== $t: ${FUZZ_SECONDS}s on $corpus"
+		echo "== $t: ${FUZZ_SECONDS}s in $FUZZ_JOBS job(s) on $corpus"
 	fi
-	# One process (no -jobs/-fork): CPU is shared, and targets run one at a time.
-	if ! "$exe" "$length" -print_final_stats=1 \
-		-dict=fuzz/qmp.dict -max_len=65536 -artifact_prefix="$corpus/" \
-		"$work" "$corpus"; then
-		echo "== $t: CRASHED; the reproducer is in $corpus (crash-*)" >&2
-		status=1
-	fi
+	# Plain processes, no -jobs/-fork: each job's exit status and its own
+	# final stats are what count.
+	rm -f "$work".job-*.log
+	echo "== $t: progress in $work.job-*.log"
+	pids=
+	j=1
+	while [ "$j" -le "$FUZZ_JOBS" ]; do
+		"$exe" "$length" -print_final_stats=1 \
+			-dict=fuzz/qmp.dict -max_len=65536 -artifact_prefix="$corpus/" \
+			"$work" "$corpus" >"$work.job-$j.log" 2>&1 &
+		pids="$pids $!"
+		j=$((j + 1))
+	done
+	j=1
+	for pid in $pids; do
+		if ! wait "$pid"; then
+			echo "== $t: job $j CRASHED; the reproducer is in $corpus (crash-*)," \
+				"the log is $work.job-$j.log" >&2
+			tail -n 40 "$work.job-$j.log" >&2
+			status=1
+		fi
+		j=$((j + 1))
+	done
+	# libFuzzer's final stats: executions and rate of each job, summed.
+	for log in "$work".job-*.log; do
+		grep -h '	DONE ' "$log" | sed "s|^|== $t: $(basename "$log"): |"
+	done
+	cat "$work".job-*.log | awk -v t="$t" '
+		/^stat::number_of_executed_units:/ { runs += $2; jobs++ }
+		/^stat::average_exec_per_sec:/ { rate += $2 }
+		END { printf "== %s: %d executions in %d job(s), %d exec/s together\n", t, runs, jobs, rate }'
 	"$exe" -merge=1 -dict=fuzz/qmp.dict "$corpus" "$work" >/dev/null 2>&1 ||
 		echo "== $t: merging into $corpus failed" >&2
 	echo "== $t: corpus now $(ls "$corpus" | wc -l) files"
