@@ -6,6 +6,7 @@
  * replies, polls) become the epoll_wait timeout.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -698,23 +699,33 @@ static int loop_timeout(const struct serve *s)
 /**
  * reap_vms() - run due timers, then free VMs whose connection is over
  * @s:	daemon
+ *
+ * When the last VM goes, the heap's free memory goes back to the kernel
+ * (malloc_trim()): a daemon that served 50 starts at once keeps no more
+ * than an idle one (issue 12's idle figure, tests/security/test_hostile.c).
  */
 static void reap_vms(struct serve *s)
 {
 	int64_t now = cp_now_ms();
+	bool freed = false, any = false;
 	size_t i;
 
 	for (i = 0; i < s->o.max_vms; i++) {
 		if (!s->vms[i])
 			continue;
 		vm_timers(s->vms[i], now);
-		if (!vm_dead(s->vms[i]))
+		if (!vm_dead(s->vms[i])) {
+			any = true;
 			continue;
+		}
 		epoll_ctl(s->efd, EPOLL_CTL_DEL, vm_fd(s->vms[i]), NULL);
 		vm_free(s->vms[i]);
 		s->vms[i] = NULL;
 		s->out[i] = false;
+		freed = true;
 	}
+	if (freed && !any)
+		malloc_trim(0);
 }
 
 /**

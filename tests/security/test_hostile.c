@@ -52,6 +52,25 @@
  * attack lasts FLOOD_MS, twice as long. */
 #define SERVED_MS 2500L
 #define FLOOD_MS  5000
+/* The daemon's own memory (RssAnon: heap, stack, data) when no VM is
+ * connected, at start and again after the load (measured: 176 kB, and
+ * 464 kB after 150 VMs and the attacks, where 1.6 MiB stayed before the
+ * daemon trimmed its heap when the last VM went). Its RSS adds libc's and the
+ * program's text (about 1.8 MiB, shared with every process that maps them):
+ * that part is reported, not asserted (see diag()). Not in the sanitizer
+ * build, whose allocator keeps a quarantine. */
+#define IDLE_ANON_KB	   512L
+#define IDLE_AGAIN_ANON_KB 1024L
+/* Issue 12's bound on the daemon's RSS while it serves and is attacked. */
+#define MAX_PEAK_KB (16L * 1024)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
 
 static char sock_path[108];
 
@@ -497,6 +516,55 @@ static void test_load(pid_t daemon)
 	     LOAD_VMS, (long long)delta[LOAD_ROUNDS / 2], LOAD_ROUNDS, flooded, after);
 }
 
+/**
+ * idle_figures() - the daemon's memory with no VM connected: its own part
+ * asserted, its RSS reported
+ * @daemon:	the daemon
+ * @when:	"idle" or "idle again"
+ * @anon_max:	bound on its own memory (kB)
+ */
+static void idle_figures(pid_t daemon, const char *when, long anon_max)
+{
+	long rss = status_kb(daemon, "VmRSS:"), anon = status_kb(daemon, "RssAnon:");
+
+	diag("%s: the daemon's RSS %ld kB, of which anonymous %ld kB (the rest is libc's and "
+	     "the program's text, shared with other processes); peak %ld kB",
+	     when, rss, anon, peak_kb(daemon));
+#ifdef UNDER_ASAN
+	(void)anon_max;
+	skip(1, "%s: the sanitizer build's allocator holds a quarantine (RssAnon %ld kB)", when,
+	     anon);
+#else
+	ok(anon > 0 && anon <= anon_max, "%s: the daemon's own memory is %ld kB (at most %ld)",
+	   when, anon, anon_max);
+#endif
+}
+
+/**
+ * idle_again() - once every VM of the load has gone, the daemon is back to
+ * (nearly) its idle memory, and its peak stayed under issue 12's bound
+ * @daemon:	the daemon
+ */
+static void idle_again(pid_t daemon)
+{
+	long peak;
+	int i;
+
+	/* The load's VMs hang up as they end; the daemon reaps them within a
+	 * poll. Wait (bounded) until their connections are gone. */
+	for (i = 0; i < 50 && status_kb(daemon, "RssAnon:") > IDLE_AGAIN_ANON_KB; i++)
+		usleep(100 * 1000);
+	idle_figures(daemon, "idle again, after the load", IDLE_AGAIN_ANON_KB);
+	peak = peak_kb(daemon);
+#ifdef UNDER_ASAN
+	skip(1, "the sanitizer build's peak (%ld kB) is its shadow memory's", peak);
+#else
+	ok(peak > 0 && peak <= MAX_PEAK_KB,
+	   "the daemon's RSS peaked at %ld kB over every attack and the load (at most %ld)", peak,
+	   MAX_PEAK_KB);
+#endif
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/cp-hostile-XXXXXX", log_path[256], asan[512];
@@ -527,12 +595,11 @@ int main(void)
 		usleep(10 * 1000);
 	if (!S_ISSOCK(st.st_mode))
 		bail_out("the daemon does not listen on %s", sock_path);
-	diag("idle figures: the daemon's RSS %ld kB, of which anonymous %ld kB (the rest is "
-	     "libc's and the program's pages, shared with other processes)",
-	     status_kb(daemon.pid, "VmRSS:"), status_kb(daemon.pid, "RssAnon:"));
+	idle_figures(daemon.pid, "idle", IDLE_ANON_KB);
 	test_amplification(daemon.pid);
 	test_flood(daemon.pid);
 	test_load(daemon.pid);
+	idle_again(daemon.pid);
 	if (!ok(lab_proc_stop(&daemon, 2000, &err) == 0 && lab_proc_exited_ok(&daemon),
 		"SIGTERM stops the daemon cleanly (exit 0)"))
 		show_log(log_path);
