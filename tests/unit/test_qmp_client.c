@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -1516,6 +1517,126 @@ static void test_trace(void)
  *
  * Return: TAP exit status
  */
+/**
+ * write_events() - the peer end writes @n small events
+ * @fd:	the peer's end
+ * @n:	how many
+ *
+ * Return: the bytes written
+ */
+static size_t write_events(int fd, int n)
+{
+	static const char ev[] = "{\"event\": \"RTC_CHANGE\", \"data\": {\"offset\": 1}, "
+				 "\"timestamp\": {\"seconds\": 1, \"microseconds\": 1}}\r\n";
+	size_t len = (size_t)n * (sizeof(ev) - 1), off;
+	cleanup_free char *buf = malloc(len);
+
+	/* One write: a unix socket charges each write's buffer (about 1 KiB
+	 * for a small one) to the sender's 208 KiB, so 300 small writes block. */
+	if (!buf)
+		bail_out("write_events: out of memory");
+	for (off = 0; off < len; off += sizeof(ev) - 1)
+		memcpy(buf + off, ev, sizeof(ev) - 1);
+	if (write(fd, buf, len) != (ssize_t)len)
+		bail_out("write_events: %s", strerror(errno));
+	return len;
+}
+
+/**
+ * unread() - bytes the client has not read from its socket
+ * @c:	client
+ *
+ * Return: bytes
+ */
+static long unread(struct qmp_client *c)
+{
+	int n = -1;
+
+	if (ioctl(qmp_client_fd(c), FIONREAD, &n) < 0)
+		bail_out("FIONREAD: %s", strerror(errno));
+	return n;
+}
+
+/**
+ * answer_one() - the peer end reads one command and answers it with its id
+ * @fd:	the peer's end
+ */
+static void answer_one(int fd)
+{
+	char buf[4096], reply[128];
+	const char *id;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		bail_out("answer_one: no command");
+	buf[n] = '\0';
+	id = strstr(buf, "\"id\":");
+	snprintf(reply, sizeof(reply), "{\"return\": {}, \"id\": %ld}\r\n",
+		 id ? strtol(id + 5, NULL, 10) : -1L);
+	if (write(fd, reply, strlen(reply)) != (ssize_t)strlen(reply))
+		bail_out("answer_one: %s", strerror(errno));
+}
+
+/**
+ * test_flood_reads_less() - a peer that sends 256 events in a row with no
+ * reply between them is read 4 KiB a turn, not 64 KiB, until it replies
+ * again: a flooder costs the daemon's loop little per turn, and every other
+ * VM gets its turn sooner (tests/security/test_hostile.c measures that)
+ */
+static void test_flood_reads_less(void)
+{
+	static const char greeting[] = "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 7, "
+				       "\"minor\": 2, \"micro\": 0}, \"package\": \"\"}, "
+				       "\"capabilities\": []}}\r\n";
+	struct qmp_client_opts o;
+	struct qmp_client *c;
+	struct cp_error err = { 0 };
+	struct got reply = { 0 };
+	size_t sent;
+	long before;
+	int sv[2], ready = 0, i;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		bail_out("socketpair: %s", strerror(errno));
+	if (write(sv[1], greeting, sizeof(greeting) - 1) != (ssize_t)(sizeof(greeting) - 1))
+		bail_out("greeting: %s", strerror(errno));
+	test_opts(&o);
+	c = qmp_client_new(sv[0], &o, &err);
+	if (!c || qmp_client_handshake_async(c, HANDSHAKE_MS, ready_cb, &ready, &err) < 0)
+		bail_out("flood: %s", err.msg);
+	qmp_client_process(c, NULL);
+	qmp_client_flush(c, NULL);
+	answer_one(sv[1]);
+	loop(c, &ready, 3000);
+	ok(ready, "flood: the peer is negotiated with");
+
+	sent = write_events(sv[1], 256);
+	qmp_client_process(c, NULL);
+	is_int(unread(c), 0, "flood: 256 events in a row (%zu bytes) are read in one turn", sent);
+	write_events(sv[1], 300);
+	before = unread(c);
+	qmp_client_process(c, NULL);
+	ok(before > 0 && before - unread(c) <= 4096,
+	   "flood: past 256 events in a row, a turn reads at most 4 KiB (%ld bytes)",
+	   before - unread(c));
+	for (i = 0; i < 1000 && unread(c) > 0; i++)
+		qmp_client_process(c, NULL);
+	is_int(unread(c), 0, "flood: the rest is read in later turns");
+
+	if (qmp_client_send(c, "query-status", NULL, NULL, 0, 1000, got_reply, &reply, &err) < 0)
+		bail_out("flood: %s", err.msg);
+	qmp_client_flush(c, NULL);
+	answer_one(sv[1]);
+	loop(c, &reply.calls, 3000);
+	is_int(reply.calls, 1, "flood: the peer answers a command");
+	sent = write_events(sv[1], 200);
+	qmp_client_process(c, NULL);
+	is_int(unread(c), 0, "flood: after a reply, a turn reads 64 KiB again (%zu bytes at once)",
+	       sent);
+	qmp_client_free(c);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	unsetenv("COLDPLUG_QMP_TRACE");
@@ -1542,5 +1663,6 @@ int main(void)
 	test_send_never_blocks();
 	test_caller_fail();
 	test_trace();
+	test_flood_reads_less();
 	return done_testing();
 }
