@@ -10,7 +10,7 @@
 # install it: the binary and the systemd unit the daemon is run as. (A bare
 # binary works too, with COLDPLUG_UNIT naming a unit file, for debugging.) Scenarios (default: all): disks-nic-2,
 # disks-nic-4, usb-nics, restart, lifecycle, no-daemon, baseline-usb,
-# baseline-seed. COLDPLUG_INCUS_RECORD=DIR
+# baseline-seed, live-attach. COLDPLUG_INCUS_RECORD=DIR
 # keeps Incus's qemu.conf and QMP log of the disks-nic VMs there. Each VM runs the
 # project's Linux test guest (tests/qemu/guest) through raw.qemu -kernel.
 #
@@ -23,7 +23,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PKG=${1:?usage: test_incus.sh COLDPLUG.deb|COLDPLUG [SCENARIO...]}
 shift
-SCENARIOS=${*:-disks-nic-2 disks-nic-4 usb-nics restart lifecycle no-daemon baseline-usb baseline-seed}
+SCENARIOS=${*:-disks-nic-2 disks-nic-4 usb-nics restart lifecycle no-daemon baseline-usb baseline-seed live-attach}
 [ -n "${COLDPLUG_LAB_ENV:-}" ] && [ -r "$COLDPLUG_LAB_ENV" ] ||
 	{ echo "Bail out! COLDPLUG_LAB_ENV names no lab.env (run tests/qemu/prepare.sh BUILD)"; exit 1; }
 # shellcheck disable=SC1090
@@ -234,6 +234,62 @@ scenario_disks_nic() {
 	inc delete --force "$vm" >/dev/null
 	inc storage volume delete default "data$cpus" >/dev/null
 	inc storage volume delete default "iso$cpus" >/dev/null
+}
+
+# live_attach: a volume attached to the running VM (Incus hot-adds a scsi-hd
+# LUN on its virtio-scsi, which macOS cannot drive) reaches a free disk slot,
+# in a guest without PCI hotplug (pcie_ports=compat; the profile turns ACPI
+# PCI hotplug off): with its size and the host's bytes, a guest write lands
+# in the volume, and a detach empties the slot again (size 0, no I/O error).
+# The guest is Linux, which also sees the LUN come and go: the checks look
+# at the slot, never at "a disk somewhere".
+scenario_live_attach() {
+	local vm=la out size i vol
+	vol=$(volume_file datala)
+	inc storage volume create default datala --type=block size=32MiB >/dev/null
+	"$COLDPLUG_CPTRAFFIC" pattern --seed 11 --offset 0 --length 1048576 |
+		dd of="$vol" conv=notrunc status=none
+	new_vm "$vm" 2 "pcie_ports=compat"
+	check "live: incus start succeeds" inc start "$vm"
+	report "$vm" >/dev/null
+	out=$(guest "$vm" "sh ls /sys/bus/pci/slots 2>/dev/null | wc -l; ls /sys/bus/pci_express/devices 2>/dev/null | wc -l")
+	out=$(grep -v CP- <<<"$out" | tr -d ' ' | tr '\n' ' ')
+	check "live: the guest has no PCI hotplug (PCI slots, PCIe port services: ${out:-?})" \
+		test "$out" = "0 0 "
+	out=$(guest "$vm" "size coldplug-disk1")
+	check "live: before the attach, coldplug-disk1 is an empty slot ($(sed -n 's/^size .*size=//p' <<<"$out"))" \
+		test "$(sed -n 's/^size .*size=//p' <<<"$out")" = 0
+	check "live: incus config device add (a 32 MiB volume, while running) succeeds" \
+		inc config device add "$vm" data disk pool=default source=datala
+	size=
+	for i in $(seq 6); do
+		out=$(guest "$vm" "size coldplug-disk1")
+		size=$(sed -n 's/^size .*size=//p' <<<"$out")
+		[ "$size" = 33554432 ] && break
+	done
+	check "live: the guest sees the volume on coldplug-disk1, 32 MiB (size ${size:-?}, after $i look(s))" \
+		test "$size" = 33554432
+	out=$(guest "$vm" "sum coldplug-disk1 0 1048576")
+	check "live: coldplug-disk1 holds the bytes the host wrote before the attach" \
+		test "$(sed -n 's/^sum .*sum=//p' <<<"$out")" = "$(pattern 11 0 1048576)"
+	out=$(GUEST_WAIT=6 guest "$vm" "write coldplug-disk1 13 2097152 65536")
+	check "live: a guest write on coldplug-disk1 lands in the volume ($(grep -o 'match=[0-9]*' <<<"$out"))" \
+		test "$(dd if="$vol" bs=65536 skip=32 count=1 status=none | md5sum | cut -d' ' -f1)" = "$(pattern 13 2097152 65536)"
+	out=$(guest "$vm" "sh ls /sys/block")
+	check "live: no disk is left on Incus's virtio-scsi (the guest's disks: $(grep -v CP- <<<"$out" | tr '\n' ' '))" \
+		bash -c '! grep -q "^sd" <<<"$1"' _ "$out"
+	check "live: the daemon's journal says where the disk went" \
+		grep -q "$vm.*data.*coldplug-disk1" "$RUN/serve.log"
+	check "live: incus config device remove succeeds" inc config device remove "$vm" data
+	size=
+	for i in $(seq 4); do
+		out=$(guest "$vm" "size coldplug-disk1")
+		size=$(sed -n 's/^size .*size=//p' <<<"$out")
+		[ "$size" = 0 ] && break
+	done
+	check "live: after the detach, coldplug-disk1 is empty again (size ${size:-?})" test "$size" = 0
+	inc delete --force "$vm" >/dev/null
+	inc storage volume delete default datala >/dev/null
 }
 
 # usb_nics: the usb-net frontend (a second profile), two NICs, beside the
@@ -480,6 +536,7 @@ for s in $SCENARIOS; do
 	no-daemon) scenario_no_daemon ;;
 	baseline-usb) scenario_baseline_usb ;;
 	baseline-seed) scenario_baseline_seed ;;
+	live-attach) scenario_live_attach ;;
 	*) echo "Bail out! unknown scenario $s"; exit 1 ;;
 	esac
 	diag "scenario $s: $(($(date +%s) - t0)) s"
