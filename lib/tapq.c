@@ -576,19 +576,24 @@ static void chunk_end(struct tapq_job *job, const struct cp_error *e)
 
 	if (!e && chunk_results(job, &re) == 0) {
 		helper_reap(job, false);
-	} else {
-		helper_reap(job, e != NULL);
-		if (e && e->code == CP_ERR_TIMEOUT)
-			cp_error_set(&re, CP_ERR_TIMEOUT,
-				     "the helper in QEMU's network namespace (pid %d) did not answer "
-				     "within %d ms: killed",
-				     pid, TAPQ_HELPER_TIMEOUT_MS);
-		else if (e)
-			cp_error_set(&re, e->code, "the helper in QEMU's network namespace (pid %d) "
-						   "was killed: %s",
-				     pid, e->msg);
-		fail_range(job->reqs, job->first, job->count, &re);
+		job->first += job->count;
+		return;
 	}
+	helper_reap(job, e != NULL);
+	if (e && e->code == CP_ERR_TIMEOUT) {
+		cp_error_set(&re, CP_ERR_TIMEOUT,
+			     "the helper in QEMU's network namespace (pid %d) did not answer within "
+			     "%d ms: killed",
+			     pid, TAPQ_HELPER_TIMEOUT_MS);
+		cp_log_warn("tap %s%s of QEMU pid %d: %s", req_name(&job->reqs[job->first]),
+			    job->count > 1 ? " (and others)" : "", (int)job->reqs[job->first].t.pid,
+			    re.msg);
+	} else if (e) {
+		cp_error_set(&re, e->code,
+			     "the helper in QEMU's network namespace (pid %d) was killed: %s", pid,
+			     e->msg);
+	}
+	fail_range(job->reqs, job->first, job->count, &re);
 	job->first += job->count;
 }
 
