@@ -34,8 +34,9 @@
  * an uninterruptible sleep in the kernel; it is then left to a later
  * reap, and said so). */
 #define TAPQ_REAP_MS 200
-/* Test hook: a helper whose request names this tap sleeps until killed,
- * as one stuck in a slow namespace would (tests/program/test_serve_tap.c). */
+/* Test hook: a helper whose request names this tap (or macvtap device)
+ * sleeps until killed, as one stuck in a slow namespace would
+ * (tests/security/test_tap_helper.c, tests/unit/test_tapq.c, test_apply.c). */
 #define TAPQ_STALL_ENV "COLDPLUG_TEST_TAPQ_STALL"
 
 /**
@@ -436,7 +437,7 @@ static _Noreturn void helper_main(const struct tapq_job *job, pid_t parent, int 
 	for (i = 0; entered && i < job->count; i++) {
 		struct tapq_req r = job->reqs[job->first + i];
 
-		while (stall && r.t.ifname && !strcmp(stall, r.t.ifname))
+		while (stall && !strcmp(stall, req_name(&r)))
 			pause();
 		req_here(&r);
 		res[i].rc = r.rc;
