@@ -150,16 +150,17 @@ static void tap_fill(const struct tapq_req *r, struct inv_tap *out)
 	memset(out, 0, sizeof(*out));
 	out->probed = true;
 	if (r->rc < 0 && r->err.code != CP_ERR_INVALID) {
-		out->probe_errno = r->err.sys_errno		  ? r->err.sys_errno
-				   : r->err.code == CP_ERR_TIMEOUT ? ETIMEDOUT
-								   : EIO;
+		out->probe_errno = r->err.sys_errno;
+		if (!out->probe_errno)
+			out->probe_errno = r->err.code == CP_ERR_TIMEOUT ? ETIMEDOUT : EIO;
 		return;
 	}
 	/* CP_ERR_INVALID: it exists but is no tap; info says what it is. */
 	out->exists = true;
 	out->ifindex = info->ifindex;
 	out->flags = (info->is_tap ? IFF_TAP : 0) | (info->persistent ? IFF_PERSIST : 0) |
-		     (info->multi_queue ? IFF_MULTI_QUEUE : 0) | (info->vnet_hdr ? IFF_VNET_HDR : 0);
+		     (info->multi_queue ? IFF_MULTI_QUEUE : 0) |
+		     (info->vnet_hdr ? IFF_VNET_HDR : 0);
 	out->queues = info->queues;
 	out->disabled = info->disabled;
 	cp_strlcpy(out->master, info->master, sizeof(out->master));

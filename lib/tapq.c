@@ -312,7 +312,6 @@ static int same_netns(const struct tapq_target *t, int *nsfd, struct cp_error *e
 	return 0;
 }
 
-
 /**
  * req_here() - carry out one request in the current namespace
  * @r:	request; its results are filled
@@ -432,8 +431,8 @@ static _Noreturn void helper_main(const struct tapq_job *job, pid_t parent, int 
 	entered = setns(job->nsfd, CLONE_NEWNET) == 0;
 	e = errno;
 	for (i = 0; !entered && i < job->count; i++)
-		res[i].rc = cp_error_set_errno(&res[i].err, e,
-					       "enter QEMU's network namespace (needs CAP_SYS_ADMIN)");
+		res[i].rc = cp_error_set_errno(
+			&res[i].err, e, "enter QEMU's network namespace (needs CAP_SYS_ADMIN)");
 	for (i = 0; entered && i < job->count; i++) {
 		struct tapq_req r = job->reqs[job->first + i];
 
@@ -548,7 +547,8 @@ static int chunk_results(struct tapq_job *job, struct cp_error *err)
 		for (i = 0; n >= 0 && i < nfds; i++)
 			close(fds[i]);
 		return cp_error_set(err, CP_ERR_SYSTEM,
-				    "the tap helper (pid %d) exited without an answer", (int)job->pid);
+				    "the tap helper (pid %d) exited without an answer",
+				    (int)job->pid);
 	}
 	for (i = 0; i < job->count; i++) {
 		struct tapq_req *r = &job->reqs[job->first + i];
@@ -582,10 +582,11 @@ static void chunk_end(struct tapq_job *job, const struct cp_error *e)
 	}
 	helper_reap(job, e != NULL);
 	if (e && e->code == CP_ERR_TIMEOUT) {
-		cp_error_set(&re, CP_ERR_TIMEOUT,
-			     "the helper in QEMU's network namespace (pid %d) did not answer within "
-			     "%d ms: killed",
-			     pid, TAPQ_HELPER_TIMEOUT_MS);
+		cp_error_set(
+			&re, CP_ERR_TIMEOUT,
+			"the helper in QEMU's network namespace (pid %d) did not answer within "
+			"%d ms: killed",
+			pid, TAPQ_HELPER_TIMEOUT_MS);
 		cp_log_warn("tap %s%s of QEMU pid %d: %s", req_name(&job->reqs[job->first]),
 			    job->count > 1 ? " (and others)" : "", (int)job->reqs[job->first].t.pid,
 			    re.msg);
@@ -720,8 +721,9 @@ int tapq_start(struct qmp_client *c, struct tapq_req *reqs, size_t n, tapq_fn fn
 		close(nsfd);
 		return -1;
 	}
-	*job = (struct tapq_job){ .c = c, .reqs = reqs, .n = n, .nsfd = nsfd, .fn = fn,
-				  .userdata = userdata };
+	*job = (struct tapq_job){
+		.c = c, .reqs = reqs, .n = n, .nsfd = nsfd, .fn = fn, .userdata = userdata
+	};
 	if (job_step(job))
 		return 0;
 	close(job->nsfd);

@@ -16,7 +16,6 @@
  * says which VM it is; how long the daemon takes to identify it is
  * measured, alone and while A's helper hangs.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -139,8 +138,8 @@ static const char *qom_get(const struct fake_vm *vm, const char *prop)
  *
  * Return: @buf, or NULL for an error reply
  */
-static const char *answer(const struct fake_vm *vm, const char *cmd, const cp_json *args,
-			  char *buf, size_t size)
+static const char *answer(const struct fake_vm *vm, const char *cmd, const cp_json *args, char *buf,
+			  size_t size)
 {
 	const char *path = cp_json_get_str(args, "path");
 	const char *a = NULL;
@@ -198,7 +197,8 @@ static bool reply(const struct fake_vm *vm, int fd, const char *line, char *cmd,
 	*cmd = '\0';
 	if (!msg)
 		return true;
-	snprintf(cmd, cmd_size, "%s", cp_json_get_str(msg, "execute") ? cp_json_get_str(msg, "execute") : "");
+	snprintf(cmd, cmd_size, "%s",
+		 cp_json_get_str(msg, "execute") ? cp_json_get_str(msg, "execute") : "");
 	if (cp_json_get_int(msg, "id", &n))
 		snprintf(id, sizeof(id), "%lld", (long long)n);
 	else if (cp_json_get_str(msg, "id"))
@@ -359,35 +359,27 @@ static int64_t served_ms(int report, int max_ms)
 /**
  * children_of() - how many children a process has (zombies too: a child
  * stays one until it is reaped)
- * @pid:	the process
+ * @pid:	the process (single-threaded: its children are its main thread's)
  *
  * Return: their count
  */
 static int children_of(pid_t pid)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
+	char path[64], buf[4096], *p, *save = NULL;
+	FILE *f;
+	size_t n;
+	int count = 0;
 
-	while (d && (de = readdir(d))) {
-		char path[300], stat[512], *p;
-		FILE *f;
-		int ppid;
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		p = fgets(stat, sizeof(stat), f) ? strrchr(stat, ')') : NULL;
-		fclose(f);
-		if (p && sscanf(p, ") %*c %d", &ppid) == 1 && ppid == pid)
-			n++;
-	}
-	if (d)
-		closedir(d);
-	return n;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		bail_out("%s: %s", path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (p = strtok_r(buf, " \n", &save); p; p = strtok_r(NULL, " \n", &save))
+		count++;
+	return count;
 }
 
 /**
@@ -507,7 +499,8 @@ int main(void)
 	int i;
 
 	if (geteuid() != 0) {
-		skip(1, "needs root: the daemon's helper enters a network namespace (CAP_SYS_ADMIN)");
+		skip(1,
+		     "needs root: the daemon's helper enters a network namespace (CAP_SYS_ADMIN)");
 		return done_testing();
 	}
 	if (!mkdtemp(dir))

@@ -282,8 +282,7 @@ static void test_async(pid_t pid)
 						  .pid = pid,
 						  .proc_root = "/proc" };
 	rc = tapq_start(c, reqs, 11, on_done, &d, &err);
-	ok(rc == 0 && !d.called, "async: a batch in another namespace goes to helpers (rc %d)",
-	   rc);
+	ok(rc == 0 && !d.called, "async: a batch in another namespace goes to helpers (rc %d)", rc);
 	drive(c, &d, HELPER_MS, &longest);
 	for (i = 0; i < 11; i++)
 		good += i % 2 ? reqs[i].rc < 0 && reqs[i].err.sys_errno == ENODEV
@@ -302,8 +301,7 @@ static void test_async(pid_t pid)
 	ok(rc == 0 && d.called == 1 && reqs[0].rc < 0 && reqs[0].fd < 0 &&
 		   strstr(reqs[0].err.msg, "tap cpq-there still has 1 queue open after netdev_del "
 					   "net0"),
-	   "async: no queue opened on a tap whose queues are not all closed (%s)",
-	   reqs[0].err.msg);
+	   "async: no queue opened on a tap whose queues are not all closed (%s)", reqs[0].err.msg);
 	qmp_client_free(c);
 	close(peer);
 }
@@ -326,8 +324,8 @@ static void test_hang(pid_t pid)
 	setenv("COLDPLUG_TEST_TAPQ_STALL", "cpq-there", 1);
 	t0 = cp_now_ms();
 	rc = tapq_start(c, &r, 1, on_done, &d, &err);
-	ok(rc == 0 && cp_now_ms() - t0 < 200,
-	   "hang: tapq_start() returns at once (%lld ms)", (long long)(cp_now_ms() - t0));
+	ok(rc == 0 && cp_now_ms() - t0 < 200, "hang: tapq_start() returns at once (%lld ms)",
+	   (long long)(cp_now_ms() - t0));
 	is_int(children(), 2, "hang: its helper runs");
 	ok(qmp_client_next_deadline(c) >= 0 && qmp_client_next_deadline(c) <= t0 + HELPER_MS + 50,
 	   "hang: the client's loop has the helper's deadline");
