@@ -645,34 +645,14 @@ static int batch_prepare(struct tapq_req *reqs, size_t n, int *nsfd)
 	return 1;
 }
 
+static void on_helper(struct qmp_client *c, const struct cp_error *e, void *userdata);
+
 /**
  * job_step() - start helpers until one runs on the client's loop
  * @job:	asynchronous job
  *
  * Return: true while a helper runs, false once every request has its result
  */
-static bool job_step(struct tapq_job *job);
-
-/**
- * on_helper() - qmp_watch_fn: the helper exited, its deadline passed, or
- * its VM's connection is gone
- * @c:		client
- * @e:		NULL when it exited, else why it is killed
- * @userdata:	the job
- */
-static void on_helper(struct qmp_client *c, const struct cp_error *e, void *userdata)
-{
-	struct tapq_job *job = userdata;
-
-	(void)c;
-	chunk_end(job, e);
-	if (job_step(job))
-		return;
-	job->fn(job->reqs, job->n, job->userdata);
-	close(job->nsfd);
-	free(job);
-}
-
 static bool job_step(struct tapq_job *job)
 {
 	struct cp_error e;
@@ -686,6 +666,26 @@ static bool job_step(struct tapq_job *job)
 		chunk_end(job, &e);
 	}
 	return false;
+}
+
+/**
+ * on_helper() - qmp_watch_fn: the helper exited, its deadline passed, or
+ * its VM's connection is gone
+ * @c:		client
+ * @e:		NULL when it exited, else why it is killed
+ * @userdata:	the job (freed once every request has its result)
+ */
+static void on_helper(struct qmp_client *c, const struct cp_error *e, void *userdata)
+{
+	struct tapq_job *job = userdata;
+
+	(void)c;
+	chunk_end(job, e);
+	if (job_step(job))
+		return;
+	job->fn(job->reqs, job->n, job->userdata);
+	close(job->nsfd);
+	free(job);
 }
 
 /**
