@@ -374,6 +374,8 @@ struct child_result {
  * @pid:	the helper, 0 when none runs
  * @pidfd:	its pidfd, readable once it has exited (owned while @pid runs)
  * @sock:	our end of its reply socket (owned while @pid runs)
+ * @hung:	a helper of this job did not answer: the rest are not tried
+ *		(the namespace hangs; each would cost another deadline)
  * @fn:		completion (tapq_start())
  * @userdata:	for @fn
  */
@@ -387,6 +389,7 @@ struct tapq_job {
 	pid_t pid;
 	int pidfd;
 	int sock;
+	bool hung;
 	tapq_fn fn;
 	void *userdata;
 };
@@ -494,6 +497,12 @@ static int chunk_start(struct tapq_job *job)
 		cp_error_copy(&e, qmp_client_error(job->c));
 		goto fail;
 	}
+	if (job->hung) {
+		cp_error_set(&e, CP_ERR_TIMEOUT,
+			     "not tried: the helper in QEMU's network namespace before it did not "
+			     "answer");
+		goto fail;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		cp_error_set_errno(&e, errno, "tap helper: socketpair");
 		goto fail;
@@ -582,6 +591,7 @@ static void chunk_end(struct tapq_job *job, const struct cp_error *e)
 	}
 	helper_reap(job, e != NULL);
 	if (e && e->code == CP_ERR_TIMEOUT) {
+		job->hung = true;
 		cp_error_set(
 			&re, CP_ERR_TIMEOUT,
 			"the helper in QEMU's network namespace (pid %d) did not answer within "
