@@ -70,6 +70,8 @@ struct unplug {
  * @netdev_gone:	the current NIC step has deleted the manager's netdev
  * @netdev_added:	the current NIC step has added its new netdev
  * @mark:		event mark taken before the last command
+ * @tap:		APPLY_OP_OPEN_TAP's request to the tap helper
+ * @tap_after:		what must have closed the tap's queues ("netdev_del X")
  * @tap_fd:		queue opened by APPLY_OP_OPEN_TAP, until it is passed
  * @step_start:		cp_now_ms() when the current step began
  * @failure:		the error that stopped the run
@@ -98,6 +100,8 @@ struct apply {
 	bool netdev_gone;
 	bool netdev_added;
 	uint64_t mark;
+	struct tapq_req tap;
+	char tap_after[160];
 	int tap_fd;
 	int64_t step_start;
 	struct cp_error failure;
@@ -460,35 +464,65 @@ static void on_deleted(struct qmp_client *c, cp_json *ev, const struct cp_error 
 }
 
 /**
- * open_tap() - APPLY_OP_OPEN_TAP: one new queue on the tap, once none is left
- * @a:		run
- * @err:	filled on failure
+ * tap_opened() - APPLY_OP_OPEN_TAP has its result: keep the queue and go
+ * past the operation, or fail the step
+ * @a:	run, with @tap filled
  *
- * After netdev_del every queue of the manager's netdev is closed, so the
- * tap must show none. If it still shows some, something other than this
- * QEMU holds queues of it (or it is not the tap we think): attaching would
- * leave those queues stalling traffic, so refuse.
- *
- * Return: 0, or -1
+ * Return: true to go on with the next operation
  */
-static int open_tap(struct apply *a, struct cp_error *err)
+static bool tap_opened(struct apply *a)
 {
-	struct tapq_target t;
-	struct tapq_info info;
-
-	tap_target(a, &t);
-	if (t.ifname) {
-		if (tapq_probe(&t, &info, err) < 0)
-			return -1;
-		if (info.queues + info.disabled)
-			return cp_error_set(err, CP_ERR_FAILED,
-					    "tap %s still has %u queue%s open after netdev_del %s: "
-					    "another process holds queues of it; not attaching",
-					    t.ifname, info.queues + info.disabled,
-					    info.queues + info.disabled == 1 ? "" : "s",
-					    current(a)->netdev);
+	if (a->tap.rc < 0) {
+		step_failed(a, &a->tap.err);
+		return false;
 	}
-	return tapq_open(&t, &a->tap_fd, err);
+	a->tap_fd = a->tap.fd;
+	a->cur++;
+	return true;
+}
+
+/**
+ * on_tap() - tapq_fn: the tap helper in QEMU's namespace has answered (or
+ * was killed at its deadline)
+ * @reqs:	&a->tap
+ * @n:		1
+ * @userdata:	the run
+ */
+static void on_tap(struct tapq_req *reqs, size_t n, void *userdata)
+{
+	struct apply *a = userdata;
+
+	(void)reqs;
+	(void)n;
+	if (tap_opened(a))
+		run_ops(a);
+}
+
+/**
+ * open_tap() - APPLY_OP_OPEN_TAP: one new queue on the tap, once none is
+ * left (the tap helper refuses one whose queues netdev_del did not all
+ * close: see tapq.c's open_queue_here())
+ * @a:	run
+ *
+ * Return: true if it completes asynchronously (on_tap() continues) or
+ * failed the step
+ */
+static bool open_tap(struct apply *a)
+{
+	struct cp_error e;
+	int rc;
+
+	memset(&a->tap, 0, sizeof(a->tap));
+	tap_target(a, &a->tap.t);
+	a->tap.open = true;
+	snprintf(a->tap_after, sizeof(a->tap_after), "netdev_del %s", current(a)->netdev);
+	a->tap.idle_after = a->tap_after;
+	rc = tapq_start(a->c, &a->tap, 1, on_tap, a, &e);
+	if (rc < 0) {
+		step_failed(a, &e);
+		return true;
+	}
+	return rc == 0 || !tap_opened(a);
 }
 
 /**
@@ -506,12 +540,7 @@ static bool run_op(struct apply *a)
 
 	switch (op->kind) {
 	case APPLY_OP_OPEN_TAP:
-		if (open_tap(a, &e) < 0) {
-			step_failed(a, &e);
-			return true;
-		}
-		a->cur++;
-		return false;
+		return open_tap(a);
 	case APPLY_OP_WAIT_DELETED:
 		if (qmp_client_await_event(a->c, &m, a->mark, a->o.event_timeout_ms, on_deleted, a,
 					   &e) < 0)
@@ -916,9 +945,37 @@ int apply_run(struct qmp_client *c, const struct plan *p, const struct apply_opt
 }
 
 /**
- * apply_preflight() - host checks before anything changes
+ * preflight_steps() - the steps whose tap preflight probes
  * @p:		plan
  * @o:		options (QEMU's pid for the network namespace)
+ * @reqs:	filled with one probe per such step, or NULL to count them
+ *
+ * Return: their count
+ */
+static size_t preflight_steps(const struct plan *p, const struct apply_opts *o,
+			      struct tapq_req *reqs)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->n; i++) {
+		const struct plan_step *st = &p->steps[i];
+
+		if (st->already || (st->kind != PLAN_NIC_PCI && st->kind != PLAN_NIC_USB) ||
+		    !*st->ifname)
+			continue;
+		if (reqs)
+			reqs[n] = (struct tapq_req){ .t = { .ifname = st->ifname,
+							    .pid = o->pid,
+							    .proc_root = o->proc_root } };
+		n++;
+	}
+	return n;
+}
+
+/**
+ * preflight_check() - judge the probes of preflight_steps()
+ * @p:		plan
+ * @reqs:	the probes, answered
  * @err:	filled on failure (CP_ERR_REFUSED)
  *
  * Each NIC's host tap must exist in QEMU's network namespace, be a tap that
@@ -927,28 +984,28 @@ int apply_run(struct qmp_client *c, const struct plan *p, const struct apply_opt
  *
  * Return: 0, or -1
  */
-int apply_preflight(const struct plan *p, const struct apply_opts *o, struct cp_error *err)
+static int preflight_check(const struct plan *p, const struct tapq_req *reqs, struct cp_error *err)
 {
-	size_t i;
+	size_t i, k = 0;
 
 	for (i = 0; i < p->n; i++) {
 		const struct plan_step *st = &p->steps[i];
-		struct tapq_target t = { .pid = o->pid, .proc_root = o->proc_root };
-		struct tapq_info info;
+		const struct tapq_info *info;
 		unsigned open;
 
 		if (st->already || (st->kind != PLAN_NIC_PCI && st->kind != PLAN_NIC_USB) ||
 		    !*st->ifname)
 			continue;
-		t.ifname = st->ifname;
-		if (tapq_probe(&t, &info, err) < 0) {
+		info = &reqs[k].info;
+		if (reqs[k++].rc < 0) {
+			cp_error_copy(err, &reqs[k - 1].err);
 			if (err)
 				err->code = CP_ERR_REFUSED;
 			return cp_error_prefix(err, "%s: host tap %s (in QEMU's network namespace)",
 					       st->dev_id, st->ifname);
 		}
-		open = info.queues + info.disabled;
-		if (!info.persistent)
+		open = info->queues + info->disabled;
+		if (!info->persistent)
 			return cp_error_set(
 				err, CP_ERR_REFUSED,
 				"%s: tap %s is not persistent: it would vanish when QEMU "
@@ -964,6 +1021,94 @@ int apply_preflight(const struct plan *p, const struct apply_opts *o, struct cp_
 				st->nqueues);
 	}
 	return 0;
+}
+
+/**
+ * apply_preflight() - host checks before anything changes, waiting for the
+ * tap helper (the command line; the daemon uses apply_preflight_start())
+ * @p:		plan
+ * @o:		options (QEMU's pid for the network namespace)
+ * @err:	filled on failure (CP_ERR_REFUSED)
+ *
+ * See preflight_check().
+ *
+ * Return: 0, or -1
+ */
+int apply_preflight(const struct plan *p, const struct apply_opts *o, struct cp_error *err)
+{
+	size_t n = preflight_steps(p, o, NULL);
+	cleanup_free struct tapq_req *reqs = n ? cp_calloc(n, sizeof(*reqs), err) : NULL;
+
+	if (n && !reqs)
+		return -1;
+	preflight_steps(p, o, reqs);
+	tapq_run(reqs, n);
+	return preflight_check(p, reqs, err);
+}
+
+/**
+ * struct preflight - an asynchronous preflight
+ * @p:		plan (borrowed)
+ * @fn:		completion
+ * @userdata:	for @fn
+ * @n:		probes
+ * @reqs:	them
+ */
+struct preflight {
+	const struct plan *p;
+	apply_preflight_fn fn;
+	void *userdata;
+	size_t n;
+	struct tapq_req reqs[];
+};
+
+/**
+ * on_preflight_probed() - tapq_fn: judge the probes, report, free
+ * @reqs:	the probes
+ * @n:		their count
+ * @userdata:	struct preflight (freed)
+ */
+static void on_preflight_probed(struct tapq_req *reqs, size_t n, void *userdata)
+{
+	struct preflight *pf = userdata;
+	struct cp_error e;
+	bool failed = preflight_check(pf->p, reqs, &e) < 0;
+
+	(void)n;
+	pf->fn(failed ? &e : NULL, pf->userdata);
+	free(pf);
+}
+
+/**
+ * apply_preflight_start() - the host checks of apply_preflight(), with the
+ * tap helper (when QEMU's namespace is not ours) watched on @c's loop
+ * @c:		QEMU's client
+ * @p:		plan (must outlive the check)
+ * @o:		options
+ * @fn:		called with NULL or the error (CP_ERR_REFUSED) when the
+ *		check ends later (return 0)
+ * @userdata:	for @fn
+ * @err:	filled on failure now
+ *
+ * Return: 1 passed now, 0 @fn will say, -1 failed now
+ */
+int apply_preflight_start(struct qmp_client *c, const struct plan *p, const struct apply_opts *o,
+			  apply_preflight_fn fn, void *userdata, struct cp_error *err)
+{
+	size_t n = preflight_steps(p, o, NULL);
+	struct preflight *pf = cp_calloc(1, sizeof(*pf) + n * sizeof(pf->reqs[0]), err);
+	int rc;
+
+	if (!pf)
+		return -1;
+	*pf = (struct preflight){ .p = p, .fn = fn, .userdata = userdata, .n = n };
+	preflight_steps(p, o, pf->reqs);
+	rc = tapq_start(c, pf->reqs, n, on_preflight_probed, pf, err);
+	if (rc == 1)
+		rc = preflight_check(p, pf->reqs, err) < 0 ? -1 : 1;
+	if (rc != 0)
+		free(pf);
+	return rc;
 }
 
 /**

@@ -610,32 +610,14 @@ static void collect_free(struct collect *col)
 }
 
 /**
- * collect_finish() - build the inventory (unless only the raw document was
- * asked for) and report
+ * collect_report() - report the collection and free it
  * @col:	collection (freed)
- * @e:		error so far, or NULL
+ * @e:		error, or NULL
  */
-static void collect_finish(struct collect *col, const struct cp_error *e)
+static void collect_report(struct collect *col, const struct cp_error *e)
 {
-	struct cp_error be, pe;
+	struct cp_error pe;
 
-	if (!e && col->raw_out) {
-		*col->raw_out = cp_json_ref(col->raw);
-	} else if (!e) {
-		if (inventory_build(col->raw, col->sel, col->inv, &be) < 0) {
-			e = &be;
-		} else if (inventory_probe_taps(
-				   col->inv,
-				   col->sel && col->sel->proc_root ? col->sel->proc_root : "/proc",
-				   &be) < 0) {
-			inventory_free(col->inv);
-			e = &be;
-		} else {
-			inventory_probe_slot_taps(col->inv, col->sel && col->sel->proc_root
-								    ? col->sel->proc_root
-								    : "/proc");
-		}
-	}
 	if (e) {
 		cp_error_copy(&pe, e);
 		cp_error_prefix(&pe, "inventory");
@@ -643,6 +625,49 @@ static void collect_finish(struct collect *col, const struct cp_error *e)
 	}
 	col->fn(col->inv, e, col->userdata);
 	collect_free(col);
+}
+
+/**
+ * on_slot_taps() - inventory_probed_fn: the direct slots' taps are probed
+ * @userdata:	the collection
+ */
+static void on_slot_taps(void *userdata)
+{
+	collect_report(userdata, NULL);
+}
+
+/**
+ * collect_finish() - build the inventory (unless only the raw document was
+ * asked for), probe its taps, and report
+ * @col:	collection (freed, now or once its taps are probed)
+ * @e:		error so far, or NULL
+ */
+static void collect_finish(struct collect *col, const struct cp_error *e)
+{
+	const char *proc_root = col->sel && col->sel->proc_root ? col->sel->proc_root : "/proc";
+	struct cp_error be;
+	int rc;
+
+	if (!e && col->raw_out) {
+		*col->raw_out = cp_json_ref(col->raw);
+	} else if (!e) {
+		if (inventory_build(col->raw, col->sel, col->inv, &be) < 0) {
+			e = &be;
+		} else if (inventory_probe_taps(col->inv, proc_root, &be) < 0) {
+			inventory_free(col->inv);
+			e = &be;
+		} else {
+			rc = inventory_probe_slot_taps(col->c, col->inv, proc_root, on_slot_taps,
+						       col, &be);
+			if (rc == 0)
+				return;
+			if (rc < 0) {
+				inventory_free(col->inv);
+				e = &be;
+			}
+		}
+	}
+	collect_report(col, e);
 }
 
 /**

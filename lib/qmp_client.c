@@ -114,7 +114,16 @@ struct qmp_client {
 	unsigned events_in_a_row;
 	qmp_event_fn event_fn;
 	void *event_userdata;
+
+	int watch_fd;
+	uint64_t watch_gen;
+	int64_t watch_deadline;
+	int watch_timeout_ms;
+	qmp_watch_fn watch_fn;
+	void *watch_userdata;
 };
+
+static void client_latch(struct qmp_client *c, const struct cp_error *e);
 
 /**
  * qmp_client_opts_init() - fill @o with the defaults
@@ -200,6 +209,7 @@ struct qmp_client *qmp_client_new(int fd, const struct qmp_client_opts *o, struc
 	c->opts.label = NULL;
 	c->trace = c->opts.trace < 0 ? trace_from_env() : c->opts.trace > 0;
 	c->handshake_deadline = -1;
+	c->watch_fd = -1;
 	c->next_id = 1;
 	c->stream = qmp_stream_new(c->opts.max_message, c->opts.max_depth);
 	c->events = calloc(c->opts.max_events, sizeof(*c->events));
@@ -222,14 +232,21 @@ struct qmp_client *qmp_client_new(int fd, const struct qmp_client_opts *o, struc
  * qmp_client_free() - close the connection and free the client
  * @c:	client, may be NULL
  *
- * Pending callbacks are not called.
+ * Pending callbacks are not called, unless an fd watch is pending: then
+ * the client fails first (as qmp_client_fail()), so that the watch's owner
+ * ends what it waits for (a helper process is killed and reaped).
  */
 void qmp_client_free(struct qmp_client *c)
 {
+	struct cp_error e;
 	size_t i;
 
 	if (!c)
 		return;
+	if (c->watch_fn) {
+		cp_error_set(&e, CP_ERR_EOF, "the client was freed");
+		client_latch(c, &e);
+	}
 	if (c->fd >= 0)
 		close(c->fd);
 	qmp_stream_free(c->stream);
@@ -345,6 +362,22 @@ static void trace_msg(const struct qmp_client *c, const char *dir, const char *t
 }
 
 /**
+ * watch_end() - end the fd watch, if there is one: its callback gets @e
+ * @c:	client
+ * @e:	NULL when the descriptor is readable, else why the watch ended
+ */
+static void watch_end(struct qmp_client *c, const struct cp_error *e)
+{
+	qmp_watch_fn fn = c->watch_fn;
+
+	if (!fn)
+		return;
+	c->watch_fn = NULL;
+	c->watch_fd = -1;
+	fn(c, e, c->watch_userdata);
+}
+
+/**
  * fail_callbacks() - fail every pending command and event wait with @e
  * @c:	client
  * @e:	the latched error
@@ -372,6 +405,7 @@ static void fail_callbacks(struct qmp_client *c, const struct cp_error *e)
 		wait[i].fn(c, NULL, e, wait[i].userdata);
 	free(pend);
 	free(wait);
+	watch_end(c, e);
 }
 
 /**
@@ -915,6 +949,10 @@ void qmp_client_expire(struct qmp_client *c)
 			     w.has_key ? "=" : "", w.has_key ? w.value : "", w.timeout_ms);
 		w.fn(c, NULL, &e, w.userdata);
 	}
+	if (c->watch_fn && c->watch_deadline <= now && c->state != QMP_STATE_FAILED) {
+		cp_error_set(&e, CP_ERR_TIMEOUT, "not ready within %d ms", c->watch_timeout_ms);
+		watch_end(c, &e);
+	}
 }
 
 /**
@@ -954,6 +992,8 @@ int64_t qmp_client_next_deadline(const struct qmp_client *c)
 	for (i = 0; i < c->nwaiters; i++)
 		if (d < 0 || c->waiters[i].deadline < d)
 			d = c->waiters[i].deadline;
+	if (c->watch_fn && (d < 0 || c->watch_deadline < d))
+		d = c->watch_deadline;
 	return d;
 }
 
@@ -967,7 +1007,8 @@ int64_t qmp_client_next_deadline(const struct qmp_client *c)
  */
 int qmp_client_dispatch(struct qmp_client *c, int max_wait_ms, struct cp_error *err)
 {
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = c->fd, .events = POLLIN },
+				 { .fd = c->watch_fd, .events = POLLIN } };
 	int wait = cp_deadline_left(qmp_client_next_deadline(c));
 
 	if (c->state == QMP_STATE_FAILED)
@@ -975,17 +1016,86 @@ int qmp_client_dispatch(struct qmp_client *c, int max_wait_ms, struct cp_error *
 	if (max_wait_ms >= 0 && (wait < 0 || max_wait_ms < wait))
 		wait = max_wait_ms;
 	if (qmp_client_wants_write(c))
-		pfd.events |= POLLOUT;
-	if (poll(&pfd, 1, wait) > 0) {
-		if (pfd.revents & POLLOUT)
+		pfd[0].events |= POLLOUT;
+	if (poll(pfd, c->watch_fn ? 2 : 1, wait) > 0) {
+		if (pfd[0].revents & POLLOUT)
 			flush_out(c);
-		if ((pfd.revents & ~POLLOUT) && qmp_client_process(c, err) < 0)
+		if ((pfd[0].revents & ~POLLOUT) && qmp_client_process(c, err) < 0)
 			return -1;
+		if (pfd[1].revents)
+			qmp_client_watched_ready(c);
 	}
 	qmp_client_expire(c);
 	if (c->state == QMP_STATE_FAILED)
 		return latched_error(c, "dispatch", err);
 	return 0;
+}
+
+/**
+ * qmp_client_watch_fd() - wait for @fd to be readable, on the client's loop
+ * @c:		client
+ * @fd:		descriptor (borrowed: the caller keeps it open until @fn,
+ *		and closes it then: an event loop that added it to an epoll
+ *		set relies on that to drop it there)
+ * @timeout_ms:	deadline
+ * @fn:		called once: with NULL when @fd is readable, CP_ERR_TIMEOUT
+ *		at the deadline, or the client's error when it fails (or is
+ *		freed)
+ * @userdata:	for @fn
+ * @err:	filled on failure
+ *
+ * For work a pipeline hands to another process (the tap helper): the
+ * client is the one loop every stage of a VM runs on, so qmp_client_dispatch()
+ * polls @fd too, and an event loop that serves many clients watches
+ * qmp_client_watched_fd() and calls qmp_client_watched_ready(). One watch
+ * at a time; it does not count as a command (the client is not failed at
+ * its deadline).
+ *
+ * Return: 0, or -1 (the client failed, or a watch is pending already)
+ */
+int qmp_client_watch_fd(struct qmp_client *c, int fd, int timeout_ms, qmp_watch_fn fn,
+			void *userdata, struct cp_error *err)
+{
+	if (c->state == QMP_STATE_FAILED)
+		return latched_error(c, "watch", err);
+	if (c->watch_fn)
+		return cp_error_set(err, CP_ERR_SYSTEM, "QMP %s: a descriptor is watched already",
+				    c->label);
+	c->watch_fd = fd;
+	c->watch_gen++;
+	c->watch_timeout_ms = timeout_ms;
+	c->watch_deadline = cp_now_ms() + timeout_ms;
+	c->watch_fn = fn;
+	c->watch_userdata = userdata;
+	return 0;
+}
+
+/**
+ * qmp_client_watched_fd() - the descriptor qmp_client_watch_fd() waits for
+ * @c:		client
+ * @gen:	set to a number that changes with every new watch (a
+ *		descriptor number can come back for the next one)
+ *
+ * Return: the descriptor, or -1 when none is watched
+ */
+int qmp_client_watched_fd(const struct qmp_client *c, uint64_t *gen)
+{
+	*gen = c->watch_gen;
+	return c->watch_fn ? c->watch_fd : -1;
+}
+
+/**
+ * qmp_client_watched_ready() - the watched descriptor is readable: end the
+ * watch (its callback runs now; nothing happens if it is not readable)
+ * @c:	client
+ */
+void qmp_client_watched_ready(struct qmp_client *c)
+{
+	struct pollfd p = { .fd = c->watch_fd, .events = POLLIN };
+
+	/* a wake-up meant for an earlier watch is not this one's */
+	if (c->watch_fn && poll(&p, 1, 0) > 0)
+		watch_end(c, NULL);
 }
 
 /**

@@ -174,8 +174,8 @@ static void on_applied(struct apply_result *results, size_t n, const struct cp_e
 }
 
 /**
- * start_apply() - plan, check the host, then apply (or stop for a dry run)
- * @p:	run, with r->before filled
+ * start_apply() - apply the plan, checked (or stop for a dry run)
+ * @p:	run, with r->plan built and its host checks passed
  */
 static void start_apply(struct pipeline *p)
 {
@@ -183,13 +183,6 @@ static void start_apply(struct pipeline *p)
 	struct cp_error e;
 	size_t i;
 
-	p->o.apply.pid = r->before.pid;
-	if (plan_build(&r->before, &p->o.plan, &r->plan, &e) < 0 ||
-	    apply_preflight(&r->plan, &p->o.apply, &e) < 0) {
-		stage_done(p, REHOME_PLAN);
-		finish(p, e.code == CP_ERR_REFUSED ? REHOME_REFUSED : REHOME_FAILED, &e);
-		return;
-	}
 	stage_done(p, REHOME_PLAN);
 	r->results = cp_calloc(r->plan.n, sizeof(*r->results), &e);
 	if (!r->results) {
@@ -213,6 +206,55 @@ static void start_apply(struct pipeline *p)
 }
 
 /**
+ * plan_refused() - the plan could not be made, or the host refuses it
+ * @p:	run
+ * @e:	why
+ */
+static void plan_refused(struct pipeline *p, const struct cp_error *e)
+{
+	stage_done(p, REHOME_PLAN);
+	finish(p, e->code == CP_ERR_REFUSED ? REHOME_REFUSED : REHOME_FAILED, e);
+}
+
+/**
+ * on_preflight() - apply_preflight_fn: the host checks are in
+ * @e:		why the host refuses the plan, or NULL
+ * @userdata:	the run
+ */
+static void on_preflight(const struct cp_error *e, void *userdata)
+{
+	struct pipeline *p = userdata;
+
+	if (e)
+		plan_refused(p, e);
+	else
+		start_apply(p);
+}
+
+/**
+ * start_plan() - plan, then check the host (its taps, through the tap
+ * helper when QEMU's network namespace is not ours: not waited for here)
+ * @p:	run, with r->before filled
+ */
+static void start_plan(struct pipeline *p)
+{
+	struct rehome *r = p->r;
+	struct cp_error e;
+	int rc;
+
+	p->o.apply.pid = r->before.pid;
+	if (plan_build(&r->before, &p->o.plan, &r->plan, &e) < 0) {
+		plan_refused(p, &e);
+		return;
+	}
+	rc = apply_preflight_start(p->c, &r->plan, &p->o.apply, on_preflight, p, &e);
+	if (rc < 0)
+		plan_refused(p, &e);
+	else if (rc == 1)
+		start_apply(p);
+}
+
+/**
  * on_before() - inventory_fn: the inventory to plan from
  * @inv:	the inventory
  * @e:		error, or NULL
@@ -228,7 +270,7 @@ static void on_before(struct inventory *inv, const struct cp_error *e, void *use
 		finish(p, REHOME_FAILED, e);
 		return;
 	}
-	start_apply(p);
+	start_plan(p);
 }
 
 /**

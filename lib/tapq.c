@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,14 +24,20 @@
 
 #include "coldplug/cleanup.h"
 #include "coldplug/fdpass.h"
+#include "coldplug/log.h"
 #include "tapq.h"
 #include "util.h"
 
-#define TAPQ_CHILD_TIMEOUT_MS 5000
-
-/* What a tapq operation computes inside the target namespace. */
-typedef int (*tapq_op)(const struct tapq_target *t, struct tapq_info *info, int *fd,
-		       struct cp_error *err);
+/* Requests one helper runs; more go to the next helper, in turn. */
+#define TAPQ_MAX_REQS 8
+/* How long a killed helper may take to die (it only ever takes longer in
+ * an uninterruptible sleep in the kernel; it is then left to a later
+ * reap, and said so). */
+#define TAPQ_REAP_MS 200
+/* Test hook: a helper whose request names this tap (or macvtap device)
+ * sleeps until killed, as one stuck in a slow namespace would
+ * (tests/security/test_tap_helper.c, tests/unit/test_tapq.c, test_apply.c). */
+#define TAPQ_STALL_ENV "COLDPLUG_TEST_TAPQ_STALL"
 
 /**
  * nl_put_ifname() - append IFLA_IFNAME to a request
@@ -181,20 +188,17 @@ static int nl_link_info(const char *name, struct tapq_info *info, struct cp_erro
 }
 
 /**
- * probe_here() - tapq_op: describe the tap, in the current namespace
+ * probe_here() - describe the tap, in the current namespace
  * @t:		target
  * @info:	filled
- * @fd:		unused
  * @err:	filled on failure
  *
  * Return: 0, or -1
  */
-static int probe_here(const struct tapq_target *t, struct tapq_info *info, int *fd,
-		      struct cp_error *err)
+static int probe_here(const struct tapq_target *t, struct tapq_info *info, struct cp_error *err)
 {
 	struct stat st;
 
-	(void)fd;
 	if (t->tapdev) {
 		memset(info, 0, sizeof(*info));
 		if (stat(t->tapdev, &st) < 0)
@@ -213,23 +217,35 @@ static int probe_here(const struct tapq_target *t, struct tapq_info *info, int *
 }
 
 /**
- * open_queue_here() - tapq_op: attach one new queue, in the current namespace
+ * open_queue_here() - attach one new queue, in the current namespace
  * @t:		target
+ * @idle_after:	if set, refuse a tap that still has queues open after it
  * @info:	filled with the tap's state before the queue was added
  * @fd:		set to the new queue
  * @err:	filled on failure
  *
+ * After netdev_del every queue of the manager's netdev is closed, so the
+ * tap must show none. If it still shows some, something other than this
+ * QEMU holds queues of it (or it is not the tap we think): attaching would
+ * leave those queues stalling traffic, so refuse.
+ *
  * Return: 0, or -1
  */
-static int open_queue_here(const struct tapq_target *t, struct tapq_info *info, int *fd,
-			   struct cp_error *err)
+static int open_queue_here(const struct tapq_target *t, const char *idle_after,
+			   struct tapq_info *info, int *fd, struct cp_error *err)
 {
 	struct ifreq ifr = { 0 };
 	cleanup_close int q = -1;
-	unsigned idx;
+	unsigned idx, nopen;
 
-	if (probe_here(t, info, NULL, err) < 0)
+	if (probe_here(t, info, err) < 0)
 		return -1;
+	nopen = info->queues + info->disabled;
+	if (idle_after && t->ifname && nopen)
+		return cp_error_set(err, CP_ERR_FAILED,
+				    "tap %s still has %u queue%s open after %s: another process "
+				    "holds queues of it; not attaching",
+				    t->ifname, nopen, nopen == 1 ? "" : "s", idle_after);
 	if (t->tapdev) {
 		q = open(t->tapdev, O_RDWR | O_CLOEXEC);
 		if (q < 0)
@@ -296,142 +312,469 @@ static int same_netns(const struct tapq_target *t, int *nsfd, struct cp_error *e
 	return 0;
 }
 
-/* What the namespace child sends back. */
-struct child_reply {
+/**
+ * req_here() - carry out one request in the current namespace
+ * @r:	request; its results are filled
+ */
+static void req_here(struct tapq_req *r)
+{
+	r->fd = -1;
+	if (r->open)
+		r->rc = open_queue_here(&r->t, r->idle_after, &r->info, &r->fd, &r->err);
+	else
+		r->rc = probe_here(&r->t, &r->info, &r->err);
+}
+
+/**
+ * req_name() - the tap a request is about, for messages
+ * @r:	request
+ *
+ * Return: borrowed string
+ */
+static const char *req_name(const struct tapq_req *r)
+{
+	return r->t.ifname ? r->t.ifname : r->t.tapdev ? r->t.tapdev : "?";
+}
+
+/**
+ * fail_range() - fail requests @first .. @first + @count - 1 with @e
+ * @reqs:	requests
+ * @first:	the first to fail
+ * @count:	how many
+ * @e:		why (each copy is prefixed with its tap)
+ */
+static void fail_range(struct tapq_req *reqs, size_t first, size_t count, const struct cp_error *e)
+{
+	size_t i;
+
+	for (i = first; i < first + count; i++) {
+		reqs[i].rc = -1;
+		reqs[i].fd = -1;
+		cp_error_copy(&reqs[i].err, e);
+		cp_error_prefix(&reqs[i].err, "tap %s", req_name(&reqs[i]));
+	}
+}
+
+/* One request's result, as the namespace helper sends it back. */
+struct child_result {
 	int rc;
+	bool has_fd;
 	struct tapq_info info;
 	struct cp_error err;
 };
 
 /**
- * child_run() - in the forked child: enter the namespace, run @op, reply
- * @t:		target
- * @op:		operation
- * @nsfd:	namespace descriptor
- * @sock:	our end of the socketpair
+ * struct tapq_job - a batch of requests, run by helpers in QEMU's namespace
+ * @c:		the client whose loop watches the helper; NULL for tapq_run()
+ * @reqs:	every request (borrowed until @fn)
+ * @n:		their count
+ * @first:	the first request of the helper in flight
+ * @count:	how many it runs
+ * @nsfd:	QEMU's network namespace (owned)
+ * @pid:	the helper, 0 when none runs
+ * @pidfd:	its pidfd, readable once it has exited (owned while @pid runs)
+ * @sock:	our end of its reply socket (owned while @pid runs)
+ * @hung:	a helper of this job did not answer: the rest are not tried
+ *		(the namespace hangs; each would cost another deadline)
+ * @fn:		completion (tapq_start())
+ * @userdata:	for @fn
  */
-static _Noreturn void child_run(const struct tapq_target *t, tapq_op op, int nsfd, int sock)
-{
-	struct child_reply r = { 0 };
-	int fd = -1;
+struct tapq_job {
+	struct qmp_client *c;
+	struct tapq_req *reqs;
+	size_t n;
+	size_t first;
+	size_t count;
+	int nsfd;
+	pid_t pid;
+	int pidfd;
+	int sock;
+	bool hung;
+	tapq_fn fn;
+	void *userdata;
+};
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (setns(nsfd, CLONE_NEWNET) < 0)
-		r.rc = cp_error_set_errno(&r.err, errno,
-					  "enter QEMU's network namespace (needs CAP_SYS_ADMIN)");
-	else
-		r.rc = op(t, &r.info, &fd, &r.err);
-	fdpass_send(sock, &r, sizeof(r), fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, NULL);
+/**
+ * close_except() - in the helper: close every descriptor but two (and
+ * stdio), so that a helper that hangs holds no other VM's connection (its
+ * QEMU's hang-up would go unseen) nor another helper's pidfd
+ * @a:	one to keep
+ * @b:	the other
+ */
+static void close_except(int a, int b)
+{
+	unsigned lo = (unsigned)(a < b ? a : b), hi = (unsigned)(a < b ? b : a);
+
+	if (lo > 3)
+		close_range(3, lo - 1, 0);
+	if (hi > lo + 1)
+		close_range(lo + 1, hi - 1, 0);
+	close_range(hi + 1, ~0U, 0);
+}
+
+/**
+ * helper_main() - in the helper: enter the namespace, run the requests of
+ * the batch, reply with their results and the queues opened, exit
+ * @job:	the job (the parent's copy)
+ * @parent:	the parent's pid, to notice it died before PR_SET_PDEATHSIG
+ * @sock:	our end of the reply socket
+ */
+static _Noreturn void helper_main(const struct tapq_job *job, pid_t parent, int sock)
+{
+	struct child_result res[TAPQ_MAX_REQS];
+	const char *stall = getenv(TAPQ_STALL_ENV);
+	int fds[TAPQ_MAX_REQS], e;
+	size_t i, nfds = 0;
+	bool entered;
+
+	memset(res, 0, sizeof(res));
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(1);
+	close_except(sock, job->nsfd);
+	entered = setns(job->nsfd, CLONE_NEWNET) == 0;
+	e = errno;
+	for (i = 0; !entered && i < job->count; i++)
+		res[i].rc = cp_error_set_errno(
+			&res[i].err, e, "enter QEMU's network namespace (needs CAP_SYS_ADMIN)");
+	for (i = 0; entered && i < job->count; i++) {
+		struct tapq_req r = job->reqs[job->first + i];
+
+		while (stall && !strcmp(stall, req_name(&r)))
+			pause();
+		req_here(&r);
+		res[i].rc = r.rc;
+		res[i].info = r.info;
+		res[i].err = r.err;
+		if (r.fd >= 0) {
+			res[i].has_fd = true;
+			fds[nfds++] = r.fd;
+		}
+	}
+	fdpass_send(sock, res, sizeof(res[0]) * job->count, nfds ? fds : NULL, nfds, NULL);
 	_exit(0);
 }
 
 /**
- * reap_child() - wait for the namespace child, killing it after a deadline
- * @pid:	child
+ * helper_reap() - reap the helper, killing it first if it is still running
+ * @job:	job with a helper
+ * @kill_it:	whether to kill it (its deadline passed, or its VM is gone)
+ *
+ * A helper that was not killed has exited (its pidfd was readable), and a
+ * killed one dies at once unless it sleeps in the kernel: the wait is
+ * bounded by TAPQ_REAP_MS either way.
  */
-static void reap_child(pid_t pid)
+static void helper_reap(struct tapq_job *job, bool kill_it)
 {
-	int64_t deadline = cp_now_ms() + TAPQ_CHILD_TIMEOUT_MS;
+	struct pollfd p = { .fd = job->pidfd, .events = POLLIN };
 
-	while (waitpid(pid, NULL, WNOHANG) == 0) {
-		if (cp_now_ms() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			return;
-		}
-		poll(NULL, 0, 5);
-	}
+	if (kill_it && pidfd_send_signal(job->pidfd, SIGKILL, NULL, 0) < 0)
+		kill(job->pid, SIGKILL);
+	poll(&p, 1, kill_it ? TAPQ_REAP_MS : 0);
+	if (waitpid(job->pid, NULL, WNOHANG) != job->pid)
+		cp_log_warn("tap helper pid %d has not exited %d ms after SIGKILL; it stays a "
+			    "zombie until it does",
+			    (int)job->pid, TAPQ_REAP_MS);
+	close(job->pidfd);
+	close(job->sock);
+	job->pid = 0;
 }
 
 /**
- * run_in_child() - run @op in a child that has entered namespace @nsfd
- * @t:		target
- * @op:		operation
- * @nsfd:	namespace descriptor
- * @info:	the child's result
- * @fd:		a descriptor it opened, or -1
- * @err:	filled on failure
+ * chunk_start() - fork a helper for the next requests
+ * @job:	job, with @first the next request to run
  *
- * Return: @op's result, or -1
+ * Return: 0 with the helper running, or -1 with those requests failed and
+ * @first moved past them
  */
-static int run_in_child(const struct tapq_target *t, tapq_op op, int nsfd, struct tapq_info *info,
-			int *fd, struct cp_error *err)
+static int chunk_start(struct tapq_job *job)
 {
-	struct child_reply r = { 0 };
-	int sv[2], got[1] = { -1 };
-	size_t ngot = 1;
-	struct pollfd pfd;
-	pid_t pid;
-	long n;
+	pid_t parent = getpid();
+	struct cp_error e;
+	int sv[2];
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return cp_error_set_errno(err, errno, "socketpair");
-	pid = fork();
-	if (pid < 0) {
-		close(sv[0]);
-		close(sv[1]);
-		return cp_error_set_errno(err, errno, "fork");
+	job->count = job->n - job->first < TAPQ_MAX_REQS ? job->n - job->first : TAPQ_MAX_REQS;
+	if (job->c && qmp_client_error(job->c)) {
+		cp_error_copy(&e, qmp_client_error(job->c));
+		goto fail;
 	}
-	if (pid == 0) {
+	if (job->hung) {
+		cp_error_set(&e, CP_ERR_TIMEOUT,
+			     "not tried: the helper in QEMU's network namespace before it did not "
+			     "answer");
+		goto fail;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		cp_error_set_errno(&e, errno, "tap helper: socketpair");
+		goto fail;
+	}
+	job->pid = fork();
+	if (job->pid == 0) {
 		close(sv[0]);
-		child_run(t, op, nsfd, sv[1]);
+		helper_main(job, parent, sv[1]);
 	}
 	close(sv[1]);
-	pfd = (struct pollfd){ .fd = sv[0], .events = POLLIN };
-	if (poll(&pfd, 1, TAPQ_CHILD_TIMEOUT_MS) > 0)
-		n = fdpass_recv(sv[0], &r, sizeof(r), got, &ngot, err);
-	else
-		n = cp_error_set(err, CP_ERR_TIMEOUT, "namespace helper did not answer");
-	close(sv[0]);
-	reap_child(pid);
-	if (n != (long)sizeof(r)) {
-		if (n >= 0 && ngot)
-			close(got[0]);
-		if (n == -1)
-			return -1;
-		return cp_error_set(err, CP_ERR_SYSTEM, "namespace helper failed");
+	job->sock = sv[0];
+	if (job->pid < 0) {
+		cp_error_set_errno(&e, errno, "tap helper: fork");
+		close(sv[0]);
+		job->pid = 0;
+		goto fail;
 	}
-	*info = r.info;
-	*fd = ngot ? got[0] : -1;
-	if (r.rc < 0)
-		cp_error_copy(err, &r.err);
-	return r.rc;
+	job->pidfd = pidfd_open(job->pid, 0);
+	if (job->pidfd < 0 || fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+		cp_error_set_errno(&e, errno, "tap helper: pidfd_open");
+		kill(job->pid, SIGKILL);
+		waitpid(job->pid, NULL, 0); /* SIGKILLed child of ours: dies at once */
+		if (job->pidfd >= 0)
+			close(job->pidfd);
+		close(sv[0]);
+		job->pid = 0;
+		goto fail;
+	}
+	return 0;
+fail:
+	fail_range(job->reqs, job->first, job->count, &e);
+	job->first += job->count;
+	return -1;
 }
 
 /**
- * run_in_netns() - run @op in QEMU's network namespace
- * @t:		target
- * @op:		operation
- * @info:	its result
- * @fd:		a descriptor it opened, or -1
- * @err:	filled on failure
+ * chunk_results() - take the helper's answer into the requests it ran
+ * @job:	job whose helper has exited
+ * @err:	filled when there is no (complete) answer
  *
  * Return: 0, or -1
  */
-static int run_in_netns(const struct tapq_target *t, tapq_op op, struct tapq_info *info, int *fd,
-			struct cp_error *err)
+static int chunk_results(struct tapq_job *job, struct cp_error *err)
 {
-	cleanup_close int nsfd = -1;
-	int same = same_netns(t, &nsfd, err);
+	struct child_result res[TAPQ_MAX_REQS];
+	int fds[TAPQ_MAX_REQS];
+	size_t nfds = TAPQ_MAX_REQS, i, k = 0;
+	long n = fdpass_recv(job->sock, res, sizeof(res), fds, &nfds, err);
 
-	*fd = -1;
-	if (same < 0)
-		return -1;
-	if (same)
-		return op(t, info, fd, err);
-	/* Without CAP_SYS_ADMIN the child's setns() can only fail: refuse
-	 * here, without a fork and a wait (coldplug.service never has it). */
-	if (!cp_cap_effective(CAP_SYS_ADMIN))
-		return cp_error_set_errno(
-			err, EPERM,
-			"QEMU process %d is in another network namespace; entering "
-			"it needs CAP_SYS_ADMIN, which this process does not hold",
-			(int)t->pid);
-	return run_in_child(t, op, nsfd, info, fd, err);
+	if (n != (long)(sizeof(res[0]) * job->count)) {
+		for (i = 0; n >= 0 && i < nfds; i++)
+			close(fds[i]);
+		return cp_error_set(err, CP_ERR_SYSTEM,
+				    "the tap helper (pid %d) exited without an answer",
+				    (int)job->pid);
+	}
+	for (i = 0; i < job->count; i++) {
+		struct tapq_req *r = &job->reqs[job->first + i];
+
+		r->rc = res[i].rc;
+		r->info = res[i].info;
+		r->fd = res[i].has_fd && k < nfds ? fds[k++] : -1;
+		if (r->rc < 0)
+			cp_error_copy(&r->err, &res[i].err);
+	}
+	while (k < nfds)
+		close(fds[k++]);
+	return 0;
 }
 
 /**
- * tapq_probe() - what the kernel says about the tap
+ * chunk_end() - the helper exited, or must go: results, then reap it
+ * @job:	job with a helper
+ * @e:		NULL when its pidfd is readable (it has exited), else why it
+ *		is killed (CP_ERR_TIMEOUT: its deadline)
+ */
+static void chunk_end(struct tapq_job *job, const struct cp_error *e)
+{
+	struct cp_error re;
+	int pid = (int)job->pid;
+
+	if (!e && chunk_results(job, &re) == 0) {
+		helper_reap(job, false);
+		job->first += job->count;
+		return;
+	}
+	helper_reap(job, e != NULL);
+	if (e && e->code == CP_ERR_TIMEOUT) {
+		job->hung = true;
+		cp_error_set(
+			&re, CP_ERR_TIMEOUT,
+			"the helper in QEMU's network namespace (pid %d) did not answer within "
+			"%d ms: killed",
+			pid, TAPQ_HELPER_TIMEOUT_MS);
+		cp_log_warn("tap %s%s of QEMU pid %d: %s", req_name(&job->reqs[job->first]),
+			    job->count > 1 ? " (and others)" : "", (int)job->reqs[job->first].t.pid,
+			    re.msg);
+	} else if (e) {
+		cp_error_set(&re, e->code,
+			     "the helper in QEMU's network namespace (pid %d) was killed: %s", pid,
+			     e->msg);
+	}
+	fail_range(job->reqs, job->first, job->count, &re);
+	job->first += job->count;
+}
+
+/**
+ * batch_prepare() - clear the results; run the batch here when QEMU's
+ * namespace is ours, or fail it when it cannot be entered
+ * @reqs:	requests
+ * @n:		their count
+ * @nsfd:	set to QEMU's namespace when a helper must run the batch
+ *
+ * Return: 1 when every request has its result, 0 when helpers must run
+ */
+static int batch_prepare(struct tapq_req *reqs, size_t n, int *nsfd)
+{
+	struct cp_error e;
+	size_t i;
+	int same;
+
+	for (i = 0; i < n; i++) {
+		reqs[i].rc = 0;
+		reqs[i].fd = -1;
+		memset(&reqs[i].info, 0, sizeof(reqs[i].info));
+		cp_error_clear(&reqs[i].err);
+	}
+	if (!n)
+		return 1;
+	same = same_netns(&reqs[0].t, nsfd, &e);
+	if (same < 0) {
+		fail_range(reqs, 0, n, &e);
+	} else if (same) {
+		for (i = 0; i < n; i++)
+			req_here(&reqs[i]);
+	} else if (!cp_cap_effective(CAP_SYS_ADMIN)) {
+		/* The helper's setns() could only fail: refuse here, without a
+		 * fork (coldplug.service never has the capability). */
+		cp_error_set_errno(&e, EPERM,
+				   "QEMU process %d is in another network namespace; entering "
+				   "it needs CAP_SYS_ADMIN, which this process does not hold",
+				   (int)reqs[0].t.pid);
+		fail_range(reqs, 0, n, &e);
+	} else {
+		return 0;
+	}
+	if (*nsfd >= 0)
+		close(*nsfd);
+	*nsfd = -1;
+	return 1;
+}
+
+static void on_helper(struct qmp_client *c, const struct cp_error *e, void *userdata);
+
+/**
+ * job_step() - start helpers until one runs on the client's loop
+ * @job:	asynchronous job
+ *
+ * Return: true while a helper runs, false once every request has its result
+ */
+static bool job_step(struct tapq_job *job)
+{
+	struct cp_error e;
+
+	while (job->first < job->n) {
+		if (chunk_start(job) < 0)
+			continue;
+		if (qmp_client_watch_fd(job->c, job->pidfd, TAPQ_HELPER_TIMEOUT_MS, on_helper, job,
+					&e) == 0)
+			return true;
+		chunk_end(job, &e);
+	}
+	return false;
+}
+
+/**
+ * on_helper() - qmp_watch_fn: the helper exited, its deadline passed, or
+ * its VM's connection is gone
+ * @c:		client
+ * @e:		NULL when it exited, else why it is killed
+ * @userdata:	the job (freed once every request has its result)
+ */
+static void on_helper(struct qmp_client *c, const struct cp_error *e, void *userdata)
+{
+	struct tapq_job *job = userdata;
+
+	(void)c;
+	chunk_end(job, e);
+	if (job_step(job))
+		return;
+	job->fn(job->reqs, job->n, job->userdata);
+	close(job->nsfd);
+	free(job);
+}
+
+/**
+ * tapq_start() - carry out @reqs in QEMU's network namespace, without
+ * waiting for the helper that does it
+ * @c:		the client whose loop watches the helper (QEMU's)
+ * @reqs:	requests, all for the same QEMU pid (borrowed until @fn)
+ * @n:		their count
+ * @fn:		called once with every result, when a helper ran them
+ * @userdata:	for @fn
+ * @err:	filled if the job could not even start
+ *
+ * When QEMU's namespace is ours (or cannot be entered) the requests are
+ * carried out (or failed) at once and @fn is not called. Else helpers of
+ * at most TAPQ_MAX_REQS requests each run one after the other, each with
+ * TAPQ_HELPER_TIMEOUT_MS to answer; one that does not, or whose client
+ * fails meanwhile (the VM is gone), is killed and reaped, and its requests
+ * fail naming their tap.
+ *
+ * Return: 1 when every request has its result now, 0 when @fn will be
+ * called, -1 on failure
+ */
+int tapq_start(struct qmp_client *c, struct tapq_req *reqs, size_t n, tapq_fn fn, void *userdata,
+	       struct cp_error *err)
+{
+	struct tapq_job *job;
+	int nsfd = -1;
+
+	if (batch_prepare(reqs, n, &nsfd))
+		return 1;
+	job = cp_calloc(1, sizeof(*job), err);
+	if (!job) {
+		close(nsfd);
+		return -1;
+	}
+	*job = (struct tapq_job){
+		.c = c, .reqs = reqs, .n = n, .nsfd = nsfd, .fn = fn, .userdata = userdata
+	};
+	if (job_step(job))
+		return 0;
+	close(job->nsfd);
+	free(job);
+	return 1;
+}
+
+/**
+ * tapq_run() - carry out @reqs and wait for the result (the command line:
+ * each helper still has TAPQ_HELPER_TIMEOUT_MS, then is killed)
+ * @reqs:	requests, all for the same QEMU pid
+ * @n:		their count
+ */
+void tapq_run(struct tapq_req *reqs, size_t n)
+{
+	struct tapq_job job = { .reqs = reqs, .n = n, .nsfd = -1 };
+	struct cp_error e;
+	int64_t deadline;
+	int rc;
+
+	if (batch_prepare(reqs, n, &job.nsfd))
+		return;
+	while (job.first < job.n) {
+		struct pollfd p;
+
+		if (chunk_start(&job) < 0)
+			continue;
+		p = (struct pollfd){ .fd = job.pidfd, .events = POLLIN };
+		deadline = cp_now_ms() + TAPQ_HELPER_TIMEOUT_MS;
+		do {
+			rc = poll(&p, 1, cp_deadline_left(deadline));
+		} while (rc < 0 && errno == EINTR);
+		cp_error_set(&e, CP_ERR_TIMEOUT, "not ready within %d ms", TAPQ_HELPER_TIMEOUT_MS);
+		chunk_end(&job, rc > 0 ? NULL : &e);
+	}
+	close(job.nsfd);
+}
+
+/**
+ * tapq_probe() - what the kernel says about the tap, waiting for it (see
+ * tapq_run())
  * @t:		target
  * @info:	filled on success
  * @err:	filled on failure (no such interface, not a tap, ...)
@@ -440,13 +783,18 @@ static int run_in_netns(const struct tapq_target *t, tapq_op op, struct tapq_inf
  */
 int tapq_probe(const struct tapq_target *t, struct tapq_info *info, struct cp_error *err)
 {
-	int fd;
+	struct tapq_req r = { .t = *t };
 
-	return run_in_netns(t, probe_here, info, &fd, err);
+	tapq_run(&r, 1);
+	*info = r.info;
+	if (r.rc < 0)
+		cp_error_copy(err, &r.err);
+	return r.rc;
 }
 
 /**
- * tapq_open() - open one new queue on an existing tap (or macvtap)
+ * tapq_open() - open one new queue on an existing tap (or macvtap),
+ * waiting for it (see tapq_run())
  * @t:		target
  * @fd:		set to the queue; the caller closes it
  * @err:	filled on failure
@@ -457,7 +805,11 @@ int tapq_probe(const struct tapq_target *t, struct tapq_info *info, struct cp_er
  */
 int tapq_open(const struct tapq_target *t, int *fd, struct cp_error *err)
 {
-	struct tapq_info info;
+	struct tapq_req r = { .t = *t, .open = true };
 
-	return run_in_netns(t, open_queue_here, &info, fd, err);
+	tapq_run(&r, 1);
+	*fd = r.fd;
+	if (r.rc < 0)
+		cp_error_copy(err, &r.err);
+	return r.rc;
 }

@@ -80,6 +80,17 @@ enum serve_kind {
 	SERVE_SIGNAL,
 	SERVE_VM,
 	SERVE_LINK,
+	SERVE_HELPER,
+};
+
+/**
+ * struct helper_watch - the tap helper epoll watches for a VM's slot
+ * @fd:		its pidfd, -1 for none
+ * @gen:	which of the VM's helpers (a descriptor number comes back)
+ */
+struct helper_watch {
+	int fd;
+	uint64_t gen;
 };
 
 /**
@@ -92,6 +103,7 @@ enum serve_kind {
  * @vms:	table of VMs (NULL for free slots), o.max_vms entries
  * @out:	per slot: whether epoll watches the VM's socket for output too
  *		(its commands wait for QEMU to read them)
+ * @helpers:	per slot: the VM's tap helper epoll watches
  * @qemu_uid:	the user QEMU runs as, who may connect (with @has_qemu_user)
  * @has_qemu_user: whether @qemu_uid is set
  * @sock_ino:	inode of the socket we bound, to remove only ours at exit
@@ -114,6 +126,7 @@ struct serve {
 	int efd;
 	struct vm **vms;
 	bool *out;
+	struct helper_watch *helpers;
 	uid_t qemu_uid;
 	bool has_qemu_user;
 	ino_t sock_ino;
@@ -722,6 +735,7 @@ static void reap_vms(struct serve *s)
 		vm_free(s->vms[i]);
 		s->vms[i] = NULL;
 		s->out[i] = false;
+		s->helpers[i].fd = -1; /* vm_free() killed it: its pidfd is closed */
 		freed = true;
 	}
 	if (freed && !any)
@@ -750,6 +764,37 @@ static void watch_output(struct serve *s)
 					   .data.u64 = ref(SERVE_VM, i) };
 		if (epoll_ctl(s->efd, EPOLL_CTL_MOD, vm_fd(s->vms[i]), &ev) == 0)
 			s->out[i] = want;
+	}
+}
+
+/**
+ * watch_helpers() - watch each VM's tap helper (its pidfd) while one runs:
+ * the VM's pipeline waits for it without holding up the loop
+ * @s:	daemon
+ *
+ * A helper's pidfd leaves the epoll set by itself when the library closes
+ * it at the end of its watch (nothing else holds it: the helpers close what
+ * they inherit), so it is never deleted here: its number may belong to
+ * another descriptor by now.
+ */
+static void watch_helpers(struct serve *s)
+{
+	struct helper_watch *h;
+	uint64_t gen;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < s->o.max_vms; i++) {
+		if (!s->vms[i])
+			continue;
+		h = &s->helpers[i];
+		fd = vm_helper_fd(s->vms[i], &gen);
+		if (fd == h->fd && gen == h->gen)
+			continue;
+		h->fd = -1;
+		h->gen = gen;
+		if (fd >= 0 && epoll_add(s, fd, ref(SERVE_HELPER, i), NULL) == 0)
+			h->fd = fd;
 	}
 }
 
@@ -843,6 +888,10 @@ static void dispatch(struct serve *s, const struct epoll_event *ev)
 		if (s->lw)
 			read_links(s);
 		break;
+	case SERVE_HELPER:
+		if (idx < s->o.max_vms && s->vms[idx])
+			vm_helper_ready(s->vms[idx]);
+		break;
 	}
 }
 
@@ -866,6 +915,7 @@ static int serve_loop(struct serve *s, struct cp_error *err)
 			dispatch(s, &evs[i]);
 		reap_vms(s);
 		watch_output(s);
+		watch_helpers(s);
 		resume_listener(s);
 		refusals_summary(s, false);
 	}
@@ -886,6 +936,7 @@ static void serve_cleanup(struct serve *s)
 		vm_free(s->vms[i]);
 	free(s->vms);
 	free(s->out);
+	free(s->helpers);
 	if (s->lfd >= 0) {
 		close(s->lfd);
 		if (s->sock_ino && stat(s->o.socket, &st) == 0 && st.st_ino == s->sock_ino)
@@ -909,6 +960,7 @@ int serve_run(const struct serve_opts *o, struct cp_error *err)
 {
 	struct serve s = { .o = *o, .lfd = -1, .sfd = -1, .efd = -1, .listen_resume = -1 };
 	int rc = -1;
+	size_t i;
 
 	s.vm_opts = (struct vm_opts){ .rehome = &s.o.rehome,
 				      .poll_ms = o->poll_ms,
@@ -917,10 +969,13 @@ int serve_run(const struct serve_opts *o, struct cp_error *err)
 				      .trace = o->trace };
 	s.vms = cp_calloc(o->max_vms ? o->max_vms : 1, sizeof(*s.vms), err);
 	s.out = s.vms ? cp_calloc(o->max_vms ? o->max_vms : 1, sizeof(*s.out), err) : NULL;
+	s.helpers = s.out ? cp_calloc(o->max_vms ? o->max_vms : 1, sizeof(*s.helpers), err) : NULL;
+	for (i = 0; s.helpers && i < o->max_vms; i++)
+		s.helpers[i].fd = -1;
 	s.efd = epoll_create1(EPOLL_CLOEXEC);
-	if (s.out && s.efd < 0)
+	if (s.helpers && s.efd < 0)
 		cp_error_set_errno(err, errno, "epoll_create1");
-	else if (s.out && resolve_qemu_user(&s, err) == 0 && open_signals(&s, err) == 0 &&
+	else if (s.helpers && resolve_qemu_user(&s, err) == 0 && open_signals(&s, err) == 0 &&
 		 open_listener(&s, err) == 0 &&
 		 epoll_add(&s, s.lfd, ref(SERVE_LISTEN, 0), err) == 0 &&
 		 epoll_add(&s, s.sfd, ref(SERVE_SIGNAL, 0), err) == 0) {

@@ -761,6 +761,29 @@ int64_t vm_next_deadline(const struct vm *vm)
 }
 
 /**
+ * vm_helper_fd() - the descriptor of the VM's tap helper (its pidfd), for
+ * epoll: the pipeline waits for it without blocking the loop
+ * @vm:		VM
+ * @gen:	set to a number that changes with each helper
+ *
+ * Return: descriptor, or -1 when no helper runs
+ */
+int vm_helper_fd(const struct vm *vm, uint64_t *gen)
+{
+	return qmp_client_watched_fd(vm->c, gen);
+}
+
+/**
+ * vm_helper_ready() - the VM's tap helper has exited: its answer moves the
+ * pipeline on
+ * @vm:	VM
+ */
+void vm_helper_ready(struct vm *vm)
+{
+	qmp_client_watched_ready(vm->c);
+}
+
+/**
  * vm_readable() - the VM's socket has data (or closed)
  * @vm:	VM
  */

@@ -43,6 +43,8 @@ void vm_readable(struct vm *vm);
 bool vm_wants_write(const struct vm *vm);
 void vm_writable(struct vm *vm);
 void vm_timers(struct vm *vm, int64_t now);
+int vm_helper_fd(const struct vm *vm, uint64_t *gen);
+void vm_helper_ready(struct vm *vm);
 int64_t vm_next_deadline(const struct vm *vm);
 const char *vm_name(const struct vm *vm);
 void vm_link_gone(struct vm *vm, int ifindex);

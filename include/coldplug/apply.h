@@ -99,9 +99,12 @@ struct apply_opts {
 
 typedef void (*apply_fn)(struct apply_result *results, size_t n, const struct cp_error *err,
 			 void *userdata);
+typedef void (*apply_preflight_fn)(const struct cp_error *err, void *userdata);
 
 void apply_opts_init(struct apply_opts *o);
 int apply_preflight(const struct plan *p, const struct apply_opts *o, struct cp_error *err);
+int apply_preflight_start(struct qmp_client *c, const struct plan *p, const struct apply_opts *o,
+			  apply_preflight_fn fn, void *userdata, struct cp_error *err);
 int apply_start(struct qmp_client *c, const struct plan *p, const struct apply_opts *o,
 		struct apply_result *results, apply_fn fn, void *userdata, struct cp_error *err);
 int apply_run(struct qmp_client *c, const struct plan *p, const struct apply_opts *o,

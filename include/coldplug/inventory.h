@@ -308,6 +308,7 @@ struct inv_select {
 #define INV_INCUS_PREFIX "dev-incus_"
 
 typedef void (*inventory_fn)(struct inventory *inv, const struct cp_error *err, void *userdata);
+typedef void (*inventory_probed_fn)(void *userdata);
 
 void inventory_free(struct inventory *inv);
 int inventory_read(struct qmp_client *c, const struct inv_select *sel, struct inventory *inv,
@@ -322,7 +323,8 @@ int inventory_build(const cp_json *raw, const struct inv_select *sel, struct inv
 		    struct cp_error *err);
 int inventory_probe_taps(struct inventory *inv, const char *proc_root, struct cp_error *err);
 void inventory_probe_tap(const char *ifname, pid_t pid, const char *proc_root, struct inv_tap *out);
-void inventory_probe_slot_taps(struct inventory *inv, const char *proc_root);
+int inventory_probe_slot_taps(struct qmp_client *c, struct inventory *inv, const char *proc_root,
+			      inventory_probed_fn fn, void *userdata, struct cp_error *err);
 
 const struct inv_slot *inventory_find_slot(const struct inventory *inv, enum inv_slot_kind kind,
 					   unsigned index);

@@ -81,6 +81,7 @@ typedef void (*qmp_event_fn)(struct qmp_client *c, cp_json *event, void *userdat
 typedef void (*qmp_await_fn)(struct qmp_client *c, cp_json *event, const struct cp_error *err,
 			     void *userdata);
 typedef void (*qmp_ready_fn)(struct qmp_client *c, const struct cp_error *err, void *userdata);
+typedef void (*qmp_watch_fn)(struct qmp_client *c, const struct cp_error *err, void *userdata);
 
 void qmp_client_opts_init(struct qmp_client_opts *o);
 void qmp_client_opts_init_peer(struct qmp_client_opts *o);
@@ -127,6 +128,11 @@ void qmp_client_expire(struct qmp_client *c);
 void qmp_client_fail(struct qmp_client *c, const struct cp_error *e);
 int64_t qmp_client_next_deadline(const struct qmp_client *c);
 int qmp_client_dispatch(struct qmp_client *c, int max_wait_ms, struct cp_error *err);
+
+int qmp_client_watch_fd(struct qmp_client *c, int fd, int timeout_ms, qmp_watch_fn fn,
+			void *userdata, struct cp_error *err);
+int qmp_client_watched_fd(const struct qmp_client *c, uint64_t *gen);
+void qmp_client_watched_ready(struct qmp_client *c);
 
 bool qmp_event_matches(const cp_json *event, const struct qmp_event_match *m);
 

@@ -9,13 +9,21 @@
  * plan reads the run state once before its first change, and changes
  * nothing when QEMU is no longer where the plan was made.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "coldplug/apply.h"
 #include "coldplug/qmp.h"
 #include "fakepeer.h"
+#include "tapq.h"
 #include "tap.h"
 #include "util.h"
 
@@ -646,6 +654,104 @@ static void test_nic_midway(void)
 }
 
 /**
+ * netns_child() - a process in a network namespace of its own (QEMU's, for
+ * the tap helper), until killed
+ *
+ * Return: its pid, or -1 when namespaces cannot be made here (not root)
+ */
+static pid_t netns_child(void)
+{
+	pid_t parent = getpid(), pid;
+	int ready[2];
+	char c = 0;
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		bail_out("pipe2: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(1);
+		c = unshare(CLONE_NEWNET) == 0;
+		if (write(ready[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1 || !c) {
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(ready[0]);
+	return pid;
+}
+
+/**
+ * test_nic_helper_hangs() - the tap helper in QEMU's namespace hangs when
+ * the NIC's new queue is opened: the step fails at the helper's deadline
+ * with an error that names the NIC and its tap, and says what is left
+ */
+static void test_nic_helper_hangs(void)
+{
+	struct fakepeer *fp;
+	struct apply_result res[1];
+	struct apply_opts o;
+	struct plan_step st;
+	struct qmp_client *c;
+	struct cp_error err;
+	struct plan p = { .steps = &st, .n = 1 };
+	pid_t qemu = netns_child();
+	int64_t t0;
+
+	if (qemu < 0) {
+		skip(4, "nic helper hangs: needs a network namespace of its own (root)");
+		return;
+	}
+	fp = new_peer();
+	memset(&st, 0, sizeof(st));
+	st.kind = PLAN_NIC_USB;
+	cp_strlcpy(st.name, "eth0", sizeof(st.name));
+	cp_strlcpy(st.dev_id, "dev-incus_eth0", sizeof(st.dev_id));
+	cp_strlcpy(st.del_id, "dev-incus_eth0", sizeof(st.del_id));
+	cp_strlcpy(st.slot_name, "dev-incus_eth0", sizeof(st.slot_name));
+	cp_strlcpy(st.netdev, "incus_eth0", sizeof(st.netdev));
+	cp_strlcpy(st.mac, "40:66:6a:01:02:03", sizeof(st.mac));
+	cp_strlcpy(st.usb_bus, "qemu_usb.0", sizeof(st.usb_bus));
+	cp_strlcpy(st.tapdev, "/dev/null", sizeof(st.tapdev)); /* a macvtap, for the test */
+	st.nqueues = 1;
+	st.bootindex = -1;
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_eth0\"}}");
+	fakepeer_reply(fp, QMP_OK);
+	fakepeer_event(fp, "DEVICE_DELETED", "{\"device\":\"dev-incus_eth0\"}");
+	fakepeer_expect(fp, "{\"execute\":\"netdev_del\",\"arguments\":{\"id\":\"incus_eth0\"}}");
+	fakepeer_reply(fp, QMP_OK);
+	c = fakepeer_connect(fp, false);
+	apply_opts_init(&o);
+	o.pid = qemu;
+	setenv("COLDPLUG_TEST_TAPQ_STALL", "/dev/null", 1);
+	t0 = cp_now_ms();
+	ok(apply_run(c, &p, &o, res, &err) < 0 && err.code == CP_ERR_FAILED &&
+		   res[0].status == APPLY_FAILED,
+	   "nic helper hangs: the step fails, as a partial change");
+	unsetenv("COLDPLUG_TEST_TAPQ_STALL");
+	ok(cp_now_ms() - t0 >= TAPQ_HELPER_TIMEOUT_MS - 100 &&
+		   cp_now_ms() - t0 <= TAPQ_HELPER_TIMEOUT_MS + 1500,
+	   "nic helper hangs: at the helper's deadline (%lld ms)", (long long)(cp_now_ms() - t0));
+	like(err.msg,
+	     "eth0: dev-incus_eth0 -> dev-incus_eth0: tap /dev/null: the helper in QEMU's "
+	     "network namespace",
+	     "nic helper hangs: the error names the NIC and its tap");
+	like(err.msg, "NIC eth0 has no network", "nic helper hangs: and what is left of the NIC");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "nic helper hangs: nothing after netdev_del");
+	kill(qemu, SIGKILL);
+	waitpid(qemu, NULL, 0);
+}
+
+/**
  * test_qemu_gone() - QEMU closes the socket before answering device_del:
  * QEMU may have carried it out, so the run reports a change (exit code 4),
  * never "nothing changed" (1)
@@ -738,6 +844,7 @@ int main(void)
 	test_batch_unplug_fails();
 	test_unplug_pending();
 	test_nic_midway();
+	test_nic_helper_hangs();
 	test_qemu_gone();
 	test_null_err();
 	return done_testing();
