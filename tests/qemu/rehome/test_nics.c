@@ -501,9 +501,9 @@ static void check_direct_queues(struct lab_incus *vm, struct lab_guest *g,
 		char split[128];
 
 		lab_queues_split(d.tx, d.n, split, sizeof(split));
-		diag("%u vCPUs: eth0: TX per queue from each CPU (not asserted: fewer CPUs than "
+		diag("%u vCPUs: eth0: TX per queue from each CPU (not asserted: %u vCPUs on %u "
 		     "queues): %s",
-		     r->vcpus, split);
+		     r->vcpus, r->vcpus, d.n, split);
 	}
 }
 
