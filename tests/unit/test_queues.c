@@ -59,7 +59,7 @@ static void test_names(void)
 	ok(qstat_name_parse(padded, sizeof(padded), &q) == QSTAT_NONE,
 	   "a name without NUL is read only within its slot");
 	memset(padded, 0, sizeof(padded));
-	memcpy(padded, "tx_queue_7_packets", 18);
+	snprintf(padded, sizeof(padded), "%s", "tx_queue_7_packets");
 	ok(qstat_name_parse(padded, sizeof(padded), &q) == QSTAT_TX && q == 7,
 	   "a name NUL-padded in its slot");
 }
