@@ -71,6 +71,34 @@ static int parse_uint(const char *s, unsigned *out)
 }
 
 /**
+ * parse_pair() - one key=value of the queues line
+ * @key:	the key (not NUL-terminated)
+ * @klen:	its length
+ * @v:		the value, up to value_end()
+ * @out:	the field filled
+ * @nrx:	set to rx='s count
+ * @ntx:	set to tx='s count
+ *
+ * Return: the bit of a required key (max 1, combined 2, rx 4, tx 8), 0 for
+ * was= and unknown keys, -1 for a bad value
+ */
+static int parse_pair(const char *key, size_t klen, const char *v, struct lab_queues *out,
+		      unsigned *nrx, unsigned *ntx)
+{
+	if (klen == 3 && !strncmp(key, "max", 3))
+		return parse_uint(v, &out->max) < 0 ? -1 : 1;
+	if (klen == 8 && !strncmp(key, "combined", 8))
+		return parse_uint(v, &out->combined) < 0 ? -1 : 2;
+	if (klen == 3 && !strncmp(key, "was", 3))
+		return parse_uint(v, &out->was) < 0 ? -1 : 0;
+	if (klen == 2 && !strncmp(key, "rx", 2))
+		return parse_list(v, out->rx, nrx) < 0 ? -1 : 4;
+	if (klen == 2 && !strncmp(key, "tx", 2))
+		return parse_list(v, out->tx, ntx) < 0 ? -1 : 8;
+	return 0;
+}
+
+/**
  * lab_queues_parse() - the "queues ..." line of `cptraffic queues`
  * @text:	the command's output (other lines are skipped)
  * @out:	filled
@@ -85,34 +113,25 @@ int lab_queues_parse(const char *text, struct lab_queues *out, struct cp_error *
 {
 	const char *line = text, *p;
 	unsigned nrx = 0, ntx = 0, seen = 0;
-	int bad = 0;
+	int bit = 0;
 
-	while (line && strncmp(line, "queues ", 7) != 0)
-		line = (line = strchr(line, '\n')) ? line + 1 : NULL;
+	while (line && strncmp(line, "queues ", 7) != 0) {
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
 	if (!line)
 		return cp_error_set(err, CP_ERR_PROTOCOL, "no queues line in: %.200s",
 				    text ? text : "");
 	memset(out, 0, sizeof(*out));
-	for (p = line + 7; *p && *p != '\n' && *p != '\r' && !bad;) {
+	for (p = line + 7; *p && *p != '\n' && *p != '\r' && bit >= 0;) {
 		size_t klen = strcspn(p, "= \r\n");
-		const char *v = p + klen + 1;
 
-		if (p[klen] != '=')
-			bad = 1;
-		else if (klen == 3 && !strncmp(p, "max", 3))
-			bad = parse_uint(v, &out->max), seen |= 1;
-		else if (klen == 8 && !strncmp(p, "combined", 8))
-			bad = parse_uint(v, &out->combined), seen |= 2;
-		else if (klen == 3 && !strncmp(p, "was", 3))
-			bad = parse_uint(v, &out->was);
-		else if (klen == 2 && !strncmp(p, "rx", 2))
-			bad = parse_list(v, out->rx, &nrx), seen |= 4;
-		else if (klen == 2 && !strncmp(p, "tx", 2))
-			bad = parse_list(v, out->tx, &ntx), seen |= 8;
+		bit = p[klen] == '=' ? parse_pair(p, klen, p + klen + 1, out, &nrx, &ntx) : -1;
+		seen |= bit > 0 ? (unsigned)bit : 0;
 		p += strcspn(p, " \r\n");
 		p += *p == ' ';
 	}
-	if (bad || seen != 15 || nrx != ntx)
+	if (bit < 0 || seen != 15 || nrx != ntx)
 		return cp_error_set(err, CP_ERR_PROTOCOL, "bad queues line: %.*s",
 				    (int)strcspn(line, "\r\n"), line);
 	out->n = nrx;
