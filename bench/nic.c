@@ -419,7 +419,7 @@ static int start_vm(struct lab_incus *vm, const struct bench_nic_params *p, stru
  * guest_nic() - what the guest's report says of eth0
  * @rep:	the report
  * @cfg:	configuration
- * @r:		driver, mac, path and guest kernel filled
+ * @r:		driver, mac, path, name and guest kernel filled
  * @err:	filled if the guest has no NIC with that MAC and address
  *
  * Return: 0, or -1
@@ -442,6 +442,8 @@ static int guest_nic(const struct lab_guest_report *rep, const struct bench_nic_
 	cp_strlcpy(r->mac, cfg->hwaddr, sizeof(r->mac));
 	cp_strlcpy(r->path, lab_record_get(n, "path") ? lab_record_get(n, "path") : "-",
 		   sizeof(r->path));
+	cp_strlcpy(r->iface, lab_record_get(n, "name") ? lab_record_get(n, "name") : "-",
+		   sizeof(r->iface));
 	if (!ip || !strcmp(ip, "-"))
 		return cp_error_set(err, CP_ERR_FAILED, "the guest's %s has no address", r->driver);
 	return 0;

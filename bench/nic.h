@@ -22,6 +22,7 @@ struct lab_guest;
 
 #define BENCH_NIC_ERR_MAX 512
 #define BENCH_NIC_LADDER  2
+#define BENCH_NIC_QUEUES  16
 
 /* How a configuration gets its NIC to the guest. */
 enum bench_nic_kind {
@@ -131,6 +132,27 @@ struct bench_tcp {
 };
 
 /**
+ * struct bench_queues - which of the NIC's queues carried one fixed-rate UDP
+ * run, from the guest's per-queue counters (`cptraffic queues`, read before
+ * and after; the bench leaves the queues in use as the guest chose them)
+ * @ok:		read both times (else see @error)
+ * @max:	queue pairs the NIC offers the guest
+ * @combined:	those the guest uses
+ * @n:		queues counted (0: the driver has no per-queue counters)
+ * @packets:	packets per queue during the run: RX for host -> guest, TX
+ *		for guest -> host
+ * @error:	why not read
+ */
+struct bench_queues {
+	bool ok;
+	unsigned max;
+	unsigned combined;
+	unsigned n;
+	uint64_t packets[BENCH_NIC_QUEUES];
+	char error[BENCH_NIC_ERR_MAX];
+};
+
+/**
  * struct bench_nic_result - one configuration's figures
  * @cfg:		the configuration (borrowed, static)
  * @done:		the VM started and was measured
@@ -143,6 +165,7 @@ struct bench_tcp {
  * @driver:		the guest driver bound to the NIC
  * @mac:		the MAC the guest sees
  * @path:		the NIC's place in the guest (sysfs, below /sys/devices)
+ * @iface:		its name in the guest
  * @conf_cmd:		the `coldplug qemu-conf` command line (Incus's tap, named
  *			at launch, shown as TAP), or ""
  * @rehome_cmd:		the `coldplug rehome` command line (its socket
@@ -156,6 +179,8 @@ struct bench_tcp {
  * @udp_out:		UDP guest -> host at the fixed rate
  * @ladder_out:		UDP guest -> host at the ladder's rates
  * @burst_out:		UDP guest -> host, max-rate burst
+ * @queues_in:		the queues that carried @udp_in (RX)
+ * @queues_out:		the queues that carried @udp_out (TX)
  */
 struct bench_nic_result {
 	const struct bench_nic_config *cfg;
@@ -169,6 +194,7 @@ struct bench_nic_result {
 	char driver[32];
 	char mac[32];
 	char path[192];
+	char iface[16];
 	char conf_cmd[512];
 	char rehome_cmd[512];
 	struct bench_udp ping;
@@ -180,6 +206,8 @@ struct bench_nic_result {
 	struct bench_udp udp_out;
 	struct bench_udp ladder_out[BENCH_NIC_LADDER];
 	struct bench_udp burst_out;
+	struct bench_queues queues_in;
+	struct bench_queues queues_out;
 };
 
 /**

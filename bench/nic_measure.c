@@ -6,8 +6,9 @@
  * sink and source), UDP host -> guest (the lab's sender, counted on the
  * guest over the console, so a lossy path cannot hide its losses) and UDP
  * guest -> host (the guest's cptraffic udp against a cptraffic serve this
- * file starts in the peer namespace). A measurement that cannot run keeps
- * its error and the next one still runs.
+ * file starts in the peer namespace). Around each fixed-rate UDP run the
+ * guest's per-queue counters are read, to see which queues carried it. A
+ * measurement that cannot run keeps its error and the next one still runs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "netns.h"
 #include "nic.h"
 #include "proc.h"
+#include "queues.h"
 #include "run.h"
 #include "util.h"
 
@@ -125,6 +127,54 @@ static void measure_udp_in(const struct lab_net *net, struct lab_guest *g, const
 		set_error(out->error, &err);
 	else
 		from_loss(&l, out);
+}
+
+/**
+ * queues_before() - the guest's per-queue counters before a run
+ * @g:		console
+ * @r:		the result (its @iface)
+ * @before:	filled
+ * @out:	its error, on failure
+ *
+ * Return: true if read
+ */
+static bool queues_before(struct lab_guest *g, const struct bench_nic_result *r,
+			  struct lab_queues *before, struct bench_queues *out)
+{
+	struct cp_error err = { 0 };
+
+	if (lab_guest_queues(g, r->iface, false, before, &err) == 0)
+		return true;
+	set_error(out->error, &err);
+	return false;
+}
+
+/**
+ * queues_after() - what each queue carried since queues_before()
+ * @g:		console
+ * @r:		the result (its @iface)
+ * @before:	the first reading
+ * @rx:		count received packets (host -> guest), else sent ones
+ * @out:	filled (ok, or its error)
+ */
+static void queues_after(struct lab_guest *g, const struct bench_nic_result *r,
+			 const struct lab_queues *before, bool rx, struct bench_queues *out)
+{
+	struct lab_queues after, d;
+	struct cp_error err = { 0 };
+	unsigned q;
+
+	if (lab_guest_queues(g, r->iface, false, &after, &err) < 0 ||
+	    lab_queues_delta(before, &after, &d, &err) < 0) {
+		set_error(out->error, &err);
+		return;
+	}
+	out->ok = true;
+	out->max = d.max;
+	out->combined = d.combined;
+	out->n = d.n < BENCH_NIC_QUEUES ? d.n : BENCH_NIC_QUEUES;
+	for (q = 0; q < out->n; q++)
+		out->packets[q] = rx ? d.rx[q] : d.tx[q];
 }
 
 /**
@@ -263,12 +313,19 @@ static void measure_out(struct lab_incus *vm, struct lab_guest *g, const char *p
 {
 	struct cp_error err = { 0 };
 	struct lab_proc serve = { 0 };
+	struct lab_queues before;
+	bool have;
 	size_t i;
 
-	if (peer_serve_start(lab_incus_net(vm), lab_incus_dir(vm), &serve, &err) < 0)
+	if (peer_serve_start(lab_incus_net(vm), lab_incus_dir(vm), &serve, &err) < 0) {
 		set_error(r->udp_out.error, &err);
-	else
+		cp_strlcpy(r->queues_out.error, r->udp_out.error, BENCH_NIC_ERR_MAX);
+	} else {
+		have = queues_before(g, r, &before, &r->queues_out);
 		measure_udp_out(g, peer, p->udp_count, p->udp_rate, p, &r->udp_out);
+		if (have)
+			queues_after(g, r, &before, false, &r->queues_out);
+	}
 	for (i = 0; i < BENCH_NIC_LADDER; i++) {
 		r->ladder_out[i].rate = p->ladder_rates[i];
 		if (r->udp_out.ok)
@@ -309,6 +366,26 @@ static void progress(const char *what, const struct bench_udp *u, const struct b
 }
 
 /**
+ * progress_queues() - the queues a run used, one line on stderr
+ * @what:	the run
+ * @dir:	"RX" or "TX"
+ * @q:		its queues
+ */
+static void progress_queues(const char *what, const char *dir, const struct bench_queues *q)
+{
+	char split[128];
+
+	if (!q->ok) {
+		fprintf(stderr, "bench-nic:   %s: %s per queue not read: %s\n", what, dir,
+			q->error);
+		return;
+	}
+	lab_queues_split(q->packets, q->n, split, sizeof(split));
+	fprintf(stderr, "bench-nic:   %s: %u queue pairs in use of %u; %s per queue: %s\n", what,
+		q->combined, q->max, dir, split);
+}
+
+/**
  * bench_nic_measure() - every measurement of one configuration
  * @vm:		running VM whose guest reported eth0 with @r->mac
  * @g:		its console
@@ -320,7 +397,9 @@ void bench_nic_measure(struct lab_incus *vm, struct lab_guest *g, const struct b
 {
 	struct lab_net *net = lab_incus_net(vm);
 	struct cp_error err = { 0 };
+	struct lab_queues before;
 	char ip[32], peer[32];
+	bool have;
 	size_t i;
 
 	lab_incus_nic_ip(vm, NIC_NAME, ip, sizeof(ip));
@@ -333,8 +412,12 @@ void bench_nic_measure(struct lab_incus *vm, struct lab_guest *g, const struct b
 	progress("TCP host->guest", NULL, &r->tcp_in);
 	measure_tcp(net, ip, true, p, &r->tcp_out);
 	progress("TCP guest->host", NULL, &r->tcp_out);
+	have = queues_before(g, r, &before, &r->queues_in);
 	measure_udp_in(net, g, ip, p->udp_count, p->udp_rate, p, &r->udp_in);
+	if (have)
+		queues_after(g, r, &before, true, &r->queues_in);
 	progress("UDP host->guest", &r->udp_in, NULL);
+	progress_queues("UDP host->guest", "RX", &r->queues_in);
 	for (i = 0; i < BENCH_NIC_LADDER; i++) {
 		measure_udp_in(net, g, ip, p->burst_count, p->ladder_rates[i], p, &r->ladder_in[i]);
 		progress("UDP host->guest", &r->ladder_in[i], NULL);
@@ -343,6 +426,7 @@ void bench_nic_measure(struct lab_incus *vm, struct lab_guest *g, const struct b
 	progress("UDP host->guest", &r->burst_in, NULL);
 	measure_out(vm, g, peer, p, r);
 	progress("UDP guest->host", &r->udp_out, NULL);
+	progress_queues("UDP guest->host", "TX", &r->queues_out);
 	for (i = 0; i < BENCH_NIC_LADDER; i++)
 		progress("UDP guest->host", &r->ladder_out[i], NULL);
 	progress("UDP guest->host", &r->burst_out, NULL);

@@ -25,6 +25,7 @@
 struct lab_incus;
 struct lab_net;
 struct lab_guest;
+struct lab_queues;
 
 #define LAB_GUEST_MAX_KV 16
 
@@ -106,6 +107,9 @@ int lab_udp(const struct lab_net *net, struct lab_guest *g, const char *ip, unsi
 	    unsigned count, unsigned rate, struct lab_loss *out, struct cp_error *err);
 int lab_tcp(const struct lab_net *net, const char *ip, bool rx, unsigned seconds, double *mbit_s,
 	    uint64_t *bytes, struct cp_error *err);
+int lab_guest_queues(struct lab_guest *g, const char *iface, bool all, struct lab_queues *out,
+		     struct cp_error *err);
+int lab_guest_cpusend(struct lab_guest *g, const char *ip, unsigned count, struct cp_error *err);
 int lab_tcp_connects(const struct lab_net *net, const char *ip, unsigned count,
 		     struct lab_loss *out, struct cp_error *err);
 

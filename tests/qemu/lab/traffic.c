@@ -14,6 +14,7 @@
 #include "guest.h"
 #include "netns.h"
 #include "proc.h"
+#include "queues.h"
 #include "run.h"
 #include "util.h"
 
@@ -361,5 +362,54 @@ int lab_tcp_connects(const struct lab_net *net, const char *ip, unsigned count,
 	}
 	out->flows_complete = (unsigned)out->received;
 	loss_finish(out);
+	return 0;
+}
+
+/**
+ * lab_guest_queues() - read a guest NIC's per-queue packet counters
+ * @g:		console
+ * @iface:	the NIC's name in the guest (its report's `net name=`)
+ * @all:	first put every queue pair the NIC offers in use (`ethtool -L
+ *		IFACE combined MAX`); Linux's virtio_net uses only
+ *		min(vCPUs, queue pairs) by default
+ * @out:	filled
+ * @err:	filled on failure
+ *
+ * Runs `cptraffic queues` in the guest (tests/qemu/guest/README.md).
+ *
+ * Return: 0, or -1
+ */
+int lab_guest_queues(struct lab_guest *g, const char *iface, bool all, struct lab_queues *out,
+		     struct cp_error *err)
+{
+	cleanup_free char *text = NULL;
+	char cmd[96];
+
+	lab_fmt(cmd, sizeof(cmd), "sh cptraffic queues %s%s", iface, all ? " --combined 0" : "");
+	if (lab_guest_command(g, cmd, CTL_TIMEOUT_MS, &text, NULL, err) < 0 ||
+	    lab_queues_parse(text, out, err) < 0)
+		return cp_error_prefix(err, "%s's queues in the guest", iface);
+	return 0;
+}
+
+/**
+ * lab_guest_cpusend() - UDP packets from the guest, from each of its CPUs
+ * @g:		console
+ * @ip:		where to (the peer namespace's address; nothing need listen)
+ * @count:	packets per CPU (1..10000)
+ * @err:	filled on failure
+ *
+ * `cptraffic cpusend`: one CPU after the other, the sender pinned to it,
+ * so the guest's XPS map puts each CPU's packets on that CPU's TX queue.
+ *
+ * Return: 0, or -1
+ */
+int lab_guest_cpusend(struct lab_guest *g, const char *ip, unsigned count, struct cp_error *err)
+{
+	char cmd[96];
+
+	lab_fmt(cmd, sizeof(cmd), "sh cptraffic cpusend --to %s --count %u", ip, count);
+	if (lab_guest_command(g, cmd, CTL_TIMEOUT_MS, NULL, NULL, err) < 0)
+		return cp_error_prefix(err, "cpusend from the guest");
 	return 0;
 }

@@ -21,7 +21,8 @@
  *   eth3        the write-up's method (seed.h), right after a broadcast
  *               frame, as in most real starts.
  * After `cont`, each NIC: the guest sees Incus's MAC; pings and a 16-flow
- * UDP stream from the peer namespace; coldplug's NICs lose nothing. Then
+ * UDP stream from the peer namespace; coldplug's NICs lose nothing. The
+ * direct NIC carries traffic on every queue, both ways. Then
  * Incus's later operations on the usb path: set_link down/up on Incus's
  * device id, and Incus's NIC detach, which removes what coldplug built.
  */
@@ -38,6 +39,7 @@
 #include "incus.h"
 #include "netns.h"
 #include "proc.h"
+#include "queues.h"
 #include "run.h"
 #include "seed.h"
 #include "tap.h"
@@ -56,6 +58,7 @@
 #define UDP_FLOWS	  16
 #define UDP_RATE	  800
 #define RUN_TIMEOUT_MS	  60000
+#define CPUSEND_COUNT	  20
 
 /**
  * struct nic_case - one NIC of the VM
@@ -373,6 +376,138 @@ static void measure(struct lab_incus *vm, struct lab_guest *g, const struct lab_
 }
 
 /**
+ * queues_read() - one reading of eth0's queues in the guest, as a test
+ * @g:		console
+ * @iface:	eth0's name in the guest
+ * @r:		result (for the vCPUs)
+ * @what:	when (for the message)
+ * @q:		filled
+ *
+ * Return: true if read
+ */
+static bool queues_read(struct lab_guest *g, const char *iface, const struct result *r,
+			const char *what, struct lab_queues *q)
+{
+	struct cp_error err = { 0 };
+	bool read = lab_guest_queues(g, iface, true, q, &err) == 0;
+
+	ok(read, "%u vCPUs: eth0 (coldplug direct): the guest's per-queue counters %s%s%s",
+	   r->vcpus, what, read ? "" : ": ", read ? "" : err.msg);
+	return read;
+}
+
+/**
+ * queues_carried() - assert which queues carried packets between readings
+ * @r:		result (for the vCPUs)
+ * @dir:	"RX" or "TX"
+ * @v:		per-queue packets carried (a delta)
+ * @n:		queues
+ * @min:	packets that make a queue count as carrying
+ * @all:	every queue must (else at least two)
+ */
+static void queues_carried(const struct result *r, const char *dir, const uint64_t *v, unsigned n,
+			   uint64_t min, bool all)
+{
+	unsigned c = lab_queues_carrying(v, n, min), q;
+	char split[128], counts[256] = "";
+	size_t len = 0;
+
+	lab_queues_split(v, n, split, sizeof(split));
+	for (q = 0; q < n && len < sizeof(counts); q++)
+		len += (size_t)snprintf(counts + len, sizeof(counts) - len, "%s%llu", q ? "/" : "",
+					(unsigned long long)v[q]);
+	ok(all ? c == n && n >= 2 : c >= 2,
+	   "%u vCPUs: eth0 (coldplug direct): %s on %s queues: %u/%u carried %llu+ packets (%s: "
+	   "%s)",
+	   r->vcpus, dir, all ? "every one of its" : "at least two of its", c, n,
+	   (unsigned long long)min, counts, split);
+}
+
+/**
+ * check_direct_queues() - the direct NIC carries traffic on every queue
+ * @vm:		running VM, the broadcast noise stopped (so nothing but what
+ *		this sends reaches the guest's queues)
+ * @g:		console
+ * @rep:	the guest's report
+ * @r:		result
+ *
+ * The direct slot's netdev must open the tap with Incus's queue count, and
+ * the guest must see them all: a slot with fewer queues, or a guest on
+ * queue 0 alone, passes every loss check and fails here.
+ *
+ * RX: a multi-queue tap puts each flow on a queue by its hash, so UDP_FLOWS
+ * flows reach every queue with near certainty where
+ * lab_queues_all_likely() says so (2 queues: 2 vCPUs, or 1); on more
+ * queues (4, 8 vCPUs) some queue gets no flow by chance, and only "at
+ * least two" is guaranteed. A queue carries at least half a flow's packets
+ * (the ICMP and ARP the TX step brings are later, and fewer).
+ *
+ * TX: the guest picks a packet's TX queue by the sending CPU (the XPS map
+ * virtio_net sets: with as many queue pairs as CPUs, CPU k sends on queue
+ * k; with more queues than CPUs a CPU's map holds several and the flow hash
+ * picks), so `cptraffic cpusend` sends from each CPU in turn. Every queue
+ * is guaranteed only when queues == vCPUs; with 1 vCPU on 2 queues nothing
+ * is asserted about TX. The peer answers those packets with (rate-limited)
+ * ICMP port unreachable; nothing listens.
+ */
+static void check_direct_queues(struct lab_incus *vm, struct lab_guest *g,
+				const struct lab_guest_report *rep, const struct result *r)
+{
+	const struct lab_guest_record *rec = lab_report_find(rep, "net", "mac", nics[0].hwaddr);
+	unsigned want = r->vcpus > 2 ? r->vcpus : 2;
+	struct lab_queues q0, q1, q2, d;
+	struct cp_error err = { 0 };
+	struct lab_loss l;
+	char ip[32], peer[32];
+	const char *iface = rec ? lab_record_get(rec, "name") : NULL;
+
+	if (!iface) {
+		ok(false, "%u vCPUs: eth0's queues: no such NIC in the guest", r->vcpus);
+		return;
+	}
+	if (!queues_read(g, iface, r, "before", &q0))
+		return;
+	ok(q0.max == want && q0.combined == want && q0.n == want,
+	   "%u vCPUs: eth0 (coldplug direct): the guest's virtio_net has %u queue pairs, all in "
+	   "use (max %u, in use %u, %u counted)",
+	   r->vcpus, want, q0.max, q0.combined, q0.n);
+	/* Linux's own choice, before queues_read() set them all: min(vCPUs, max) */
+	ok(q0.was == (r->vcpus < q0.max ? r->vcpus : q0.max),
+	   "%u vCPUs: eth0: the guest itself had used min(vCPUs, %u) = %u queue pairs (%u)",
+	   r->vcpus, q0.max, r->vcpus < q0.max ? r->vcpus : q0.max, q0.was);
+	lab_incus_nic_ip(vm, nics[0].name, ip, sizeof(ip));
+	lab_net_host_ip_for(lab_incus_net(vm), 0, peer, sizeof(peer));
+	if (lab_udp(lab_incus_net(vm), g, ip, UDP_FLOWS, par.udp, UDP_RATE, &l, &err) < 0)
+		diag("eth0: UDP for the queues: %s", err.msg);
+	if (!queues_read(g, iface, r, "after UDP host->guest", &q1))
+		return;
+	if (lab_queues_delta(&q0, &q1, &d, &err) < 0) {
+		ok(false, "%u vCPUs: eth0: RX per queue: %s", r->vcpus, err.msg);
+		return;
+	}
+	queues_carried(r, "RX", d.rx, d.n, par.udp / UDP_FLOWS / 2,
+		       lab_queues_all_likely(d.n, UDP_FLOWS));
+	if (lab_guest_cpusend(g, peer, CPUSEND_COUNT, &err) < 0)
+		diag("eth0: cpusend: %s", err.msg);
+	if (!queues_read(g, iface, r, "after cpusend", &q2))
+		return;
+	if (lab_queues_delta(&q1, &q2, &d, &err) < 0) {
+		ok(false, "%u vCPUs: eth0: TX per queue: %s", r->vcpus, err.msg);
+		return;
+	}
+	if (r->vcpus == d.n) {
+		queues_carried(r, "TX", d.tx, d.n, CPUSEND_COUNT / 2, true);
+	} else {
+		char split[128];
+
+		lab_queues_split(d.tx, d.n, split, sizeof(split));
+		diag("%u vCPUs: eth0: TX per queue from each CPU (not asserted: %u vCPUs on %u "
+		     "queues): %s",
+		     r->vcpus, r->vcpus, d.n, split);
+	}
+}
+
+/**
  * netdev_listed() - whether `info network` names @id
  * @vm:	emulator
  * @id:	netdev or NIC id
@@ -504,6 +639,7 @@ static int run_vm(unsigned vcpus, struct result *r)
 	measure(vm, g, rep, r);
 	diag("broadcast frames sent: %llu",
 	     (unsigned long long)lab_net_noise_stop(lab_incus_net(vm)));
+	check_direct_queues(vm, g, rep, r);
 	check_incus_ops(vm, g, r);
 	rc = 0;
 	goto out;

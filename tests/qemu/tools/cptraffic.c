@@ -7,7 +7,10 @@
  * plus `cptraffic pattern`, the reference generator of the disk test pattern
  * (tests/qemu/guest/README.md), so host and guest compute the same bytes,
  * and `cptraffic dio`, timed O_DIRECT sequential reads or writes of a block
- * device in the guest (bench/disk: busybox dd there prints no timing).
+ * device in the guest (bench/disk: busybox dd there prints no timing),
+ * `cptraffic queues`, a NIC's per-queue packet counters in the guest (the
+ * guest has no ethtool binary), and `cptraffic cpusend`, UDP packets sent
+ * from every CPU of the guest in turn (so each TX queue gets some).
  *
  * Every client mode is bounded in packet count and in time. Addresses are
  * numeric IPv4 only: no name resolution, so a typo can never turn into
@@ -20,9 +23,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -31,9 +38,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "queue_stats.h"
 
 #define DEFAULT_CTL_PORT       5000
 #define DEFAULT_UDP_PORT       5001
@@ -1142,6 +1152,229 @@ static int cmd_dio(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------ */
+/* queues: a NIC's per-queue packet counters (in the guest)             */
+/* ------------------------------------------------------------------ */
+
+static const char queues_usage[] =
+	"usage: cptraffic queues IFACE [--combined N]\n"
+	"  Prints \"queues iface=IFACE max=M combined=C was=W rx=R0,R1,... tx=T0,T1,...\":\n"
+	"  M the most combined channels (queue pairs) the NIC offers, C those in use,\n"
+	"  W those in use before this command, Rq/Tq the packets received/sent on\n"
+	"  queue q (ethtool statistics rx_queue_<q>_packets / tx_queue_<q>_packets,\n"
+	"  virtio_net's names; \"-\" when the driver has none). --combined N first sets\n"
+	"  the channels in use to N (0: to M), as `ethtool -L IFACE combined N`.\n";
+
+/* One SIOCETHTOOL request on @ifname; -1 with errno set on failure. */
+static int ethtool_call(int fd, const char *ifname, void *cmd)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+	ifr.ifr_data = cmd;
+	return ioctl(fd, SIOCETHTOOL, &ifr);
+}
+
+/* The channels; -1 (errno) when the driver has none to report. */
+static int channels_get(int fd, const char *ifname, struct ethtool_channels *ch)
+{
+	memset(ch, 0, sizeof *ch);
+	ch->cmd = ETHTOOL_GCHANNELS;
+	return ethtool_call(fd, ifname, ch);
+}
+
+/* ETHTOOL_SCHANNELS: @want combined channels in use (0: the most offered). */
+static void channels_set(int fd, const char *ifname, struct ethtool_channels *ch, uint64_t want)
+{
+	if (!want)
+		want = ch->max_combined;
+	if (want == ch->combined_count)
+		return;
+	if (!want || want > ch->max_combined)
+		fatal("%s: %" PRIu64 " combined channels asked, the NIC offers %u", ifname, want,
+		      ch->max_combined);
+	ch->cmd = ETHTOOL_SCHANNELS;
+	ch->combined_count = (uint32_t)want;
+	if (ethtool_call(fd, ifname, ch) < 0)
+		fatal("%s: ETHTOOL_SCHANNELS combined %" PRIu64 ": %s", ifname, want,
+		      strerror(errno));
+	if (channels_get(fd, ifname, ch) < 0)
+		fatal("%s: ETHTOOL_GCHANNELS: %s", ifname, strerror(errno));
+}
+
+/* How many ETH_SS_STATS strings the driver has (0: none, as for lo). */
+static uint32_t stats_count(int fd, const char *ifname)
+{
+	struct ethtool_sset_info *si = calloc(1, sizeof *si + sizeof(uint32_t));
+	uint32_t n = 0;
+
+	if (!si)
+		fatal("out of memory");
+	si->cmd = ETHTOOL_GSSET_INFO;
+	si->sset_mask = 1ULL << ETH_SS_STATS;
+	if (ethtool_call(fd, ifname, si) < 0 && errno != EOPNOTSUPP)
+		fatal("%s: ETHTOOL_GSSET_INFO: %s", ifname, strerror(errno));
+	if (si->sset_mask & (1ULL << ETH_SS_STATS))
+		n = si->data[0];
+	free(si);
+	return n;
+}
+
+/*
+ * The per-queue packet counters into @rx / @tx (QSTAT_MAX_QUEUES each);
+ * returns one more than the highest queue seen (0: none). The names and the
+ * values are read by two calls: a change of channels between them would
+ * change their count, which the caller rules out by setting them first.
+ */
+static unsigned queue_counters(int fd, const char *ifname, uint64_t *rx, uint64_t *tx)
+{
+	uint32_t n = stats_count(fd, ifname);
+	struct ethtool_gstrings *names;
+	struct ethtool_stats *vals;
+	unsigned nq = 0;
+
+	if (!n)
+		return 0;
+	names = calloc(1, sizeof *names + (size_t)n * ETH_GSTRING_LEN);
+	vals = calloc(1, sizeof *vals + (size_t)n * sizeof(uint64_t));
+	if (!names || !vals)
+		fatal("out of memory");
+	names->cmd = ETHTOOL_GSTRINGS;
+	names->string_set = ETH_SS_STATS;
+	names->len = n;
+	vals->cmd = ETHTOOL_GSTATS;
+	vals->n_stats = n;
+	if (ethtool_call(fd, ifname, names) < 0 || ethtool_call(fd, ifname, vals) < 0)
+		fatal("%s: ETHTOOL_GSTRINGS/GSTATS: %s", ifname, strerror(errno));
+	if (names->len != n || vals->n_stats != n)
+		fatal("%s: the statistics changed while read (%u names, %u values, %u expected)",
+		      ifname, names->len, vals->n_stats, n);
+	for (uint32_t i = 0; i < n; i++) {
+		unsigned q = 0;
+		enum qstat_dir d = qstat_name_parse((const char *)names->data +
+							    (size_t)i * ETH_GSTRING_LEN,
+						    ETH_GSTRING_LEN, &q);
+
+		if (d == QSTAT_NONE)
+			continue;
+		(d == QSTAT_RX ? rx : tx)[q] = vals->data[i];
+		if (q + 1 > nq)
+			nq = q + 1;
+	}
+	free(names);
+	free(vals);
+	return nq;
+}
+
+/* "rx=1,2" or "rx=-" */
+static void print_counters(const char *key, const uint64_t *v, unsigned n)
+{
+	printf(" %s=", key);
+	if (!n)
+		fputs("-", stdout);
+	for (unsigned q = 0; q < n; q++)
+		printf("%s%" PRIu64, q ? "," : "", v[q]);
+}
+
+static int cmd_queues(int argc, char **argv)
+{
+	uint64_t combined = 0, rx[QSTAT_MAX_QUEUES] = { 0 }, tx[QSTAT_MAX_QUEUES] = { 0 };
+	struct opt opts[] = {
+		{ "combined", OPT_U64, &combined, 0, QSTAT_MAX_QUEUES, false, false },
+	};
+	struct ethtool_channels ch;
+	char *pos[1] = { NULL };
+	unsigned was, nq;
+	int fd;
+
+	if (parse_opts(argc, argv, 2, opts, 1, queues_usage, pos, 1) != 1)
+		usage_error("need an interface (see --help)");
+	if (strlen(pos[0]) >= IFNAMSIZ)
+		usage_error("'%s' is not an interface name", pos[0]);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fatal("socket: %s", strerror(errno));
+	if (channels_get(fd, pos[0], &ch) < 0) {
+		if (opts[0].seen)
+			fatal("%s: ETHTOOL_GCHANNELS: %s", pos[0], strerror(errno));
+		memset(&ch, 0, sizeof ch); /* no channels: a single-queue NIC */
+	}
+	was = ch.combined_count;
+	if (opts[0].seen)
+		channels_set(fd, pos[0], &ch, combined);
+	nq = queue_counters(fd, pos[0], rx, tx);
+	close(fd);
+	printf("queues iface=%s max=%u combined=%u was=%u", pos[0], ch.max_combined,
+	       ch.combined_count, was);
+	print_counters("rx", rx, nq);
+	print_counters("tx", tx, nq);
+	putchar('\n');
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* cpusend: UDP packets from every CPU in turn (in the guest)           */
+/* ------------------------------------------------------------------ */
+
+static const char cpusend_usage[] =
+	"usage: cptraffic cpusend --to IPV4 [--port P] [--count N]\n"
+	"  Sends N UDP packets (default 20, 64-byte payload) to IPV4:P (default 5001)\n"
+	"  from each online CPU in turn, the process pinned to that CPU, each CPU's\n"
+	"  from a new unconnected socket: the kernel then picks each packet's TX queue\n"
+	"  by the sending CPU (XPS), so every CPU's queue carries some. Prints\n"
+	"  \"cpusend cpus=C count=N sent=S\".\n";
+
+/* @count packets from a new socket; returns those the kernel took. */
+static uint64_t cpusend_burst(const struct sockaddr_in *to, uint64_t count)
+{
+	unsigned char payload[64] = { 0 };
+	uint64_t sent = 0;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		fatal("socket: %s", strerror(errno));
+	for (uint64_t i = 0; i < count; i++)
+		if (sendto(fd, payload, sizeof payload, 0, (const struct sockaddr *)to,
+			   sizeof *to) == (ssize_t)sizeof payload)
+			sent++;
+	close(fd);
+	return sent;
+}
+
+static int cmd_cpusend(int argc, char **argv)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	uint64_t port = DEFAULT_UDP_PORT, count = 20, sent = 0;
+	struct opt opts[] = {
+		{ "to", OPT_IPV4, &to.sin_addr, 0, 0, true, false },
+		{ "port", OPT_U64, &port, 1, 65535, false, false },
+		{ "count", OPT_U64, &count, 1, 10000, false, false },
+	};
+	cpu_set_t online;
+	unsigned cpus = 0;
+
+	parse_opts(argc, argv, 2, opts, sizeof opts / sizeof opts[0], cpusend_usage, NULL, 0);
+	to.sin_port = htons((uint16_t)port);
+	if (sched_getaffinity(0, sizeof online, &online) < 0)
+		fatal("sched_getaffinity: %s", strerror(errno));
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		cpu_set_t one;
+
+		if (!CPU_ISSET(cpu, &online))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		/* the migration is done when the call returns */
+		if (sched_setaffinity(0, sizeof one, &one) < 0)
+			fatal("sched_setaffinity CPU %d: %s", cpu, strerror(errno));
+		sent += cpusend_burst(&to, count);
+		cpus++;
+	}
+	printf("cpusend cpus=%u count=%" PRIu64 " sent=%" PRIu64 "\n", cpus, count, sent);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 
 static const char main_usage[] =
 	"usage: cptraffic MODE [options]   (cptraffic MODE --help for details)\n"
@@ -1151,6 +1384,8 @@ static const char main_usage[] =
 	"  ctl      send one control command (reset|stats) and print the reply\n"
 	"  pattern  print a region of the disk test pattern\n"
 	"  dio      timed O_DIRECT sequential reads or writes of a block device\n"
+	"  queues   a NIC's per-queue packet counters; sets its channels in use\n"
+	"  cpusend  UDP packets from every CPU in turn (each CPU's TX queue)\n"
 	"Numeric IPv4 addresses only. Every client mode is bounded in count and time.\n";
 
 int main(int argc, char **argv)
@@ -1159,8 +1394,9 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} modes[] = {
-		{ "serve", cmd_serve }, { "udp", cmd_udp },	    { "tcp", cmd_tcp },
-		{ "ctl", cmd_ctl },	{ "pattern", cmd_pattern }, { "dio", cmd_dio },
+		{ "serve", cmd_serve },	  { "udp", cmd_udp },	      { "tcp", cmd_tcp },
+		{ "ctl", cmd_ctl },	  { "pattern", cmd_pattern }, { "dio", cmd_dio },
+		{ "queues", cmd_queues }, { "cpusend", cmd_cpusend },
 	};
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(main_usage, argc < 2 ? stderr : stdout);
@@ -1173,5 +1409,7 @@ int main(int argc, char **argv)
 			return modes[i].fn(argc, argv);
 		}
 	}
-	usage_error("unknown mode '%s' (serve, udp, tcp, ctl, pattern, dio; see --help)", argv[1]);
+	usage_error(
+		"unknown mode '%s' (serve, udp, tcp, ctl, pattern, dio, queues, cpusend; see --help)",
+		argv[1]);
 }
