@@ -55,12 +55,54 @@ struct qconf_section *qconf_section_add(struct qconf *q, const char *group, cons
 		return NULL;
 	}
 	q->s = n;
-	n = &q->s[q->n++];
+	n = &q->s[q->n];
 	memset(n, 0, sizeof(*n));
+	/* A name that does not fit is an error, never a shorter name. */
+	if (strlen(group) >= sizeof(n->group) || strlen(id ? id : "") >= sizeof(n->id)) {
+		section_fail(q, CP_ERR_INVALID, "[%s \"%s\"]: the section's %s is too long", group,
+			     id ? id : "", strlen(group) >= sizeof(n->group) ? "group" : "id");
+		return NULL;
+	}
+	n->comment = strdup(comment ? comment : "");
+	if (!n->comment) {
+		section_fail(q, CP_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
 	cp_strlcpy(n->group, group, sizeof(n->group));
 	cp_strlcpy(n->id, id ? id : "", sizeof(n->id));
-	cp_strlcpy(n->comment, comment ? comment : "", sizeof(n->comment));
+	q->n++;
 	return n;
+}
+
+/**
+ * qconf_section_addf() - qconf_section_add() with a formatted comment
+ * @q:		configuration
+ * @group:	section group
+ * @id:		id, or NULL / "" for anonymous
+ * @fmt:	printf format of the comment
+ *
+ * Return: the section, or NULL after a failure (latched in @q)
+ */
+struct qconf_section *qconf_section_addf(struct qconf *q, const char *group, const char *id,
+					 const char *fmt, ...)
+{
+	struct qconf_section *s;
+	char *comment = NULL;
+	va_list ap;
+	int n;
+
+	if (q->failed)
+		return NULL;
+	va_start(ap, fmt);
+	n = vasprintf(&comment, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		section_fail(q, CP_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	s = qconf_section_add(q, group, id, comment);
+	free(comment);
+	return s;
 }
 
 /**
@@ -114,6 +156,10 @@ void qconf_section_set(struct qconf *q, struct qconf_section *s, const char *key
 		return;
 	}
 	s->entries = n;
+	if (strlen(key) >= sizeof(n[s->n].key)) {
+		section_fail(q, CP_ERR_INVALID, "[%s] %s: the key is too long", s->group, key);
+		return;
+	}
 	cp_strlcpy(n[s->n].key, key, sizeof(n[s->n].key));
 	cp_strlcpy(n[s->n].value, value, sizeof(n[s->n].value));
 	s->n++;

@@ -25,7 +25,7 @@ struct qconf_entry {
  * struct qconf_section - one [group "id"] section
  * @group:	"device", "drive", "netdev", "global", "chardev", "mon"
  * @id:		section id, "" for an anonymous one
- * @comment:	explanation (readconfig only), "" for none
+ * @comment:	explanation (readconfig only), "" for none; allocated
  * @remove:	Incus format: delete this existing Incus section (rendered as
  *		an empty header); left out of readconfig files
  * @entries:	its lines
@@ -34,7 +34,7 @@ struct qconf_entry {
 struct qconf_section {
 	char group[16];
 	char id[64];
-	char comment[320];
+	char *comment;
 	bool remove;
 	struct qconf_entry *entries;
 	size_t n;
@@ -66,6 +66,8 @@ struct qconf_kv {
 
 struct qconf_section *qconf_section_add(struct qconf *q, const char *group, const char *id,
 					const char *comment);
+struct qconf_section *qconf_section_addf(struct qconf *q, const char *group, const char *id,
+					 const char *fmt, ...) CP_PRINTF(4, 5);
 void qconf_section_set(struct qconf *q, struct qconf_section *s, const char *key, const char *fmt,
 		       ...) CP_PRINTF(4, 5);
 void qconf_section_set_table(struct qconf *q, struct qconf_section *s, const struct qconf_kv *kv,

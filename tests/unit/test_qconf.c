@@ -172,6 +172,8 @@ static void test_direct(void)
 	like(t, "[netdev \"coldplug-nic1\"]\n  type = \"hubport\"\n  hubid = \"1\"\n",
 	     "a NIC without a tap keeps its hub");
 	ok(!strstr(strstr(t, "coldplug-nic1\"]"), "mq ="), "the hub slot is not multi-queue");
+	like(t, "# Its MAC must be the manager's (10:66:6a:ab:cd:ef).\n[netdev \"coldplug-nic0\"]",
+	     "the direct slot's comment is whole, down to its MAC (it was cut at 400 bytes)");
 	free(t);
 	o.vhost = true;
 	o.nic_queues = 1;
