@@ -192,6 +192,7 @@ static int check_block_slot(const struct plan_step *st, const cp_json *ret, stru
 		cp_json *e = cp_json_at(ret, i);
 		cp_json *ins = cp_json_get_object(e, "inserted");
 		bool open = false;
+		int64_t size = 0;
 
 		if (!cp_streq(cp_json_get_str(e, "device"), st->slot_name))
 			continue;
@@ -205,9 +206,29 @@ static int check_block_slot(const struct plan_step *st, const cp_json *ret, stru
 		if (cp_json_get_bool(e, "tray_open", &open) && open)
 			return cp_error_set(err, CP_ERR_FAILED, "%s: the tray is still open",
 					    st->slot_name);
+		if (st->live && cp_json_get_int(cp_json_get_object(ins, "image"), "virtual-size",
+						&size) &&
+		    (uint64_t)size != st->size)
+			return cp_error_set(err, CP_ERR_FAILED,
+					    "%s holds %s, of %lld bytes now, not the %llu it had "
+					    "(was it resized meanwhile? check the image)",
+					    st->slot_name, st->node, (long long)size,
+					    (unsigned long long)st->size);
 		return 0;
 	}
 	return cp_error_set(err, CP_ERR_FAILED, "query-block does not list %s", st->slot_name);
+}
+
+/**
+ * resize_args() - block_resize of a node by its node-name
+ * @node:	node-name
+ * @size:	new size in bytes
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *resize_args(const char *node, uint64_t size)
+{
+	return cp_json_obj(CP_STR("node-name", node), CP_INT("size", (int64_t)size));
 }
 
 /**
@@ -215,6 +236,11 @@ static int check_block_slot(const struct plan_step *st, const cp_json *ret, stru
  * @l:		list to fill
  * @st:		step
  * @err:	filled when out of memory
+ *
+ * A disk moved while the guest runs (@st->live) is resized to its own size
+ * once the slot holds it: qom-set of a realized virtio-blk's drive calls no
+ * resize callback, so only the block_resize makes virtio-blk raise the
+ * config change that tells the guest the capacity (doc/live-attach.md §1).
  *
  * Return: 0, or -1
  */
@@ -230,6 +256,8 @@ static int ops_disk(struct apply_op_list *l, const struct plan_step *st, struct 
 		return -1;
 	o->commits = true;
 	if (add_bootindex(l, st, err) < 0)
+		return -1;
+	if (st->live && !add_cmd(l, "block_resize", resize_args(st->node, st->size), err))
 		return -1;
 	o = add_op(l, APPLY_OP_CMD, "query-block", NULL, err);
 	if (!o)

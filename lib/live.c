@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The attach watch: see coldplug/live.h. Pure functions of query-block's
+ * answer and what the watch remembers; no QMP here.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "coldplug/live.h"
+#include "util.h"
+
+#define PERIPHERAL     "/machine/peripheral/"
+#define VIRTIO_BACKEND "/virtio-backend"
+
+/**
+ * live_frontend_id() - the qdev id query-block's "qdev" names
+ * @qdev:	"dev-incus_data", or a QOM path: a virtio-blk's
+ *		"/machine/peripheral/dev-incus_vb/virtio-backend"
+ * @out:	the id
+ * @size:	its size
+ *
+ * Return: false for an anonymous device (a path outside /machine/peripheral)
+ */
+bool live_frontend_id(const char *qdev, char *out, size_t size)
+{
+	size_t n;
+
+	if (!qdev || !*qdev)
+		return false;
+	if (*qdev != '/') {
+		cp_strlcpy(out, qdev, size);
+		return true;
+	}
+	if (!cp_str_has_prefix(qdev, PERIPHERAL))
+		return false;
+	qdev += strlen(PERIPHERAL);
+	n = strcspn(qdev, "/");
+	if (qdev[n] && strcmp(qdev + n, VIRTIO_BACKEND))
+		return false;
+	if (!n || n >= size)
+		return false;
+	memcpy(out, qdev, n);
+	out[n] = '\0';
+	return true;
+}
+
+/**
+ * live_collect() - remember which nodes coldplug's slots hold
+ * @lw:		the watch
+ * @inv:	a fresh inventory; not kept
+ */
+void live_collect(struct live_watch *lw, const struct inventory *inv)
+{
+	size_t i;
+
+	lw->nslot_nodes = 0;
+	for (i = 0; i < inv->nslots && lw->nslot_nodes < LIVE_MAX_NODES; i++)
+		if (inv->slots[i].kind != INV_SLOT_NIC && *inv->slots[i].node)
+			cp_strlcpy(lw->slot_nodes[lw->nslot_nodes++], inv->slots[i].node,
+				   sizeof(lw->slot_nodes[0]));
+}
+
+/**
+ * same() - two candidates are the same frontend on the same node
+ * @a:	candidate
+ * @b:	candidate
+ *
+ * Return: true if they are
+ */
+static bool same(const struct live_candidate *a, const struct live_candidate *b)
+{
+	return !strcmp(a->id, b->id) && !strcmp(a->node, b->node);
+}
+
+/**
+ * on_slot() - whether a slot holds @node
+ * @lw:		the watch
+ * @node:	node-name
+ *
+ * Return: true if one does
+ */
+static bool on_slot(const struct live_watch *lw, const char *node)
+{
+	size_t i;
+
+	for (i = 0; i < lw->nslot_nodes; i++)
+		if (!strcmp(lw->slot_nodes[i], node))
+			return true;
+	return false;
+}
+
+/**
+ * left_alone() - whether @c was left where the manager put it
+ * @lw:	the watch
+ * @c:	candidate
+ *
+ * Return: true if it was
+ */
+static bool left_alone(const struct live_watch *lw, const struct live_candidate *c)
+{
+	size_t i;
+
+	for (i = 0; i < lw->nleft; i++)
+		if (same(&lw->left[i], c))
+			return true;
+	return false;
+}
+
+/**
+ * entry_candidate() - the candidate a query-block entry is, if any
+ * @e:		one entry
+ * @sel:	which frontends are the manager's
+ * @out:	filled when it is one
+ *
+ * Return: true if @e is a manager frontend holding a node
+ */
+static bool entry_candidate(const cp_json *e, const struct inv_select *sel,
+			    struct live_candidate *out)
+{
+	const char *node = cp_json_get_str(cp_json_get_object(e, "inserted"), "node-name");
+
+	if (!node || !*node || strlen(node) >= sizeof(out->node))
+		return false;
+	if (!live_frontend_id(cp_json_get_str(e, "qdev"), out->id, sizeof(out->id)) ||
+	    !inventory_selects(sel, out->id))
+		return false;
+	cp_strlcpy(out->node, node, sizeof(out->node));
+	return true;
+}
+
+/**
+ * prune_left() - forget the devices left alone that query-block no longer
+ * lists (detached: if the manager attaches one again, it is new)
+ * @lw:		the watch
+ * @blocks:	query-block's answer
+ * @sel:	which frontends are the manager's
+ */
+static void prune_left(struct live_watch *lw, const cp_json *blocks, const struct inv_select *sel)
+{
+	struct live_candidate c;
+	size_t i, j, keep = 0;
+
+	for (i = 0; i < lw->nleft; i++) {
+		bool present = false;
+
+		for (j = 0; j < cp_json_len(blocks) && !present; j++)
+			present = entry_candidate(cp_json_at(blocks, j), sel, &c) &&
+				  same(&c, &lw->left[i]);
+		if (present)
+			lw->left[keep++] = lw->left[i];
+	}
+	lw->nleft = keep;
+}
+
+/**
+ * live_scan() - one tick of the attach watch
+ * @lw:		the watch (its @seen is updated)
+ * @blocks:	query-block's answer
+ * @sel:	which frontends are the manager's
+ * @out:	the candidate to move, when the return is true
+ *
+ * The first manager frontend (in query-block's order) that holds a node no
+ * slot holds and that was not left alone is this tick's candidate; it is
+ * returned only when the previous tick saw the same one.
+ *
+ * Return: true if @out is to be moved now
+ */
+bool live_scan(struct live_watch *lw, const cp_json *blocks, const struct inv_select *sel,
+	       struct live_candidate *out)
+{
+	struct live_candidate c;
+	size_t i;
+
+	prune_left(lw, blocks, sel);
+	for (i = 0; i < cp_json_len(blocks); i++) {
+		if (!entry_candidate(cp_json_at(blocks, i), sel, &c) || on_slot(lw, c.node) ||
+		    left_alone(lw, &c))
+			continue;
+		if (same(&c, &lw->seen)) {
+			*out = c;
+			return true;
+		}
+		lw->seen = c;
+		return false;
+	}
+	memset(&lw->seen, 0, sizeof(lw->seen));
+	return false;
+}
+
+/**
+ * live_leave() - leave a device where the manager put it, from now on
+ * @lw:	the watch
+ * @c:	the device (said once in the journal by the caller)
+ *
+ * When the list is full the oldest entry goes: that device is planned
+ * again on a later tick (said once more, or moved if it can be by then).
+ */
+void live_leave(struct live_watch *lw, const struct live_candidate *c)
+{
+	if (left_alone(lw, c))
+		return;
+	if (lw->nleft == LIVE_MAX_LEFT) {
+		memmove(&lw->left[0], &lw->left[1], (LIVE_MAX_LEFT - 1) * sizeof(lw->left[0]));
+		lw->nleft--;
+	}
+	lw->left[lw->nleft++] = *c;
+	memset(&lw->seen, 0, sizeof(lw->seen));
+}
+
+/**
+ * live_moved_text() - the journal's line for a device moved while running
+ * @st:		the plan_attach() step, applied
+ * @out:	the line (without the VM's name)
+ * @size:	its size
+ */
+void live_moved_text(const struct plan_step *st, char *out, size_t size)
+{
+	double mib = (double)st->size / (1024.0 * 1024.0);
+
+	if (st->kind == PLAN_CD)
+		snprintf(out, size,
+			 "ISO \"%s\" attached while running is now in a USB CD drive (%s); the "
+			 "guest sees the drive plugged in with the medium",
+			 st->name, st->slot_name);
+	else
+		snprintf(out, size,
+			 "disk \"%s\" attached while running is now on disk slot %u (%s); the "
+			 "guest sees a %.*f MiB disk appear on it",
+			 st->name, st->slot, st->slot_name, st->size % (1024 * 1024) ? 1 : 0, mib);
+}
