@@ -701,13 +701,91 @@ static int ops_release_usb_cd(struct apply_op_list *l, const struct plan_step *s
 }
 
 /**
+ * zero_names() - disk slot @st->slot's zero node and fdset
+ * @st:		release step
+ * @node:	the node's name (NAMES_ZERO_NODE<N>)
+ * @size:	its size
+ *
+ * Return: the fdset id
+ */
+static int64_t zero_names(const struct plan_step *st, char *node, size_t size)
+{
+	snprintf(node, size, NAMES_ZERO_NODE "%u", st->slot);
+	return NAMES_ZERO_FDSET + (int64_t)st->slot;
+}
+
+/**
+ * ops_zero() - the guest sees the released disk slot empty: the slot moves
+ * to a file node on an empty memfd, resized to 0
+ * @l:		list to fill
+ * @st:		release step
+ * @err:	filled when out of memory
+ *
+ * A null-co node cannot be resized (no truncate), so the placeholder alone
+ * leaves the guest with the old capacity and an I/O error on every access
+ * (doc/live-attach.md §3); the memfd's file node can, and its block_resize
+ * to 0 raises virtio-blk's config change. The qom-set frees the manager's
+ * node (the commit point); the placeholder follows (ops_release()), then
+ * ops_zero_drop() removes the zero node and its fdset.
+ *
+ * Return: 0, or -1
+ */
+static int ops_zero(struct apply_op_list *l, const struct plan_step *st, struct cp_error *err)
+{
+	char node[INV_NAME_MAX], file[48];
+	int64_t set = zero_names(st, node, sizeof(node));
+	struct apply_op *o;
+
+	snprintf(file, sizeof(file), "/dev/fdset/%lld", (long long)set);
+	if (!add_op(l, APPLY_OP_OPEN_MEMFD, NULL, NULL, err))
+		return -1;
+	o = add_cmd(l, "add-fd",
+		    cp_json_obj(CP_INT("fdset-id", set), CP_STR("opaque", NAMES_ZERO_OPAQUE)), err);
+	if (!o)
+		return -1;
+	o->with_tap = o->changes = true;
+	if (!add_cmd(l, "blockdev-add",
+		     cp_json_obj(CP_STR("driver", "file"), CP_STR("node-name", node),
+				 CP_STR("filename", file)),
+		     err))
+		return -1;
+	o = add_cmd(l, "qom-set", args_qom_set(st->slot_path, "drive", cp_json_new_string(node)),
+		    err);
+	if (!o)
+		return -1;
+	o->commits = true;
+	return add_cmd(l, "block_resize", resize_args(node, 0), err) ? 0 : -1;
+}
+
+/**
+ * ops_zero_drop() - remove the zero node and its fdset, once the slot holds
+ * its placeholder
+ * @l:		list to fill
+ * @st:		release step
+ * @err:	filled when out of memory
+ *
+ * Return: 0, or -1
+ */
+static int ops_zero_drop(struct apply_op_list *l, const struct plan_step *st,
+			 struct cp_error *err)
+{
+	char node[INV_NAME_MAX];
+	int64_t set = zero_names(st, node, sizeof(node));
+
+	if (!add_cmd(l, "blockdev-del", cp_json_obj(CP_STR("node-name", node)), err))
+		return -1;
+	return add_cmd(l, "remove-fd", cp_json_obj(CP_INT("fdset-id", set)), err) ? 0 : -1;
+}
+
+/**
  * ops_release() - the operations that free the manager's node from a slot
  * @l:		list to fill
  * @st:		release step
  * @err:	filled when out of memory
  *
- * Disk: a fresh placeholder node (the first was freed when it was
- * replaced), then qom-set the slot's drive to it. CD: its usb-bot is
+ * Disk: the zero node first (ops_zero(): the guest sees size 0), then a
+ * fresh placeholder node (the first was freed when it was replaced), then
+ * qom-set the slot's drive to it, and the zero node goes. CD: its usb-bot is
  * unplugged; a legacy ide-cd slot's medium comes out through the tray.
  *
  * Return: 0, or -1
@@ -719,6 +797,8 @@ static int ops_release(struct apply_op_list *l, const struct plan_step *st, stru
 	if (st->kind == PLAN_RELEASE_CD && !st->tray)
 		return ops_release_usb_cd(l, st, err);
 	if (st->kind == PLAN_RELEASE_DISK) {
+		if (ops_zero(l, st, err) < 0)
+			return -1;
 		if (!st->placeholder_exists &&
 		    !add_cmd(l, "blockdev-add", placeholder_args(st), err))
 			return -1;
@@ -726,6 +806,16 @@ static int ops_release(struct apply_op_list *l, const struct plan_step *st, stru
 			l, "qom-set",
 			args_qom_set(st->slot_path, "drive", cp_json_new_string(st->placeholder)),
 			err);
+		if (!o)
+			return -1;
+		o->changes = o->commits = true;
+		if (ops_zero_drop(l, st, err) < 0)
+			return -1;
+		o = add_op(l, APPLY_OP_CMD, "query-block", NULL, err);
+		if (!o)
+			return -1;
+		o->check = check_released;
+		return 0;
 	} else {
 		if (!add_cmd(l, "blockdev-open-tray", tray_args(st, true), err) ||
 		    !add_cmd(l, "blockdev-remove-medium", tray_args(st, false), err))
