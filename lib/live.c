@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "coldplug/live.h"
+#include "names.h"
 #include "util.h"
 
 #define PERIPHERAL     "/machine/peripheral/"
@@ -227,4 +228,118 @@ void live_moved_text(const struct plan_step *st, char *out, size_t size)
 			 "disk \"%s\" attached while running is now on disk slot %u (%s); the "
 			 "guest sees a %.*f MiB disk appear on it",
 			 st->name, st->slot, st->slot_name, st->size % (1024 * 1024) ? 1 : 0, mib);
+}
+
+/**
+ * live_nic_due() - count a watch tick; whether NICs are to be looked for now
+ * @lw:	the watch
+ *
+ * Return: true every LIVE_NIC_EVERY ticks
+ */
+bool live_nic_due(struct live_watch *lw)
+{
+	return ++lw->ticks % LIVE_NIC_EVERY == 0;
+}
+
+/**
+ * pci_nic_type() - whether a QOM type is a PCI NIC the manager plugs on a
+ * root port
+ * @type:	QOM type
+ *
+ * Return: true if it is
+ */
+static bool pci_nic_type(const char *type)
+{
+	static const char *const nics[] = { "virtio-net-pci", "virtio-net-pci-non-transitional",
+					    "e1000", "e1000e", "vmxnet3", "rtl8139" };
+	size_t i;
+
+	for (i = 0; i < CP_ARRAY_SIZE(nics); i++)
+		if (!strcmp(type, nics[i]))
+			return true;
+	return false;
+}
+
+/**
+ * nic_said() - whether the journal was told about NIC @id
+ * @lw:	the watch
+ * @id:	qdev id
+ *
+ * Return: true if it was
+ */
+static bool nic_said(const struct live_watch *lw, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < lw->nnics_said; i++)
+		if (!strcmp(lw->nics_said[i], id))
+			return true;
+	return false;
+}
+
+/**
+ * prune_nics() - forget the NICs no longer in /machine/peripheral
+ * @lw:		the watch
+ * @children:	qom-list's answer
+ */
+static void prune_nics(struct live_watch *lw, const cp_json *children)
+{
+	size_t i, j, keep = 0;
+
+	for (i = 0; i < lw->nnics_said; i++) {
+		bool present = false;
+
+		for (j = 0; j < cp_json_len(children) && !present; j++)
+			present = cp_streq(cp_json_get_str(cp_json_at(children, j), "name"),
+					   lw->nics_said[i]);
+		if (present)
+			memmove(lw->nics_said[keep++], lw->nics_said[i], sizeof(lw->nics_said[0]));
+	}
+	lw->nnics_said = keep;
+}
+
+/**
+ * live_scan_nics() - the next NIC the manager attached while running to say
+ * in the journal (once)
+ * @lw:		the watch (the NIC is marked said)
+ * @children:	qom-list /machine/peripheral's answer
+ * @sel:	which devices are the manager's
+ * @out:	the journal's line (without the VM's name)
+ * @size:	its size
+ *
+ * A NIC needs a new tap queue to move (doc/live-attach.md §5), which the
+ * daemon may not open: it stays on its PCIe root port. The manager's NICs
+ * present when the VM started were moved then (its PCI NIC deleted; a
+ * usb-net keeps the manager's id but is no PCI NIC), so a manager PCI NIC
+ * here was attached while running. Call again until it returns false.
+ *
+ * Return: true if @out is a line to log
+ */
+bool live_scan_nics(struct live_watch *lw, const cp_json *children, const struct inv_select *sel,
+		    char *out, size_t size)
+{
+	char type[64], name[INV_NAME_MAX];
+	size_t i;
+
+	prune_nics(lw, children);
+	for (i = 0; i < cp_json_len(children); i++) {
+		const cp_json *c = cp_json_at(children, i);
+		const char *id = cp_json_get_str(c, "name");
+
+		if (!id || strlen(id) >= INV_NAME_MAX || !inventory_selects(sel, id) ||
+		    !names_qom_child_type(cp_json_get_str(c, "type"), type, sizeof(type)) ||
+		    !pci_nic_type(type) || nic_said(lw, id))
+			continue;
+		if (lw->nnics_said == LIVE_MAX_LEFT)
+			return false;
+		cp_strlcpy(lw->nics_said[lw->nnics_said++], id, sizeof(lw->nics_said[0]));
+		names_manager_name(id, sel->id_prefix, name, sizeof(name));
+		snprintf(out, size,
+			 "NIC \"%s\" attached while running stays on the manager's %s on a PCIe root "
+			 "port, which macOS cannot see: a NIC needs a new tap queue, which the "
+			 "daemon may not open. Restart the VM (coldplug gives it a slot at start)",
+			 name, type);
+		return true;
+	}
+	return false;
 }

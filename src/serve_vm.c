@@ -751,6 +751,48 @@ static void on_attach_inventory(struct inventory *inv, const struct cp_error *e,
 }
 
 /**
+ * on_children() - qom-list /machine/peripheral answered: say once which
+ * NICs the manager attached while running stay where they are
+ * @c:		client
+ * @ret:	the children
+ * @e:		error, or NULL
+ * @userdata:	the VM
+ */
+static void on_children(struct qmp_client *c, cp_json *ret, const struct cp_error *e,
+			void *userdata)
+{
+	struct vm *vm = userdata;
+	char line[512];
+
+	(void)c;
+	vm->busy = false;
+	if (e && failed_qmp(vm, e, "qom-list /machine/peripheral"))
+		return;
+	while (!e && live_scan_nics(&vm->lw, ret, &vm->so.rehome->sel, line, sizeof(line)))
+		cp_log_warn("vm %s: %s", vm->name, line);
+	schedule(vm, vm->so.watch_ms);
+}
+
+/**
+ * look_for_nics() - list /machine/peripheral for NICs attached while running
+ * @vm:	VM
+ */
+static void look_for_nics(struct vm *vm)
+{
+	cp_json *a = cp_json_obj(CP_STR("path", "/machine/peripheral"));
+	struct cp_error e;
+
+	vm->busy = true;
+	if (!a) {
+		cp_error_set(&e, CP_ERR_NOMEM, "out of memory");
+		not_sent(vm, &e);
+		return;
+	}
+	if (qmp_client_send(vm->c, "qom-list", a, NULL, 0, 0, on_children, vm, &e) < 0)
+		not_sent(vm, &e);
+}
+
+/**
  * on_blocks() - query-block answered: move a device the manager attached,
  * once it is seen on two ticks in a row
  * @c:		client
@@ -771,7 +813,10 @@ static void on_blocks(struct qmp_client *c, cp_json *ret, const struct cp_error 
 		return;
 	}
 	if (!live_scan(&vm->lw, ret, &vm->so.rehome->sel, &vm->cand)) {
-		schedule(vm, vm->so.watch_ms);
+		if (live_nic_due(&vm->lw))
+			look_for_nics(vm);
+		else
+			schedule(vm, vm->so.watch_ms);
 		return;
 	}
 	vm->state = VM_ATTACHING;

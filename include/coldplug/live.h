@@ -21,6 +21,9 @@
 
 #define LIVE_MAX_LEFT  32
 #define LIVE_MAX_NODES 32
+/* NICs are looked for (qom-list /machine/peripheral) every this many ticks:
+ * they are only reported, never moved. */
+#define LIVE_NIC_EVERY 5
 
 /**
  * struct live_candidate - a manager frontend holding a node not on a slot
@@ -40,6 +43,10 @@ struct live_candidate {
  * @nleft:	their count
  * @slot_nodes:	nodes coldplug's slots hold (from the last inventory)
  * @nslot_nodes: their count
+ * @nics_said:	NICs attached while running that the journal was told about;
+ *		forgotten when they leave /machine/peripheral
+ * @nnics_said:	their count
+ * @ticks:	watch ticks so far (for LIVE_NIC_EVERY)
  */
 struct live_watch {
 	struct live_candidate seen;
@@ -47,6 +54,9 @@ struct live_watch {
 	size_t nleft;
 	char slot_nodes[LIVE_MAX_NODES][INV_NAME_MAX];
 	size_t nslot_nodes;
+	char nics_said[LIVE_MAX_LEFT][INV_NAME_MAX];
+	size_t nnics_said;
+	unsigned ticks;
 };
 
 void live_collect(struct live_watch *lw, const struct inventory *inv);
@@ -55,5 +65,8 @@ bool live_scan(struct live_watch *lw, const cp_json *blocks, const struct inv_se
 void live_leave(struct live_watch *lw, const struct live_candidate *c);
 bool live_frontend_id(const char *qdev, char *out, size_t size);
 void live_moved_text(const struct plan_step *st, char *out, size_t size);
+bool live_nic_due(struct live_watch *lw);
+bool live_scan_nics(struct live_watch *lw, const cp_json *children, const struct inv_select *sel,
+		    char *out, size_t size);
 
 #endif /* COLDPLUG_LIVE_H */
