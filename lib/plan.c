@@ -1027,17 +1027,25 @@ int plan_build(const struct inventory *inv, const struct plan_opts *o, struct pl
 /**
  * attach_where() - where a device the manager attached while running sits,
  * as the user should read it
- * @d:	the manager's frontend
+ * @ctx:	planner state (Incus or another manager)
+ * @d:		the manager's frontend
+ * @out:	the text
+ * @size:	its size
  *
- * Return: static text
+ * Return: @out
  */
-static const char *attach_where(const struct inv_disk *d)
+static const char *attach_where(const struct plan_ctx *ctx, const struct inv_disk *d, char *out,
+				size_t size)
 {
+	const char *who = ctx->o->incus_profile ? "Incus's" : "the manager's";
+
 	if (d->fe.usb_id[0])
-		return "on the manager's USB storage";
-	if (d->pci)
-		return "on a PCIe root port, whose hotplug macOS does not do,";
-	return "on the manager's virtio-scsi controller, which macOS cannot see,";
+		snprintf(out, size, "on %s USB storage", who);
+	else if (d->pci)
+		snprintf(out, size, "on a PCIe root port, whose hotplug macOS does not do");
+	else
+		snprintf(out, size, "on %s virtio-scsi controller, which macOS cannot see", who);
+	return out;
 }
 
 /**
@@ -1052,6 +1060,7 @@ static bool attach_refused(struct plan_ctx *ctx, const struct inv_disk *d)
 {
 	static const char *const movable[] = { "scsi-hd", "scsi-cd", "virtio-blk-pci", "nvme" };
 	const char *kind = d->cdrom ? "ISO" : "disk";
+	char where[96];
 	size_t i;
 
 	for (i = 0; i < CP_ARRAY_SIZE(movable) && strcmp(d->fe.driver, movable[i]); i++)
@@ -1063,20 +1072,20 @@ static bool attach_refused(struct plan_ctx *ctx, const struct inv_disk *d)
 	else if (i == CP_ARRAY_SIZE(movable))
 		refuse(ctx, "%s \"%s\" attached while running is a %s, which coldplug cannot move "
 			    "while the VM runs (it moves scsi-hd, scsi-cd, virtio-blk and nvme): "
-			    "it stays %s; restart the VM so that coldplug re-homes it at start",
-		       kind, d->name, d->fe.driver, attach_where(d));
+			    "it stays %s",
+		       kind, d->name, d->fe.driver, attach_where(ctx, d, where, sizeof(where)));
 	else if (!*d->node)
 		refuse(ctx, "%s \"%s\" attached while running has no medium: nothing to move",
 		       kind, d->name);
 	else if (d->users > 1)
 		refuse(ctx, "%s \"%s\" attached while running shares node %s with %u frontends: "
 			    "it stays %s",
-		       kind, d->name, d->node, d->users, attach_where(d));
+		       kind, d->name, d->node, d->users,
+		       attach_where(ctx, d, where, sizeof(where)));
 	else if (d->read_only && !d->cdrom)
 		refuse(ctx, "%s \"%s\" attached while running is read-only, and coldplug's disk "
-			    "slots are writable: it stays %s invisible to macOS. Attach it "
-			    "read-write, or as an ISO",
-		       kind, d->name, attach_where(d));
+			    "slots are writable: it stays %s. Attach it read-write, or as an ISO",
+		       kind, d->name, attach_where(ctx, d, where, sizeof(where)));
 	return ctx->nreasons > 0;
 }
 
@@ -1088,11 +1097,12 @@ static bool attach_refused(struct plan_ctx *ctx, const struct inv_disk *d)
 static void attach_no_slot(struct plan_ctx *ctx, const struct inv_disk *d)
 {
 	size_t have = inventory_count_slots(ctx->inv, INV_SLOT_DISK);
+	char where[96];
 
 	refuse(ctx,
 	       "disk \"%s\" attached while running stays %s: no free disk slot (%zu of %zu "
 	       "used). %s and restart the VM",
-	       d->name, attach_where(d), have, have,
+	       d->name, attach_where(ctx, d, where, sizeof(where)), have, have,
 	       ctx->o->incus_profile ? "Raise --disk-slots in the profile (coldplug incus-profile "
 				       "--disk-slots N, then incus profile edit)"
 				     : "Start QEMU with more slots (coldplug qemu-conf --disk-slots N)");

@@ -719,6 +719,7 @@ static void on_attached(struct apply_result *results, size_t n, const struct cp_
 static void on_attach_inventory(struct inventory *inv, const struct cp_error *e, void *userdata)
 {
 	struct vm *vm = userdata;
+	struct plan_opts po = vm->so.rehome->plan;
 	struct cp_error pe;
 
 	vm->busy = false;
@@ -729,7 +730,8 @@ static void on_attach_inventory(struct inventory *inv, const struct cp_error *e,
 			start_watch(vm);
 		return;
 	}
-	if (plan_attach(inv, &vm->so.rehome->plan, vm->cand.id, &vm->attach, &pe) < 0) {
+	po.incus_profile = true; /* the daemon's slots come from the profile */
+	if (plan_attach(inv, &po, vm->cand.id, &vm->attach, &pe) < 0) {
 		if (pe.code == CP_ERR_REFUSED) {
 			cp_log_warn("vm %s: %s", vm->name, pe.msg);
 			live_leave(&vm->lw, &vm->cand);

@@ -215,7 +215,12 @@ static void test_refusals(void)
 
 	load(&inv);
 	inv.slots[0].used = inv.slots[1].used = true;
-	refused(&inv, "dev-incus_root", "no free disk slot (2 of 2 used)", "no free slot");
+	refused(&inv, "dev-incus_root",
+		"disk \"root\" attached while running stays on Incus's virtio-scsi controller, "
+		"which macOS cannot see: no free disk slot (2 of 2 used). Raise --disk-slots in the "
+		"profile (coldplug incus-profile --disk-slots N, then incus profile edit) and "
+		"restart the VM",
+		"no free slot");
 	refused(&inv, "dev-incus_root", "Raise --disk-slots in the profile", "no free slot");
 	refused(&inv, "dev-incus_root", "virtio-scsi controller, which macOS cannot see",
 		"no free slot");

@@ -1114,11 +1114,13 @@ static void live_refusals(struct lab_incus *vm, const struct daemon *d)
 {
 	struct cp_error err = { 0 };
 	cleanup_free char *log = NULL;
-	static const char full[] = "disk \"full\" attached while running stays on the manager's "
-				   "virtio-scsi controller, which macOS cannot see,: no free disk "
+	static const char full[] = "disk \"full\" attached while running stays on Incus's "
+				   "virtio-scsi controller, which macOS cannot see: no free disk "
 				   "slot (2 of 2 used). Raise --disk-slots in the profile";
 	static const char ro[] = "disk \"ro\" attached while running is read-only, and "
-				 "coldplug's disk slots are writable";
+				 "coldplug's disk slots are writable: it stays on Incus's "
+				 "virtio-scsi controller, which macOS cannot see. Attach it "
+				 "read-write, or as an ISO";
 
 	ok(lab_incus_disk_attach(vm, &(struct lab_disk_spec){ .name = "full", .size = 8 * MIB },
 				 &err) == 0 &&
