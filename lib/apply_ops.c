@@ -206,8 +206,8 @@ static int check_block_slot(const struct plan_step *st, const cp_json *ret, stru
 		if (cp_json_get_bool(e, "tray_open", &open) && open)
 			return cp_error_set(err, CP_ERR_FAILED, "%s: the tray is still open",
 					    st->slot_name);
-		if (st->live && cp_json_get_int(cp_json_get_object(ins, "image"), "virtual-size",
-						&size) &&
+		if (st->live &&
+		    cp_json_get_int(cp_json_get_object(ins, "image"), "virtual-size", &size) &&
 		    (uint64_t)size != st->size)
 			return cp_error_set(err, CP_ERR_FAILED,
 					    "%s holds %s, of %lld bytes now, not the %llu it had "
@@ -766,8 +766,7 @@ static int ops_zero(struct apply_op_list *l, const struct plan_step *st, struct 
  *
  * Return: 0, or -1
  */
-static int ops_zero_drop(struct apply_op_list *l, const struct plan_step *st,
-			 struct cp_error *err)
+static int ops_zero_drop(struct apply_op_list *l, const struct plan_step *st, struct cp_error *err)
 {
 	char node[INV_NAME_MAX];
 	int64_t set = zero_names(st, node, sizeof(node));

@@ -250,8 +250,10 @@ bool live_nic_due(struct live_watch *lw)
  */
 static bool pci_nic_type(const char *type)
 {
-	static const char *const nics[] = { "virtio-net-pci", "virtio-net-pci-non-transitional",
-					    "e1000", "e1000e", "vmxnet3", "rtl8139" };
+	static const char *const nics[] = {
+		"virtio-net-pci", "virtio-net-pci-non-transitional", "e1000", "e1000e", "vmxnet3",
+		"rtl8139",
+	};
 	size_t i;
 
 	for (i = 0; i < CP_ARRAY_SIZE(nics); i++)
@@ -334,11 +336,12 @@ bool live_scan_nics(struct live_watch *lw, const cp_json *children, const struct
 			return false;
 		cp_strlcpy(lw->nics_said[lw->nnics_said++], id, sizeof(lw->nics_said[0]));
 		names_manager_name(id, sel->id_prefix, name, sizeof(name));
-		snprintf(out, size,
-			 "NIC \"%s\" attached while running stays on the manager's %s on a PCIe root "
-			 "port, which macOS cannot see: a NIC needs a new tap queue, which the "
-			 "daemon may not open. Restart the VM (coldplug gives it a slot at start)",
-			 name, type);
+		snprintf(
+			out, size,
+			"NIC \"%s\" attached while running stays on the manager's %s on a PCIe root "
+			"port, which macOS cannot see: a NIC needs a new tap queue, which the "
+			"daemon may not open. Restart the VM (coldplug gives it a slot at start)",
+			name, type);
 		return true;
 	}
 	return false;

@@ -1066,25 +1066,29 @@ static bool attach_refused(struct plan_ctx *ctx, const struct inv_disk *d)
 	for (i = 0; i < CP_ARRAY_SIZE(movable) && strcmp(d->fe.driver, movable[i]); i++)
 		;
 	if (d->fe.usb_id[0])
-		refuse(ctx, "%s \"%s\" attached while running is USB storage (%s), which macOS "
-			    "can use: it stays where it is",
+		refuse(ctx,
+		       "%s \"%s\" attached while running is USB storage (%s), which macOS "
+		       "can use: it stays where it is",
 		       kind, d->name, d->fe.driver);
 	else if (i == CP_ARRAY_SIZE(movable))
-		refuse(ctx, "%s \"%s\" attached while running is a %s, which coldplug cannot move "
-			    "while the VM runs (it moves scsi-hd, scsi-cd, virtio-blk and nvme): "
-			    "it stays %s",
+		refuse(ctx,
+		       "%s \"%s\" attached while running is a %s, which coldplug cannot move "
+		       "while the VM runs (it moves scsi-hd, scsi-cd, virtio-blk and nvme): "
+		       "it stays %s",
 		       kind, d->name, d->fe.driver, attach_where(ctx, d, where, sizeof(where)));
 	else if (!*d->node)
-		refuse(ctx, "%s \"%s\" attached while running has no medium: nothing to move",
-		       kind, d->name);
+		refuse(ctx, "%s \"%s\" attached while running has no medium: nothing to move", kind,
+		       d->name);
 	else if (d->users > 1)
-		refuse(ctx, "%s \"%s\" attached while running shares node %s with %u frontends: "
-			    "it stays %s",
+		refuse(ctx,
+		       "%s \"%s\" attached while running shares node %s with %u frontends: "
+		       "it stays %s",
 		       kind, d->name, d->node, d->users,
 		       attach_where(ctx, d, where, sizeof(where)));
 	else if (d->read_only && !d->cdrom)
-		refuse(ctx, "%s \"%s\" attached while running is read-only, and coldplug's disk "
-			    "slots are writable: it stays %s. Attach it read-write, or as an ISO",
+		refuse(ctx,
+		       "%s \"%s\" attached while running is read-only, and coldplug's disk "
+		       "slots are writable: it stays %s. Attach it read-write, or as an ISO",
 		       kind, d->name, attach_where(ctx, d, where, sizeof(where)));
 	return ctx->nreasons > 0;
 }
@@ -1103,9 +1107,10 @@ static void attach_no_slot(struct plan_ctx *ctx, const struct inv_disk *d)
 	       "disk \"%s\" attached while running stays %s: no free disk slot (%zu of %zu "
 	       "used). %s and restart the VM",
 	       d->name, attach_where(ctx, d, where, sizeof(where)), have, have,
-	       ctx->o->incus_profile ? "Raise --disk-slots in the profile (coldplug incus-profile "
-				       "--disk-slots N, then incus profile edit)"
-				     : "Start QEMU with more slots (coldplug qemu-conf --disk-slots N)");
+	       ctx->o->incus_profile
+		       ? "Raise --disk-slots in the profile (coldplug incus-profile "
+			 "--disk-slots N, then incus profile edit)"
+		       : "Start QEMU with more slots (coldplug qemu-conf --disk-slots N)");
 }
 
 /**

@@ -693,8 +693,8 @@ static void on_attached(struct apply_result *results, size_t n, const struct cp_
 	(void)n;
 	vm->busy = false;
 	if (e) {
-		cp_log_err("vm %s: moving %s \"%s\" attached while running failed (%s): %s", vm->name,
-			   vm->attach.steps[0].kind == PLAN_CD ? "ISO" : "disk",
+		cp_log_err("vm %s: moving %s \"%s\" attached while running failed (%s): %s",
+			   vm->name, vm->attach.steps[0].kind == PLAN_CD ? "ISO" : "disk",
 			   vm->attach.steps[0].name, apply_status_name(results[0].status), e->msg);
 		live_leave(&vm->lw, &vm->cand);
 	} else {
@@ -823,8 +823,8 @@ static void on_blocks(struct qmp_client *c, cp_json *ret, const struct cp_error 
 	}
 	vm->state = VM_ATTACHING;
 	vm->busy = true;
-	if (inventory_collect(vm->c, &vm->so.rehome->sel, &vm->inv, on_attach_inventory, vm,
-			      &ie) < 0)
+	if (inventory_collect(vm->c, &vm->so.rehome->sel, &vm->inv, on_attach_inventory, vm, &ie) <
+	    0)
 		not_sent(vm, &ie);
 }
 

@@ -135,8 +135,7 @@ static void test_scan(void)
  *
  * Return: plan_attach()'s answer
  */
-static int attach(const struct inventory *inv, const char *id, struct plan *p,
-		  struct cp_error *err)
+static int attach(const struct inventory *inv, const char *id, struct plan *p, struct cp_error *err)
 {
 	struct plan_opts o;
 
@@ -194,9 +193,8 @@ static void test_plan(void)
 	ok(attach(&inv, "dev-incus_data", &p, &err) == 0 && p.n == 1 && p.steps[0].slot == 1,
 	   "slot 0 in use: the first free one, slot 1");
 	plan_free(&p);
-	ok(attach(&inv, "dev-incus_iso", &p, &err) == 0 && p.n == 1 &&
-		   p.steps[0].kind == PLAN_CD && p.steps[0].live &&
-		   !strcmp(p.steps[0].slot_name, "coldplug-cd0") &&
+	ok(attach(&inv, "dev-incus_iso", &p, &err) == 0 && p.n == 1 && p.steps[0].kind == PLAN_CD &&
+		   p.steps[0].live && !strcmp(p.steps[0].slot_name, "coldplug-cd0") &&
 		   !strcmp(p.steps[0].usb_bus, "qemu_usb.0") && p.steps[0].bootindex == -1,
 	   "the ISO: a new USB CD drive coldplug-cd0, as at start");
 	plan_free(&p);
@@ -256,16 +254,16 @@ static void data_plan(struct plan *p)
 /* The steps of a live move of data, as the fake peer expects them. */
 #define DEL_DATA "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_data\"}}"
 #define SET_DATA                                                                                   \
-	"{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"" DISK0 "\",\"property\":\"drive\","  \
+	"{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"" DISK0 "\",\"property\":\"drive\","   \
 	"\"value\":\"incus_data\"}}"
-#define RESIZE_DATA                                                                                \
+#define RESIZE_DATA                                                                                 \
 	"{\"execute\":\"block_resize\",\"arguments\":{\"node-name\":\"incus_data\",\"size\":" MIB64 \
 	"}}"
-#define READD_DATA                                                                                 \
+#define READD_DATA                                                                                    \
 	"{\"execute\":\"device_add\",\"arguments\":{\"bus\":\"qemu_pcie5\",\"drive\":\"incus_data\"," \
-	"\"driver\":\"virtio-blk-pci\",\"id\":\"dev-incus_data\",\"addr\":\"00.0\","           \
+	"\"driver\":\"virtio-blk-pci\",\"id\":\"dev-incus_data\",\"addr\":\"00.0\","                  \
 	"\"serial\":\"incus_data\"}}"
-#define OK "{\"return\":{}}"
+#define OK	     "{\"return\":{}}"
 #define REFUSED(why) "{\"error\":{\"class\":\"GenericError\",\"desc\":\"" why "\"}}"
 
 static const char data_deleted[] =
@@ -280,7 +278,8 @@ static const char data_deleted[] =
 static void slot_block(const char *size, char *out, size_t n)
 {
 	snprintf(out, n,
-		 "{\"return\":[{\"device\":\"coldplug-disk0\",\"qdev\":\"" DISK0 "/virtio-backend\","
+		 "{\"return\":[{\"device\":\"coldplug-disk0\",\"qdev\":\"" DISK0
+		 "/virtio-backend\","
 		 "\"inserted\":{\"node-name\":\"incus_data\",\"image\":{\"virtual-size\":%s}}}]}",
 		 size);
 }
@@ -308,8 +307,7 @@ static void expect_unplug(struct fakepeer *fp)
  *
  * Return: apply_run()'s answer
  */
-static int run(struct fakepeer *fp, int timeout_ms, struct apply_result *res,
-	       struct cp_error *err)
+static int run(struct fakepeer *fp, int timeout_ms, struct apply_result *res, struct cp_error *err)
 {
 	struct qmp_client *c = fakepeer_connect(fp, false);
 	struct apply_opts o;
@@ -376,7 +374,8 @@ static void test_apply_failures(void)
 	fakepeer_negotiate(fp);
 	fakepeer_expect(fp, DEL_DATA);
 	fakepeer_reply(fp, OK);
-	ok(run(fp, 200, res, &err) < 0 && res[0].status == APPLY_FAILED, "no DEVICE_DELETED: failed");
+	ok(run(fp, 200, res, &err) < 0 && res[0].status == APPLY_FAILED,
+	   "no DEVICE_DELETED: failed");
 	like(res[0].err.msg, "200 ms", "...after the deadline");
 	fakepeer_finish(fp, "nothing after an unplug that did not complete");
 

@@ -285,8 +285,8 @@ static void expect_zero_drop(struct fakepeer *fp)
 	fakepeer_expect(fp, "{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":"
 			    "\"coldplug-zero0\"}}");
 	fakepeer_reply(fp, "{\"return\":{}}");
-	fakepeer_expect(fp, "{\"execute\":\"remove-fd\",\"arguments\":{\"fdset-id\":" ZERO_SET
-			    "}}");
+	fakepeer_expect(fp,
+			"{\"execute\":\"remove-fd\",\"arguments\":{\"fdset-id\":" ZERO_SET "}}");
 	fakepeer_reply(fp, "{\"return\":{}}");
 }
 
@@ -382,8 +382,7 @@ static void test_release_zero_fails(void)
 	expect_zero(fp);
 	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"Cannot resize\"}}");
 	c = fakepeer_connect(fp, false);
-	ok(apply_run(c, &p, NULL, res, &err) < 0 && res[0].status == APPLY_FAILED &&
-		   res[0].changed,
+	ok(apply_run(c, &p, NULL, res, &err) < 0 && res[0].status == APPLY_FAILED && res[0].changed,
 	   "zero node's block_resize refused: the release fails, as a change");
 	like(res[0].err.msg, "Cannot resize", "...with QEMU's reason");
 	qmp_client_free(c);

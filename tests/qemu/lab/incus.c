@@ -464,8 +464,7 @@ int lab_incus_add_disk(struct lab_incus *vm, const struct lab_disk_spec *d, stru
  *
  * Return: 0, or -1
  */
-int lab_incus_disk_attach(struct lab_incus *vm, const struct lab_disk_spec *d,
-			  struct cp_error *err)
+int lab_incus_disk_attach(struct lab_incus *vm, const struct lab_disk_spec *d, struct cp_error *err)
 {
 	struct lab_disk *x;
 	int rc;

@@ -1041,8 +1041,8 @@ static void live_disk(struct lab_incus *vm, struct lab_guest *g, const struct da
 	int64_t ms = 0;
 	int rc = -1;
 
-	ok(lab_incus_disk_attach(vm, &(struct lab_disk_spec){ .name = name, .size = size },
-				 &err) == 0,
+	ok(lab_incus_disk_attach(vm, &(struct lab_disk_spec){ .name = name, .size = size }, &err) ==
+		   0,
 	   "live %s: Incus hot-adds it (scsi-hd on qemu_scsi.0)%s%s", name, err.msg[0] ? ": " : "",
 	   err.msg);
 	ok(wait_size(g, "coldplug-disk1", size, 15000, &ms),
@@ -1069,8 +1069,7 @@ static void live_disk(struct lab_incus *vm, struct lab_guest *g, const struct da
 	ok(rc == 0 && !strcmp(sum, "1"), "live %s: the guest writes 64 KiB at 2 MiB", name);
 	lab_guest_value(g, "sum coldplug-disk1 2097152 65536", "sum", sum, sizeof(sum), &rc);
 	image_md5(vm, name, 2 * MIB, 65536, md5);
-	ok(rc == 0 && *md5 && !strcmp(sum, md5), "live %s: the write is in the host's image",
-	   name);
+	ok(rc == 0 && *md5 && !strcmp(sum, md5), "live %s: the write is in the host's image", name);
 	log = daemon_log(d);
 	lab_fmt(line, sizeof(line),
 		"disk \"%s\" attached while running is now on disk slot 1 (coldplug-disk1)", name);
@@ -1155,10 +1154,9 @@ static void live_iso(struct lab_incus *vm, struct lab_guest *g)
 	bool tray = false;
 	int rc = -1;
 
-	ok(lab_incus_disk_attach(vm,
-				 &(struct lab_disk_spec){
-					 .name = "iso", .cdrom = true, .size = 2 * MIB },
-				 &err) == 0,
+	ok(lab_incus_disk_attach(
+		   vm, &(struct lab_disk_spec){ .name = "iso", .cdrom = true, .size = 2 * MIB },
+		   &err) == 0,
 	   "live iso: Incus hot-adds it (scsi-cd)%s%s", err.msg[0] ? ": " : "", err.msg);
 	lab_fmt(want, sizeof(want), "%llu", (unsigned long long)(2 * MIB));
 	for (end = cp_now_ms() + 20000; !cd && cp_now_ms() < end; lab_sleep_ms(500)) {
