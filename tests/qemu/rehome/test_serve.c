@@ -1087,18 +1087,20 @@ static void live_resize_detach(struct lab_incus *vm, struct lab_guest *g, const 
 	struct cp_error err = { 0 };
 	unsigned retries = 0;
 	int64_t ms = 0;
+	bool seen;
 	int rc;
 
-	ok(lab_incus_block_resize(vm, name, 24 * MIB, &err) == 0 &&
-		   wait_size(g, "coldplug-disk1", 24 * MIB, 10000, &ms),
-	   "live %s: Incus's block_resize to 24 MiB reaches the guest (%lld ms)", name,
+	seen = lab_incus_block_resize(vm, name, 24 * MIB, &err) == 0 &&
+	       wait_size(g, "coldplug-disk1", 24 * MIB, 10000, &ms);
+	ok(seen, "live %s: Incus's block_resize to 24 MiB reaches the guest (%lld ms)", name,
 	   (long long)ms);
 	rc = lab_incus_disk_detach(vm, name, 10, &retries, &err);
 	ok(rc == 0 && retries <= 2,
 	   "live %s: Incus's detach completes (blockdev-del retried %u times)%s%s", name, retries,
 	   rc ? ": " : "", rc ? err.msg : "");
-	ok(wait_size(g, "coldplug-disk1", 0, 5000, &ms),
-	   "live %s: the guest sees coldplug-disk1 go to size 0 (%lld ms)", name, (long long)ms);
+	seen = wait_size(g, "coldplug-disk1", 0, 5000, &ms);
+	ok(seen, "live %s: the guest sees coldplug-disk1 go to size 0 (%lld ms)", name,
+	   (long long)ms);
 	ok(!qemu_holds(vm, lab_incus_disk_image(vm, name)),
 	   "live %s: QEMU holds no descriptor on the image any more", name);
 }
