@@ -227,7 +227,8 @@ void live_moved_text(const struct plan_step *st, char *out, size_t size)
 		snprintf(out, size,
 			 "disk \"%s\" attached while running is now on disk slot %u (%s); the "
 			 "guest sees a %.*f MiB disk appear on it",
-			 st->name, st->slot, st->slot_name, st->size % (1024 * 1024) ? 1 : 0, mib);
+			 st->name, st->slot, st->slot_name, st->size % ((uint64_t)1 << 20) ? 1 : 0,
+			 mib);
 }
 
 /**

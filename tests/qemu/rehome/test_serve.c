@@ -1005,6 +1005,7 @@ static bool qemu_holds(const struct lab_incus *vm, const char *path)
 
 	lab_fmt(dpath, sizeof(dpath), "/proc/%d/fd", (int)lab_incus_pid(vm));
 	dir_ = opendir(dpath);
+	/* cppcheck-suppress readdirCalled ; one thread reads this DIR (readdir_r is deprecated) */
 	while (dir_ && !found && (e = readdir(dir_))) {
 		ssize_t n;
 
@@ -1160,7 +1161,7 @@ static void live_iso(struct lab_incus *vm, struct lab_guest *g)
 		   vm, &(struct lab_disk_spec){ .name = "iso", .cdrom = true, .size = 2 * MIB },
 		   &err) == 0,
 	   "live iso: Incus hot-adds it (scsi-cd)%s%s", err.msg[0] ? ": " : "", err.msg);
-	lab_fmt(want, sizeof(want), "%llu", (unsigned long long)(2 * MIB));
+	lab_fmt(want, sizeof(want), "%llu", (unsigned long long)2 * MIB);
 	for (end = cp_now_ms() + 20000; !cd && cp_now_ms() < end; lab_sleep_ms(500)) {
 		lab_guest_report_free(rep);
 		rep = report_now(g);
