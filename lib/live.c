@@ -154,6 +154,88 @@ static void prune_left(struct live_watch *lw, const cp_json *blocks, const struc
 }
 
 /**
+ * fd_names_any() - whether an fd's opaque names one of @n nodes (or a node
+ * of its chain: inventory_fdset_names_node())
+ * @opaque:	"rdwr:incus_data"
+ * @nodes:	node names
+ * @n:		their count
+ * @stride:	bytes from one name to the next
+ *
+ * Return: true if it does
+ */
+static bool fd_names_any(const char *opaque, const char *nodes, size_t n, size_t stride)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (inventory_fdset_names_node(opaque, nodes + i * stride))
+			return true;
+	return false;
+}
+
+/**
+ * left_has_fd() - whether a device left alone still has an fd
+ * @c:		the device
+ * @fdsets:	query-fdsets' answer
+ *
+ * Return: true if an fd's opaque names its node
+ */
+static bool left_has_fd(const struct live_candidate *c, const cp_json *fdsets)
+{
+	size_t i, j;
+
+	for (i = 0; i < cp_json_len(fdsets); i++) {
+		cp_json *fds = cp_json_get_array(cp_json_at(fdsets, i), "fds");
+
+		for (j = 0; j < cp_json_len(fds); j++)
+			if (inventory_fdset_names_node(
+				    cp_json_get_str(cp_json_at(fds, j), "opaque"), c->node))
+				return true;
+	}
+	return false;
+}
+
+/**
+ * live_fdsets_new() - whether query-fdsets shows a manager fd that neither a
+ * slot's node nor a device left alone accounts for (an attach under way or
+ * done): then query-block is worth asking
+ * @lw:		the watch (devices left alone whose fds are gone are forgotten:
+ *		detached, so attached again they are new)
+ * @fdsets:	query-fdsets' answer
+ *
+ * coldplug's own fdsets have no "<mode>:" in their opaque and never count.
+ * A candidate noted on the last tick is always looked at again.
+ *
+ * Return: true to look at query-block
+ */
+bool live_fdsets_new(struct live_watch *lw, const cp_json *fdsets)
+{
+	size_t i, j, keep = 0;
+
+	for (i = 0; i < lw->nleft; i++)
+		if (left_has_fd(&lw->left[i], fdsets))
+			lw->left[keep++] = lw->left[i];
+	lw->nleft = keep;
+	if (*lw->seen.id)
+		return true;
+	for (i = 0; i < cp_json_len(fdsets); i++) {
+		cp_json *fds = cp_json_get_array(cp_json_at(fdsets, i), "fds");
+
+		for (j = 0; j < cp_json_len(fds); j++) {
+			const char *op = cp_json_get_str(cp_json_at(fds, j), "opaque");
+
+			if (!op || !strchr(op, ':') ||
+			    fd_names_any(op, lw->slot_nodes[0], lw->nslot_nodes,
+					 sizeof(lw->slot_nodes[0])) ||
+			    fd_names_any(op, lw->left[0].node, lw->nleft, sizeof(lw->left[0])))
+				continue;
+			return true;
+		}
+	}
+	return false;
+}
+
+/**
  * live_scan() - one tick of the attach watch
  * @lw:		the watch (its @seen is updated)
  * @blocks:	query-block's answer

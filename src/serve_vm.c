@@ -795,6 +795,19 @@ static void look_for_nics(struct vm *vm)
 }
 
 /**
+ * watch_rest() - the end of a watch tick: the NIC look when it is due, else
+ * the next tick
+ * @vm:	VM
+ */
+static void watch_rest(struct vm *vm)
+{
+	if (live_nic_due(&vm->lw))
+		look_for_nics(vm);
+	else
+		schedule(vm, vm->so.watch_ms);
+}
+
+/**
  * on_blocks() - query-block answered: move a device the manager attached,
  * once it is seen on two ticks in a row
  * @c:		client
@@ -815,10 +828,7 @@ static void on_blocks(struct qmp_client *c, cp_json *ret, const struct cp_error 
 		return;
 	}
 	if (!live_scan(&vm->lw, ret, &vm->so.rehome->sel, &vm->cand)) {
-		if (live_nic_due(&vm->lw))
-			look_for_nics(vm);
-		else
-			schedule(vm, vm->so.watch_ms);
+		watch_rest(vm);
 		return;
 	}
 	vm->state = VM_ATTACHING;
@@ -862,7 +872,10 @@ static void on_fdsets(struct qmp_client *c, cp_json *ret, const struct cp_error 
 		return;
 	}
 	if (!release_pick(&vm->rs, ret, &i)) {
-		look_for_attach(vm);
+		if (live_fdsets_new(&vm->lw, ret))
+			look_for_attach(vm);
+		else
+			watch_rest(vm);
 		return;
 	}
 	vm->rs.watch[0] = vm->rs.watch[i];

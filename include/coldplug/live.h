@@ -7,6 +7,9 @@
  * alone, and seen the same (frontend and node) on two consecutive ticks,
  * so that the manager's own attach sequence (add-fd, blockdev-add,
  * device_add, block_set_io_throttle) is over before coldplug touches it.
+ * query-block is only asked when query-fdsets (which the detach watch reads
+ * on every tick anyway) shows a manager fd for a node no slot holds: Incus's
+ * hot-add starts with add-fd, and most ticks then cost no more than before.
  * What to do with it is plan_attach()'s, applied with apply_start().
  */
 #ifndef COLDPLUG_LIVE_H
@@ -60,6 +63,7 @@ struct live_watch {
 };
 
 void live_collect(struct live_watch *lw, const struct inventory *inv);
+bool live_fdsets_new(struct live_watch *lw, const cp_json *fdsets);
 bool live_scan(struct live_watch *lw, const cp_json *blocks, const struct inv_select *sel,
 	       struct live_candidate *out);
 void live_leave(struct live_watch *lw, const struct live_candidate *c);

@@ -127,6 +127,57 @@ static void test_scan(void)
 }
 
 /**
+ * fdsets_new() - live_fdsets_new() on a query-fdsets answer
+ * @lw:		the watch
+ * @text:	the answer, JSON
+ *
+ * Return: its answer
+ */
+static bool fdsets_new(struct live_watch *lw, const char *text)
+{
+	cp_json *j = cp_json_parse(text, strlen(text), NULL);
+	bool r;
+
+	if (!j)
+		bail_out("bad JSON in the test: %s", text);
+	r = live_fdsets_new(lw, j);
+	cp_json_unref(j);
+	return r;
+}
+
+#define FD(id, opaque)                                                                             \
+	"{\"fdset-id\":" #id ",\"fds\":[{\"fd\":1" #id ",\"opaque\":\"" opaque "\"}]}"
+
+/**
+ * test_fdsets() - query-block is asked only when a manager fd names a node
+ * no slot holds and no device left alone accounts for
+ */
+static void test_fdsets(void)
+{
+	struct live_candidate c = { .id = "dev-incus_ro", .node = "incus_ro" };
+	struct live_watch lw;
+
+	memset(&lw, 0, sizeof(lw));
+	cp_strlcpy(lw.slot_nodes[0], "incus_root", sizeof(lw.slot_nodes[0]));
+	lw.nslot_nodes = 1;
+	ok(!fdsets_new(&lw, "[" FD(0, "rdwr:incus_root") "," FD(1, "rdwr:incus_root_raw") "]"),
+	   "only the slot's node and its qcow2 data file: no query-block");
+	ok(!fdsets_new(&lw, "[" FD(0, "rdwr:incus_root") "," FD(9, "coldplug-zero") "]"),
+	   "coldplug's own zero fdset: none either");
+	ok(fdsets_new(&lw, "[" FD(0, "rdwr:incus_root") "," FD(1, "rdwr:incus_data") "]"),
+	   "a new manager fd (Incus's add-fd of a hot-add): query-block");
+	live_leave(&lw, &c);
+	ok(!fdsets_new(&lw, "[" FD(0, "rdwr:incus_root") "," FD(2, "rdwr:incus_ro") "]"),
+	   "a device left alone keeps its fd: no query-block for it");
+	ok(!fdsets_new(&lw, "[" FD(0, "rdwr:incus_root") "]") && !lw.nleft,
+	   "its fd gone (detached): forgotten");
+	ok(fdsets_new(&lw, "[" FD(0, "rdwr:incus_root") "," FD(2, "rdwr:incus_ro") "]"),
+	   "attached again: looked at again");
+	cp_strlcpy(lw.seen.id, "dev-incus_x", sizeof(lw.seen.id));
+	ok(fdsets_new(&lw, "[]"), "a candidate noted last tick is always looked at again");
+}
+
+/**
  * attach() - plan_attach() with the Incus profile's wording
  * @inv:	inventory
  * @id:		frontend
@@ -465,6 +516,7 @@ int main(void)
 {
 	test_frontend_id();
 	test_scan();
+	test_fdsets();
 	test_plan();
 	test_refusals();
 	test_nics();
