@@ -22,6 +22,7 @@ replay's QMP trace says what the daemon asked, and the recorded inventories
 
 Files are named by their SHA-1: running it again adds nothing twice.
 """
+import copy
 import glob
 import hashlib
 import itertools
@@ -178,8 +179,20 @@ DIRECT_NIC = ("virtio-net-pci.0: index=0,type=nic,model=virtio-net-pci,"
 def answer(raw, cmd):
     """QEMU's answer to one of the daemon's commands, from a raw inventory
     (tests/data/inventory/*.json: the answers of the collection's rounds);
-    anything else succeeds with {}."""
+    anything else succeeds with {}. A device_del is followed by its
+    DEVICE_DELETED, and a qom-set of a slot's drive moves the node in @raw's
+    query-block, so that a live attach checks out."""
     ex, a = cmd["execute"], cmd.get("arguments", {})
+    if ex == "device_del":
+        return ret(cmd["id"], {}) + msg({"event": "DEVICE_DELETED", "data": {
+            "device": a.get("id"), "path": "/machine/peripheral/%s" % a.get("id")},
+            "timestamp": {"seconds": 1, "microseconds": 0}})
+    if ex == "qom-set" and a.get("property") == "drive":
+        blocks = raw["query-block"]
+        src = [b for b in blocks if b.get("inserted", {}).get("node-name") == a.get("value")]
+        dst = [b for b in blocks if b.get("qdev") == "%s/virtio-backend" % a.get("path")]
+        if src and dst:
+            dst[0]["inserted"] = src[0].pop("inserted")
     if ex in ("query-status", "query-block", "query-named-block-nodes", "query-fdsets"):
         return ret(cmd["id"], raw[ex])
     if ex == "qom-list" and a.get("path") in ("/machine/peripheral", "/machine/peripheral-anon"):
@@ -235,8 +248,9 @@ def converse(binary, data, raw, rounds=80):
     return data.rstrip(TICK)
 
 
-def scenarios_answered(binary):
-    """Conversations answered as they go, from the recorded inventories."""
+def scenarios_answered(binary, want=lambda name: True):
+    """Conversations answered as they go, from the recorded inventories
+    (only those whose name @want accepts are computed)."""
     for name in sorted(glob.glob(os.path.join(ROOT, "tests/data/inventory/*.json"))):
         with open(name, encoding="utf-8") as f:
             raw = json.load(f)
@@ -244,14 +258,23 @@ def scenarios_answered(binary):
         req = json.dumps(REQUEST)
         # the re-homing pipeline, then the watch (the request at identify)
         start = identify("prelaunch", ["coldplug-request"]) + ret(6, req)
-        yield base + ":rehome", converse(binary, start, raw)
+        if want(base + ":rehome"):
+            yield base + ":rehome", converse(binary, start, copy.deepcopy(raw))
         # a daemon restarted under a re-homed VM: the watch from identify on
-        watch = converse(binary, identify("running", ["coldplug-status"]), raw)
-        yield base + ":watch", watch
+        if want(base + ":watch"):
+            yield base + ":watch", converse(binary, identify("running", ["coldplug-status"]),
+                                            copy.deepcopy(raw))
+        # a disk Incus attaches to the running VM: moved onto a slot (the
+        # inventory's first manager disk off the slots, seen on two ticks)
+        if "rehomed" not in base and want(base + ":attach"):
+            yield base + ":attach", converse(binary, identify("running", ["coldplug-status"]),
+                                             copy.deepcopy(raw), rounds=30)
         # a direct NIC slot whose tap goes: netdev_del
-        raw = dict(raw, **{"info-network": DIRECT_NIC})
-        watch = converse(binary, identify("running", ["coldplug-status"]), raw)
-        yield base + ":link-gone", converse(binary, watch + LINK_GONE, raw)
+        if want(base + ":link-gone"):
+            raw = dict(raw, **{"info-network": DIRECT_NIC})
+            watch = converse(binary, identify("running", ["coldplug-status"]),
+                             copy.deepcopy(raw))
+            yield base + ":link-gone", converse(binary, watch + LINK_GONE, copy.deepcopy(raw))
 
 
 def main():
@@ -259,7 +282,15 @@ def main():
     os.makedirs(out, exist_ok=True)
     binary = sys.argv[2] if len(sys.argv) > 2 else None
     n = 0
-    for _, data in itertools.chain(scenarios(), scenarios_answered(binary) if binary else ()):
+    only = os.environ.get("SEED_ONLY", "")  # e.g. ":attach": only those scenarios
+
+    def want(name):
+        return only in name
+
+    for name, data in itertools.chain(scenarios(),
+                                      scenarios_answered(binary, want) if binary else ()):
+        if not want(name):
+            continue
         path = os.path.join(out, hashlib.sha1(data).hexdigest())
         if not os.path.exists(path):
             with open(path, "wb") as f:

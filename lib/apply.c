@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "apply_ops.h"
@@ -72,7 +73,8 @@ struct unplug {
  * @mark:		event mark taken before the last command
  * @tap:		APPLY_OP_OPEN_TAP's request to the tap helper
  * @tap_after:		what must have closed the tap's queues ("netdev_del X")
- * @tap_fd:		queue opened by APPLY_OP_OPEN_TAP, until it is passed
+ * @tap_fd:		queue opened by APPLY_OP_OPEN_TAP (or the memfd of
+ *			APPLY_OP_OPEN_MEMFD), until it is passed
  * @step_start:		cp_now_ms() when the current step began
  * @failure:		the error that stopped the run
  * @unplugs:		per step, its unplug of the first phase; NULL when the
@@ -526,6 +528,26 @@ static bool open_tap(struct apply *a)
 }
 
 /**
+ * open_memfd() - an empty memfd for a zero node (a disk slot released on a
+ * running guest): no file on the host, no privilege
+ * @a:		run (its @tap_fd is set)
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+static int open_memfd(struct apply *a, struct cp_error *err)
+{
+	int fd = memfd_create("coldplug-zero", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return cp_error_set_errno(err, errno, "memfd_create for the zero node");
+	if (a->tap_fd >= 0)
+		close(a->tap_fd);
+	a->tap_fd = fd;
+	return 0;
+}
+
+/**
  * run_op() - start the current operation
  * @a:	run
  *
@@ -539,6 +561,13 @@ static bool run_op(struct apply *a)
 	int fd;
 
 	switch (op->kind) {
+	case APPLY_OP_OPEN_MEMFD:
+		if (open_memfd(a, &e) < 0) {
+			step_failed(a, &e);
+			return true;
+		}
+		a->cur++;
+		return false;
 	case APPLY_OP_OPEN_TAP:
 		return open_tap(a);
 	case APPLY_OP_WAIT_DELETED:

@@ -192,6 +192,7 @@ static int check_block_slot(const struct plan_step *st, const cp_json *ret, stru
 		cp_json *e = cp_json_at(ret, i);
 		cp_json *ins = cp_json_get_object(e, "inserted");
 		bool open = false;
+		int64_t size = 0;
 
 		if (!cp_streq(cp_json_get_str(e, "device"), st->slot_name))
 			continue;
@@ -205,9 +206,29 @@ static int check_block_slot(const struct plan_step *st, const cp_json *ret, stru
 		if (cp_json_get_bool(e, "tray_open", &open) && open)
 			return cp_error_set(err, CP_ERR_FAILED, "%s: the tray is still open",
 					    st->slot_name);
+		if (st->live &&
+		    cp_json_get_int(cp_json_get_object(ins, "image"), "virtual-size", &size) &&
+		    (uint64_t)size != st->size)
+			return cp_error_set(err, CP_ERR_FAILED,
+					    "%s holds %s, of %lld bytes now, not the %llu it had "
+					    "(was it resized meanwhile? check the image)",
+					    st->slot_name, st->node, (long long)size,
+					    (unsigned long long)st->size);
 		return 0;
 	}
 	return cp_error_set(err, CP_ERR_FAILED, "query-block does not list %s", st->slot_name);
+}
+
+/**
+ * resize_args() - block_resize of a node by its node-name
+ * @node:	node-name
+ * @size:	new size in bytes
+ *
+ * Return: new object, or NULL when out of memory
+ */
+static cp_json *resize_args(const char *node, uint64_t size)
+{
+	return cp_json_obj(CP_STR("node-name", node), CP_INT("size", (int64_t)size));
 }
 
 /**
@@ -215,6 +236,11 @@ static int check_block_slot(const struct plan_step *st, const cp_json *ret, stru
  * @l:		list to fill
  * @st:		step
  * @err:	filled when out of memory
+ *
+ * A disk moved while the guest runs (@st->live) is resized to its own size
+ * once the slot holds it: qom-set of a realized virtio-blk's drive calls no
+ * resize callback, so only the block_resize makes virtio-blk raise the
+ * config change that tells the guest the capacity (doc/live-attach.md §1).
  *
  * Return: 0, or -1
  */
@@ -230,6 +256,8 @@ static int ops_disk(struct apply_op_list *l, const struct plan_step *st, struct 
 		return -1;
 	o->commits = true;
 	if (add_bootindex(l, st, err) < 0)
+		return -1;
+	if (st->live && !add_cmd(l, "block_resize", resize_args(st->node, st->size), err))
 		return -1;
 	o = add_op(l, APPLY_OP_CMD, "query-block", NULL, err);
 	if (!o)
@@ -673,13 +701,90 @@ static int ops_release_usb_cd(struct apply_op_list *l, const struct plan_step *s
 }
 
 /**
+ * zero_names() - disk slot @st->slot's zero node and fdset
+ * @st:		release step
+ * @node:	the node's name (NAMES_ZERO_NODE<N>)
+ * @size:	its size
+ *
+ * Return: the fdset id
+ */
+static int64_t zero_names(const struct plan_step *st, char *node, size_t size)
+{
+	snprintf(node, size, NAMES_ZERO_NODE "%u", st->slot);
+	return NAMES_ZERO_FDSET + (int64_t)st->slot;
+}
+
+/**
+ * ops_zero() - the guest sees the released disk slot empty: the slot moves
+ * to a file node on an empty memfd, resized to 0
+ * @l:		list to fill
+ * @st:		release step
+ * @err:	filled when out of memory
+ *
+ * A null-co node cannot be resized (no truncate), so the placeholder alone
+ * leaves the guest with the old capacity and an I/O error on every access
+ * (doc/live-attach.md §3); the memfd's file node can, and its block_resize
+ * to 0 raises virtio-blk's config change. The qom-set frees the manager's
+ * node (the commit point); the placeholder follows (ops_release()), then
+ * ops_zero_drop() removes the zero node and its fdset.
+ *
+ * Return: 0, or -1
+ */
+static int ops_zero(struct apply_op_list *l, const struct plan_step *st, struct cp_error *err)
+{
+	char node[INV_NAME_MAX], file[48];
+	int64_t set = zero_names(st, node, sizeof(node));
+	struct apply_op *o;
+
+	snprintf(file, sizeof(file), "/dev/fdset/%lld", (long long)set);
+	if (!add_op(l, APPLY_OP_OPEN_MEMFD, NULL, NULL, err))
+		return -1;
+	o = add_cmd(l, "add-fd",
+		    cp_json_obj(CP_INT("fdset-id", set), CP_STR("opaque", NAMES_ZERO_OPAQUE)), err);
+	if (!o)
+		return -1;
+	o->with_tap = o->changes = true;
+	if (!add_cmd(l, "blockdev-add",
+		     cp_json_obj(CP_STR("driver", "file"), CP_STR("node-name", node),
+				 CP_STR("filename", file)),
+		     err))
+		return -1;
+	o = add_cmd(l, "qom-set", args_qom_set(st->slot_path, "drive", cp_json_new_string(node)),
+		    err);
+	if (!o)
+		return -1;
+	o->commits = true;
+	return add_cmd(l, "block_resize", resize_args(node, 0), err) ? 0 : -1;
+}
+
+/**
+ * ops_zero_drop() - remove the zero node and its fdset, once the slot holds
+ * its placeholder
+ * @l:		list to fill
+ * @st:		release step
+ * @err:	filled when out of memory
+ *
+ * Return: 0, or -1
+ */
+static int ops_zero_drop(struct apply_op_list *l, const struct plan_step *st, struct cp_error *err)
+{
+	char node[INV_NAME_MAX];
+	int64_t set = zero_names(st, node, sizeof(node));
+
+	if (!add_cmd(l, "blockdev-del", cp_json_obj(CP_STR("node-name", node)), err))
+		return -1;
+	return add_cmd(l, "remove-fd", cp_json_obj(CP_INT("fdset-id", set)), err) ? 0 : -1;
+}
+
+/**
  * ops_release() - the operations that free the manager's node from a slot
  * @l:		list to fill
  * @st:		release step
  * @err:	filled when out of memory
  *
- * Disk: a fresh placeholder node (the first was freed when it was
- * replaced), then qom-set the slot's drive to it. CD: its usb-bot is
+ * Disk: the zero node first (ops_zero(): the guest sees size 0), then a
+ * fresh placeholder node (the first was freed when it was replaced), then
+ * qom-set the slot's drive to it, and the zero node goes. CD: its usb-bot is
  * unplugged; a legacy ide-cd slot's medium comes out through the tray.
  *
  * Return: 0, or -1
@@ -691,6 +796,8 @@ static int ops_release(struct apply_op_list *l, const struct plan_step *st, stru
 	if (st->kind == PLAN_RELEASE_CD && !st->tray)
 		return ops_release_usb_cd(l, st, err);
 	if (st->kind == PLAN_RELEASE_DISK) {
+		if (ops_zero(l, st, err) < 0)
+			return -1;
 		if (!st->placeholder_exists &&
 		    !add_cmd(l, "blockdev-add", placeholder_args(st), err))
 			return -1;
@@ -698,6 +805,16 @@ static int ops_release(struct apply_op_list *l, const struct plan_step *st, stru
 			l, "qom-set",
 			args_qom_set(st->slot_path, "drive", cp_json_new_string(st->placeholder)),
 			err);
+		if (!o)
+			return -1;
+		o->changes = o->commits = true;
+		if (ops_zero_drop(l, st, err) < 0)
+			return -1;
+		o = add_op(l, APPLY_OP_CMD, "query-block", NULL, err);
+		if (!o)
+			return -1;
+		o->check = check_released;
+		return 0;
 	} else {
 		if (!add_cmd(l, "blockdev-open-tray", tray_args(st, true), err) ||
 		    !add_cmd(l, "blockdev-remove-medium", tray_args(st, false), err))

@@ -22,11 +22,14 @@
  *			from just before the previous command
  * @APPLY_OP_OPEN_TAP:	open one new queue on the step's host tap (checking
  *			that no queue of it is left open)
+ * @APPLY_OP_OPEN_MEMFD:	create an empty memfd, passed like a tap queue
+ *			(@with_tap) to the next add-fd
  */
 enum apply_op_kind {
 	APPLY_OP_CMD,
 	APPLY_OP_WAIT_DELETED,
 	APPLY_OP_OPEN_TAP,
+	APPLY_OP_OPEN_MEMFD,
 };
 
 typedef int (*apply_op_check_fn)(const struct plan_step *st, const cp_json *ret,
@@ -37,7 +40,8 @@ typedef int (*apply_op_check_fn)(const struct plan_step *st, const cp_json *ret,
  * @kind:	enum apply_op_kind
  * @cmd:	APPLY_OP_CMD: command name
  * @args:	APPLY_OP_CMD: arguments (owned)
- * @with_tap:	APPLY_OP_CMD: pass the queue opened by APPLY_OP_OPEN_TAP with it
+ * @with_tap:	APPLY_OP_CMD: pass the descriptor opened by APPLY_OP_OPEN_TAP
+ *		or APPLY_OP_OPEN_MEMFD with it
  * @changes:	success means QEMU has changed
  * @commits:	success means the device has reached its new frontend: no
  *		rollback after this point

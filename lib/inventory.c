@@ -186,13 +186,13 @@ static unsigned node_users(const struct build_ctx *ctx, const char *node)
 }
 
 /**
- * is_managed() - whether the selection picks device @id
+ * inventory_selects() - whether the selection picks device @id
  * @sel:	selection
  * @id:		qdev id ("" for anonymous devices, never managed)
  *
  * Return: true if managed
  */
-static bool is_managed(const struct inv_select *sel, const char *id)
+bool inventory_selects(const struct inv_select *sel, const char *id)
 {
 	size_t i;
 
@@ -489,7 +489,7 @@ static int add_disk(struct build_ctx *ctx, const char *path, const char *type, c
 	d->bootindex = prop_int(ctx, path, "bootindex", -1);
 	d->users = *d->node ? node_users(ctx, d->node) : 0;
 	d->pci = d->fe.addr[0] != '\0';
-	d->managed = is_managed(ctx->sel, d->id);
+	d->managed = inventory_selects(ctx->sel, d->id);
 	return 0;
 }
 
@@ -706,7 +706,7 @@ static int add_nic(struct build_ctx *ctx, const char *path, const char *type, co
 	n->netdev_users = count_netdev_users(ctx, netdev);
 	fill_pci_addr(ctx, path, addr, sizeof(addr));
 	n->pci = addr[0] != '\0';
-	n->managed = is_managed(ctx->sel, n->id);
+	n->managed = inventory_selects(ctx->sel, n->id);
 	return 0;
 }
 

@@ -13,6 +13,12 @@
 /* Disk slot N: BlockBackend (drive id) and its placeholder node. */
 #define NAMES_DISK_SLOT	       "coldplug-disk"
 #define NAMES_DISK_PLACEHOLDER "coldplug-ph-disk"
+/* Disk slot N's zero node while it is released on a running guest: a file
+ * node on an empty memfd coldplug passes into fdset NAMES_ZERO_FDSET + N,
+ * whose opaque has no "<mode>:" so that it never names a manager's node. */
+#define NAMES_ZERO_NODE	  "coldplug-zero"
+#define NAMES_ZERO_OPAQUE "coldplug-zero"
+#define NAMES_ZERO_FDSET  1073741824
 /* CD slot N: the usb-bot coldplug adds on the xHCI for an ISO (its qdev id;
  * its SCSI bus is coldplug-cd<N>.0). Profiles from before had an ide-cd
  * with this id and BlockBackend on the AHCI; it is recognised, never used. */

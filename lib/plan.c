@@ -1025,6 +1025,148 @@ int plan_build(const struct inventory *inv, const struct plan_opts *o, struct pl
 }
 
 /**
+ * attach_where() - where a device the manager attached while running sits,
+ * as the user should read it
+ * @ctx:	planner state (Incus or another manager)
+ * @d:		the manager's frontend
+ * @out:	the text
+ * @size:	its size
+ *
+ * Return: @out
+ */
+static const char *attach_where(const struct plan_ctx *ctx, const struct inv_disk *d, char *out,
+				size_t size)
+{
+	const char *who = ctx->o->incus_profile ? "Incus's" : "the manager's";
+
+	if (d->fe.usb_id[0])
+		snprintf(out, size, "on %s USB storage", who);
+	else if (d->pci)
+		snprintf(out, size, "on a PCIe root port, whose hotplug macOS does not do");
+	else
+		snprintf(out, size, "on %s virtio-scsi controller, which macOS cannot see", who);
+	return out;
+}
+
+/**
+ * attach_refused() - the one reason a device attached while running stays
+ * where the manager put it, before any slot is looked at
+ * @ctx:	planner state (the reason is recorded)
+ * @d:		the manager's frontend
+ *
+ * Return: true if it must stay
+ */
+static bool attach_refused(struct plan_ctx *ctx, const struct inv_disk *d)
+{
+	static const char *const movable[] = { "scsi-hd", "scsi-cd", "virtio-blk-pci", "nvme" };
+	const char *kind = d->cdrom ? "ISO" : "disk";
+	char where[96];
+	size_t i;
+
+	for (i = 0; i < CP_ARRAY_SIZE(movable) && strcmp(d->fe.driver, movable[i]); i++)
+		;
+	if (d->fe.usb_id[0])
+		refuse(ctx,
+		       "%s \"%s\" attached while running is USB storage (%s), which macOS "
+		       "can use: it stays where it is",
+		       kind, d->name, d->fe.driver);
+	else if (i == CP_ARRAY_SIZE(movable))
+		refuse(ctx,
+		       "%s \"%s\" attached while running is a %s, which coldplug cannot move "
+		       "while the VM runs (it moves scsi-hd, scsi-cd, virtio-blk and nvme): "
+		       "it stays %s",
+		       kind, d->name, d->fe.driver, attach_where(ctx, d, where, sizeof(where)));
+	else if (!*d->node)
+		refuse(ctx, "%s \"%s\" attached while running has no medium: nothing to move", kind,
+		       d->name);
+	else if (d->users > 1)
+		refuse(ctx,
+		       "%s \"%s\" attached while running shares node %s with %u frontends: "
+		       "it stays %s",
+		       kind, d->name, d->node, d->users,
+		       attach_where(ctx, d, where, sizeof(where)));
+	else if (d->read_only && !d->cdrom)
+		refuse(ctx,
+		       "%s \"%s\" attached while running is read-only, and coldplug's disk "
+		       "slots are writable: it stays %s. Attach it read-write, or as an ISO",
+		       kind, d->name, attach_where(ctx, d, where, sizeof(where)));
+	return ctx->nreasons > 0;
+}
+
+/**
+ * attach_no_slot() - the refusal when every disk slot is in use
+ * @ctx:	planner state (the reason is recorded)
+ * @d:		the manager's frontend
+ */
+static void attach_no_slot(struct plan_ctx *ctx, const struct inv_disk *d)
+{
+	size_t have = inventory_count_slots(ctx->inv, INV_SLOT_DISK);
+	char where[96];
+
+	refuse(ctx,
+	       "disk \"%s\" attached while running stays %s: no free disk slot (%zu of %zu "
+	       "used). %s and restart the VM",
+	       d->name, attach_where(ctx, d, where, sizeof(where)), have, have,
+	       ctx->o->incus_profile
+		       ? "Raise --disk-slots in the profile (coldplug incus-profile "
+			 "--disk-slots N, then incus profile edit)"
+		       : "Start QEMU with more slots (coldplug qemu-conf --disk-slots N)");
+}
+
+/**
+ * plan_attach() - the one-step plan that moves a disk or ISO the manager
+ * attached to a running VM onto coldplug's frontends
+ * @inv:	a fresh inventory
+ * @o:		policy (@incus_profile words the fixes)
+ * @id:		the manager's frontend (qdev id)
+ * @out:	filled on success; free with plan_free()
+ * @err:	filled on failure: CP_ERR_REFUSED with the one reason it stays
+ *		and its fix (for the journal), CP_ERR_INVALID when @id is not a
+ *		managed disk of @inv (gone again)
+ *
+ * A disk goes to the first free disk slot, its step marked @live (the
+ * guest is told the capacity); an ISO to a new USB CD drive, as at start.
+ * Nothing here depends on the run state: the guest may run.
+ *
+ * Return: 0, or -1
+ */
+int plan_attach(const struct inventory *inv, const struct plan_opts *o, const char *id,
+		struct plan *out, struct cp_error *err)
+{
+	struct plan_ctx ctx = { .inv = inv, .o = o, .plan = out, .err = err };
+	const struct inv_disk *d = inventory_find_disk(inv, id);
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->qemu, sizeof(out->qemu), "%d.%d.%d", inv->ver_major, inv->ver_minor,
+		 inv->ver_micro);
+	if (!d || !d->managed)
+		return cp_error_set(err, CP_ERR_INVALID, "%s is not a managed disk any more", id);
+	ctx.usb_free = (long)inv->usb_ports - (long)inv->usb_used;
+	ctx.taken = cp_calloc(inv->nslots, sizeof(*ctx.taken), err);
+	if (!ctx.taken)
+		return -1;
+	if (!attach_refused(&ctx, d) && plan_disk(&ctx, d) < 0)
+		goto out;
+	if (!ctx.nreasons && !out->n)
+		attach_no_slot(&ctx, d);
+	rc = 0;
+	if (out->n) {
+		out->steps[0].live = true;
+		out->steps[0].bootindex = -1; /* the boot order stays as it was */
+	}
+out:
+	free(ctx.taken);
+	if (rc == 0 && !ctx.nreasons)
+		return 0;
+	plan_free(out);
+	if (rc < 0)
+		return -1;
+	/* one reason, as one line: skip the list's "\n  - " */
+	return cp_error_set(err, CP_ERR_REFUSED, "%s", ctx.reasons + 5);
+}
+
+/**
  * plan_release() - the one-step plan that frees a slot's node
  * @inv:	inventory (for the placeholder's existence)
  * @slot:	a used disk or CD slot

@@ -9,7 +9,8 @@
  *
  *   HANDSHAKE -> IDENTIFY -> WAITING (poll for the stub's request while the
  *   VM is paused) -> REHOMING (the pipeline) -> WATCHING (for Incus detaching
- *   a disk that sits on a slot) <-> RELEASING
+ *   a disk that sits on a slot, or attaching one to the running VM)
+ *   <-> RELEASING, <-> ATTACHING
  *
  * and IDLE for a VM that runs without having asked. Every state ends on EOF:
  * QEMU exited, and the VM's state is dropped.

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "coldplug/live.h"
 #include "coldplug/log.h"
 #include "coldplug/qmp.h"
 #include "coldplug/release.h"
@@ -28,6 +29,7 @@ enum vm_state {
 	VM_REHOMING,
 	VM_WATCHING,
 	VM_RELEASING,
+	VM_ATTACHING,
 	VM_IDLE,
 	VM_DEAD,
 };
@@ -47,6 +49,10 @@ enum vm_state {
  * @rs:		what the release watch looks at
  * @release:	a release plan in flight
  * @release_res: its result
+ * @lw:		what the attach watch remembers between ticks
+ * @cand:	the device being moved while running
+ * @attach:	its plan (plan_attach())
+ * @attach_res:	its result
  */
 struct vm {
 	struct vm_opts so;
@@ -61,6 +67,10 @@ struct vm {
 	struct release_set rs;
 	struct plan release;
 	struct apply_result release_res[1];
+	struct live_watch lw;
+	struct live_candidate cand;
+	struct plan attach;
+	struct apply_result attach_res[1];
 };
 
 static void start_watch(struct vm *vm);
@@ -541,6 +551,7 @@ void vm_links_recheck(struct vm *vm)
 static void on_watch_inventory(struct inventory *inv, const struct cp_error *e, void *userdata)
 {
 	struct vm *vm = userdata;
+	bool attachable;
 
 	vm->busy = false;
 	if (e) {
@@ -551,14 +562,16 @@ static void on_watch_inventory(struct inventory *inv, const struct cp_error *e, 
 		return;
 	}
 	release_collect(&vm->rs, inv);
+	live_collect(&vm->lw, inv);
 	drop_links(vm, RELEASE_LINK_MISSING, 0);
+	attachable = inventory_count_slots(inv, INV_SLOT_DISK) || *inv->usb_bus;
 	inventory_free(&vm->inv);
-	if (!vm->rs.nwatch) {
+	if (!vm->rs.nwatch && !attachable) {
 		idle(vm, NULL);
 		return;
 	}
-	cp_log_debug("vm %s: watching %zu slot%s for detaches", vm->name, vm->rs.nwatch,
-		     vm->rs.nwatch == 1 ? "" : "s");
+	cp_log_debug("vm %s: watching %zu slot%s for detaches%s", vm->name, vm->rs.nwatch,
+		     vm->rs.nwatch == 1 ? "" : "s", attachable ? ", and for attaches" : "");
 	vm->state = VM_WATCHING;
 	schedule(vm, vm->so.watch_ms);
 }
@@ -662,6 +675,183 @@ static void on_release_inventory(struct inventory *inv, const struct cp_error *e
 }
 
 /**
+ * on_attached() - apply_fn: the device moved while running, or not
+ * @results:	the one result
+ * @n:		1
+ * @e:		error, or NULL
+ * @userdata:	the VM
+ *
+ * A device that could not be moved is left alone from now on (its
+ * frontend is the manager's again when apply rolled it back): one line.
+ */
+static void on_attached(struct apply_result *results, size_t n, const struct cp_error *e,
+			void *userdata)
+{
+	struct vm *vm = userdata;
+	char line[512];
+
+	(void)n;
+	vm->busy = false;
+	if (e) {
+		cp_log_err("vm %s: moving %s \"%s\" attached while running failed (%s): %s",
+			   vm->name, vm->attach.steps[0].kind == PLAN_CD ? "ISO" : "disk",
+			   vm->attach.steps[0].name, apply_status_name(results[0].status), e->msg);
+		live_leave(&vm->lw, &vm->cand);
+	} else {
+		live_moved_text(&vm->attach.steps[0], line, sizeof(line));
+		cp_log_info("vm %s: %s", vm->name, line);
+	}
+	plan_free(&vm->attach);
+	inventory_free(&vm->inv);
+	if (qmp_client_error(vm->c))
+		die(vm, qmp_client_error(vm->c));
+	else
+		start_watch(vm);
+}
+
+/**
+ * on_attach_inventory() - inventory_fn: plan and apply the move of a
+ * device attached while running
+ * @inv:	inventory
+ * @e:		error, or NULL
+ * @userdata:	the VM (vm->cand is the device)
+ */
+static void on_attach_inventory(struct inventory *inv, const struct cp_error *e, void *userdata)
+{
+	struct vm *vm = userdata;
+	struct plan_opts po = vm->so.rehome->plan;
+	struct cp_error pe;
+
+	vm->busy = false;
+	if (e) {
+		if (qmp_client_error(vm->c))
+			die(vm, e);
+		else
+			start_watch(vm);
+		return;
+	}
+	po.incus_profile = true; /* the daemon's slots come from the profile */
+	if (plan_attach(inv, &po, vm->cand.id, &vm->attach, &pe) < 0) {
+		if (pe.code == CP_ERR_REFUSED) {
+			cp_log_warn("vm %s: %s", vm->name, pe.msg);
+			live_leave(&vm->lw, &vm->cand);
+		}
+		inventory_free(inv);
+		start_watch(vm);
+		return;
+	}
+	cp_log_info("vm %s: %s attached while running: moving it to %s", vm->name,
+		    vm->attach.steps[0].from, vm->attach.steps[0].to);
+	vm->busy = true;
+	if (apply_start(vm->c, &vm->attach, &vm->so.rehome->apply, vm->attach_res, on_attached, vm,
+			&pe) < 0) {
+		vm->busy = false;
+		plan_free(&vm->attach);
+		inventory_free(inv);
+		die(vm, &pe);
+	}
+}
+
+/**
+ * on_children() - qom-list /machine/peripheral answered: say once which
+ * NICs the manager attached while running stay where they are
+ * @c:		client
+ * @ret:	the children
+ * @e:		error, or NULL
+ * @userdata:	the VM
+ */
+static void on_children(struct qmp_client *c, cp_json *ret, const struct cp_error *e,
+			void *userdata)
+{
+	struct vm *vm = userdata;
+	char line[512];
+
+	(void)c;
+	vm->busy = false;
+	if (e && failed_qmp(vm, e, "qom-list /machine/peripheral"))
+		return;
+	while (!e && live_scan_nics(&vm->lw, ret, &vm->so.rehome->sel, line, sizeof(line)))
+		cp_log_warn("vm %s: %s", vm->name, line);
+	schedule(vm, vm->so.watch_ms);
+}
+
+/**
+ * look_for_nics() - list /machine/peripheral for NICs attached while running
+ * @vm:	VM
+ */
+static void look_for_nics(struct vm *vm)
+{
+	cp_json *a = cp_json_obj(CP_STR("path", "/machine/peripheral"));
+	struct cp_error e;
+
+	vm->busy = true;
+	if (!a) {
+		cp_error_set(&e, CP_ERR_NOMEM, "out of memory");
+		not_sent(vm, &e);
+		return;
+	}
+	if (qmp_client_send(vm->c, "qom-list", a, NULL, 0, 0, on_children, vm, &e) < 0)
+		not_sent(vm, &e);
+}
+
+/**
+ * watch_rest() - the end of a watch tick: the NIC look when it is due, else
+ * the next tick
+ * @vm:	VM
+ */
+static void watch_rest(struct vm *vm)
+{
+	if (live_nic_due(&vm->lw))
+		look_for_nics(vm);
+	else
+		schedule(vm, vm->so.watch_ms);
+}
+
+/**
+ * on_blocks() - query-block answered: move a device the manager attached,
+ * once it is seen on two ticks in a row
+ * @c:		client
+ * @ret:	query-block's answer
+ * @e:		error, or NULL
+ * @userdata:	the VM
+ */
+static void on_blocks(struct qmp_client *c, cp_json *ret, const struct cp_error *e, void *userdata)
+{
+	struct vm *vm = userdata;
+	struct cp_error ie;
+
+	(void)c;
+	vm->busy = false;
+	if (e) {
+		if (!failed_qmp(vm, e, "query-block"))
+			schedule(vm, vm->so.watch_ms);
+		return;
+	}
+	if (!live_scan(&vm->lw, ret, &vm->so.rehome->sel, &vm->cand)) {
+		watch_rest(vm);
+		return;
+	}
+	vm->state = VM_ATTACHING;
+	vm->busy = true;
+	if (inventory_collect(vm->c, &vm->so.rehome->sel, &vm->inv, on_attach_inventory, vm, &ie) <
+	    0)
+		not_sent(vm, &ie);
+}
+
+/**
+ * look_for_attach() - the second half of a watch tick: query-block
+ * @vm:	VM
+ */
+static void look_for_attach(struct vm *vm)
+{
+	struct cp_error e;
+
+	vm->busy = true;
+	if (qmp_client_send(vm->c, "query-block", NULL, NULL, 0, 0, on_blocks, vm, &e) < 0)
+		not_sent(vm, &e);
+}
+
+/**
  * on_fdsets() - query-fdsets answered: release a slot whose node is going
  * @c:		client
  * @ret:	the fdsets
@@ -682,7 +872,10 @@ static void on_fdsets(struct qmp_client *c, cp_json *ret, const struct cp_error 
 		return;
 	}
 	if (!release_pick(&vm->rs, ret, &i)) {
-		schedule(vm, vm->so.watch_ms);
+		if (live_fdsets_new(&vm->lw, ret))
+			look_for_attach(vm);
+		else
+			watch_rest(vm);
 		return;
 	}
 	vm->rs.watch[0] = vm->rs.watch[i];
@@ -891,5 +1084,6 @@ void vm_free(struct vm *vm)
 	qmp_client_free(vm->c);
 	inventory_free(&vm->inv);
 	plan_free(&vm->release);
+	plan_free(&vm->attach);
 	free(vm);
 }

@@ -333,6 +333,7 @@ const struct inv_nic *inventory_find_nic(const struct inventory *inv, const char
 size_t inventory_count_slots(const struct inventory *inv, enum inv_slot_kind kind);
 cp_json *inventory_to_json(const struct inventory *inv);
 bool inventory_has_node(const struct inventory *inv, const char *node);
+bool inventory_selects(const struct inv_select *sel, const char *id);
 bool inventory_fdset_names_node(const char *opaque, const char *node);
 
 #endif /* COLDPLUG_INVENTORY_H */

@@ -104,6 +104,10 @@ enum plan_step_kind {
  *		coldplug-nic<N>; for nic-usb, the usb-net's id (= @dev_id)
  * @slot_path:	QOM path of the slot's frontend (cd: of the usb-bot)
  * @tray:	release-cd: a legacy ide-cd slot, emptied through its tray
+ * @live:	disk: the guest is running (plan_attach()): after the slot
+ *		takes the node, a block_resize of the node to its own @size
+ *		tells the guest the capacity (qom-set alone raises no
+ *		virtio-blk config change)
  * @hubid:	nic-pci: the slot's net hub
  * @node:	disk/cd: the manager's node-name
  * @placeholder: release: the node the slot gets back ("" for a CD)
@@ -136,6 +140,7 @@ struct plan_step {
 	char slot_name[INV_NAME_MAX];
 	char slot_path[INV_PATH_MAX];
 	bool tray;
+	bool live;
 	int hubid;
 	char node[INV_NAME_MAX];
 	char placeholder[INV_NAME_MAX];
@@ -174,6 +179,8 @@ struct plan {
 void plan_opts_init(struct plan_opts *o);
 int plan_build(const struct inventory *inv, const struct plan_opts *o, struct plan *out,
 	       struct cp_error *err);
+int plan_attach(const struct inventory *inv, const struct plan_opts *o, const char *id,
+		struct plan *out, struct cp_error *err);
 int plan_release(const struct inventory *inv, const struct inv_slot *slot, struct plan *out,
 		 struct cp_error *err);
 void plan_free(struct plan *p);

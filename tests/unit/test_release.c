@@ -17,6 +17,7 @@
 #include "coldplug/qmp.h"
 #include "coldplug/release.h"
 #include "fakepeer.h"
+#include "names.h"
 #include "recorded.h"
 #include "tap.h"
 #include "util.h"
@@ -250,12 +251,54 @@ static void watch_plan(const struct inventory *inv, enum inv_slot_kind kind, uns
 		bail_out("release plan: %s", err.msg);
 }
 
+#define ZERO_SET "1073741824"
+
 /**
- * expect_placeholder() - the placeholder of disk0 added and set as its drive
+ * expect_zero() - disk0 moves to a zero node on a memfd, resized to 0, so
+ * that a running guest sees the disk empty (doc/live-attach.md §3)
+ * @fp:		peer
+ */
+static void expect_zero(struct fakepeer *fp)
+{
+	fakepeer_expect_fds(fp,
+			    "{\"execute\":\"add-fd\",\"arguments\":{\"fdset-id\":" ZERO_SET ","
+			    "\"opaque\":\"coldplug-zero\"}}",
+			    1, NULL);
+	fakepeer_reply(fp, "{\"return\":{\"fd\":26,\"fdset-id\":" ZERO_SET "}}");
+	fakepeer_expect(fp, "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"file\","
+			    "\"node-name\":\"coldplug-zero0\",\"filename\":\"/dev/fdset/" ZERO_SET
+			    "\"}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	fakepeer_expect(fp, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"" DISK0 "\","
+			    "\"property\":\"drive\",\"value\":\"coldplug-zero0\"}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	fakepeer_expect(fp, "{\"execute\":\"block_resize\",\"arguments\":{\"node-name\":"
+			    "\"coldplug-zero0\",\"size\":0}}");
+}
+
+/**
+ * expect_zero_drop() - the zero node and its fdset go
+ * @fp:		peer
+ */
+static void expect_zero_drop(struct fakepeer *fp)
+{
+	fakepeer_expect(fp, "{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":"
+			    "\"coldplug-zero0\"}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+	fakepeer_expect(fp,
+			"{\"execute\":\"remove-fd\",\"arguments\":{\"fdset-id\":" ZERO_SET "}}");
+	fakepeer_reply(fp, "{\"return\":{}}");
+}
+
+/**
+ * expect_placeholder() - the zero node, then the placeholder of disk0 added
+ * and set as its drive, then the zero node dropped
  * @fp:		peer
  */
 static void expect_placeholder(struct fakepeer *fp)
 {
+	expect_zero(fp);
+	fakepeer_reply(fp, "{\"return\":{}}");
 	fakepeer_expect(fp,
 			"{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"null-co\","
 			"\"node-name\":\"coldplug-ph-disk0\",\"read-zeroes\":true,\"size\":0}}");
@@ -263,6 +306,7 @@ static void expect_placeholder(struct fakepeer *fp)
 	fakepeer_expect(fp, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"" DISK0 "\","
 			    "\"property\":\"drive\",\"value\":\"coldplug-ph-disk0\"}}");
 	fakepeer_reply(fp, "{\"return\":{}}");
+	expect_zero_drop(fp);
 	fakepeer_expect(fp, "{\"execute\":\"query-block\"}");
 }
 
@@ -300,9 +344,12 @@ static void test_release_disk(void)
 	watch_plan(&inv, INV_SLOT_DISK, 0, &p);
 	p.steps[0].placeholder_exists = true;
 	fakepeer_negotiate(fp);
+	expect_zero(fp);
+	fakepeer_reply(fp, "{\"return\":{}}");
 	fakepeer_expect(fp, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"" DISK0 "\","
 			    "\"property\":\"drive\",\"value\":\"coldplug-ph-disk0\"}}");
 	fakepeer_reply(fp, "{\"return\":{}}");
+	expect_zero_drop(fp);
 	fakepeer_expect(fp, "{\"execute\":\"query-block\"}");
 	fakepeer_reply(fp, "{\"return\":[{\"device\":\"coldplug-disk0\",\"inserted\":"
 			   "{\"node-name\":\"coldplug-ph-disk0\"}}]}");
@@ -312,6 +359,56 @@ static void test_release_disk(void)
 	qmp_client_free(c);
 	fakepeer_finish(fp, "no blockdev-add for a placeholder that exists");
 	plan_free(&p);
+	inventory_free(&inv);
+}
+
+/**
+ * test_release_zero_fails() - the zero node's resize is refused: the step
+ * fails after its commit (Incus's node is free, the detach finishes), says
+ * QEMU's reason, and sends nothing more
+ */
+static void test_release_zero_fails(void)
+{
+	struct fakepeer *fp = fakepeer_new();
+	struct apply_result res[1];
+	struct qmp_client *c;
+	struct inventory inv;
+	struct cp_error err;
+	struct plan p;
+
+	load(&inv);
+	watch_plan(&inv, INV_SLOT_DISK, 0, &p);
+	fakepeer_negotiate(fp);
+	expect_zero(fp);
+	fakepeer_reply(fp, "{\"error\":{\"class\":\"GenericError\",\"desc\":\"Cannot resize\"}}");
+	c = fakepeer_connect(fp, false);
+	ok(apply_run(c, &p, NULL, res, &err) < 0 && res[0].status == APPLY_FAILED && res[0].changed,
+	   "zero node's block_resize refused: the release fails, as a change");
+	like(res[0].err.msg, "Cannot resize", "...with QEMU's reason");
+	qmp_client_free(c);
+	fakepeer_finish(fp, "nothing after the refused resize");
+	plan_free(&p);
+	inventory_free(&inv);
+}
+
+/**
+ * test_zero_fdset() - coldplug's own zero fdset never names a manager's
+ * node: it keeps no slot from being released
+ */
+static void test_zero_fdset(void)
+{
+	struct release_set rs;
+	struct inventory inv;
+
+	load(&inv);
+	release_collect(&rs, &inv);
+	is_int(pick(&rs, "[{\"fdset-id\":" ZERO_SET ",\"fds\":[{\"fd\":26,\"opaque\":"
+			 "\"coldplug-zero\"}]}," FDSET(2, "rdwr:incus_data") "," FDSET(
+				 3, "rdonly:incus_iso") "]"),
+	       0, "root's fd gone, only coldplug's zero fdset left: root goes");
+	ok(!inventory_fdset_names_node(NAMES_ZERO_OPAQUE, "coldplug-zero0") &&
+		   !inventory_fdset_names_node(NAMES_ZERO_OPAQUE, "incus_root"),
+	   "the zero fdset's opaque names no node");
 	inventory_free(&inv);
 }
 
@@ -502,6 +599,8 @@ int main(void)
 	test_pick();
 	test_plan();
 	test_release_disk();
+	test_release_zero_fails();
+	test_zero_fdset();
 	test_check_released("{\"return\":[{\"device\":\"coldplug-disk0\",\"inserted\":"
 			    "{\"node-name\":\"incus_root\"}}]}",
 			    "coldplug-disk0 still holds incus_root");

@@ -453,6 +453,39 @@ int lab_incus_add_disk(struct lab_incus *vm, const struct lab_disk_spec *d, stru
 }
 
 /**
+ * lab_incus_disk_attach() - `incus config device add` of a disk or ISO to
+ * the running VM: Incus's hot-add (add-fd, blockdev-add, device_add of a
+ * scsi-hd / scsi-cd LUN on qemu_scsi.0), its image made as at start (the
+ * pattern of seed = its index + 1 in its first MiB)
+ * @vm:		started emulator
+ * @d:		the disk (SCSI only: what Incus 6.0 and 7.x hot-add by
+ *		default); no boot order (bootindex -1)
+ * @err:	filled on failure
+ *
+ * Return: 0, or -1
+ */
+int lab_incus_disk_attach(struct lab_incus *vm, const struct lab_disk_spec *d, struct cp_error *err)
+{
+	struct lab_disk *x;
+	int rc;
+
+	if (!vm->launched)
+		return cp_error_set(err, CP_ERR_INVALID, "attach is for a started VM");
+	if (d->bus != LAB_DISK_SCSI || d->root)
+		return cp_error_set(err, CP_ERR_INVALID, "the emulator hot-adds SCSI disks only");
+	vm->launched = false;
+	rc = lab_incus_add_disk(vm, d, err);
+	vm->launched = true;
+	if (rc < 0)
+		return -1;
+	x = &vm->disks[vm->ndisks - 1];
+	x->bootindex = -1;
+	if (incus_disk_prepare(vm, x, err) < 0 || incus_hook_disk(vm, x, err) < 0)
+		return cp_error_prefix(err, "Failed to add device \"%s\"", d->name);
+	return 0;
+}
+
+/**
  * lab_incus_add_nic() - describe one bridged NIC (before the start)
  * @vm:		emulator
  * @n:		the NIC (strings copied)

@@ -275,6 +275,8 @@ int lab_incus_block_resize(struct lab_incus *vm, const char *disk, uint64_t size
 			   struct cp_error *err);
 int lab_incus_disk_detach(struct lab_incus *vm, const char *disk, unsigned max_retries,
 			  unsigned *retries, struct cp_error *err);
+int lab_incus_disk_attach(struct lab_incus *vm, const struct lab_disk_spec *d,
+			  struct cp_error *err);
 int lab_incus_nic_set_link(struct lab_incus *vm, const char *nic, bool up, struct cp_error *err);
 int lab_incus_nic_detach(struct lab_incus *vm, const char *nic, struct cp_error *err);
 int lab_incus_quit(struct lab_incus *vm, int timeout_ms, struct cp_error *err);

@@ -61,6 +61,8 @@
 #define STUB_TIMEOUT_S 60
 
 static const char *qemu = "7.2";
+/* more guest kernel command line for new_vm() (--live: no PCI hotplug) */
+static const char *vm_append;
 static char dir[512];
 static struct lab_net *net;
 
@@ -239,6 +241,7 @@ static struct lab_incus *new_vm(const struct profile *p, const char *name, bool 
 	o.name = name;
 	o.net = net;
 	o.boot_guest = guest;
+	o.append = vm_append;
 	o.memory_mb = guest ? 512 : 128;
 	o.raw_qemu_conf = p->conf;
 	o.scriptlet = p->stub;
@@ -393,6 +396,8 @@ static void check_detach(struct lab_incus *vm, struct lab_guest *g, const struct
 	   "detach: the guest can no longer read the disk (its slot is back on the 0-byte "
 	   "placeholder: rc %d)",
 	   rc);
+	is_str(lab_guest_value(g, "size coldplug-disk1", "size", sum2, sizeof(sum2), NULL), "0",
+	       "detach: the guest sees coldplug-disk1's size go to 0 (the zero node's resize)");
 	img = lab_read_file(lab_incus_disk_image(vm, "data"), 32 * MIB, &err);
 	if (img) {
 		uint8_t dig[LAB_MD5_LEN];
@@ -874,12 +879,383 @@ out:
  *
  * Return: TAP exit status
  */
+/**
+ * image_md5() - md5 of a region of a disk's image on the host
+ * @vm:		emulator
+ * @disk:	Incus device name
+ * @off:	offset
+ * @len:	length
+ * @out:	hex digest ("" if unreadable)
+ */
+static void image_md5(const struct lab_incus *vm, const char *disk, size_t off, size_t len,
+		      char out[2 * LAB_MD5_LEN + 1])
+{
+	cleanup_free char *img = lab_read_file(lab_incus_disk_image(vm, disk), 64 * MIB, NULL);
+	uint8_t dig[LAB_MD5_LEN];
+
+	out[0] = '\0';
+	if (!img)
+		return;
+	lab_md5(img + off, len, dig);
+	lab_hex(dig, sizeof(dig), out);
+}
+
+/**
+ * wait_size() - poll the guest's `size DEV` until it reads @want
+ * @g:		console
+ * @dev:	device (serial)
+ * @want:	bytes
+ * @timeout_ms:	deadline
+ * @ms:		set to the time it took
+ *
+ * Return: true if it did in time
+ */
+static bool wait_size(struct lab_guest *g, const char *dev, uint64_t want, int timeout_ms,
+		      int64_t *ms)
+{
+	int64_t t0 = cp_now_ms();
+	char cmd[96], v[32], w[32];
+
+	lab_fmt(cmd, sizeof(cmd), "size %s", dev);
+	lab_fmt(w, sizeof(w), "%llu", (unsigned long long)want);
+	do {
+		if (!strcmp(lab_guest_value(g, cmd, "size", v, sizeof(v), NULL), w)) {
+			*ms = cp_now_ms() - t0;
+			return true;
+		}
+		lab_sleep_ms(100);
+	} while (cp_now_ms() - t0 < timeout_ms);
+	*ms = cp_now_ms() - t0;
+	return false;
+}
+
+/**
+ * report_now() - the guest's report, taken now
+ * @g:	console
+ *
+ * Return: new report (lab_guest_report_free()), or NULL
+ */
+static struct lab_guest_report *report_now(struct lab_guest *g)
+{
+	struct cp_error err = { 0 };
+	cleanup_free char *out = NULL;
+	struct lab_guest_report *rep = NULL;
+
+	if (lab_guest_command(g, "report", 60000, &out, NULL, &err) < 0 ||
+	    lab_guest_report_parse(out, &rep, &err) < 0) {
+		diag("report: %s", err.msg);
+		return NULL;
+	}
+	return rep;
+}
+
+/**
+ * count_in() - occurrences of @needle in @hay
+ * @hay:	text
+ * @needle:	text
+ *
+ * Return: the count
+ */
+static unsigned count_in(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+
+	for (; hay && (hay = strstr(hay, needle)); hay += strlen(needle))
+		n++;
+	return n;
+}
+
+/**
+ * no_hotplug() - precondition: the guest has no PCI hotplug (pcie_ports=compat:
+ * no root port has the PCIe port driver, so no pciehp; ACPI PCI hotplug is
+ * off in coldplug's profile)
+ * @rep:	the boot report
+ *
+ * Return: true if every root port is unbound and there is one at least
+ */
+static bool no_hotplug(const struct lab_guest_report *rep)
+{
+	size_t i, ports = 0;
+	bool bound = false;
+
+	for (i = 0; i < lab_report_count(rep, "pci"); i++) {
+		const struct lab_guest_record *r = lab_report_at(rep, "pci", i);
+
+		if (!cp_str_has_prefix(lab_record_get(r, "class"), "0604"))
+			continue;
+		ports++;
+		bound |= !cp_streq(lab_record_get(r, "driver"), "-");
+	}
+	return ports && !bound;
+}
+
+/**
+ * qemu_holds() - whether QEMU has a descriptor on @path
+ * @vm:		emulator
+ * @path:	file
+ *
+ * Return: true if one of /proc/PID/fd links to it
+ */
+static bool qemu_holds(const struct lab_incus *vm, const char *path)
+{
+	char dpath[64], link[600], target[600];
+	struct dirent *e;
+	bool found = false;
+	DIR *dir_;
+
+	lab_fmt(dpath, sizeof(dpath), "/proc/%d/fd", (int)lab_incus_pid(vm));
+	dir_ = opendir(dpath);
+	/* cppcheck-suppress readdirCalled ; one thread reads this DIR (readdir_r is deprecated) */
+	while (dir_ && !found && (e = readdir(dir_))) {
+		ssize_t n;
+
+		lab_fmt(link, sizeof(link), "%s/%s", dpath, e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			found = !strcmp(target, path);
+		}
+	}
+	if (dir_)
+		closedir(dir_);
+	return found;
+}
+
+/**
+ * live_disk() - Incus attaches a disk to the running VM: the guest sees it
+ * on disk slot 1 (not as the SCSI LUN Incus made), with its size and the
+ * host's content, and its writes land in the image
+ * @vm:		running emulator
+ * @g:		console
+ * @d:		the daemon
+ * @name:	Incus device name
+ * @size:	bytes
+ */
+static void live_disk(struct lab_incus *vm, struct lab_guest *g, const struct daemon *d,
+		      const char *name, uint64_t size)
+{
+	struct cp_error err = { 0 };
+	struct lab_guest_report *rep = NULL;
+	const struct lab_guest_record *b;
+	cleanup_free char *log = NULL;
+	char md5[40], sum[64], serial[64], want[32], line[200];
+	int64_t ms = 0;
+	int rc = -1;
+
+	ok(lab_incus_disk_attach(vm, &(struct lab_disk_spec){ .name = name, .size = size }, &err) ==
+		   0,
+	   "live %s: Incus hot-adds it (scsi-hd on qemu_scsi.0)%s%s", name, err.msg[0] ? ": " : "",
+	   err.msg);
+	ok(wait_size(g, "coldplug-disk1", size, 15000, &ms),
+	   "live %s: the guest sees coldplug-disk1 become %llu bytes", name,
+	   (unsigned long long)size);
+	diag("QEMU %s: %s attached -> the guest sees its size on the slot in %lld ms", qemu, name,
+	     (long long)ms);
+	rep = report_now(g);
+	b = rep ? lab_report_find(rep, "blk", "serial", "coldplug-disk1") : NULL;
+	lab_fmt(want, sizeof(want), "%llu", (unsigned long long)size);
+	ok(b && strstr(lab_record_get(b, "path"), "pci0000:00/0000:00:11.0/") &&
+		   cp_streq(lab_record_get(b, "size"), want),
+	   "live %s: on the slot: serial coldplug-disk1, path pci0000:00/0000:00:11.0, %s bytes",
+	   name, want);
+	lab_incus_serial(name, LAB_DISK_SCSI, serial, sizeof(serial));
+	ok(rep && !lab_report_find(rep, "blk", "serial", serial),
+	   "live %s: no disk of Incus's serial %s is left (its LUN is gone)", name, serial);
+	lab_guest_report_free(rep);
+	image_md5(vm, name, 0, MIB, md5);
+	lab_guest_value(g, "sum coldplug-disk1 0 1048576", "sum", sum, sizeof(sum), &rc);
+	ok(rc == 0 && *md5 && !strcmp(sum, md5),
+	   "live %s: the guest reads what the host wrote before the attach (%s)", name, md5);
+	lab_guest_value(g, "write coldplug-disk1 91 2097152 65536", "match", sum, sizeof(sum), &rc);
+	ok(rc == 0 && !strcmp(sum, "1"), "live %s: the guest writes 64 KiB at 2 MiB", name);
+	lab_guest_value(g, "sum coldplug-disk1 2097152 65536", "sum", sum, sizeof(sum), &rc);
+	image_md5(vm, name, 2 * MIB, 65536, md5);
+	ok(rc == 0 && *md5 && !strcmp(sum, md5), "live %s: the write is in the host's image", name);
+	log = daemon_log(d);
+	lab_fmt(line, sizeof(line),
+		"disk \"%s\" attached while running is now on disk slot 1 (coldplug-disk1)", name);
+	like(log, line, "live %s: the journal says where it went", name);
+}
+
+/**
+ * live_resize_detach() - Incus resizes the live-moved disk, then detaches it
+ * @vm:		running emulator
+ * @g:		console
+ * @name:	Incus device name
+ */
+static void live_resize_detach(struct lab_incus *vm, struct lab_guest *g, const char *name)
+{
+	struct cp_error err = { 0 };
+	unsigned retries = 0;
+	int64_t ms = 0;
+	bool seen;
+	int rc;
+
+	seen = lab_incus_block_resize(vm, name, 24 * MIB, &err) == 0 &&
+	       wait_size(g, "coldplug-disk1", 24 * MIB, 10000, &ms);
+	ok(seen, "live %s: Incus's block_resize to 24 MiB reaches the guest (%lld ms)", name,
+	   (long long)ms);
+	rc = lab_incus_disk_detach(vm, name, 10, &retries, &err);
+	ok(rc == 0 && retries <= 2,
+	   "live %s: Incus's detach completes (blockdev-del retried %u times)%s%s", name, retries,
+	   rc ? ": " : "", rc ? err.msg : "");
+	seen = wait_size(g, "coldplug-disk1", 0, 5000, &ms);
+	ok(seen, "live %s: the guest sees coldplug-disk1 go to size 0 (%lld ms)", name,
+	   (long long)ms);
+	ok(!qemu_holds(vm, lab_incus_disk_image(vm, name)),
+	   "live %s: QEMU holds no descriptor on the image any more", name);
+}
+
+/**
+ * live_refusals() - no free slot, then a read-only disk: left where Incus
+ * put them, one journal line each, and the VM keeps running
+ * @vm:		running emulator (both disk slots in use)
+ * @d:		the daemon
+ */
+static void live_refusals(struct lab_incus *vm, const struct daemon *d)
+{
+	struct cp_error err = { 0 };
+	cleanup_free char *log = NULL;
+	static const char full[] = "disk \"full\" attached while running stays on Incus's "
+				   "virtio-scsi controller, which macOS cannot see: no free disk "
+				   "slot (2 of 2 used). Raise --disk-slots in the profile";
+	static const char ro[] = "disk \"ro\" attached while running is read-only, and "
+				 "coldplug's disk slots are writable: it stays on Incus's "
+				 "virtio-scsi controller, which macOS cannot see. Attach it "
+				 "read-write, or as an ISO";
+
+	ok(lab_incus_disk_attach(vm, &(struct lab_disk_spec){ .name = "full", .size = 8 * MIB },
+				 &err) == 0 &&
+		   lab_incus_disk_attach(vm,
+					 &(struct lab_disk_spec){
+						 .name = "ro", .readonly = true, .size = 8 * MIB },
+					 &err) == 0,
+	   "refusals: Incus hot-adds a third disk and a read-only one%s%s", err.msg[0] ? ": " : "",
+	   err.msg);
+	lab_sleep_ms(6000); /* several watch ticks */
+	log = daemon_log(d);
+	is_int(count_in(log, full), 1, "refusals: no free slot: one journal line with the fix");
+	is_int(count_in(log, ro), 1, "refusals: read-only: one journal line with the fix");
+	ok(lab_incus_running(vm), "refusals: the VM keeps running");
+}
+
+/**
+ * live_iso() - Incus attaches an ISO (scsi-cd): the guest sees it in a USB
+ * CD drive, no tray moves; Incus's detach unplugs the drive
+ * @vm:		running emulator
+ * @g:		console
+ */
+static void live_iso(struct lab_incus *vm, struct lab_guest *g)
+{
+	struct cp_error err = { 0 };
+	struct lab_guest_report *rep = NULL;
+	const struct lab_guest_record *cd = NULL;
+	char md5[40], want[32], cmd[64], sum[64];
+	unsigned retries = 0;
+	size_t i;
+	int64_t end;
+	bool tray = false;
+	int rc = -1;
+
+	ok(lab_incus_disk_attach(
+		   vm, &(struct lab_disk_spec){ .name = "iso", .cdrom = true, .size = 2 * MIB },
+		   &err) == 0,
+	   "live iso: Incus hot-adds it (scsi-cd)%s%s", err.msg[0] ? ": " : "", err.msg);
+	lab_fmt(want, sizeof(want), "%llu", (unsigned long long)2 * MIB);
+	for (end = cp_now_ms() + 20000; !cd && cp_now_ms() < end; lab_sleep_ms(500)) {
+		lab_guest_report_free(rep);
+		rep = report_now(g);
+		cd = rep ? lab_report_find(rep, "blk", "driver", "sr") : NULL;
+		if (cd && !(strstr(lab_record_get(cd, "path"), "/usb") &&
+			    cp_streq(lab_record_get(cd, "size"), want)))
+			cd = NULL;
+	}
+	ok(cd != NULL, "live iso: the guest sees a USB CD drive (sr, on usb) with %s bytes", want);
+	image_md5(vm, "iso", 0, MIB, md5);
+	if (cd) {
+		lab_fmt(cmd, sizeof(cmd), "sum %s 0 1048576", lab_record_get(cd, "name"));
+		lab_guest_value(g, cmd, "sum", sum, sizeof(sum), &rc);
+	}
+	ok(cd && rc == 0 && !strcmp(sum, md5), "live iso: with the ISO's content (%s)", md5);
+	lab_guest_report_free(rep);
+	for (i = 0; i < lab_incus_trace_len(vm); i++)
+		tray |= cp_streq(cp_json_get_str(lab_incus_trace_at(vm, i)->msg, "event"),
+				 "DEVICE_TRAY_MOVED");
+	ok(!tray, "live iso: no DEVICE_TRAY_MOVED reached Incus (which would eject)");
+	rc = lab_incus_disk_detach(vm, "iso", 10, &retries, &err);
+	ok(rc == 0, "live iso: Incus's detach completes%s%s", rc ? ": " : "", rc ? err.msg : "");
+	for (cd = (void *)1, end = cp_now_ms() + 15000; cd && cp_now_ms() < end;
+	     lab_sleep_ms(500)) {
+		rep = report_now(g);
+		cd = rep ? lab_report_find(rep, "blk", "driver", "sr") : (void *)1;
+		lab_guest_report_free(rep);
+	}
+	ok(!cd, "live iso: the CD drive is gone from the guest");
+}
+
+/**
+ * test_live() - devices Incus attaches to a running VM (issue 14), on a
+ * guest without PCI hotplug
+ */
+static void test_live(void)
+{
+	struct cp_error err = { 0 };
+	struct profile p = { 0 };
+	struct lab_incus *vm = NULL;
+	struct lab_guest *g = NULL;
+	struct lab_guest_report *rep = NULL;
+	struct daemon d;
+	int attempt;
+
+	vm_append = "pcie_ports=compat";
+	if (daemon_start(&d, "serve-live", 0, &err) < 0 || profile_make(&p, 2, d.sock, &err) < 0) {
+		ok(false, "live: daemon and profile: %s", err.msg);
+		goto out;
+	}
+	for (attempt = 1; attempt <= LAB_BOOT_ATTEMPTS && !rep; attempt++) {
+		vm = new_vm(&p, "cplive", true, 0, false, &err);
+		if (!vm || lab_incus_start(vm, &err) < 0) {
+			ok(false, "live: starts through the daemon: %s", err.msg);
+			goto out;
+		}
+		if ((g = lab_guest_new(vm, &err)) &&
+		    lab_guest_read_report(g, REPORT_TIMEOUT_MS, &rep, &err) == 0)
+			break;
+		diag("live: boot %d: the guest did not report (%s)", attempt, err.msg);
+		lab_guest_free(g);
+		g = NULL;
+		lab_incus_free(vm);
+		vm = NULL;
+	}
+	if (!rep) {
+		ok(false, "live: the guest reports");
+		goto out;
+	}
+	if (!ok(no_hotplug(rep), "live: precondition: the guest has no PCI hotplug (root ports "
+				 "unbound: pcie_ports=compat; ACPI PCI hotplug off)"))
+		goto out;
+	live_disk(vm, g, &d, "data", 16 * MIB);
+	live_resize_detach(vm, g, "data");
+	live_disk(vm, g, &d, "data2", 8 * MIB);
+	live_refusals(vm, &d);
+	live_iso(vm, g);
+out:
+	lab_guest_report_free(rep);
+	lab_guest_free(g);
+	lab_incus_free(vm);
+	ok(daemon_stop(&d), "live: the daemon stops cleanly on SIGTERM");
+	profile_free(&p);
+	vm_append = NULL;
+}
+
 int main(int argc, char **argv)
 {
 	struct cp_error err = { 0 };
 	cleanup_free char *path = NULL, *scratch = NULL;
 
-	if (argc == 3 && !strcmp(argv[1], "--qemu"))
+	bool live = argc == 4 && !strcmp(argv[3], "--live");
+
+	if (argc >= 3 && !strcmp(argv[1], "--qemu"))
 		qemu = argv[2];
 	path = lab_qemu_path(qemu);
 	if (!path)
@@ -889,11 +1265,15 @@ int main(int argc, char **argv)
 	if (!net)
 		bail_out("the lab network: %s", err.msg);
 	lab_fmt(dir, sizeof(dir), "%s", scratch);
-	test_two_vms();
-	test_many();
-	test_failures();
-	test_unprivileged();
-	test_restart();
+	if (live) {
+		test_live();
+	} else {
+		test_two_vms();
+		test_many();
+		test_failures();
+		test_unprivileged();
+		test_restart();
+	}
 	lab_net_free(net);
 	lab_remove_tree(scratch);
 	return done_testing();
