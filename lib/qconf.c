@@ -167,10 +167,11 @@ static void add_disk_slot(struct qconf *q, unsigned i)
 	struct qconf_section *s;
 
 	snprintf(drive, sizeof(drive), NAMES_DISK_SLOT "%u", i);
-	s = qconf_section_addf(q, "drive", drive,
-			       "Disk slot %u: an empty, writable placeholder until coldplug attaches\n"
-			       "the manager's own block node to it.",
-			       i);
+	s = qconf_section_addf(
+		q, "drive", drive,
+		"Disk slot %u: an empty, writable placeholder until coldplug attaches\n"
+		"the manager's own block node to it.",
+		i);
 	qconf_section_set_table(q, s, placeholder, CP_ARRAY_SIZE(placeholder));
 	qconf_section_set(q, s, "node-name", NAMES_DISK_PLACEHOLDER "%u", i);
 	s = qconf_section_add(q, "device", NULL, NULL);
@@ -200,15 +201,16 @@ static void add_nic_netdev(struct qconf *q, const struct qconf_opts *o,
 	struct qconf_section *s;
 
 	if (m && m->tap) {
-		s = qconf_section_addf(q, "netdev", id,
-				       "NIC slot %u for %s: a %s on the manager's own tap %s, %u "
-				       "queues,\n"
-				       "opened by QEMU at start (the tap must exist then: QEMU would "
-				       "create\n"
-				       "an unbridged one, which coldplug refuses). At pre-start coldplug\n"
-				       "removes the manager's NIC; the tap keeps this slot's queues only.\n"
-				       "Its MAC must be the manager's (%s).",
-				       i, m->name, qconf_nic_model(o), m->tap, o->nic_queues, m->mac);
+		s = qconf_section_addf(
+			q, "netdev", id,
+			"NIC slot %u for %s: a %s on the manager's own tap %s, %u "
+			"queues,\n"
+			"opened by QEMU at start (the tap must exist then: QEMU would "
+			"create\n"
+			"an unbridged one, which coldplug refuses). At pre-start coldplug\n"
+			"removes the manager's NIC; the tap keeps this slot's queues only.\n"
+			"Its MAC must be the manager's (%s).",
+			i, m->name, qconf_nic_model(o), m->tap, o->nic_queues, m->mac);
 		qconf_section_set(q, s, "type", "tap");
 		qconf_section_set(q, s, "ifname", "%s", m->tap);
 		qconf_section_set_table(q, s, no_scripts, CP_ARRAY_SIZE(no_scripts));
@@ -216,12 +218,13 @@ static void add_nic_netdev(struct qconf *q, const struct qconf_opts *o,
 		qconf_section_set(q, s, "vhost", o->vhost ? "on" : "off");
 		return;
 	}
-	s = qconf_section_addf(q, "netdev", id,
-			       "NIC slot %u%s%s: a %s behind net hub %u; coldplug plugs a fresh\n"
-			       "single queue of the manager's tap into the hub. Its MAC must be the\n"
-			       "manager's (%s).",
-			       i, m ? " for " : "", m ? m->name : "", qconf_nic_model(o), i,
-			       m ? m->mac : "set one with --nic-mac");
+	s = qconf_section_addf(
+		q, "netdev", id,
+		"NIC slot %u%s%s: a %s behind net hub %u; coldplug plugs a fresh\n"
+		"single queue of the manager's tap into the hub. Its MAC must be the\n"
+		"manager's (%s).",
+		i, m ? " for " : "", m ? m->name : "", qconf_nic_model(o), i,
+		m ? m->mac : "set one with --nic-mac");
 	qconf_section_set(q, s, "type", "hubport");
 	qconf_section_set(q, s, "hubid", "%u", i);
 }

@@ -32,7 +32,7 @@
 /* Reads per qmp_client_process() call: a peer that floods its socket gets
  * this much of the event loop's time (one chunk, about 600 events), then
  * the others get theirs. */
-#define QMP_READ_BUDGET		    1
+#define QMP_READ_BUDGET 1
 /* A peer that has sent this many events in a row, with no reply between
  * them, is read in QMP_READ_CHUNK_FLOOD bytes a turn until it replies
  * again: QEMU's events are rare (a watched VM gets a reply every poll),
@@ -870,7 +870,7 @@ int qmp_client_process(struct qmp_client *c, struct cp_error *err)
 
 	for (reads = 0; c->state != QMP_STATE_FAILED && reads < QMP_READ_BUDGET; reads++) {
 		size_t want = c->events_in_a_row >= QMP_FLOOD_EVENTS ? QMP_READ_CHUNK_FLOOD
-								      : sizeof(buf);
+								     : sizeof(buf);
 		long n = fdpass_recv(c->fd, buf, want, NULL, NULL, &e);
 
 		if (n == -2)
