@@ -288,8 +288,38 @@ scenario_live_attach() {
 		[ "$size" = 0 ] && break
 	done
 	check "live: after the detach, coldplug-disk1 is empty again (size ${size:-?})" test "$size" = 0
+	# An ISO attached while running, then changed (Incus: a detach, then an
+	# attach): each time a USB CD drive with that medium, never a tray move
+	# (Incus 6.0.4 ejects on DEVICE_TRAY_MOVED).
+	for i in 1 2; do
+		mkdir -p "$RUN/liso$i" && head -c $((i * 786432)) /dev/urandom >"$RUN/liso$i/payload" &&
+			genisoimage -quiet -o "$RUN/live$i.iso" "$RUN/liso$i" &&
+			inc storage volume import default "$RUN/live$i.iso" "liso$i" --type=iso >/dev/null 2>&1 ||
+			diag "cannot make or import ISO $i"
+	done
+	for i in 1 2; do
+		[ "$i" = 1 ] || inc config device remove "$vm" cd >/dev/null
+		check "live: incus config device add of ISO $i (while running) succeeds" \
+			inc config device add "$vm" cd disk pool=default source="liso$i"
+		vol=$STATE/incus/storage-pools/default/custom/default_liso$i.iso/root.img
+		out=
+		for _ in 1 2 3 4; do
+			out=$(guest "$vm" report | grep '^blk .*driver=sr ' | grep '/usb' |
+				grep " size=$(stat -c %s "$vol") ")
+			[ -n "$out" ] && break
+		done
+		check "live: ISO $i is on a USB CD drive, $(stat -c %s "$vol") bytes, its first MiB intact" \
+			test -n "$out" -a "$(field "$out" sum)" = "$(head -c 1048576 "$RUN/live$i.iso" | md5sum | cut -d' ' -f1)"
+	done
+	# Incus logs its commands, not QEMU's events: a tray move shows as the
+	# eject Incus answers it with (qmp/monitor.go).
+	check "live: Incus ejected nothing (no tray moved)" \
+		bash -c 'grep -q "\"execute\":\"device_add\"" "$1" && ! grep -q "\"execute\":\"eject\"" "$1"' _ \
+		"$STATE/incus/logs/$vm/qemu.qmp.log"
 	inc delete --force "$vm" >/dev/null
 	inc storage volume delete default datala >/dev/null
+	inc storage volume delete default liso1 >/dev/null
+	inc storage volume delete default liso2 >/dev/null
 }
 
 # usb_nics: the usb-net frontend (a second profile), two NICs, beside the
