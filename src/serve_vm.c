@@ -577,18 +577,29 @@ static void on_watch_inventory(struct inventory *inv, const struct cp_error *e, 
 }
 
 /**
+ * collect_in() - enter @state and take a fresh inventory for it
+ * @vm:		VM
+ * @state:	VM_WATCHING, VM_RELEASING or VM_ATTACHING
+ * @fn:		called with the inventory
+ */
+static void collect_in(struct vm *vm, enum vm_state state, inventory_fn fn)
+{
+	struct cp_error e;
+
+	vm->state = state;
+	vm->busy = true;
+	if (inventory_collect(vm->c, &vm->so.rehome->sel, &vm->inv, fn, vm, &e) < 0)
+		not_sent(vm, &e);
+}
+
+/**
  * start_watch() - take an inventory and watch the slots it shows in use
  * @vm:	VM
  */
 static void start_watch(struct vm *vm)
 {
-	struct cp_error e;
-
-	vm->state = VM_WATCHING;
 	vm->next_tick = -1;
-	vm->busy = true;
-	if (inventory_collect(vm->c, &vm->so.rehome->sel, &vm->inv, on_watch_inventory, vm, &e) < 0)
-		not_sent(vm, &e);
+	collect_in(vm, VM_WATCHING, on_watch_inventory);
 }
 
 /**
@@ -818,7 +829,6 @@ static void watch_rest(struct vm *vm)
 static void on_blocks(struct qmp_client *c, cp_json *ret, const struct cp_error *e, void *userdata)
 {
 	struct vm *vm = userdata;
-	struct cp_error ie;
 
 	(void)c;
 	vm->busy = false;
@@ -831,11 +841,7 @@ static void on_blocks(struct qmp_client *c, cp_json *ret, const struct cp_error 
 		watch_rest(vm);
 		return;
 	}
-	vm->state = VM_ATTACHING;
-	vm->busy = true;
-	if (inventory_collect(vm->c, &vm->so.rehome->sel, &vm->inv, on_attach_inventory, vm, &ie) <
-	    0)
-		not_sent(vm, &ie);
+	collect_in(vm, VM_ATTACHING, on_attach_inventory);
 }
 
 /**
@@ -861,7 +867,6 @@ static void look_for_attach(struct vm *vm)
 static void on_fdsets(struct qmp_client *c, cp_json *ret, const struct cp_error *e, void *userdata)
 {
 	struct vm *vm = userdata;
-	struct cp_error ie;
 	size_t i;
 
 	(void)c;
@@ -879,11 +884,7 @@ static void on_fdsets(struct qmp_client *c, cp_json *ret, const struct cp_error 
 		return;
 	}
 	vm->rs.watch[0] = vm->rs.watch[i];
-	vm->state = VM_RELEASING;
-	vm->busy = true;
-	if (inventory_collect(vm->c, &vm->so.rehome->sel, &vm->inv, on_release_inventory, vm, &ie) <
-	    0)
-		not_sent(vm, &ie);
+	collect_in(vm, VM_RELEASING, on_release_inventory);
 }
 
 /**
