@@ -1229,3 +1229,50 @@ struct qmp_client *fakepeer_connect(struct fakepeer *fp, bool peer_bounds)
 		bail_out("handshake: %s", err.msg);
 	return c;
 }
+
+/**
+ * fakepeer_dial() - connect to a unix socket as a QEMU dials a daemon
+ * @path:	the socket
+ *
+ * Return: connected socket, or -1 (errno set)
+ */
+int fakepeer_dial(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, saved;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/**
+ * fakepeer_send_all() - write every byte, or stop at an error
+ * @fd:		connection
+ * @buf:	bytes
+ * @len:	count
+ *
+ * Return: true if all were written
+ */
+bool fakepeer_send_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
+}

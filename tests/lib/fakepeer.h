@@ -35,6 +35,8 @@ struct fakepeer *fakepeer_new_fd(int fd);
 struct fakepeer *fakepeer_new_listen(const char *path, int delay_ms);
 int fakepeer_client_fd(struct fakepeer *fp);
 struct qmp_client *fakepeer_connect(struct fakepeer *fp, bool peer_bounds);
+int fakepeer_dial(const char *path);
+bool fakepeer_send_all(int fd, const char *buf, size_t len);
 void fakepeer_set_timeout(struct fakepeer *fp, int ms);
 
 void fakepeer_greeting(struct fakepeer *fp, int major, int minor, int micro);

@@ -85,36 +85,12 @@ static const char greeting[] =
  */
 static int dial(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = fakepeer_dial(sock_path);
 
-	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (fd < 0)
 		bail_out("connect %s: %s", sock_path, strerror(errno));
 	return fd;
 }
-
-/**
- * send_all() - write every byte, or stop at an error
- * @fd:		connection
- * @buf:	bytes
- * @len:	count
- *
- * Return: true if all were written
- */
-static bool send_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 /**
  * handshake() - greet and answer qmp_capabilities, as QEMU would
  * @fd:	connection
@@ -128,13 +104,14 @@ static bool handshake(int fd)
 	char buf[512];
 	ssize_t n;
 
-	if (!send_all(fd, greeting, sizeof(greeting) - 1) || poll(&p, 1, 3000) <= 0)
+	if (!fakepeer_send_all(fd, greeting, sizeof(greeting) - 1) || poll(&p, 1, 3000) <= 0)
 		return false;
 	n = read(fd, buf, sizeof(buf) - 1);
 	if (n <= 0)
 		return false;
 	buf[n] = '\0';
-	return strstr(buf, "qmp_capabilities") && send_all(fd, ok_reply, sizeof(ok_reply) - 1);
+	return strstr(buf, "qmp_capabilities") &&
+	       fakepeer_send_all(fd, ok_reply, sizeof(ok_reply) - 1);
 }
 
 /**
@@ -279,7 +256,7 @@ static void test_amplification(pid_t daemon)
 	p += sprintf(p, "]}, \"timestamp\": {\"seconds\": 1, \"microseconds\": 1}}\r\n");
 	ok(handshake(fd), "amplification: the attacker is negotiated with");
 	good = good_vm_proc("amp-neighbour");
-	sent = send_all(fd, ev, (size_t)(p - ev));
+	sent = fakepeer_send_all(fd, ev, (size_t)(p - ev));
 	ok(closed_by_daemon(fd, 5000),
 	   "amplification: the daemon closes the attacker (all %zu bytes written: %s)",
 	   (size_t)(p - ev), sent ? "yes" : "no, it closed first");

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "coldplug/json.h"
+#include "fakepeer.h"
 #include "proc.h"
 #include "tap.h"
 #include "util.h"
@@ -70,45 +71,6 @@ struct fake_vm {
 	bool watched;
 	const char *tap;
 };
-
-/**
- * dial() - connect to the daemon's socket
- *
- * Return: connected socket, or -1
- */
-static int dial(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/**
- * send_all() - write every byte, or stop at an error
- * @fd:		connection
- * @buf:	bytes
- * @len:	count
- *
- * Return: true if all were written
- */
-static bool send_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
 
 /**
  * qom_get() - the answer to a qom-get, as JSON text
@@ -211,7 +173,7 @@ static bool reply(const struct fake_vm *vm, int fd, const char *line, char *cmd,
 			 "{\"error\": {\"class\": \"GenericError\", \"desc\": \"not in this "
 			 "fake\"}, \"id\": %s}\r\n",
 			 id);
-	sent = send_all(fd, out, strlen(out));
+	sent = fakepeer_send_all(fd, out, strlen(out));
 	cp_json_unref(msg);
 	return sent;
 }
@@ -258,12 +220,12 @@ static size_t message_len(const char *buf)
 static void vm_serve(const struct fake_vm *vm, int report)
 {
 	int64_t t0 = cp_now_ms(), served = -1;
-	int fd = dial();
+	int fd = fakepeer_dial(sock_path);
 	bool identified = false;
 	char buf[65536], cmd[64];
 	size_t len = 0;
 
-	if (fd < 0 || !send_all(fd, greeting, sizeof(greeting) - 1))
+	if (fd < 0 || !fakepeer_send_all(fd, greeting, sizeof(greeting) - 1))
 		return;
 	while (cp_now_ms() - t0 < VM_LIFE_MS) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
