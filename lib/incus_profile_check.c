@@ -22,30 +22,41 @@
 #define CHECK_MAX_SECTIONS 256
 #define CHECK_MAX_ENTRIES  32
 
-/* One raw.qemu.conf section as Incus sees it. */
+/* Longest key and value Incus's profiles need (longer is refused). */
+#define CHECK_KEY_MAX	48
+#define CHECK_VALUE_MAX 256
+
+/* One raw.qemu.conf section as Incus sees it; keys and values point into
+ * check_ctx.text. */
 struct check_section {
 	char name[96];
 	int index;
 	struct {
-		char key[48];
-		char value[256];
+		const char *key;
+		const char *value;
 	} e[CHECK_MAX_ENTRIES];
 	unsigned n;
 };
 
 /**
  * struct check_ctx - checker state
+ * @text:	raw.qemu.conf's copy, cut into the sections' keys and values
  * @conf:	the raw.qemu.conf sections
  * @nconf:	their count
+ * @cap:	sections allocated
  * @problems:	"\n  - ..." each
  * @nproblems:	their count
+ * @nomem:	a section could not be allocated
  * @rep:	the report being filled
  */
 struct check_ctx {
+	char *text;
 	struct check_section *conf;
 	size_t nconf;
+	size_t cap;
 	char problems[4096];
 	unsigned nproblems;
+	bool nomem;
 	struct incus_profile_report *rep;
 };
 
@@ -91,7 +102,7 @@ static void warning(struct check_ctx *ctx, const char *fmt, ...)
  * go_unquote() - Go strconv.Unquote of a double-quoted value (the escapes
  * Incus's values need: \" \\ \n \t)
  * @in:		"...", trimmed
- * @out:	unquoted
+ * @out:	unquoted (may be @in: it is never longer)
  * @size:	size of @out
  *
  * Return: true if valid
@@ -182,7 +193,20 @@ static struct check_section *conf_header(struct check_ctx *ctx, char *line, int 
 			lineno, name, sizeof(ctx->conf[0].name) - 1);
 		return NULL;
 	}
+	/* Grown by doubling, to at most CHECK_MAX_SECTIONS. */
+	if (ctx->nconf == ctx->cap) {
+		size_t cap = ctx->cap ? 2 * ctx->cap : 16;
+
+		s = realloc(ctx->conf, cap * sizeof(*s));
+		if (!s) {
+			ctx->nomem = true;
+			return NULL;
+		}
+		ctx->conf = s;
+		ctx->cap = cap;
+	}
 	s = &ctx->conf[ctx->nconf++];
+	memset(s, 0, sizeof(*s));
 	cp_strlcpy(s->name, name, sizeof(s->name));
 	s->index = (int)idx;
 	return s;
@@ -211,13 +235,18 @@ static void conf_entry(struct check_ctx *ctx, struct check_section *s, char *lin
 	value = trim(eq + 1);
 	if (s->n == CHECK_MAX_ENTRIES)
 		problem_ret(ctx, "raw.qemu.conf line %d: too many keys in [%s]", lineno, s->name);
-	if (cp_strlcpy(s->e[s->n].key, key, sizeof(s->e[0].key)) >= sizeof(s->e[0].key))
-		problem_ret(ctx, "raw.qemu.conf line %d: key '%s' is longer than %zu characters",
-			    lineno, key, sizeof(s->e[0].key) - 1);
-	if (value[0] == '"' ? !go_unquote(value, s->e[s->n].value, sizeof(s->e[0].value))
-			    : cp_strlcpy(s->e[s->n].value, value, sizeof(s->e[0].value)) >=
-				      sizeof(s->e[0].value))
+	if (strlen(key) >= CHECK_KEY_MAX)
+		problem_ret(ctx, "raw.qemu.conf line %d: key '%s' is longer than %d characters",
+			    lineno, key, CHECK_KEY_MAX - 1);
+	/* Unquoted in place: the result is never longer. */
+	if (value[0] == '"' && !go_unquote(value, value, strlen(value) + 1))
 		problem_ret(ctx, "raw.qemu.conf line %d: invalid quoted value", lineno);
+	if (strlen(value) >= CHECK_VALUE_MAX)
+		problem_ret(ctx,
+			    "raw.qemu.conf line %d: the value of '%s' is longer than %d characters",
+			    lineno, key, CHECK_VALUE_MAX - 1);
+	s->e[s->n].key = key;
+	s->e[s->n].value = value;
 	s->n++;
 }
 
@@ -228,14 +257,16 @@ static void conf_entry(struct check_ctx *ctx, struct check_section *s, char *lin
  */
 static void parse_conf(struct check_ctx *ctx, const char *text)
 {
-	cleanup_free char *copy = strdup(text);
 	struct check_section *cur = NULL;
 	char *save = NULL, *line;
 	int lineno = 0;
 
-	if (!copy)
-		problem_ret(ctx, "out of memory");
-	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	ctx->text = strdup(text);
+	if (!ctx->text) {
+		ctx->nomem = true;
+		return;
+	}
+	for (line = strtok_r(ctx->text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *t = trim(line);
 
 		lineno++;
@@ -476,24 +507,23 @@ int incus_profile_check(const char *yaml, size_t len, const char *socket,
 	int rc = 0;
 
 	memset(rep, 0, sizeof(*rep));
-	ctx.conf = cp_calloc(CHECK_MAX_SECTIONS, sizeof(*ctx.conf), err);
-	if (!ctx.conf || !yaml_parser_initialize(&parser)) {
-		free(ctx.conf);
+	if (!yaml_parser_initialize(&parser))
 		return cp_error_set(err, CP_ERR_NOMEM, "out of memory");
-	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		rc = cp_error_set(err, CP_ERR_INVALID, "not valid YAML: %s at line %zu",
 				  parser.problem ? parser.problem : "error",
 				  parser.problem_mark.line + 1);
 		yaml_parser_delete(&parser);
-		free(ctx.conf);
 		return rc;
 	}
 	check_doc(&ctx, &doc, socket);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	free(ctx.conf);
+	free(ctx.text);
+	if (ctx.nomem)
+		return cp_error_set(err, CP_ERR_NOMEM, "out of memory");
 	if (ctx.nproblems)
 		return cp_error_set(err, CP_ERR_INVALID, "%u problem%s:%s", ctx.nproblems,
 				    ctx.nproblems == 1 ? "" : "s", ctx.problems);

@@ -128,6 +128,20 @@ static void test_too_long(void)
 	ok(check(e, NULL, &rep, &err) < 0 && strstr(err.msg, key) && strstr(err.msg, "47"),
 	   "a key longer than 47 characters is a problem naming it");
 	free(e);
+	for (int quoted = 0; quoted < 2; quoted++) {
+		char value[300], line[340];
+
+		memset(value, 'v', sizeof(value) - 1);
+		value[sizeof(value) - 1] = '\0';
+		snprintf(line, sizeof(line), "    mode = \"control\"\n    x = %s%s%s",
+			 quoted ? "\"" : "", value, quoted ? "\"" : "");
+		e = replace(t, "    mode = \"control\"", line);
+		ok(check(e, NULL, &rep, &err) < 0 && strstr(err.msg, "value of 'x'") &&
+			   strstr(err.msg, "255"),
+		   "a %s value longer than 255 characters is a problem naming its key",
+		   quoted ? "quoted" : "bare");
+		free(e);
+	}
 	snprintf(from, sizeof(from), "path = \"/run/coldplug/coldplug.sock\"");
 	snprintf(to, sizeof(to), "path = \"%s\"", path);
 	e = replace(t, from, to);
