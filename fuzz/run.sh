@@ -32,6 +32,13 @@ case $FUZZ_JOBS in '' | *[!0-9]* | 0) echo "fuzz/run.sh: FUZZ_JOBS must be a pos
 # reports it and runs on, and libFuzzer would not keep the input).
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export UBSAN_OPTIONS
+# A 16 MB quarantine (default 256) and 5-frame allocation stacks (default 30)
+# make fuzz_serve_vm twice as fast (475 -> 1000 exec/s a job, RSS 704 -> 145
+# MB): its json-c churn kept ASan's allocator recycling a quarantine far
+# larger than the cache. A use after free is still caught while the block is
+# among the last 16 MB freed; replay a crash with the defaults for full stacks.
+ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=16:malloc_context_size=5}
+export ASAN_OPTIONS
 status=0
 for t in "$@"; do
 	exe=$FUZZ/fuzz/$t
