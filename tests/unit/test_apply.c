@@ -597,6 +597,34 @@ static void test_cd_nothing_left(void)
 }
 
 /**
+ * usb_nic_removed() - Incus's NIC eth0 (a macvtap, for the test) moving to
+ * usb-net, and the peer's part up to its netdev_del
+ * @fp:	peer
+ * @st:	the step, filled
+ */
+static void usb_nic_removed(struct fakepeer *fp, struct plan_step *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->kind = PLAN_NIC_USB;
+	cp_strlcpy(st->name, "eth0", sizeof(st->name));
+	cp_strlcpy(st->dev_id, "dev-incus_eth0", sizeof(st->dev_id));
+	cp_strlcpy(st->del_id, "dev-incus_eth0", sizeof(st->del_id));
+	cp_strlcpy(st->slot_name, "dev-incus_eth0", sizeof(st->slot_name));
+	cp_strlcpy(st->netdev, "incus_eth0", sizeof(st->netdev));
+	cp_strlcpy(st->mac, "40:66:6a:01:02:03", sizeof(st->mac));
+	cp_strlcpy(st->usb_bus, "qemu_usb.0", sizeof(st->usb_bus));
+	cp_strlcpy(st->tapdev, "/dev/null", sizeof(st->tapdev));
+	st->nqueues = 1;
+	st->bootindex = -1;
+	fakepeer_expect(fp,
+			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_eth0\"}}");
+	fakepeer_reply(fp, QMP_OK);
+	fakepeer_event(fp, "DEVICE_DELETED", "{\"device\":\"dev-incus_eth0\"}");
+	fakepeer_expect(fp, "{\"execute\":\"netdev_del\",\"arguments\":{\"id\":\"incus_eth0\"}}");
+	fakepeer_reply(fp, QMP_OK);
+}
+
+/**
  * test_nic_midway() - a NIC whose new netdev is refused after Incus's NIC
  * and netdev are gone: not put back, and the error names the NIC, what is
  * left of it and the fix
@@ -610,24 +638,7 @@ static void test_nic_midway(void)
 	struct cp_error err;
 	struct plan p = { .steps = &st, .n = 1 };
 
-	memset(&st, 0, sizeof(st));
-	st.kind = PLAN_NIC_USB;
-	cp_strlcpy(st.name, "eth0", sizeof(st.name));
-	cp_strlcpy(st.dev_id, "dev-incus_eth0", sizeof(st.dev_id));
-	cp_strlcpy(st.del_id, "dev-incus_eth0", sizeof(st.del_id));
-	cp_strlcpy(st.slot_name, "dev-incus_eth0", sizeof(st.slot_name));
-	cp_strlcpy(st.netdev, "incus_eth0", sizeof(st.netdev));
-	cp_strlcpy(st.mac, "40:66:6a:01:02:03", sizeof(st.mac));
-	cp_strlcpy(st.usb_bus, "qemu_usb.0", sizeof(st.usb_bus));
-	cp_strlcpy(st.tapdev, "/dev/null", sizeof(st.tapdev)); /* a macvtap, for the test */
-	st.nqueues = 1;
-	st.bootindex = -1;
-	fakepeer_expect(fp,
-			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_eth0\"}}");
-	fakepeer_reply(fp, QMP_OK);
-	fakepeer_event(fp, "DEVICE_DELETED", "{\"device\":\"dev-incus_eth0\"}");
-	fakepeer_expect(fp, "{\"execute\":\"netdev_del\",\"arguments\":{\"id\":\"incus_eth0\"}}");
-	fakepeer_reply(fp, QMP_OK);
+	usb_nic_removed(fp, &st);
 	fakepeer_expect_fds(fp,
 			    "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":"
 			    "\"coldplug-incus_eth0\"}}",
@@ -710,24 +721,7 @@ static void test_nic_helper_hangs(void)
 		return;
 	}
 	fp = new_peer();
-	memset(&st, 0, sizeof(st));
-	st.kind = PLAN_NIC_USB;
-	cp_strlcpy(st.name, "eth0", sizeof(st.name));
-	cp_strlcpy(st.dev_id, "dev-incus_eth0", sizeof(st.dev_id));
-	cp_strlcpy(st.del_id, "dev-incus_eth0", sizeof(st.del_id));
-	cp_strlcpy(st.slot_name, "dev-incus_eth0", sizeof(st.slot_name));
-	cp_strlcpy(st.netdev, "incus_eth0", sizeof(st.netdev));
-	cp_strlcpy(st.mac, "40:66:6a:01:02:03", sizeof(st.mac));
-	cp_strlcpy(st.usb_bus, "qemu_usb.0", sizeof(st.usb_bus));
-	cp_strlcpy(st.tapdev, "/dev/null", sizeof(st.tapdev)); /* a macvtap, for the test */
-	st.nqueues = 1;
-	st.bootindex = -1;
-	fakepeer_expect(fp,
-			"{\"execute\":\"device_del\",\"arguments\":{\"id\":\"dev-incus_eth0\"}}");
-	fakepeer_reply(fp, QMP_OK);
-	fakepeer_event(fp, "DEVICE_DELETED", "{\"device\":\"dev-incus_eth0\"}");
-	fakepeer_expect(fp, "{\"execute\":\"netdev_del\",\"arguments\":{\"id\":\"incus_eth0\"}}");
-	fakepeer_reply(fp, QMP_OK);
+	usb_nic_removed(fp, &st);
 	c = fakepeer_connect(fp, false);
 	apply_opts_init(&o);
 	o.pid = qemu;
