@@ -107,9 +107,10 @@ int qconf_validate(const struct qconf_opts *o, struct cp_error *err)
 			return cp_error_set(
 				err, CP_ERR_INVALID,
 				"--nic-tap %s=%s: only a virtio-net-pci slot opens the manager's "
-				"tap directly (%s shares the tap's vnet header size with the "
-				"manager's virtio-net, which breaks its frames); leave out "
-				"--nic-tap for a %s slot behind a net hub",
+				"tap directly (Incus's taps are multi-queue, QEMU opens such a tap "
+				"with 2 queues or more, and %s serves only the first: the "
+				"host-to-guest flows the kernel puts on the others are lost); "
+				"leave out --nic-tap for the %s slot, which then sits behind a net hub",
 				o->macs[i].name, tap, model, model);
 		if (tap && (!*tap || strlen(tap) >= 16 || strpbrk(tap, " \t\n\"'\\,=/")))
 			return cp_error_set(err, CP_ERR_INVALID,
