@@ -27,6 +27,8 @@
  * @last_cost:		parse cost of the last complete message
  * @in_str:		the cost scanner is inside a string
  * @esc:		... right after its backslash
+ * @depth:		... this many objects and arrays deep
+ * @scanned:		bytes the cost scanner has read, in all
  *
  * UTF-8 is validated here, not by json-c: json-c 0.16's
  * JSON_TOKENER_VALIDATE_UTF8 keeps its sequence state in a local variable of
@@ -47,6 +49,8 @@ struct qmp_stream {
 	size_t last_cost;
 	bool in_str;
 	bool esc;
+	unsigned depth;
+	size_t scanned;
 };
 
 /*
@@ -117,6 +121,18 @@ void qmp_stream_set_max_cost(struct qmp_stream *s, size_t max_cost)
 size_t qmp_stream_last_cost(const struct qmp_stream *s)
 {
 	return s->last_cost;
+}
+
+/**
+ * qmp_stream_scanned() - bytes the parse-cost scanner has read
+ * @s:	framer
+ *
+ * Return: their count, in all; a read that holds many messages is scanned
+ * once (a top-level value that is no object or array: twice)
+ */
+size_t qmp_stream_scanned(const struct qmp_stream *s)
+{
+	return s->scanned;
 }
 
 /**
@@ -203,16 +219,18 @@ static bool utf8_valid(struct qmp_stream *s, const char *buf, size_t len)
 
 /**
  * cost_scan() - the parse cost of bytes that continue the current message
- * @s:		framer; its scanner state (@in_str, @esc) moves on
+ * @s:		framer; its scanner state (@in_str, @esc, @depth) moves on
  * @buf:	bytes
  * @len:	their count
  * @cost:	cost so far, increased
  * @max:	stop before the byte that would take @cost past this
  *
  * A byte costs one; outside strings, each "{" COST_OBJECT, "[" COST_ARRAY,
- * "," or ":" COST_VALUE, each string COST_STRING.
+ * "," or ":" COST_VALUE, each string COST_STRING. The scan ends with the
+ * bracket that closes the message's outermost object or array, so that a
+ * read holding many messages is scanned once, not once per message.
  *
- * Return: bytes scanned (< @len when @max stopped it)
+ * Return: bytes scanned (< @len when @max stopped it or the message ended)
  */
 static size_t cost_scan(struct qmp_stream *s, const char *buf, size_t len, size_t *cost, size_t max)
 {
@@ -220,6 +238,7 @@ static size_t cost_scan(struct qmp_stream *s, const char *buf, size_t len, size_
 
 	for (i = 0; i < len; i++) {
 		size_t c = 1;
+		bool end = false;
 
 		if (s->in_str) {
 			s->in_str = s->esc || buf[i] != '"';
@@ -227,17 +246,23 @@ static size_t cost_scan(struct qmp_stream *s, const char *buf, size_t len, size_
 		} else if (buf[i] == '"') {
 			s->in_str = true;
 			c += COST_STRING;
-		} else if (buf[i] == '{') {
-			c += COST_OBJECT;
-		} else if (buf[i] == '[') {
-			c += COST_ARRAY;
+		} else if (buf[i] == '{' || buf[i] == '[') {
+			c += buf[i] == '{' ? COST_OBJECT : COST_ARRAY;
+			s->depth++;
+		} else if (buf[i] == '}' || buf[i] == ']') {
+			end = s->depth > 0 && --s->depth == 0;
 		} else if (buf[i] == ',' || buf[i] == ':') {
 			c += COST_VALUE;
 		}
 		if (c > max - *cost)
 			break;
 		*cost += c;
+		if (end) {
+			i++;
+			break;
+		}
 	}
+	s->scanned += i;
 	return i;
 }
 
@@ -271,6 +296,7 @@ static long stream_parse(struct qmp_stream *s, const char *buf, size_t len, cp_j
 			 struct cp_error *err)
 {
 	bool in_str = s->in_str, esc = s->esc;
+	unsigned depth = s->depth;
 	size_t used, cost = s->cost, fits;
 	enum json_tokener_error jerr;
 	cp_json *v;
@@ -307,6 +333,7 @@ static long stream_parse(struct qmp_stream *s, const char *buf, size_t len, cp_j
 		/* The message ended early: only its own bytes count. */
 		s->in_str = in_str;
 		s->esc = esc;
+		s->depth = depth;
 		cost = s->cost;
 		cost_scan(s, buf, used, &cost, SIZE_MAX);
 	}
@@ -359,6 +386,7 @@ int qmp_stream_feed(struct qmp_stream *s, const char *buf, size_t len, qmp_strea
 		s->last_cost = s->cost;
 		s->cost = 0;
 		s->in_str = s->esc = false;
+		s->depth = 0;
 		if (!cp_json_is_object(msg))
 			return stream_fail(s, err, "top-level value is not an object");
 		if (fn(msg, userdata, err) < 0)

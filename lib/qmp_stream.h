@@ -39,6 +39,7 @@ int qmp_stream_feed(struct qmp_stream *s, const char *buf, size_t len, qmp_strea
 size_t qmp_stream_pending(const struct qmp_stream *s);
 void qmp_stream_set_max_cost(struct qmp_stream *s, size_t max_cost);
 size_t qmp_stream_last_cost(const struct qmp_stream *s);
+size_t qmp_stream_scanned(const struct qmp_stream *s);
 
 /**
  * enum qmp_msg_kind - what a message from QEMU is
