@@ -302,12 +302,13 @@ static long stream_parse(struct qmp_stream *s, const char *buf, size_t len, cp_j
 	cp_json *v;
 
 	*msg = NULL;
-	if (memchr(buf, '\0', len))
-		return stream_fail(s, err, "NUL byte");
 	if (len > 0x7fffffff)
 		len = 0x7fffffff;
 	/* Feed json-c only what fits the cost cap: it allocates as it goes. */
 	fits = cost_scan(s, buf, len, &cost, s->max_cost);
+	/* Only what json-c is given: the rest of the read is the next call's. */
+	if (memchr(buf, '\0', fits))
+		return stream_fail(s, err, "NUL byte");
 	v = fits ? json_tokener_parse_ex(s->tok, buf, (int)fits) : NULL;
 	jerr = fits ? json_tokener_get_error(s->tok) : json_tokener_continue;
 	if (!v && jerr == json_tokener_continue && fits < len)

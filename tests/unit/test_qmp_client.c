@@ -791,7 +791,7 @@ static void test_bad_input(void)
 	call_fails(fp, NULL, CP_ERR_PROTOCOL, "not an object", "top-level array");
 
 	fp = peer_for_status();
-	fakepeer_raw(fp, "{\"return\": {}, \"id\": 2}\0\r\n", 26);
+	fakepeer_raw(fp, "{\"return\": {\0}, \"id\": 2}\r\n", 26);
 	call_fails(fp, NULL, CP_ERR_PROTOCOL, "NUL byte", "NUL byte");
 
 	fp = peer_for_status();

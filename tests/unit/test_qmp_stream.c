@@ -521,6 +521,16 @@ static void test_malformed(void)
 		   strstr(err.msg, "NUL byte"),
 	   "NUL byte: error");
 	collect_reset(&c);
+	{
+		/* Each message's own bytes are checked, not the whole read for each. */
+		static const char after[] = "{\"return\": {}}\n{\"return\": \"a\0b\"}";
+
+		ok(feed_split(after, sizeof(after) - 1, NULL, 0, 0, 0, &c, &err) < 0 &&
+			   strstr(err.msg, "NUL byte") && c.n == 1,
+		   "NUL byte in the second message of a read: the first is delivered, then the "
+		   "error");
+		collect_reset(&c);
+	}
 
 	ok(qmp_stream_feed(s, "[]", 2, collect_msg, &c, &err) < 0, "a failed stream...");
 	ok(qmp_stream_feed(s, "{}", 2, collect_msg, &c, &err) < 0 && c.n == 0 &&
