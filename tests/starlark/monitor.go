@@ -30,7 +30,8 @@ var (
 	errMonitorTimeout    = errors.New("Monitor command timed out")
 )
 
-// Reply timeouts, as qmp.go: 500 ms unless the command is known to be slow.
+// Reply timeouts, as Incus 7's qmp.go: 500 ms unless the command is known
+// to be slow (Incus 6.0 has none: see commandTimeout()).
 const (
 	defaultCommandTimeout = 500 * time.Millisecond
 	blockCommandTimeout   = 5 * time.Second
@@ -66,6 +67,24 @@ var commandTimeouts = map[string]time.Duration{
 	"system_reset":              heavyCommandTimeout,
 	"query-migrate":             heavyCommandTimeout,
 	"screendump":                10 * time.Second,
+}
+
+// incus60Timeout stands for Incus 6.0's wait for a reply, which has no end
+// (go-qemu's monitor reads until QEMU answers): a bound for the harness only,
+// far above any start.
+const incus60Timeout = 120 * time.Second
+
+// commandTimeout is how long Incus waits for the reply to cmd. By default
+// Incus 7's per-command timeouts; with COLDPLUG_INCUS_QMP_TIMEOUTS=6.0 in the
+// environment, Incus 6.0's (Debian's), which has none.
+func commandTimeout(cmd string) time.Duration {
+	if os.Getenv("COLDPLUG_INCUS_QMP_TIMEOUTS") == "6.0" {
+		return incus60Timeout
+	}
+	if t, ok := commandTimeouts[cmd]; ok {
+		return t
+	}
+	return defaultCommandTimeout
 }
 
 // qmpError is an error reply, printed as Incus prints it: "Class: Desc".
@@ -199,10 +218,7 @@ func (m *monitor) exchange(request map[string]interface{}, id uint32) ([]byte, e
 		cmd, _ = request["exec-oob"].(string)
 	}
 
-	timeout := defaultCommandTimeout
-	if t, ok := commandTimeouts[cmd]; ok {
-		timeout = t
-	}
+	timeout := commandTimeout(cmd)
 
 	line, err := m.roundTrip(request, timeout)
 	if err != nil {

@@ -952,6 +952,33 @@ static void test_prestart_reply_timeout(void)
 	lab_scriptlet_result_clear(&res);
 }
 
+/**
+ * test_prestart_reply_incus60() - the same late poll under Incus 6.0's
+ * monitor (COLDPLUG_INCUS_QMP_TIMEOUTS=6.0), which waits for it
+ */
+static void test_prestart_reply_incus60(void)
+{
+	struct fakepeer *fp = incus_run_peer_new();
+	cleanup_free char *cmd = read_command();
+	struct lab_scriptlet_result res;
+
+	x_start(fp, RTC_BASE);
+	x_reads(fp, "", 2);
+	fakepeer_expect(fp, cmd);
+	fakepeer_delay(fp, 800);
+	fakepeer_reply(fp, "{\"return\": \"\"}");
+	fakepeer_close(fp);
+	setenv("COLDPLUG_INCUS_QMP_TIMEOUTS", "6.0", 1);
+	prestart(fp, &incus_run_stub_default, NULL, &res,
+		 "pre-start/Incus 6.0: the stub's exact QMP");
+	unsetenv("COLDPLUG_INCUS_QMP_TIMEOUTS");
+	is_str(res.error, "Failed to run: Monitor is disconnected",
+	       "pre-start/Incus 6.0: the late reply was taken; the next poll found QEMU gone");
+	ok(res.elapsed_ms >= 800, "pre-start/Incus 6.0: after the 800 ms reply (%lld ms)",
+	   (long long)res.elapsed_ms);
+	lab_scriptlet_result_clear(&res);
+}
+
 /* ---- pre-start, live ---- */
 
 /**
@@ -1262,6 +1289,7 @@ int main(void)
 	test_prestart_qmp_error();
 	test_prestart_monitor_closed();
 	test_prestart_reply_timeout();
+	test_prestart_reply_incus60();
 	test_live_wait();
 	test_live_not_running();
 	return done_testing();
