@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -414,6 +415,71 @@ static void test_out_of_fds(const char *dir)
 	   "...and stops cleanly");
 	snprintf(log_path, sizeof(log_path), "%s", log);
 	ok(log_has("cannot accept connections: Too many open files"), "it says why");
+	unlink(log);
+}
+
+/**
+ * maps_name() - whether process @pid maps a file whose path holds @what
+ * @pid:	process (0: this one)
+ * @what:	e.g. "libnss_"
+ *
+ * Return: true if it does
+ */
+static bool maps_name(pid_t pid, const char *what)
+{
+	char path[64], line[512];
+	bool found = false;
+	FILE *f;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/maps");
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, what) != NULL;
+	fclose(f);
+	return found;
+}
+
+/**
+ * test_nss_kept_out() - the daemon looks --qemu-user auto up (incus, else
+ * nobody) in a child: the modules NSS loads for that lookup here are not in
+ * its memory
+ * @dir:	private directory for the daemon's socket and log
+ */
+static void test_nss_kept_out(const char *dir)
+{
+	char sock[96], log[128];
+	struct lab_proc daemon;
+	struct cp_error err;
+	pid_t pid = fork();
+	int st = 0, i;
+
+	if (pid == 0)
+		_exit(!getpwnam("incus") && maps_name(0, "libnss_") ? 0 : 1);
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		skip(1, "looking up incus loads no NSS module on this host (a user incus, or "
+			"nsswitch.conf's files only): nothing to keep out of the daemon");
+		return;
+	}
+	snprintf(sock, sizeof(sock), "%s/nss.sock", dir);
+	snprintf(log, sizeof(log), "%s/nss.log", dir);
+	{
+		const char *const argv[] = { COLDPLUG_BINARY, "serve", "--socket", sock, NULL };
+
+		if (lab_proc_start(&daemon, argv, log, &err) < 0)
+			bail_out("start the daemon: %s", err.msg);
+	}
+	snprintf(log_path, sizeof(log_path), "%s", log);
+	for (i = 0; i < 200 && !log_has("listening on"); i++)
+		usleep(10 * 1000);
+	ok(log_has("listening on") && !maps_name(daemon.pid, "libnss_"),
+	   "--qemu-user auto: the NSS modules a lookup of incus loads here (libnss_*) are not "
+	   "in the daemon's memory: it asked from a child");
+	lab_proc_stop(&daemon, 2000, &err);
 	unlink(log);
 }
 
@@ -931,6 +997,7 @@ int main(void)
 	unlink(log_path);
 	test_out_of_fds(dir);
 	test_qemu_user(dir);
+	test_nss_kept_out(dir);
 	test_unprivileged(dir);
 	test_idle_slots(dir);
 	test_refusals_logged_once(dir);
