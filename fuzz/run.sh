@@ -5,7 +5,8 @@
 #
 # Each target runs FUZZ_SECONDS (default 60), or FUZZ_RUNS executions when
 # that is set; fuzz_serve_vm runs FUZZ_SERVE_VM_RUNS executions (default
-# 10000000, issue 12's figure: about 2-3 h on one idle core, see fuzz/README.md).
+# 10000000, issue 12's figure: about 1.5 h with FUZZ_JOBS=2 on two idle
+# cores; fuzz/results.md).
 # FUZZ_JOBS=J (default 1) runs J processes of a target side by side on the
 # same work directory, each with 1/J of the executions (each its own log,
 # BUILDDIR/fuzz-work/<target>.job-N.log); the total is their sum.
