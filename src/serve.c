@@ -347,7 +347,7 @@ static int lookup_user(const char *name, struct user_answer *a, struct cp_error 
 static int resolve_qemu_user(struct serve *s, struct cp_error *err)
 {
 	const char *name = s->o.qemu_user ? s->o.qemu_user : "auto";
-	struct user_answer a;
+	struct user_answer a = { 0 };
 
 	if (!strcmp(name, "root"))
 		return 0;

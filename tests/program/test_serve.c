@@ -458,8 +458,15 @@ static void test_nss_kept_out(const char *dir)
 	pid_t pid = fork();
 	int st = 0, i;
 
-	if (pid == 0)
-		_exit(!getpwnam("incus") && maps_name(0, "libnss_") ? 0 : 1);
+	if (pid == 0) {
+		struct passwd pw, *p = NULL;
+		char buf[4096];
+
+		_exit(getpwnam_r("incus", &pw, buf, sizeof(buf), &p) == 0 && !p &&
+				      maps_name(0, "libnss_")
+			      ? 0
+			      : 1);
+	}
 	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
 		skip(1, "looking up incus loads no NSS module on this host (a user incus, or "
 			"nsswitch.conf's files only): nothing to keep out of the daemon");
