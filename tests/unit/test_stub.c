@@ -930,6 +930,21 @@ static void test_prestart_monitor_closed(void)
 }
 
 /**
+ * late_poll() - script the start of a pre-start whose third poll QEMU
+ * answers after 800 ms
+ * @fp:		peer
+ * @cmd:	the stub's ringbuf-read command
+ */
+static void late_poll(struct fakepeer *fp, const char *cmd)
+{
+	x_start(fp, RTC_BASE);
+	x_reads(fp, "", 2);
+	fakepeer_expect(fp, cmd);
+	fakepeer_delay(fp, 800);
+	fakepeer_reply(fp, "{\"return\": \"\"}");
+}
+
+/**
  * test_prestart_reply_timeout() - a poll answered later than Incus's 500 ms
  */
 static void test_prestart_reply_timeout(void)
@@ -938,11 +953,7 @@ static void test_prestart_reply_timeout(void)
 	cleanup_free char *cmd = read_command();
 	struct lab_scriptlet_result res;
 
-	x_start(fp, RTC_BASE);
-	x_reads(fp, "", 2);
-	fakepeer_expect(fp, cmd);
-	fakepeer_delay(fp, 800);
-	fakepeer_reply(fp, "{\"return\": \"\"}");
+	late_poll(fp, cmd);
 	prestart(fp, &incus_run_stub_default, NULL, &res,
 		 "pre-start/reply timeout: the stub's exact QMP");
 	is_str(res.error, "Failed to run: Monitor command timed out: \"ringbuf-read\" after 500ms",
@@ -962,11 +973,7 @@ static void test_prestart_reply_incus60(void)
 	cleanup_free char *cmd = read_command();
 	struct lab_scriptlet_result res;
 
-	x_start(fp, RTC_BASE);
-	x_reads(fp, "", 2);
-	fakepeer_expect(fp, cmd);
-	fakepeer_delay(fp, 800);
-	fakepeer_reply(fp, "{\"return\": \"\"}");
+	late_poll(fp, cmd);
 	fakepeer_close(fp);
 	setenv("COLDPLUG_INCUS_QMP_TIMEOUTS", "6.0", 1);
 	prestart(fp, &incus_run_stub_default, NULL, &res,
