@@ -24,6 +24,9 @@ struct lab_guest;
 #define BENCH_NIC_LADDER  2
 #define BENCH_NIC_QUEUES  16
 
+/* The most TCP runs one direction may make (bench_nic_params.tcp_rounds). */
+#define BENCH_NIC_TCP_ROUNDS 8
+
 /* How a configuration gets its NIC to the guest. */
 enum bench_nic_kind {
 	BENCH_NIC_NATIVE = 0, /* Incus's virtio-net NIC, left alone */
@@ -63,7 +66,10 @@ struct bench_nic_config {
  * @memory_mb:		guest memory
  * @pings:		pings host -> guest
  * @ping_interval_ms:	their spacing
- * @tcp_seconds:	each TCP direction
+ * @tcp_seconds:	each TCP run
+ * @tcp_rounds:		TCP runs each way, each a new connection; the best is
+ *			the figure (one 5 s run moved by up to 1.6× between
+ *			two runs on the same VM, on either queue)
  * @udp_count:		UDP packets at the fixed rate, each direction
  * @udp_rate:		that rate (packets/s)
  * @udp_flows:		UDP flows (source ports), so a multi-queue tap hashes
@@ -87,6 +93,7 @@ struct bench_nic_params {
 	unsigned pings;
 	unsigned ping_interval_ms;
 	unsigned tcp_seconds;
+	unsigned tcp_rounds;
 	unsigned udp_count;
 	unsigned udp_rate;
 	unsigned udp_flows;
@@ -118,16 +125,20 @@ struct bench_udp {
 };
 
 /**
- * struct bench_tcp - one TCP throughput run
- * @ok:		it completed (else see @error)
- * @kbit_s:	measured rate
- * @bytes:	bytes moved
- * @error:	why it failed (a connection that never came up)
+ * struct bench_tcp - the TCP runs of one direction
+ * @ok:		every run completed (else see @error)
+ * @kbit_s:	the best run's rate: the figure
+ * @bytes:	the bytes that run moved
+ * @rounds:	runs made
+ * @round_kbit_s: each run's rate, in order
+ * @error:	why a run failed (a connection that never came up)
  */
 struct bench_tcp {
 	bool ok;
 	int64_t kbit_s;
 	uint64_t bytes;
+	unsigned rounds;
+	int64_t round_kbit_s[BENCH_NIC_TCP_ROUNDS];
 	char error[BENCH_NIC_ERR_MAX];
 };
 

@@ -84,25 +84,39 @@ static void measure_ping(const struct lab_net *net, const char *ip,
 }
 
 /**
- * measure_tcp() - one TCP direction
+ * measure_tcp() - one TCP direction: @p->tcp_rounds runs, the best kept
  * @net:	network
  * @ip:		the guest's address
  * @rx:		guest -> host (from the guest's source), else host -> guest
  * @p:		parameters
  * @out:	filled
+ *
+ * Each run is a new connection. Load from other jobs only ever slows a run
+ * down, so the best run is the figure. A run that fails ends the direction:
+ * the next would wait for the same timeout.
  */
 static void measure_tcp(const struct lab_net *net, const char *ip, bool rx,
 			const struct bench_nic_params *p, struct bench_tcp *out)
 {
 	struct cp_error err = { 0 };
 	double mbit_s = 0.0;
+	uint64_t bytes = 0;
+	int64_t kbit_s;
 
-	if (lab_tcp(net, ip, rx, p->tcp_seconds, &mbit_s, &out->bytes, &err) < 0) {
-		set_error(out->error, &err);
-		return;
+	while (out->rounds < p->tcp_rounds && out->rounds < BENCH_NIC_TCP_ROUNDS) {
+		if (lab_tcp(net, ip, rx, p->tcp_seconds, &mbit_s, &bytes, &err) < 0) {
+			set_error(out->error, &err);
+			out->ok = false;
+			return;
+		}
+		kbit_s = (int64_t)(mbit_s * 1000.0 + 0.5);
+		out->round_kbit_s[out->rounds++] = kbit_s;
+		if (!out->ok || kbit_s > out->kbit_s) {
+			out->kbit_s = kbit_s;
+			out->bytes = bytes;
+		}
+		out->ok = true;
 	}
-	out->ok = true;
-	out->kbit_s = (int64_t)(mbit_s * 1000.0 + 0.5);
 }
 
 /**

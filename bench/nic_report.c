@@ -71,6 +71,7 @@ static cp_json *params_json(const struct bench_nic_params *p)
 	cp_json_set_int(o, "pings", p->pings);
 	cp_json_set_int(o, "ping_interval_ms", p->ping_interval_ms);
 	cp_json_set_int(o, "tcp_seconds", p->tcp_seconds);
+	cp_json_set_int(o, "tcp_rounds", p->tcp_rounds);
 	cp_json_set_int(o, "udp_count", p->udp_count);
 	cp_json_set_int(o, "udp_rate", p->udp_rate);
 	cp_json_set_int(o, "udp_flows", p->udp_flows);
@@ -117,9 +118,13 @@ static cp_json *udp_json(const struct bench_udp *u)
  */
 static cp_json *tcp_json(const struct bench_tcp *t)
 {
-	cp_json *o = cp_json_new_object();
+	cp_json *o = cp_json_new_object(), *rounds = cp_json_new_array();
+	unsigned i;
 
 	cp_json_set_bool(o, "ok", t->ok);
+	for (i = 0; i < t->rounds; i++)
+		cp_json_append(rounds, cp_json_new_int(t->round_kbit_s[i]));
+	cp_json_set(o, "round_kbit_s", rounds);
 	if (!t->ok) {
 		cp_json_set_str(o, "error", t->error);
 		return o;
@@ -851,17 +856,19 @@ static void print_queues(FILE *f, const cp_json *doc)
 static void print_params(FILE *f, const cp_json *p)
 {
 	const cp_json *ladder = cp_json_get_array(p, "ladder_rates");
+	int64_t rounds = bench_num(p, "tcp_rounds");
 	size_t i;
 
 	fprintf(f,
-		"- **Parameters:** %lld pings %lld ms apart; TCP %lld s each way (one "
-		"connection, cptraffic); UDP payloads of %lld bytes in %lld flows (source "
-		"ports); fixed rate: %lld packets at %lld/s each way; then %lld packets at each "
-		"of",
+		"- **Parameters:** %lld pings %lld ms apart; TCP each way: the best of %lld "
+		"run(s) of %lld s, each a new connection (cptraffic); UDP payloads of %lld bytes "
+		"in %lld flows (source ports); fixed rate: %lld packets at %lld/s each way; then "
+		"%lld packets at each of",
 		(long long)bench_num(p, "pings"), (long long)bench_num(p, "ping_interval_ms"),
-		(long long)bench_num(p, "tcp_seconds"), (long long)bench_num(p, "udp_payload"),
-		(long long)bench_num(p, "udp_flows"), (long long)bench_num(p, "udp_count"),
-		(long long)bench_num(p, "udp_rate"), (long long)bench_num(p, "burst_count"));
+		(long long)(rounds ? rounds : 1), (long long)bench_num(p, "tcp_seconds"),
+		(long long)bench_num(p, "udp_payload"), (long long)bench_num(p, "udp_flows"),
+		(long long)bench_num(p, "udp_count"), (long long)bench_num(p, "udp_rate"),
+		(long long)bench_num(p, "burst_count"));
 	for (i = 0; i < cp_json_len(ladder); i++) {
 		int64_t v = 0;
 
