@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Checking an Incus profile a user edited (coldplug incus-profile --check):
- * the YAML (libyaml), raw.qemu.conf in Incus's override syntax (the parser
+ * the YAML (libyaml, loaded with dlopen() by the first check: `coldplug
+ * serve` links this library and never parses YAML, so it never maps a YAML
+ * parser), raw.qemu.conf in Incus's override syntax (the parser
  * follows qemuRawCfgOverride in Incus's driver_qemu_config_override.go, so
  * what it refuses Incus would refuse too), and what coldplug needs in it.
  * Every problem is collected; warnings do not fail the check.
  */
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,19 @@
 /* Longest key and value Incus's profiles need (longer is refused). */
 #define CHECK_KEY_MAX	48
 #define CHECK_VALUE_MAX 256
+
+/* libyaml's soname: the ABI <yaml.h> describes (Debian's libyaml-0-2). */
+#define YAML_SONAME "libyaml-0.so.2"
+
+/* The libyaml functions the checker calls, resolved by yaml_api_get(). */
+struct yaml_api {
+	int (*parser_initialize)(yaml_parser_t *parser);
+	void (*parser_set_input_string)(yaml_parser_t *parser, const unsigned char *input,
+					size_t size);
+	int (*parser_load)(yaml_parser_t *parser, yaml_document_t *document);
+	void (*parser_delete)(yaml_parser_t *parser);
+	void (*document_delete)(yaml_document_t *document);
+};
 
 /* One raw.qemu.conf section as Incus sees it; keys and values point into
  * check_ctx.text. */
@@ -432,6 +448,73 @@ static void check_apparmor(struct check_ctx *ctx, const char *text)
 }
 
 /**
+ * yaml_sym() - one libyaml function into a function pointer
+ * @h:		libyaml's handle
+ * @name:	the function
+ * @fn:		the address of the pointer to fill (POSIX: a data pointer from
+ *		dlsym() has the size and form of a function pointer)
+ *
+ * Return: found
+ */
+static bool yaml_sym(void *h, const char *name, void *fn)
+{
+	void *p = dlsym(h, name);
+
+	memcpy(fn, &p, sizeof(p));
+	return p != NULL;
+}
+
+/**
+ * yaml_api_get() - libyaml, loaded once and kept
+ * @err:	filled on failure
+ *
+ * Return: the functions, or NULL
+ */
+static const struct yaml_api *yaml_api_get(struct cp_error *err)
+{
+	static struct yaml_api api;
+	static bool loaded;
+	void *h;
+
+	if (loaded)
+		return &api;
+	h = dlopen(YAML_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		cp_error_set(err, CP_ERR_FAILED,
+			     "cannot load the YAML parser: %s; install Debian's libyaml-0-2",
+			     dlerror());
+		return NULL;
+	}
+	if (!yaml_sym(h, "yaml_parser_initialize", &api.parser_initialize) ||
+	    !yaml_sym(h, "yaml_parser_set_input_string", &api.parser_set_input_string) ||
+	    !yaml_sym(h, "yaml_parser_load", &api.parser_load) ||
+	    !yaml_sym(h, "yaml_parser_delete", &api.parser_delete) ||
+	    !yaml_sym(h, "yaml_document_delete", &api.document_delete)) {
+		dlclose(h);
+		cp_error_set(err, CP_ERR_FAILED, "%s lacks a function the checker calls",
+			     YAML_SONAME);
+		return NULL;
+	}
+	loaded = true;
+	return &api;
+}
+
+/**
+ * doc_node() - a document's node by index (libyaml's
+ * yaml_document_get_node(), on its public structures)
+ * @doc:	document
+ * @index:	1-based, as in a pair or the root (1)
+ *
+ * Return: the node, or NULL
+ */
+static yaml_node_t *doc_node(yaml_document_t *doc, int index)
+{
+	if (index > 0 && index <= doc->nodes.top - doc->nodes.start)
+		return doc->nodes.start + index - 1;
+	return NULL;
+}
+
+/**
  * config_value() - the scalar under config: -> @key in a YAML document
  * @doc:	document
  * @key:	e.g. "raw.qemu.conf"
@@ -440,23 +523,23 @@ static void check_apparmor(struct check_ctx *ctx, const char *text)
  */
 static const char *config_value(yaml_document_t *doc, const char *key)
 {
-	yaml_node_t *root = yaml_document_get_root_node(doc), *config = NULL;
+	yaml_node_t *root = doc_node(doc, 1), *config = NULL;
 	yaml_node_pair_t *p;
 
 	if (!root || root->type != YAML_MAPPING_NODE)
 		return NULL;
 	for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		yaml_node_t *k = doc_node(doc, p->key);
 
 		if (k && k->type == YAML_SCALAR_NODE &&
 		    !strcmp((char *)k->data.scalar.value, "config"))
-			config = yaml_document_get_node(doc, p->value);
+			config = doc_node(doc, p->value);
 	}
 	if (!config || config->type != YAML_MAPPING_NODE)
 		return NULL;
 	for (p = config->data.mapping.pairs.start; p < config->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(doc, p->value);
+		yaml_node_t *k = doc_node(doc, p->key);
+		yaml_node_t *v = doc_node(doc, p->value);
 
 		if (k && v && k->type == YAML_SCALAR_NODE && v->type == YAML_SCALAR_NODE &&
 		    !strcmp((char *)k->data.scalar.value, key))
@@ -502,24 +585,28 @@ int incus_profile_check(const char *yaml, size_t len, const char *socket,
 			struct incus_profile_report *rep, struct cp_error *err)
 {
 	struct check_ctx ctx = { .rep = rep };
+	const struct yaml_api *y;
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	int rc = 0;
 
 	memset(rep, 0, sizeof(*rep));
-	if (!yaml_parser_initialize(&parser))
+	y = yaml_api_get(err);
+	if (!y)
+		return -1;
+	if (!y->parser_initialize(&parser))
 		return cp_error_set(err, CP_ERR_NOMEM, "out of memory");
-	yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
-	if (!yaml_parser_load(&parser, &doc)) {
+	y->parser_set_input_string(&parser, (const unsigned char *)yaml, len);
+	if (!y->parser_load(&parser, &doc)) {
 		rc = cp_error_set(err, CP_ERR_INVALID, "not valid YAML: %s at line %zu",
 				  parser.problem ? parser.problem : "error",
 				  parser.problem_mark.line + 1);
-		yaml_parser_delete(&parser);
+		y->parser_delete(&parser);
 		return rc;
 	}
 	check_doc(&ctx, &doc, socket);
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
+	y->document_delete(&doc);
+	y->parser_delete(&parser);
 	free(ctx.conf);
 	free(ctx.text);
 	if (ctx.nomem)

@@ -445,18 +445,14 @@ static bool maps_name(pid_t pid, const char *what)
 }
 
 /**
- * test_nss_kept_out() - the daemon looks --qemu-user auto up (incus, else
- * nobody) in a child: the modules NSS loads for that lookup here are not in
- * its memory
- * @dir:	private directory for the daemon's socket and log
+ * lookup_loads_nss() - whether looking incus up loads an NSS module here
+ *
+ * Return: true if a child that looked it up maps a libnss_* module
  */
-static void test_nss_kept_out(const char *dir)
+static bool lookup_loads_nss(void)
 {
-	char sock[96], log[128];
-	struct lab_proc daemon;
-	struct cp_error err;
 	pid_t pid = fork();
-	int st = 0, i;
+	int st = 0;
 
 	if (pid == 0) {
 		struct passwd pw, *p = NULL;
@@ -467,13 +463,26 @@ static void test_nss_kept_out(const char *dir)
 			      ? 0
 			      : 1);
 	}
-	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
-		skip(1, "looking up incus loads no NSS module on this host (a user incus, or "
-			"nsswitch.conf's files only): nothing to keep out of the daemon");
-		return;
-	}
-	snprintf(sock, sizeof(sock), "%s/nss.sock", dir);
-	snprintf(log, sizeof(log), "%s/nss.log", dir);
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && !WEXITSTATUS(st);
+}
+
+/**
+ * test_daemon_maps() - what the idle daemon keeps out of its memory: the
+ * YAML parser (only incus-profile --check loads it) and the modules NSS
+ * loads to look --qemu-user auto up (incus, else nobody: it asks from a
+ * child)
+ * @dir:	private directory for the daemon's socket and log
+ */
+static void test_daemon_maps(const char *dir)
+{
+	bool nss = lookup_loads_nss();
+	char sock[96], log[128];
+	struct lab_proc daemon;
+	struct cp_error err;
+	int i;
+
+	snprintf(sock, sizeof(sock), "%s/maps.sock", dir);
+	snprintf(log, sizeof(log), "%s/maps.log", dir);
 	{
 		const char *const argv[] = { COLDPLUG_BINARY, "serve", "--socket", sock, NULL };
 
@@ -483,9 +492,15 @@ static void test_nss_kept_out(const char *dir)
 	snprintf(log_path, sizeof(log_path), "%s", log);
 	for (i = 0; i < 200 && !log_has("listening on"); i++)
 		usleep(10 * 1000);
-	ok(log_has("listening on") && !maps_name(daemon.pid, "libnss_"),
-	   "--qemu-user auto: the NSS modules a lookup of incus loads here (libnss_*) are not "
-	   "in the daemon's memory: it asked from a child");
+	ok(log_has("listening on") && !maps_name(daemon.pid, "libyaml"),
+	   "the daemon maps no YAML parser (libyaml): incus-profile --check loads it");
+	if (!nss)
+		skip(1, "looking up incus loads no NSS module on this host (a user incus, or "
+			"nsswitch.conf's files only): nothing to keep out of the daemon");
+	else
+		ok(log_has("listening on") && !maps_name(daemon.pid, "libnss_"),
+		   "--qemu-user auto: the NSS modules a lookup of incus loads here (libnss_*) "
+		   "are not in the daemon's memory: it asked from a child");
 	lab_proc_stop(&daemon, 2000, &err);
 	unlink(log);
 }
@@ -1004,7 +1019,7 @@ int main(void)
 	unlink(log_path);
 	test_out_of_fds(dir);
 	test_qemu_user(dir);
-	test_nss_kept_out(dir);
+	test_daemon_maps(dir);
 	test_unprivileged(dir);
 	test_idle_slots(dir);
 	test_refusals_logged_once(dir);
