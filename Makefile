@@ -14,7 +14,7 @@
 #                    of the committed HEAD in it, and make demo then make check
 #                    run there: scripts/check-fresh.sh (--keep keeps the root:
 #                    make check-fresh CHECK_FRESH_ARGS=--keep). Not in .ci/run.
-# Also: make bench   the NIC benchmark on QEMU 7.2 and 10.0 (root, about 12 min):
+# Also: make bench   the NIC benchmark on QEMU 7.2 and 10.0 (root, about 18 min):
 #                    bench/results/nic-*.json, then bench/RESULTS.md from them;
 #                    then the start benchmark (about 4 min more):
 #                    bench/results/start-*.json, then bench/RESULTS-start.md;
