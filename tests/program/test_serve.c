@@ -467,45 +467,6 @@ static bool lookup_loads_nss(void)
 }
 
 /**
- * test_daemon_maps() - what the idle daemon keeps out of its memory: the
- * YAML parser (only incus-profile --check loads it) and the modules NSS
- * loads to look --qemu-user auto up (incus, else nobody: it asks from a
- * child)
- * @dir:	private directory for the daemon's socket and log
- */
-static void test_daemon_maps(const char *dir)
-{
-	bool nss = lookup_loads_nss();
-	char sock[96], log[128];
-	struct lab_proc daemon;
-	struct cp_error err;
-	int i;
-
-	snprintf(sock, sizeof(sock), "%s/maps.sock", dir);
-	snprintf(log, sizeof(log), "%s/maps.log", dir);
-	{
-		const char *const argv[] = { COLDPLUG_BINARY, "serve", "--socket", sock, NULL };
-
-		if (lab_proc_start(&daemon, argv, log, &err) < 0)
-			bail_out("start the daemon: %s", err.msg);
-	}
-	snprintf(log_path, sizeof(log_path), "%s", log);
-	for (i = 0; i < 200 && !log_has("listening on"); i++)
-		usleep(10 * 1000);
-	ok(log_has("listening on") && !maps_name(daemon.pid, "libyaml"),
-	   "the daemon maps no YAML parser (libyaml): incus-profile --check loads it");
-	if (!nss)
-		skip(1, "looking up incus loads no NSS module on this host (a user incus, or "
-			"nsswitch.conf's files only): nothing to keep out of the daemon");
-	else
-		ok(log_has("listening on") && !maps_name(daemon.pid, "libnss_"),
-		   "--qemu-user auto: the NSS modules a lookup of incus loads here (libnss_*) "
-		   "are not in the daemon's memory: it asked from a child");
-	lab_proc_stop(&daemon, 2000, &err);
-	unlink(log);
-}
-
-/**
  * test_qemu_user() - the user --qemu-user names may connect, and owns the
  * socket; a member of its group may not
  * @dir:	private directory for the daemon's socket and log
@@ -703,6 +664,34 @@ static void start_daemon(struct lab_proc *d, const char *dir, const char *tag,
 		bail_out("start the daemon: %s", err.msg);
 	for (i = 0; i < 500 && !log_has("listening on"); i++)
 		usleep(10 * 1000);
+}
+
+/**
+ * test_daemon_maps() - what the idle daemon keeps out of its memory: the
+ * YAML parser (only incus-profile --check loads it) and the modules NSS
+ * loads to look --qemu-user auto up (incus, else nobody: it asks from a
+ * child)
+ * @dir:	private directory for the daemon's socket and log
+ */
+static void test_daemon_maps(const char *dir)
+{
+	static const char *const none[] = { NULL };
+	bool nss = lookup_loads_nss();
+	struct lab_proc daemon;
+	struct cp_error err;
+
+	start_daemon(&daemon, dir, "maps", none);
+	ok(log_has("listening on") && !maps_name(daemon.pid, "libyaml"),
+	   "the daemon maps no YAML parser (libyaml): incus-profile --check loads it");
+	if (!nss)
+		skip(1, "looking up incus loads no NSS module on this host (a user incus, or "
+			"nsswitch.conf's files only): nothing to keep out of the daemon");
+	else
+		ok(log_has("listening on") && !maps_name(daemon.pid, "libnss_"),
+		   "--qemu-user auto: the NSS modules a lookup of incus loads here (libnss_*) "
+		   "are not in the daemon's memory: it asked from a child");
+	lab_proc_stop(&daemon, 2000, &err);
+	unlink(log_path);
 }
 
 /**
