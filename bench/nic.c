@@ -7,11 +7,15 @@
  *   bench-nic --qemu 7.2|10.0 [--out FILE] [--quick] [--configs a,b]
  *   bench-nic --markdown RESULTS.md FILE.json...
  *
- * One VM per configuration (separate boots, so no two configurations share
- * the CPU while one is measured), started exactly as Incus starts it by the
- * lab's emulator (tests/qemu/lab/incus.h), 2 vCPUs (Incus then gives the NIC
- * a 2-queue tap), broadcast frames on the bridge from launch until the guest
- * reports (as on a live Incus bridge). The configurations:
+ * One VM per configuration, started exactly as Incus starts it by the lab's
+ * emulator (tests/qemu/lab/incus.h), 2 vCPUs (Incus then gives the NIC a
+ * 2-queue tap), broadcast frames on the bridge from launch until the guest
+ * reports (as on a live Incus bridge). native, direct and native-end run
+ * side by side: their TCP runs take turns across the three VMs, so a slow
+ * minute of this shared machine falls on all of them instead of on whichever
+ * VM ran then (one such minute once read as direct at 0.75× of native); then
+ * each one's other measurements, one VM at a time. The other configurations
+ * follow, one VM at a time, each measured alone. The configurations:
  *   native       Incus's virtio-net NIC, left alone (the upper bound)
  *   direct       `coldplug qemu-conf --nic-mac --nic-tap --nic-queues N
  *                [--vhost]`, written at Incus's config stage (the tap is named
@@ -25,7 +29,8 @@
  *   usb          `coldplug rehome --nic-frontend usb`: usb-net on the xHCI
  *   incus-usb    Incus's io.bus=usb NIC (usb-net on the 2-queue tap)
  *   seed         the original write-up's method (tests/qemu/lab/seed.h)
- *   native-end   native once more, last: how far the run's noise goes
+ *   native-end   native once more, a second VM beside the first: how far
+ *                the run's noise goes
  * The measurements are in nic_measure.c, the JSON and RESULTS.md in
  * nic_report.c. A VM whose guest never reports (a known TCG abort,
  * qemu-notes §9) is started once more, and the result says so.
@@ -43,6 +48,7 @@
 #include "netns.h"
 #include "nic.h"
 #include "proc.h"
+#include "report.h"
 #include "run.h"
 #include "seed.h"
 #include "util.h"
@@ -63,20 +69,22 @@
 
 static const struct bench_nic_config configs[] = {
 	{ "native", "native (Incus virtio-net, untouched)", BENCH_NIC_NATIVE, NULL,
-	  "10:66:6a:be:0c:00" },
+	  "10:66:6a:be:0c:00", true },
 	{ "direct", "coldplug direct: virtio-net-pci on Incus's tap", BENCH_NIC_DIRECT,
-	  "virtio-net-pci", "10:66:6a:be:0c:08" },
+	  "virtio-net-pci", "10:66:6a:be:0c:08", true },
 	{ "pci-virtio", "coldplug pci: virtio-net-pci (the hub path direct replaces)",
-	  BENCH_NIC_PCI, "virtio-net-pci", "10:66:6a:be:0c:01" },
-	{ "pci-vmxnet3", "coldplug pci: vmxnet3", BENCH_NIC_PCI, "vmxnet3", "10:66:6a:be:0c:02" },
+	  BENCH_NIC_PCI, "virtio-net-pci", "10:66:6a:be:0c:01", false },
+	{ "pci-vmxnet3", "coldplug pci: vmxnet3", BENCH_NIC_PCI, "vmxnet3", "10:66:6a:be:0c:02",
+	  false },
 	{ "pci-e1000", "coldplug pci: e1000-82545em", BENCH_NIC_PCI, "e1000-82545em",
-	  "10:66:6a:be:0c:03" },
-	{ "usb", "coldplug usb: usb-net", BENCH_NIC_USB, NULL, "40:66:6a:be:0c:04" },
+	  "10:66:6a:be:0c:03", false },
+	{ "usb", "coldplug usb: usb-net", BENCH_NIC_USB, NULL, "40:66:6a:be:0c:04", false },
 	{ "incus-usb", "Incus io.bus=usb (no coldplug)", BENCH_NIC_INCUS_USB, NULL,
-	  "40:66:6a:be:0c:05" },
-	{ "seed", "seed method (original write-up)", BENCH_NIC_SEED, NULL, "40:66:6a:be:0c:06" },
-	{ "native-end", "native again, last (the run's noise)", BENCH_NIC_NATIVE, NULL,
-	  "10:66:6a:be:0c:07" },
+	  "40:66:6a:be:0c:05", false },
+	{ "seed", "seed method (original write-up)", BENCH_NIC_SEED, NULL, "40:66:6a:be:0c:06",
+	  false },
+	{ "native-end", "native again, a second VM (the run's noise)", BENCH_NIC_NATIVE, NULL,
+	  "10:66:6a:be:0c:07", true },
 };
 
 #define NCONFIGS CP_ARRAY_SIZE(configs)
@@ -450,67 +458,93 @@ static int guest_nic(const struct lab_guest_report *rep, const struct bench_nic_
 }
 
 /**
- * run_vm() - one VM: start, boot, measure
+ * struct vm_slot - one running VM
+ * @dir:	its scratch directory (logs, the -readconfig file), or NULL
+ * @vm:		the emulator, or NULL
+ * @g:		its guest's console, or NULL
+ * @rep:	the guest's report, or NULL
+ * @h:		its hooks' context (the emulator keeps a pointer to it)
+ * @conf:	coldplug's -readconfig file, or ""
+ */
+struct vm_slot {
+	char *dir;
+	struct lab_incus *vm;
+	struct lab_guest *g;
+	struct lab_guest_report *rep;
+	struct hook_ctx h;
+	char conf[4096];
+};
+
+/**
+ * slot_stop() - stop a VM and free what it held
+ * @s:		the slot (emptied)
+ */
+static void slot_stop(struct vm_slot *s)
+{
+	lab_guest_report_free(s->rep);
+	lab_guest_free(s->g);
+	lab_incus_free(s->vm);
+	if (s->dir)
+		lab_remove_tree(s->dir);
+	free(s->dir);
+	memset(s, 0, sizeof(*s));
+}
+
+/**
+ * vm_up() - one VM: start it and wait for its guest's report
  * @cfg:	configuration
  * @p:		parameters
- * @r:		filled (figures, or @r->error)
+ * @s:		filled with the running VM (stopped on failure)
+ * @r:		the guest's NIC filled (or @r->error)
  * @why:	set to why the guest never reported (for the retry note)
  * @size:	its size
  *
  * Return: 0, NO_REPORT if the guest never reported (retried once by the
  * caller), -1 otherwise
  */
-static int run_vm(const struct bench_nic_config *cfg, const struct bench_nic_params *p,
-		  struct bench_nic_result *r, char *why, size_t size)
+static int vm_up(const struct bench_nic_config *cfg, const struct bench_nic_params *p,
+		 struct vm_slot *s, struct bench_nic_result *r, char *why, size_t size)
 {
 	struct cp_error err = { 0 };
-	cleanup_free char *dir = lab_scratch_dir("bench-nic", &err);
-	struct lab_guest_report *rep = NULL;
-	struct lab_guest *g = NULL;
-	struct lab_incus *vm = NULL;
-	char conf[4096];
-	struct hook_ctx h = { .cfg = cfg, .p = p, .conf = conf };
-	int rc = -1;
 
-	if (!dir || write_conf(cfg, p, dir, conf, sizeof(conf), r, &err) < 0 ||
-	    !(vm = new_vm(cfg, p, conf, &h, &err)) || start_vm(vm, p, &err) < 0)
-		goto out;
-	cp_strlcpy(r->qemu_version, lab_incus_qemu_version(vm), sizeof(r->qemu_version));
-	if (!(g = lab_guest_new(vm, &err)) ||
-	    lab_guest_read_report(g, REPORT_TIMEOUT_MS, &rep, &err) < 0) {
+	s->h = (struct hook_ctx){ .cfg = cfg, .p = p, .conf = s->conf };
+	if (!(s->dir = lab_scratch_dir("bench-nic", &err)) ||
+	    write_conf(cfg, p, s->dir, s->conf, sizeof(s->conf), r, &err) < 0 ||
+	    !(s->vm = new_vm(cfg, p, s->conf, &s->h, &err)) || start_vm(s->vm, p, &err) < 0)
+		goto fail;
+	cp_strlcpy(r->qemu_version, lab_incus_qemu_version(s->vm), sizeof(r->qemu_version));
+	if (!(s->g = lab_guest_new(s->vm, &err)) ||
+	    lab_guest_read_report(s->g, REPORT_TIMEOUT_MS, &s->rep, &err) < 0) {
 		lab_fmt(why, size, "the guest never reported (%s): %s",
-			lab_incus_tcg_abort(vm) ? "QEMU aborted under TCG, qemu-notes §9"
-						: "a TCG boot hang",
+			lab_incus_tcg_abort(s->vm) ? "QEMU aborted under TCG, qemu-notes §9"
+						   : "a TCG boot hang",
 			err.msg);
-		rc = NO_REPORT;
-		goto out;
+		slot_stop(s);
+		return NO_REPORT;
 	}
-	lab_net_noise_stop(lab_incus_net(vm));
-	if (guest_nic(rep, cfg, r, &err) < 0)
-		goto out;
-	bench_nic_measure(vm, g, p, r);
-	r->done = true;
-	rc = 0;
-out:
-	if (rc == -1)
-		lab_fmt(r->error, sizeof(r->error), "%s", err.msg);
-	lab_guest_report_free(rep);
-	lab_guest_free(g);
-	lab_incus_free(vm);
-	if (dir)
-		lab_remove_tree(dir);
-	return rc;
+	lab_net_noise_stop(lab_incus_net(s->vm));
+	if (guest_nic(s->rep, cfg, r, &err) == 0) {
+		bench_nic_ready(s->vm, r);
+		return 0;
+	}
+fail:
+	lab_fmt(r->error, sizeof(r->error), "%s", err.msg);
+	slot_stop(s);
+	return -1;
 }
 
 /**
- * run_config() - one configuration, its VM retried once if the guest never
+ * config_up() - one configuration's VM, retried once if the guest never
  * reports
  * @cfg:	configuration
  * @p:		parameters
- * @r:		filled
+ * @s:		filled with the running VM, or empty
+ * @r:		reset, then filled (@r->seconds: so far, boot included)
+ *
+ * Return: true if the VM is up
  */
-static void run_config(const struct bench_nic_config *cfg, const struct bench_nic_params *p,
-		       struct bench_nic_result *r)
+static bool config_up(const struct bench_nic_config *cfg, const struct bench_nic_params *p,
+		      struct vm_slot *s, struct bench_nic_result *r)
 {
 	int64_t t0 = cp_now_ms();
 	char why[BENCH_NIC_ERR_MAX] = "";
@@ -518,23 +552,71 @@ static void run_config(const struct bench_nic_config *cfg, const struct bench_ni
 
 	memset(r, 0, sizeof(*r));
 	r->cfg = cfg;
-	fprintf(stderr, "bench-nic: QEMU %s: %s\n", p->qemu, cfg->label);
+	fprintf(stderr, "bench-nic: QEMU %s: starting %s\n", p->qemu, cfg->label);
 	r->attempts = 1;
-	rc = run_vm(cfg, p, r, why, sizeof(why));
+	rc = vm_up(cfg, p, s, r, why, sizeof(why));
 	if (rc == NO_REPORT) {
 		fprintf(stderr, "bench-nic: %s; retrying once\n", why);
 		memset(r, 0, sizeof(*r));
 		r->cfg = cfg;
 		r->attempts = 2;
 		lab_fmt(r->retry_note, sizeof(r->retry_note), "first VM: %s", why);
-		rc = run_vm(cfg, p, r, why, sizeof(why));
+		rc = vm_up(cfg, p, s, r, why, sizeof(why));
 		if (rc == NO_REPORT)
 			lab_fmt(r->error, sizeof(r->error), "twice: %s", why);
 	}
+	r->seconds = (cp_now_ms() - t0) / 1000;
 	if (r->error[0])
 		fprintf(stderr, "bench-nic: %s: no figures: %s\n", cfg->key, r->error);
-	r->seconds = (cp_now_ms() - t0) / 1000;
-	fprintf(stderr, "bench-nic: %s: %lld s\n", cfg->key, (long long)r->seconds);
+	return rc == 0;
+}
+
+/**
+ * measure() - the measurements @r does not have yet, then the VM stopped
+ * @p:		parameters
+ * @s:		the running VM (emptied), or an empty slot (no figures)
+ * @r:		filled; @r->seconds gains the time taken
+ */
+static void measure(const struct bench_nic_params *p, struct vm_slot *s, struct bench_nic_result *r)
+{
+	int64_t t0 = cp_now_ms();
+
+	if (s->vm) {
+		fprintf(stderr, "bench-nic: QEMU %s: measuring %s\n", p->qemu, r->cfg->label);
+		bench_nic_measure(s->vm, s->g, p, r);
+		r->done = true;
+	}
+	slot_stop(s);
+	r->seconds += (cp_now_ms() - t0) / 1000;
+	fprintf(stderr, "bench-nic: %s: %lld s\n", r->cfg->key, (long long)r->seconds);
+}
+
+/**
+ * tcp_turns() - the TCP runs of the side-by-side VMs, taking turns: each
+ * round one run host -> guest on every VM, then one guest -> host on every
+ * VM, the VM that goes first moving on by one each round
+ * @p:		parameters
+ * @slots:	the VMs (an empty slot is skipped)
+ * @res:	their results
+ * @n:		slots
+ *
+ * One VM measured during a slow minute of this shared machine reads as a
+ * slower path; in turns, a slow minute falls on every VM alike.
+ */
+static void tcp_turns(const struct bench_nic_params *p, struct vm_slot *slots,
+		      struct bench_nic_result *res, size_t n)
+{
+	unsigned k;
+	size_t i, v;
+	int rx;
+
+	for (k = 0; k < p->tcp_rounds && k < BENCH_NIC_TCP_ROUNDS; k++)
+		for (rx = 0; rx < 2; rx++)
+			for (i = 0; i < n; i++) {
+				v = (i + k) % n;
+				if (slots[v].vm)
+					bench_nic_tcp_turn(slots[v].vm, p, rx, &res[v]);
+			}
 }
 
 /**
@@ -657,30 +739,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 }
 
 /**
- * write_json() - the run's figures to @path (via a temporary file)
- * @doc:	the document
- * @path:	file
- * @err:	filled on failure
- *
- * Return: 0, or -1
- */
-static int write_json(const cp_json *doc, const char *path, struct cp_error *err)
-{
-	cleanup_free char *text = cp_json_dump(doc, CP_JSON_PRETTY);
-	cleanup_free char *line = NULL, *tmp = NULL;
-
-	if (!text)
-		return cp_error_set(err, CP_ERR_NOMEM, "dumping the JSON");
-	if (!(line = cp_asprintf(err, "%s\n", text)) || !(tmp = cp_asprintf(err, "%s.tmp", path)) ||
-	    lab_write_file(tmp, line, err) < 0)
-		return -1;
-	if (rename(tmp, path) < 0)
-		return cp_error_set_errno(err, errno, "rename %s", tmp);
-	return 0;
-}
-
-/**
- * run_all() - every selected configuration on one QEMU
+ * run_all() - every selected configuration on one QEMU: first those that
+ * run side by side (their TCP runs in turns, then the rest of their
+ * measurements one VM after another, all of them still running), then the
+ * others, one VM at a time
  * @o:		options
  *
  * Return: exit status
@@ -688,11 +750,13 @@ static int write_json(const cp_json *doc, const char *path, struct cp_error *err
 static int run_all(const struct options *o)
 {
 	struct bench_nic_result res[NCONFIGS];
+	struct vm_slot slots[NCONFIGS];
 	cleanup_free char *qemu = lab_qemu_path(o->p.qemu);
 	cleanup_json cp_json *doc = NULL;
 	struct bench_nic_run run = { 0 };
 	struct cp_error err = { 0 };
 	int64_t t0 = cp_now_ms();
+	const struct bench_nic_config *cfg[NCONFIGS];
 	size_t i, n = 0;
 
 	if (!qemu) {
@@ -704,13 +768,26 @@ static int run_all(const struct options *o)
 	}
 	bench_nic_run_begin(&run);
 	run.qemu_binary = qemu;
+	memset(slots, 0, sizeof(slots));
 	for (i = 0; i < NCONFIGS; i++)
 		if (i == 0 || selected(o->only, configs[i].key))
-			run_config(&configs[i], &o->p, &res[n++]);
+			cfg[n++] = &configs[i];
+	for (i = 0; i < n; i++)
+		if (cfg[i]->side_by_side)
+			config_up(cfg[i], &o->p, &slots[i], &res[i]);
+	tcp_turns(&o->p, slots, res, n);
+	for (i = 0; i < n; i++)
+		if (cfg[i]->side_by_side)
+			measure(&o->p, &slots[i], &res[i]);
+	for (i = 0; i < n; i++)
+		if (!cfg[i]->side_by_side) {
+			config_up(cfg[i], &o->p, &slots[i], &res[i]);
+			measure(&o->p, &slots[i], &res[i]);
+		}
 	run.seconds = (cp_now_ms() - t0) / 1000;
 	doc = bench_nic_to_json(&o->p, res, n, &run);
 	bench_nic_print(stdout, doc);
-	if (o->out && write_json(doc, o->out, &err) < 0) {
+	if (o->out && bench_write_json(doc, o->out, &err) < 0) {
 		fprintf(stderr, "bench-nic: %s\n", err.msg);
 		return 1;
 	}

@@ -46,6 +46,9 @@ enum bench_nic_kind {
  *		else NULL
  * @hwaddr:	the NIC's MAC (40: for the usb-net cases: usb-net before QEMU
  *		10.2 forces that first byte on some builds)
+ * @side_by_side: its VM runs beside the others that have this, and their
+ *		TCP runs take turns (the configurations the direct path's
+ *		target compares: native, direct, native-end)
  */
 struct bench_nic_config {
 	const char *key;
@@ -53,6 +56,7 @@ struct bench_nic_config {
 	enum bench_nic_kind kind;
 	const char *model;
 	const char *hwaddr;
+	bool side_by_side;
 };
 
 /**
@@ -236,6 +240,9 @@ struct bench_nic_run {
 };
 
 /* nic_measure.c */
+void bench_nic_ready(struct lab_incus *vm, const struct bench_nic_result *r);
+void bench_nic_tcp_turn(struct lab_incus *vm, const struct bench_nic_params *p, bool rx,
+			struct bench_nic_result *r);
 void bench_nic_measure(struct lab_incus *vm, struct lab_guest *g, const struct bench_nic_params *p,
 		       struct bench_nic_result *r);
 

@@ -84,39 +84,42 @@ static void measure_ping(const struct lab_net *net, const char *ip,
 }
 
 /**
- * measure_tcp() - one TCP direction: @p->tcp_rounds runs, the best kept
+ * tcp_run() - one more TCP run of one direction, unless it has had its
+ * @p->tcp_rounds or a run failed (the next would wait for the same timeout)
  * @net:	network
  * @ip:		the guest's address
  * @rx:		guest -> host (from the guest's source), else host -> guest
  * @p:		parameters
- * @out:	filled
+ * @out:	the run's rate added; the best run so far is the figure
  *
  * Each run is a new connection. Load from other jobs only ever slows a run
- * down, so the best run is the figure. A run that fails ends the direction:
- * the next would wait for the same timeout.
+ * down, so the best run is the figure.
+ *
+ * Return: true if a run was made and completed
  */
-static void measure_tcp(const struct lab_net *net, const char *ip, bool rx,
-			const struct bench_nic_params *p, struct bench_tcp *out)
+static bool tcp_run(const struct lab_net *net, const char *ip, bool rx,
+		    const struct bench_nic_params *p, struct bench_tcp *out)
 {
 	struct cp_error err = { 0 };
 	double mbit_s = 0.0;
 	uint64_t bytes = 0;
 	int64_t kbit_s;
 
-	while (out->rounds < p->tcp_rounds && out->rounds < BENCH_NIC_TCP_ROUNDS) {
-		if (lab_tcp(net, ip, rx, p->tcp_seconds, &mbit_s, &bytes, &err) < 0) {
-			set_error(out->error, &err);
-			out->ok = false;
-			return;
-		}
-		kbit_s = (int64_t)(mbit_s * 1000.0 + 0.5);
-		out->round_kbit_s[out->rounds++] = kbit_s;
-		if (!out->ok || kbit_s > out->kbit_s) {
-			out->kbit_s = kbit_s;
-			out->bytes = bytes;
-		}
-		out->ok = true;
+	if (out->error[0] || out->rounds >= p->tcp_rounds || out->rounds >= BENCH_NIC_TCP_ROUNDS)
+		return false;
+	if (lab_tcp(net, ip, rx, p->tcp_seconds, &mbit_s, &bytes, &err) < 0) {
+		set_error(out->error, &err);
+		out->ok = false;
+		return false;
 	}
+	kbit_s = (int64_t)(mbit_s * 1000.0 + 0.5);
+	out->round_kbit_s[out->rounds++] = kbit_s;
+	if (!out->ok || kbit_s > out->kbit_s) {
+		out->kbit_s = kbit_s;
+		out->bytes = bytes;
+	}
+	out->ok = true;
+	return true;
 }
 
 /**
@@ -400,8 +403,51 @@ static void progress_queues(const char *what, const char *dir, const struct benc
 }
 
 /**
- * bench_nic_measure() - every measurement of one configuration
+ * bench_nic_ready() - the peer namespace's static ARP entry for the guest's
+ * NIC, before any measurement (a failure is only reported: ARP then does
+ * the job)
  * @vm:		running VM whose guest reported eth0 with @r->mac
+ * @r:		its result
+ */
+void bench_nic_ready(struct lab_incus *vm, const struct bench_nic_result *r)
+{
+	struct cp_error err = { 0 };
+	char ip[32];
+
+	lab_incus_nic_ip(vm, NIC_NAME, ip, sizeof(ip));
+	if (lab_net_neigh(lab_incus_net(vm), ip, r->mac, &err) < 0)
+		fprintf(stderr, "bench-nic: static ARP entry: %s\n", err.msg);
+}
+
+/**
+ * bench_nic_tcp_turn() - one TCP run of one direction, for configurations
+ * measured side by side (their runs taking turns); bench_nic_measure() then
+ * makes only the runs still missing
+ * @vm:		running VM, bench_nic_ready() done
+ * @p:		parameters
+ * @rx:		guest -> host, else host -> guest
+ * @r:		its result (@r->tcp_out or @r->tcp_in gains the run)
+ */
+void bench_nic_tcp_turn(struct lab_incus *vm, const struct bench_nic_params *p, bool rx,
+			struct bench_nic_result *r)
+{
+	struct bench_tcp *t = rx ? &r->tcp_out : &r->tcp_in;
+	char ip[32];
+
+	lab_incus_nic_ip(vm, NIC_NAME, ip, sizeof(ip));
+	if (tcp_run(lab_incus_net(vm), ip, rx, p, t))
+		fprintf(stderr, "bench-nic:   %s: TCP %s run %u: %.1f Mbit/s\n", r->cfg->key,
+			rx ? "guest->host" : "host->guest", t->rounds,
+			(double)t->round_kbit_s[t->rounds - 1] / 1000.0);
+	else if (t->error[0])
+		fprintf(stderr, "bench-nic:   %s: TCP %s: %s\n", r->cfg->key,
+			rx ? "guest->host" : "host->guest", t->error);
+}
+
+/**
+ * bench_nic_measure() - every measurement of one configuration that @r does
+ * not have yet (the TCP runs bench_nic_tcp_turn() made are kept)
+ * @vm:		running VM, bench_nic_ready() done
  * @g:		its console
  * @p:		parameters
  * @r:		filled (each measurement's figures or error)
@@ -410,7 +456,6 @@ void bench_nic_measure(struct lab_incus *vm, struct lab_guest *g, const struct b
 		       struct bench_nic_result *r)
 {
 	struct lab_net *net = lab_incus_net(vm);
-	struct cp_error err = { 0 };
 	struct lab_queues before;
 	char ip[32], peer[32];
 	bool have;
@@ -418,13 +463,13 @@ void bench_nic_measure(struct lab_incus *vm, struct lab_guest *g, const struct b
 
 	lab_incus_nic_ip(vm, NIC_NAME, ip, sizeof(ip));
 	lab_net_host_ip_for(net, 0, peer, sizeof(peer));
-	if (lab_net_neigh(net, ip, r->mac, &err) < 0)
-		fprintf(stderr, "bench-nic: static ARP entry: %s\n", err.msg);
 	measure_ping(net, ip, p, &r->ping);
 	progress("ping", &r->ping, NULL);
-	measure_tcp(net, ip, false, p, &r->tcp_in);
+	while (tcp_run(net, ip, false, p, &r->tcp_in))
+		;
 	progress("TCP host->guest", NULL, &r->tcp_in);
-	measure_tcp(net, ip, true, p, &r->tcp_out);
+	while (tcp_run(net, ip, true, p, &r->tcp_out))
+		;
 	progress("TCP guest->host", NULL, &r->tcp_out);
 	have = queues_before(g, r, &before, &r->queues_in);
 	measure_udp_in(net, g, ip, p->udp_count, p->udp_rate, p, &r->udp_in);

@@ -176,6 +176,7 @@ static cp_json *result_json(const struct bench_nic_result *r)
 	if (r->cfg->model)
 		cp_json_set_str(o, "model", r->cfg->model);
 	cp_json_set_str(o, "hwaddr", r->cfg->hwaddr);
+	cp_json_set_bool(o, "side_by_side", r->cfg->side_by_side);
 	cp_json_set_str(o, "conf_cmd", r->conf_cmd);
 	cp_json_set_str(o, "rehome_cmd", r->rehome_cmd);
 	cp_json_set_bool(o, "done", r->done);
@@ -559,9 +560,14 @@ static void noise(FILE *f, const cp_json *configs)
 	const cp_json *a = find_kind(configs, "native", 0), *b = find_kind(configs, "native", 1);
 	size_t i;
 
+	bool beside = false;
+
 	if (!a || !b)
 		return;
-	fprintf(f, "- Noise: native's second VM, measured last, got");
+	/* Results from before the side-by-side runs have no side_by_side. */
+	cp_json_get_bool(b, "side_by_side", &beside);
+	fprintf(f, "- Noise: native's second VM, %s, got",
+		beside ? "running beside the first (TCP in turns)" : "measured last");
 	for (i = 0; i < CP_ARRAY_SIZE(keys); i++) {
 		const cp_json *x = cp_json_get_object(a, keys[i]);
 		const cp_json *y = cp_json_get_object(b, keys[i]);
@@ -886,6 +892,32 @@ static void print_params(FILE *f, const cp_json *p)
 }
 
 /**
+ * side_by_side() - the bullet that says which VMs ran side by side, if any
+ * @f:		output
+ * @configs:	the configurations
+ */
+static void side_by_side(FILE *f, const cp_json *configs)
+{
+	size_t i, n = 0;
+	bool b;
+
+	for (i = 0; i < cp_json_len(configs); i++) {
+		const cp_json *c = cp_json_at(configs, i);
+
+		if (!cp_json_get_bool(c, "side_by_side", &b) || !b)
+			continue;
+		fprintf(f, "%s%s", n++ ? ", " : "- **Side by side:** ", str(c, "key"));
+	}
+	if (!n)
+		return;
+	fprintf(f, " ran at once, and their TCP runs took turns: each round one run "
+		   "host→guest on each VM, then one guest→host on each, the VM that goes first "
+		   "moving on by one each round; a slow minute of this shared machine so falls on "
+		   "all of them. Then each one's other measurements, one VM at a time, all still "
+		   "running. The other configurations ran after them, one VM at a time.\n");
+}
+
+/**
  * print_facts() - machine, QEMU, date, guest, per-VM times, commands
  * @f:		output
  * @doc:	the run's JSON
@@ -933,6 +965,7 @@ static void print_facts(FILE *f, const cp_json *doc)
 			bench_num(c, "attempts") > 1 ? " (retried once)" : "");
 	}
 	fprintf(f, ".\n");
+	side_by_side(f, configs);
 	for (i = 0; i < cp_json_len(configs); i++) {
 		const cp_json *c = cp_json_at(configs, i);
 

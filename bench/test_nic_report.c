@@ -2,8 +2,10 @@
 /*
  * bench-nic's per-queue claims, from a run's JSON: the table's cells (how
  * many queues carried a fixed-rate run, each one's share) and the verdict on
- * issue 11's "multi-queue traffic seen on every queue" for direct. Checked
- * on figures whose answer is known, and on a run from before the counters.
+ * issue 11's "multi-queue traffic seen on every queue" for direct; which
+ * VMs ran side by side, and what the noise finding calls native's second VM.
+ * Checked on figures whose answer is known, and on a run from before the
+ * counters and the side-by-side VMs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,17 @@ static const char doc_fmt[] =
 	"\"udp_out\":{\"ok\":false,\"error\":\"no way back\"},"
 	"\"queues_in\":{\"ok\":true,\"max\":%d,\"combined\":%d,\"packets\":[%s]},"
 	"\"queues_out\":{\"ok\":false,\"error\":\"guest gone\"}}"
+	"]}";
+
+/* native and native-end side by side, pci-virtio alone. */
+static const char side_doc[] =
+	"{\"qemu\":\"7.2\",\"configs\":["
+	"{\"key\":\"native\",\"label\":\"native\",\"kind\":\"native\",\"done\":true,"
+	"\"side_by_side\":true,\"tcp_in\":{\"ok\":true,\"kbit_s\":1000000}},"
+	"{\"key\":\"pci-virtio\",\"label\":\"hub\",\"kind\":\"pci\",\"done\":true,"
+	"\"side_by_side\":false},"
+	"{\"key\":\"native-end\",\"label\":\"native again\",\"kind\":\"native\","
+	"\"done\":true,\"side_by_side\":true,\"tcp_in\":{\"ok\":true,\"kbit_s\":900000}}"
 	"]}";
 
 /**
@@ -84,7 +97,9 @@ int main(void)
 	cleanup_free char *half = direct_case(2, "1580,20");
 	cleanup_free char *old = render(
 		"{\"qemu\":\"7.2\",\"configs\":[{\"key\":\"native\","
-		"\"label\":\"native\",\"kind\":\"native\",\"done\":true}]}");
+		"\"label\":\"native\",\"kind\":\"native\",\"done\":true},{\"key\":"
+		"\"native-end\",\"label\":\"native again\",\"kind\":\"native\",\"done\":true}]}");
+	cleanup_free char *side = render(side_doc);
 
 	like(even,
 	     "| native | 2 / 2 | 2/2 carried traffic (51 % / 49 %) | 1/2 carried traffic "
@@ -105,5 +120,15 @@ int main(void)
 	     "a queue with only stray packets: not met");
 	like(old, "Per-queue traffic: not measured", "a run from before the counters says so");
 	ok(!strstr(old, "multi-queue traffic seen"), "and claims no verdict");
+	like(side,
+	     "- **Side by side:** native, native-end ran at once, and their TCP runs took turns",
+	     "the side-by-side VMs are named, and only they");
+	like(side,
+	     "- Noise: native's second VM, running beside the first (TCP in turns), got TCP "
+	     "host→guest 0.90×",
+	     "the noise finding says native's second VM ran beside the first");
+	ok(!strstr(old, "Side by side"), "a run from before the side-by-side VMs names none");
+	like(old, "- Noise: native's second VM, measured last, got",
+	     "and its native-end was measured last");
 	return done_testing();
 }
