@@ -45,20 +45,19 @@
 #include "report.h"
 #include "run.h"
 #include "util.h"
+#include "vm.h"
 
 #ifndef COLDPLUG_BINARY /* meson passes the built program's path */
 #define COLDPLUG_BINARY "build/src/coldplug"
 #endif
 
-#define DISK_NAME	  "bench"
-#define ROOT_SIZE	  (16 << 20)
-#define IMAGE_DIR	  "/dev/shm"
-#define IMAGE_SIZE	  (1ULL << 30)
-#define FILL_CHUNK	  (1 << 20)
-#define REPORT_TIMEOUT_MS 120000
-#define CMD_TIMEOUT_MS	  60000
-#define NO_REPORT	  (-2)
-#define ARGV_MAX	  16
+#define DISK_NAME      "bench"
+#define ROOT_SIZE      (16 << 20)
+#define IMAGE_DIR      "/dev/shm"
+#define IMAGE_SIZE     (1ULL << 30)
+#define FILL_CHUNK     (1 << 20)
+#define CMD_TIMEOUT_MS 60000
+#define ARGV_MAX       16
 
 static const struct bench_disk_config configs[] = {
 	{ "scsi", "Incus virtio-scsi (scsi-hd), untouched", BENCH_DISK_NATIVE, LAB_DISK_SCSI,
@@ -292,35 +291,6 @@ static int guest_disk(const struct lab_guest_report *rep, const struct bench_dis
 }
 
 /**
- * struct vm_slot - one running VM and what it serves
- * @dir:	its scratch directory (the -readconfig file), or NULL
- * @vm:		the emulator, or NULL
- * @g:		its guest's console, or NULL
- * @rep:	the guest's report, or NULL
- */
-struct vm_slot {
-	char *dir;
-	struct lab_incus *vm;
-	struct lab_guest *g;
-	struct lab_guest_report *rep;
-};
-
-/**
- * slot_stop() - stop a VM and free what it held
- * @s:		the slot (emptied)
- */
-static void slot_stop(struct vm_slot *s)
-{
-	lab_guest_report_free(s->rep);
-	lab_guest_free(s->g);
-	lab_incus_free(s->vm);
-	if (s->dir)
-		lab_remove_tree(s->dir);
-	free(s->dir);
-	memset(s, 0, sizeof(*s));
-}
-
-/**
  * start_vm() - one VM: start it and wait for its guest's report
  * @cfg:	configuration
  * @p:		parameters
@@ -330,11 +300,11 @@ static void slot_stop(struct vm_slot *s)
  * @why:	set to why the guest never reported (for the retry note)
  * @size:	its size
  *
- * Return: 0, NO_REPORT if the guest never reported (retried once by the
+ * Return: 0, BENCH_VM_NO_REPORT if the guest never reported (retried once by the
  * caller), -1 otherwise
  */
 static int start_vm(const struct bench_disk_config *cfg, const struct bench_disk_params *p,
-		    const char *image, struct vm_slot *s, struct bench_disk_result *r, char *why,
+		    const char *image, struct bench_vm *s, struct bench_disk_result *r, char *why,
 		    size_t size)
 {
 	struct cp_error err = { 0 };
@@ -349,20 +319,13 @@ static int start_vm(const struct bench_disk_config *cfg, const struct bench_disk
 		goto fail;
 	cp_strlcpy(r->qemu_version, lab_incus_qemu_version(s->vm), sizeof(r->qemu_version));
 	r->host_direct = host_direct(s->vm);
-	if (!(s->g = lab_guest_new(s->vm, &err)) ||
-	    lab_guest_read_report(s->g, REPORT_TIMEOUT_MS, &s->rep, &err) < 0) {
-		lab_fmt(why, size, "the guest never reported (%s): %s",
-			lab_incus_tcg_abort(s->vm) ? "QEMU aborted under TCG, qemu-notes §9"
-						   : "a TCG boot hang",
-			err.msg);
-		slot_stop(s);
-		return NO_REPORT;
-	}
+	if (bench_vm_report(s, why, size) < 0)
+		return BENCH_VM_NO_REPORT;
 	if (guest_disk(s->rep, p, r, &err) == 0)
 		return 0;
 fail:
 	lab_fmt(r->error, sizeof(r->error), "%s", err.msg);
-	slot_stop(s);
+	bench_vm_stop(s);
 	return -1;
 }
 
@@ -376,7 +339,7 @@ fail:
  * @r:		facts filled
  */
 static void start_config(const struct bench_disk_config *cfg, const struct bench_disk_params *p,
-			 const char *image, struct vm_slot *s, struct bench_disk_result *r)
+			 const char *image, struct bench_vm *s, struct bench_disk_result *r)
 {
 	int64_t t0 = cp_now_ms();
 	char why[BENCH_DISK_ERR_MAX] = "";
@@ -385,12 +348,12 @@ static void start_config(const struct bench_disk_config *cfg, const struct bench
 	fprintf(stderr, "bench-disk: QEMU %s: starting %s\n", p->qemu, cfg->label);
 	r->attempts = 1;
 	rc = start_vm(cfg, p, image, s, r, why, sizeof(why));
-	if (rc == NO_REPORT) {
+	if (rc == BENCH_VM_NO_REPORT) {
 		fprintf(stderr, "bench-disk: %s; retrying once\n", why);
 		r->attempts = 2;
 		lab_fmt(r->retry_note, sizeof(r->retry_note), "first VM: %s", why);
 		rc = start_vm(cfg, p, image, s, r, why, sizeof(why));
-		if (rc == NO_REPORT)
+		if (rc == BENCH_VM_NO_REPORT)
 			lab_fmt(r->error, sizeof(r->error), "twice: %s", why);
 	}
 	r->seconds = (cp_now_ms() - t0) / 1000;
@@ -425,7 +388,7 @@ static size_t vm_of(const struct bench_disk_config *cfg)
  * @slots:	the running VMs, by configuration index (repeats unused)
  * @res:	results, in configs order (a repeat takes its VM's facts)
  */
-static void measure_all(const struct bench_disk_params *p, struct vm_slot *slots,
+static void measure_all(const struct bench_disk_params *p, struct bench_vm *slots,
 			struct bench_disk_result *res)
 {
 	size_t c, i, k;
@@ -581,7 +544,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 static int run_configs(const struct bench_disk_params *p, struct bench_disk_result *res,
 		       struct cp_error *err)
 {
-	struct vm_slot slots[NCONFIGS];
+	struct bench_vm slots[NCONFIGS];
 	char dir[256], image[300];
 	size_t i;
 	int rc = -1;
@@ -600,7 +563,7 @@ static int run_configs(const struct bench_disk_params *p, struct bench_disk_resu
 				start_config(&configs[i], p, image, &slots[i], &res[i]);
 		measure_all(p, slots, res);
 		for (i = 0; i < NCONFIGS; i++)
-			slot_stop(&slots[i]);
+			bench_vm_stop(&slots[i]);
 		rc = 0;
 	}
 	/* lab_remove_tree() only removes under /tmp/cplab-: this is on the tmpfs */

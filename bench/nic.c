@@ -52,20 +52,19 @@
 #include "run.h"
 #include "seed.h"
 #include "util.h"
+#include "vm.h"
 
 #ifndef COLDPLUG_BINARY /* meson passes the built program's path */
 #define COLDPLUG_BINARY "build/src/coldplug"
 #endif
 
-#define NIC_NAME	  "eth0"
-#define NIC_DEVICE	  "dev-incus_eth0"
-#define ROOT_SIZE	  (16 << 20)
-#define NOISE_MAX_S	  600
-#define REPORT_TIMEOUT_MS 120000
-#define CMD_TIMEOUT_MS	  60000
-#define SEED_QUIET_MS	  500
-#define NO_REPORT	  (-2)
-#define ARGV_MAX	  16
+#define NIC_NAME       "eth0"
+#define NIC_DEVICE     "dev-incus_eth0"
+#define ROOT_SIZE      (16 << 20)
+#define NOISE_MAX_S    600
+#define CMD_TIMEOUT_MS 60000
+#define SEED_QUIET_MS  500
+#define ARGV_MAX       16
 
 static const struct bench_nic_config configs[] = {
 	{ "native", "native (Incus virtio-net, untouched)", BENCH_NIC_NATIVE, NULL,
@@ -458,37 +457,16 @@ static int guest_nic(const struct lab_guest_report *rep, const struct bench_nic_
 }
 
 /**
- * struct vm_slot - one running VM
- * @dir:	its scratch directory (logs, the -readconfig file), or NULL
- * @vm:		the emulator, or NULL
- * @g:		its guest's console, or NULL
- * @rep:	the guest's report, or NULL
+ * struct vm_slot - one running VM and its hooks' input
+ * @b:		the VM
  * @h:		its hooks' context (the emulator keeps a pointer to it)
  * @conf:	coldplug's -readconfig file, or ""
  */
 struct vm_slot {
-	char *dir;
-	struct lab_incus *vm;
-	struct lab_guest *g;
-	struct lab_guest_report *rep;
+	struct bench_vm b;
 	struct hook_ctx h;
 	char conf[4096];
 };
-
-/**
- * slot_stop() - stop a VM and free what it held
- * @s:		the slot (emptied)
- */
-static void slot_stop(struct vm_slot *s)
-{
-	lab_guest_report_free(s->rep);
-	lab_guest_free(s->g);
-	lab_incus_free(s->vm);
-	if (s->dir)
-		lab_remove_tree(s->dir);
-	free(s->dir);
-	memset(s, 0, sizeof(*s));
-}
 
 /**
  * vm_up() - one VM: start it and wait for its guest's report
@@ -499,37 +477,31 @@ static void slot_stop(struct vm_slot *s)
  * @why:	set to why the guest never reported (for the retry note)
  * @size:	its size
  *
- * Return: 0, NO_REPORT if the guest never reported (retried once by the
+ * Return: 0, BENCH_VM_NO_REPORT if the guest never reported (retried once by the
  * caller), -1 otherwise
  */
 static int vm_up(const struct bench_nic_config *cfg, const struct bench_nic_params *p,
 		 struct vm_slot *s, struct bench_nic_result *r, char *why, size_t size)
 {
+	struct bench_vm *b = &s->b;
 	struct cp_error err = { 0 };
 
 	s->h = (struct hook_ctx){ .cfg = cfg, .p = p, .conf = s->conf };
-	if (!(s->dir = lab_scratch_dir("bench-nic", &err)) ||
-	    write_conf(cfg, p, s->dir, s->conf, sizeof(s->conf), r, &err) < 0 ||
-	    !(s->vm = new_vm(cfg, p, s->conf, &s->h, &err)) || start_vm(s->vm, p, &err) < 0)
+	if (!(b->dir = lab_scratch_dir("bench-nic", &err)) ||
+	    write_conf(cfg, p, b->dir, s->conf, sizeof(s->conf), r, &err) < 0 ||
+	    !(b->vm = new_vm(cfg, p, s->conf, &s->h, &err)) || start_vm(b->vm, p, &err) < 0)
 		goto fail;
-	cp_strlcpy(r->qemu_version, lab_incus_qemu_version(s->vm), sizeof(r->qemu_version));
-	if (!(s->g = lab_guest_new(s->vm, &err)) ||
-	    lab_guest_read_report(s->g, REPORT_TIMEOUT_MS, &s->rep, &err) < 0) {
-		lab_fmt(why, size, "the guest never reported (%s): %s",
-			lab_incus_tcg_abort(s->vm) ? "QEMU aborted under TCG, qemu-notes §9"
-						   : "a TCG boot hang",
-			err.msg);
-		slot_stop(s);
-		return NO_REPORT;
-	}
-	lab_net_noise_stop(lab_incus_net(s->vm));
-	if (guest_nic(s->rep, cfg, r, &err) == 0) {
-		bench_nic_ready(s->vm, r);
+	cp_strlcpy(r->qemu_version, lab_incus_qemu_version(b->vm), sizeof(r->qemu_version));
+	if (bench_vm_report(b, why, size) < 0)
+		return BENCH_VM_NO_REPORT;
+	lab_net_noise_stop(lab_incus_net(b->vm));
+	if (guest_nic(b->rep, cfg, r, &err) == 0) {
+		bench_nic_ready(b->vm, r);
 		return 0;
 	}
 fail:
 	lab_fmt(r->error, sizeof(r->error), "%s", err.msg);
-	slot_stop(s);
+	bench_vm_stop(b);
 	return -1;
 }
 
@@ -555,14 +527,14 @@ static bool config_up(const struct bench_nic_config *cfg, const struct bench_nic
 	fprintf(stderr, "bench-nic: QEMU %s: starting %s\n", p->qemu, cfg->label);
 	r->attempts = 1;
 	rc = vm_up(cfg, p, s, r, why, sizeof(why));
-	if (rc == NO_REPORT) {
+	if (rc == BENCH_VM_NO_REPORT) {
 		fprintf(stderr, "bench-nic: %s; retrying once\n", why);
 		memset(r, 0, sizeof(*r));
 		r->cfg = cfg;
 		r->attempts = 2;
 		lab_fmt(r->retry_note, sizeof(r->retry_note), "first VM: %s", why);
 		rc = vm_up(cfg, p, s, r, why, sizeof(why));
-		if (rc == NO_REPORT)
+		if (rc == BENCH_VM_NO_REPORT)
 			lab_fmt(r->error, sizeof(r->error), "twice: %s", why);
 	}
 	r->seconds = (cp_now_ms() - t0) / 1000;
@@ -581,12 +553,12 @@ static void measure(const struct bench_nic_params *p, struct vm_slot *s, struct 
 {
 	int64_t t0 = cp_now_ms();
 
-	if (s->vm) {
+	if (s->b.vm) {
 		fprintf(stderr, "bench-nic: QEMU %s: measuring %s\n", p->qemu, r->cfg->label);
-		bench_nic_measure(s->vm, s->g, p, r);
+		bench_nic_measure(s->b.vm, s->b.g, p, r);
 		r->done = true;
 	}
-	slot_stop(s);
+	bench_vm_stop(&s->b);
 	r->seconds += (cp_now_ms() - t0) / 1000;
 	fprintf(stderr, "bench-nic: %s: %lld s\n", r->cfg->key, (long long)r->seconds);
 }
@@ -614,8 +586,8 @@ static void tcp_turns(const struct bench_nic_params *p, struct vm_slot *slots,
 		for (rx = 0; rx < 2; rx++)
 			for (i = 0; i < n; i++) {
 				v = (i + k) % n;
-				if (slots[v].vm)
-					bench_nic_tcp_turn(slots[v].vm, p, rx, &res[v]);
+				if (slots[v].b.vm)
+					bench_nic_tcp_turn(slots[v].b.vm, p, rx, &res[v]);
 			}
 }
 

@@ -914,7 +914,8 @@ static void side_by_side(FILE *f, const cp_json *configs)
 		   "host→guest on each VM, then one guest→host on each, the VM that goes first "
 		   "moving on by one each round; a slow minute of this shared machine so falls on "
 		   "all of them. Then each one's other measurements, one VM at a time, all still "
-		   "running. The other configurations ran after them, one VM at a time.\n");
+		   "running (their seconds above count each one's boot and its own measurements, "
+		   "not the turns). The other configurations ran after them, one VM at a time.\n");
 }
 
 /**
