@@ -558,9 +558,8 @@ static void noise(FILE *f, const cp_json *configs)
 	static const char *const names[] = { "TCP host→guest", "TCP guest→host", "burst host→guest",
 					     "burst guest→host" };
 	const cp_json *a = find_kind(configs, "native", 0), *b = find_kind(configs, "native", 1);
-	size_t i;
-
 	bool beside = false;
+	size_t i;
 
 	if (!a || !b)
 		return;
